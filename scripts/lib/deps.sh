@@ -1,0 +1,36 @@
+# Sourced by scripts/run and scripts/test: makes sure the Debian packages the build needs are
+# installed, installing them with apt-get when running as root.
+# shellcheck shell=bash
+
+udpchat_packages=(cmake ninja-build g++ pkg-config libasio-dev libcli11-dev libfmt-dev catch2
+                  libsodium-dev nlohmann-json3-dev)
+
+udpchat_missing_packages() {
+  local package missing=()
+  for package in "$@"; do
+    if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
+      missing+=("$package")
+    fi
+  done
+  echo "${missing[*]}"
+}
+
+# udpchat_ensure_packages PACKAGE...: installs what is missing, or says how and fails.
+udpchat_ensure_packages() {
+  if ! command -v dpkg-query >/dev/null 2>&1; then
+    echo "udpchat: not a Debian system; install the equivalents of: $*" >&2
+    return 0
+  fi
+  local missing
+  missing=$(udpchat_missing_packages "$@")
+  [ -z "$missing" ] && return 0
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "udpchat: error: missing packages; install them with:" >&2
+    echo "  sudo apt-get install -y $missing" >&2
+    return 1
+  fi
+  echo "udpchat: installing $missing" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  # shellcheck disable=SC2086 # one word per package
+  apt-get update -qq >&2 && apt-get install -y -qq --no-install-recommends $missing >&2
+}

@@ -1,0 +1,54 @@
+#include "commands/command.hpp"
+
+#include <cstdio>
+
+#include <fmt/format.h>
+
+#include "core/duration.hpp"
+
+namespace udpchat::commands {
+
+void print_error(const std::string& message) {
+  fmt::print(stderr, "udpchat: error: {}\n", message);
+}
+
+CLI::Option* add_duration(CLI::App& app, const std::string& name, core::Duration& target,
+                          const std::string& description) {
+  auto* option = app.add_option_function<std::string>(
+      name, [&target](const std::string& text) { target = *core::parse_duration(text); },
+      description);
+  option->type_name("DURATION");
+  option->default_str(core::format_duration(target));
+  option->check(CLI::Validator(
+      [](std::string& text) -> std::string {
+        if (core::parse_duration(text)) return {};
+        return fmt::format("'{}' is not a duration (examples: 500ms, 10s, 2m)", text);
+      },
+      ""));
+  return option;
+}
+
+int parse_and_run(CLI::App& app, int argc, char** argv, const Runner& run) {
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    print_error(e.what());
+    fmt::print(stderr, "Run 'udpchat --help' or 'udpchat <command> --help' for usage.\n");
+    return kExitUsage;
+  }
+  if (!run) return kExitUsage;
+  try {
+    return run();
+  } catch (const std::exception& e) {
+    print_error(e.what());
+    return kExitFailure;
+  }
+}
+
+}  // namespace udpchat::commands

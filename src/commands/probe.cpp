@@ -1,0 +1,135 @@
+// `udpchat probe`: the health check that scripts and CI call.
+#include <algorithm>
+#include <cstdio>
+#include <memory>
+#include <numeric>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "commands/command.hpp"
+#include "core/duration.hpp"
+#include "net/probe_client.hpp"
+
+namespace udpchat::commands {
+
+namespace {
+
+struct ProbeOptions {
+  std::string target{net::kDefaultTarget};
+  core::Duration timeout = std::chrono::seconds(1);
+  int count = 1;
+  core::Duration wait{};
+  bool json = false;
+  bool quiet = false;
+};
+
+int exit_code(net::ProbeStatus status) {
+  switch (status) {
+    case net::ProbeStatus::answered: return kExitOk;
+    case net::ProbeStatus::refused: return kExitRefused;
+    case net::ProbeStatus::unresolved: return kExitUnresolved;
+    case net::ProbeStatus::timeout:
+    case net::ProbeStatus::failed: return kExitFailure;
+  }
+  return kExitFailure;
+}
+
+std::int64_t micros(core::Duration d) {
+  return std::chrono::duration_cast<std::chrono::microseconds>(d).count();
+}
+
+void print_json(const ProbeOptions& options, const net::ProbeReport& report) {
+  const bool ok = report.status == net::ProbeStatus::answered;
+  nlohmann::ordered_json out = {
+      {"target", options.target},
+      {"endpoint", report.endpoint.empty() ? nlohmann::ordered_json() : nlohmann::ordered_json(report.endpoint)},
+      {"ok", ok},
+      {"server", ok ? nlohmann::ordered_json(net::to_string(report.server)) : nlohmann::ordered_json()},
+      {"rtt_us", nullptr},
+      {"attempts", report.attempts},
+      {"answered", report.rtts.size()},
+      {"error", ok ? nlohmann::ordered_json() : nlohmann::ordered_json(report.error)},
+  };
+  if (!report.rtts.empty()) {
+    const auto [min, max] = std::minmax_element(report.rtts.begin(), report.rtts.end());
+    const auto sum = std::accumulate(report.rtts.begin(), report.rtts.end(), core::Duration{});
+    out["rtt_us"] = micros(report.rtts.front());
+    out["rtt_min_us"] = micros(*min);
+    out["rtt_avg_us"] = micros(sum / static_cast<long>(report.rtts.size()));
+    out["rtt_max_us"] = micros(*max);
+  }
+  fmt::print("{}\n", out.dump());
+}
+
+void print_text(const ProbeOptions& options, const net::ProbeReport& report) {
+  if (report.status != net::ProbeStatus::answered) {
+    const std::string where = report.endpoint.empty() ? options.target : report.endpoint;
+    print_error(report.status == net::ProbeStatus::unresolved
+                    ? report.error
+                    : fmt::format("{}: {}", where, report.error));
+    return;
+  }
+  if (options.quiet) return;
+  if (options.count == 1) {
+    fmt::print("{} answered in {} us ({})\n", report.endpoint, micros(report.rtts.front()),
+               net::to_string(report.server));
+    return;
+  }
+  const auto [min, max] = std::minmax_element(report.rtts.begin(), report.rtts.end());
+  const auto sum = std::accumulate(report.rtts.begin(), report.rtts.end(), core::Duration{});
+  fmt::print("{} ({}): {}/{} answered, rtt min/avg/max = {}/{}/{} us\n", report.endpoint,
+             net::to_string(report.server), report.rtts.size(), report.attempts, micros(*min),
+             micros(sum / static_cast<long>(report.rtts.size())), micros(*max));
+}
+
+int run_probe(const ProbeOptions& options) {
+  std::string error;
+  auto target = net::parse_host_port(options.target, error);
+  if (!target) {
+    print_error(error);
+    return kExitUsage;
+  }
+  net::ProbeRequest request{*target, options.timeout, options.count, std::nullopt};
+  if (options.wait > core::Duration::zero()) request.wait = options.wait;
+
+  asio::io_context io(1);
+  net::ProbeReport report;
+  asio::co_spawn(io, net::probe(request),
+                 [&report](std::exception_ptr failure, net::ProbeReport result) {
+                   if (failure) std::rethrow_exception(failure);
+                   report = std::move(result);
+                 });
+  io.run();
+
+  if (options.json) {
+    print_json(options, report);
+  } else {
+    print_text(options, report);
+  }
+  return exit_code(report.status);
+}
+
+}  // namespace
+
+void add_probe(CLI::App& app, Runner& run) {
+  auto options = std::make_shared<ProbeOptions>();
+  auto* cmd = app.add_subcommand("probe", "Check that a relay answers (for scripts and CI)");
+  cmd->footer(
+      "Sends 'ping <token>' and waits for 'pong <token>'. An original-protocol server relays the\n"
+      "ping as chat; its echo counts as the answer and the server is reported as legacy.\n"
+      "Exit codes: 0 answered, 1 no answer in time, 2 usage error,\n"
+      "3 refused (nothing listening on the port), 4 host name does not resolve.");
+  cmd->add_option("target", options->target, "Relay address, HOST:PORT")->capture_default_str();
+  add_duration(*cmd, "--timeout", options->timeout, "How long to wait for each answer");
+  cmd->add_option("-c,--count", options->count, "Pings to send (min/avg/max reported)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1'000'000));
+  add_duration(*cmd, "--wait", options->wait,
+               "Keep trying until an answer comes or this much time has passed");
+  cmd->add_flag("--json", options->json, "Print one JSON object");
+  cmd->add_flag("-q,--quiet", options->quiet, "Print nothing on success; the exit code tells");
+  cmd->callback([options, &run] { run = [options] { return run_probe(*options); }; });
+}
+
+}  // namespace udpchat::commands

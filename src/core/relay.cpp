@@ -1,0 +1,207 @@
+#include "core/relay.hpp"
+
+#include <algorithm>
+#include <variant>
+
+#include "protocol/message.hpp"
+
+namespace udpchat::core {
+
+namespace proto = udpchat::protocol;
+
+namespace {
+
+template <class... Ts>
+struct Overloaded : Ts... {
+  using Ts::operator()...;
+};
+template <class... Ts>
+Overloaded(Ts...) -> Overloaded<Ts...>;
+
+DropReason drop_reason(proto::Malformation malformation) noexcept {
+  switch (malformation) {
+    case proto::Malformation::empty: return DropReason::empty;
+    case proto::Malformation::too_long: return DropReason::too_long;
+    case proto::Malformation::invalid_utf8: return DropReason::invalid_utf8;
+    case proto::Malformation::control_character: return DropReason::control_character;
+  }
+  return DropReason::empty;
+}
+
+Outcome send_to(Audience audience, std::string_view payload) {
+  Outcome out;
+  out.audience = audience;
+  out.payload = payload;
+  return out;
+}
+
+Outcome with_event(Outcome out, Event event, const Member* member) {
+  out.event = event;
+  out.member = member;
+  return out;
+}
+
+}  // namespace
+
+std::string_view to_string(DropReason reason) noexcept {
+  switch (reason) {
+    case DropReason::empty: return "empty";
+    case DropReason::too_long: return "too_long";
+    case DropReason::invalid_utf8: return "invalid_utf8";
+    case DropReason::control_character: return "control_character";
+    case DropReason::not_member: return "not_member";
+    case DropReason::unpadded_reg: return "unpadded_reg";
+    case DropReason::bad_cookie: return "bad_cookie";
+    case DropReason::server_full: return "server_full";
+    case DropReason::reply_too_big: return "reply_too_big";
+  }
+  return "unknown";
+}
+
+std::uint64_t RelayStats::dropped() const noexcept {
+  std::uint64_t total = 0;
+  for (auto count : drops) total += count;
+  return total;
+}
+
+Relay::Relay(RelayConfig config, TimePoint now) : config_(config), cookies_(now) {
+  members_.reserve(std::min<std::size_t>(config_.max_clients, 1024));
+  index_.reserve(std::min<std::size_t>(config_.max_clients, 1024));
+}
+
+const Member* Relay::find(const Peer& peer) const noexcept {
+  const auto it = index_.find(peer);
+  return it == index_.end() ? nullptr : &members_[it->second];
+}
+
+Member* Relay::find_mutable(const Peer& peer) noexcept {
+  const auto it = index_.find(peer);
+  return it == index_.end() ? nullptr : &members_[it->second];
+}
+
+Outcome Relay::drop(DropReason reason) {
+  ++stats_.drops[static_cast<std::size_t>(reason)];
+  Outcome out;
+  out.event = Event::dropped;
+  out.drop = reason;
+  return out;
+}
+
+// The reflection rule: an address that has not proved it receives what is sent to it gets at
+// most one answer per datagram, never longer than that datagram.
+Outcome Relay::reply_to_stranger(std::string_view datagram) {
+  if (buffer_.size() > datagram.size()) return drop(DropReason::reply_too_big);
+  return send_to(Audience::sender, buffer_);
+}
+
+Member* Relay::join(const Peer& peer, std::string_view nick, TimePoint now, bool& full) {
+  full = false;
+  if (Member* member = find_mutable(peer)) {
+    member->nick.assign(nick);
+    member->last_seen = now;
+    return member;
+  }
+  if (members_.size() >= config_.max_clients) {
+    full = true;
+    return nullptr;
+  }
+  index_.emplace(peer, members_.size());
+  members_.push_back(Member{peer, config_.format_ip(peer), std::string(nick), now});
+  ++stats_.joins;
+  return &members_.back();
+}
+
+// Swap-remove keeps the array dense; only the moved member's index entry changes.
+Member Relay::take(std::size_t index) {
+  Member taken = std::move(members_[index]);
+  index_.erase(taken.peer);
+  if (index + 1 != members_.size()) {
+    members_[index] = std::move(members_.back());
+    index_[members_[index].peer] = index;
+  }
+  members_.pop_back();
+  return taken;
+}
+
+Outcome Relay::broadcast(const Member& sender, std::string_view text) {
+  proto::encode_ack(buffer_, sender.ip, sender.peer.port, sender.nick, text);
+  ++stats_.lines;
+  stats_.deliveries += members_.size();
+  return send_to(Audience::members, buffer_);
+}
+
+Outcome Relay::on_datagram(const Peer& from, std::string_view datagram, TimePoint now) {
+  ++stats_.datagrams;
+  const proto::ClientMessage message = proto::decode_client(datagram);
+  Member* member = find_mutable(from);
+  if (member != nullptr) member->last_seen = now;  // any datagram from a member refreshes it
+
+  // Legacy mode: any datagram from a stranger is a join, as with the original server.
+  auto admit = [&](Outcome out) -> Outcome {
+    if (member != nullptr) return out;
+    if (!config_.legacy) return drop(DropReason::not_member);
+    bool full = false;
+    member = join(from, {}, now, full);
+    if (full) return drop(DropReason::server_full);
+    return with_event(out, Event::joined, member);
+  };
+  auto relay_line = [&](std::string_view text) -> Outcome {
+    Outcome out = admit({});
+    if (member == nullptr) return out;
+    return with_event(broadcast(*member, text), out.event, out.member);
+  };
+
+  return std::visit(
+      Overloaded{
+          [&](const proto::Malformed& m) { return drop(drop_reason(m.reason)); },
+          [&](const proto::Register&) -> Outcome {
+            if (member == nullptr && !config_.legacy) return drop(DropReason::unpadded_reg);
+            return admit({});
+          },
+          [&](const proto::CookieRequest&) -> Outcome {
+            proto::encode_cookie(buffer_, cookies_.issue(from, now));
+            return reply_to_stranger(datagram);
+          },
+          [&](const proto::Join& j) -> Outcome {
+            if (!cookies_.verify(j.cookie, from, now)) {
+              // An original server relays such a line as chat; in legacy mode so do we.
+              return config_.legacy ? relay_line(j.line) : drop(DropReason::bad_cookie);
+            }
+            const bool was_member = member != nullptr;
+            bool full = false;
+            member = join(from, j.nick, now, full);
+            if (full) return drop(DropReason::server_full);
+            proto::encode_welcome(buffer_, member->ip, from.port, member->nick);
+            return with_event(send_to(Audience::sender, buffer_),
+                              was_member ? Event::none : Event::joined, member);
+          },
+          [&](const proto::Heartbeat&) { return admit({}); },
+          [&](const proto::Quit&) -> Outcome {
+            if (member == nullptr) return drop(DropReason::not_member);
+            departed_ = take(static_cast<std::size_t>(member - members_.data()));
+            ++stats_.leaves;
+            return with_event({}, Event::left, &departed_);
+          },
+          [&](const proto::Ping& p) -> Outcome {
+            proto::encode_pong(buffer_, p.token);
+            return reply_to_stranger(datagram);
+          },
+          [&](const proto::Chat& c) { return relay_line(c.text); },
+      },
+      message);
+}
+
+std::span<const Member> Relay::expire(TimePoint now) {
+  expired_.clear();
+  for (std::size_t i = 0; i < members_.size();) {
+    if (now - members_[i].last_seen > config_.hb_timeout) {
+      expired_.push_back(take(i));
+      ++stats_.expiries;
+    } else {
+      ++i;
+    }
+  }
+  return expired_;
+}
+
+}  // namespace udpchat::core

@@ -1,0 +1,110 @@
+// The relay's state machine: membership, expiry and what to send in answer to each datagram.
+// Pure: no sockets and no clock. The I/O layer feeds it datagrams and the time, and sends what
+// it answers.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "core/cookie.hpp"
+#include "core/peer.hpp"
+#include "core/time.hpp"
+
+namespace udpchat::core {
+
+struct RelayConfig {
+  // Original open semantics: any datagram from an unknown address makes it a member.
+  bool legacy = false;
+  Duration hb_timeout = std::chrono::seconds(10);
+  std::size_t max_clients = 4096;
+  PeerFormatter format_ip = nullptr;
+};
+
+struct Member {
+  Peer peer;
+  std::string ip;    // as written in `ack` and `welcome`
+  std::string nick;  // empty when the member has none
+  TimePoint last_seen;
+};
+
+enum class DropReason : std::uint8_t {
+  empty,
+  too_long,
+  invalid_utf8,
+  control_character,
+  not_member,     // heartbeat, quit or chat line from an address that has not joined
+  unpadded_reg,   // bare `reg` in validated mode: too short to earn a cookie
+  bad_cookie,     // forged, expired or issued to another address
+  server_full,    // join refused by max_clients
+  reply_too_big,  // an answer to an unvalidated address would exceed the datagram
+};
+inline constexpr std::size_t kDropReasonCount = 9;
+
+std::string_view to_string(DropReason reason) noexcept;
+
+struct RelayStats {
+  std::uint64_t datagrams = 0;
+  std::uint64_t joins = 0;
+  std::uint64_t leaves = 0;
+  std::uint64_t expiries = 0;
+  std::uint64_t lines = 0;
+  std::uint64_t deliveries = 0;
+  std::array<std::uint64_t, kDropReasonCount> drops{};
+
+  std::uint64_t dropped() const noexcept;
+};
+
+// Who gets the outcome's payload.
+enum class Audience : std::uint8_t { nobody, sender, members };
+
+enum class Event : std::uint8_t { none, joined, left, dropped };
+
+struct Outcome {
+  Audience audience = Audience::nobody;
+  std::string_view payload;  // valid until the next call on the relay
+  Event event = Event::none;
+  DropReason drop = DropReason::empty;  // when event == dropped
+  const Member* member = nullptr;       // when event is joined or left; valid as payload is
+};
+
+class Relay {
+ public:
+  Relay(RelayConfig config, TimePoint now);
+
+  Outcome on_datagram(const Peer& from, std::string_view datagram, TimePoint now);
+
+  // Removes members silent for longer than hb_timeout and returns them (valid until the next
+  // call). Calling it every hb_timeout / 4 bounds how late an expiry can be.
+  std::span<const Member> expire(TimePoint now);
+
+  std::span<const Member> members() const noexcept { return members_; }
+  const Member* find(const Peer& peer) const noexcept;
+  const RelayStats& stats() const noexcept { return stats_; }
+  const RelayConfig& config() const noexcept { return config_; }
+
+ private:
+  Outcome drop(DropReason reason);
+  Outcome reply_to_stranger(std::string_view datagram);
+  Member* find_mutable(const Peer& peer) noexcept;
+  Member* join(const Peer& peer, std::string_view nick, TimePoint now, bool& full);
+  Member take(std::size_t index);
+  Outcome broadcast(const Member& sender, std::string_view text);
+
+  RelayConfig config_;
+  CookieJar cookies_;
+  // Contiguous so that a broadcast walks memory in order; the index maps a peer to its slot.
+  std::vector<Member> members_;
+  std::unordered_map<Peer, std::size_t, PeerHash> index_;
+  std::vector<Member> expired_;
+  Member departed_;
+  std::string buffer_;
+  RelayStats stats_;
+};
+
+}  // namespace udpchat::core

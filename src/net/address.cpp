@@ -1,0 +1,116 @@
+#include "net/address.hpp"
+
+#include <charconv>
+
+#include <fmt/format.h>
+
+namespace udpchat::net {
+
+namespace {
+
+bool parse_port(std::string_view text, std::uint16_t& port) {
+  if (text.empty()) return false;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), port);
+  return ec == std::errc{} && end == text.data() + text.size();
+}
+
+asio::ip::address plain(const asio::ip::address& address) {
+  if (address.is_v6() && address.to_v6().is_v4_mapped()) {
+    return asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6());
+  }
+  return address;
+}
+
+}  // namespace
+
+std::optional<HostPort> parse_host_port(std::string_view text, std::string& error) {
+  HostPort result;
+  if (text.empty()) {
+    error = "empty address";
+    return std::nullopt;
+  }
+  std::string_view host = text;
+  std::string_view port;
+  if (text.front() == '[') {
+    const auto close = text.find(']');
+    if (close == std::string_view::npos) {
+      error = fmt::format("'{}': missing ']'", text);
+      return std::nullopt;
+    }
+    host = text.substr(1, close - 1);
+    const auto rest = text.substr(close + 1);
+    if (!rest.empty()) {
+      if (rest.front() != ':') {
+        error = fmt::format("'{}': expected ':' after ']'", text);
+        return std::nullopt;
+      }
+      port = rest.substr(1);
+      if (port.empty()) {
+        error = fmt::format("'{}': missing port after ':'", text);
+        return std::nullopt;
+      }
+    }
+  } else if (const auto colon = text.rfind(':'); colon != std::string_view::npos) {
+    // More than one colon without brackets is a bare IPv6 literal.
+    if (text.find(':') == colon) {
+      host = text.substr(0, colon);
+      port = text.substr(colon + 1);
+      if (port.empty()) {
+        error = fmt::format("'{}': missing port after ':'", text);
+        return std::nullopt;
+      }
+    }
+  }
+  if (host.empty()) {
+    error = fmt::format("'{}': missing host", text);
+    return std::nullopt;
+  }
+  if (!port.empty() && !parse_port(port, result.port)) {
+    error = fmt::format("'{}': port must be a number from 0 to 65535", text);
+    return std::nullopt;
+  }
+  result.host = std::string(host);
+  return result;
+}
+
+core::Peer to_peer(const udp::endpoint& endpoint) {
+  core::Peer peer;
+  const auto address = endpoint.address();
+  const auto v6 = address.is_v4() ? asio::ip::make_address_v6(asio::ip::v4_mapped, address.to_v4())
+                                  : address.to_v6();
+  peer.address = v6.to_bytes();
+  peer.port = endpoint.port();
+  return peer;
+}
+
+udp::endpoint to_endpoint(const core::Peer& peer, const udp& protocol) {
+  const asio::ip::address_v6 v6(peer.address);
+  if (protocol == udp::v4()) {
+    return {asio::ip::make_address_v4(asio::ip::v4_mapped, v6), peer.port};
+  }
+  return {v6, peer.port};
+}
+
+std::string format_ip(const core::Peer& peer) {
+  return plain(asio::ip::address_v6(peer.address)).to_string();
+}
+
+std::string format_endpoint(const udp::endpoint& endpoint) {
+  const auto address = plain(endpoint.address());
+  if (address.is_v6()) return fmt::format("[{}]:{}", address.to_string(), endpoint.port());
+  return fmt::format("{}:{}", address.to_string(), endpoint.port());
+}
+
+awaitable<Resolved> resolve(const HostPort& target) {
+  const auto executor = co_await asio::this_coro::executor;
+  udp::resolver resolver(executor);
+  auto [ec, results] = co_await resolver.async_resolve(
+      target.host, std::to_string(target.port), udp::resolver::numeric_service, use_nothrow);
+  Resolved resolved;
+  resolved.error = ec;
+  for (const auto& entry : results) resolved.endpoints.push_back(entry.endpoint());
+  if (!ec && resolved.endpoints.empty()) resolved.error = asio::error::host_not_found;
+  co_return resolved;
+}
+
+}  // namespace udpchat::net

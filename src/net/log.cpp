@@ -1,0 +1,43 @@
+#include "net/log.hpp"
+
+#include <chrono>
+#include <cstdio>
+#include <string>
+
+#include <fmt/chrono.h>
+#include <fmt/format.h>
+
+namespace udpchat::net {
+
+void Logger::info(std::string_view event, const nlohmann::ordered_json& fields) const {
+  if (!quiet_) write("info", event, fields);
+}
+
+void Logger::warn(std::string_view event, const nlohmann::ordered_json& fields) const {
+  write("warn", event, fields);
+}
+
+void Logger::write(std::string_view level, std::string_view event,
+                   const nlohmann::ordered_json& fields) const {
+  const auto now = std::chrono::floor<std::chrono::milliseconds>(std::chrono::system_clock::now());
+  const std::string time = fmt::format("{:%FT%T}Z", now);
+  std::string line;
+  if (format_ == LogFormat::json) {
+    nlohmann::ordered_json object = {{"time", time}, {"level", level}, {"event", event}};
+    for (const auto& [key, value] : fields.items()) object[key] = value;
+    line = object.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+  } else {
+    line = fmt::format("{} {}", time, event);
+    for (const auto& [key, value] : fields.items()) {
+      const std::string text = value.is_string()
+                                   ? value.get<std::string>()
+                                   : value.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+      line += fmt::format(" {}={}", key, text);
+    }
+  }
+  line.push_back('\n');
+  std::fwrite(line.data(), 1, line.size(), stderr);
+  std::fflush(stderr);
+}
+
+}  // namespace udpchat::net

@@ -1,0 +1,28 @@
+// Event log on stderr: one line per event, as text or as JSON lines.
+#pragma once
+
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+namespace udpchat::net {
+
+enum class LogFormat { text, json };
+
+class Logger {
+ public:
+  Logger(LogFormat format, bool quiet) : format_(format), quiet_(quiet) {}
+
+  // Routine events (joins, leaves, expiries); --quiet silences them.
+  void info(std::string_view event, const nlohmann::ordered_json& fields = nlohmann::ordered_json::object()) const;
+  // Conditions an operator must see whatever --quiet says.
+  void warn(std::string_view event, const nlohmann::ordered_json& fields = nlohmann::ordered_json::object()) const;
+
+ private:
+  void write(std::string_view level, std::string_view event, const nlohmann::ordered_json& fields) const;
+
+  LogFormat format_;
+  bool quiet_;
+};
+
+}  // namespace udpchat::net

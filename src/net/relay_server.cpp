@@ -1,0 +1,161 @@
+#include "net/relay_server.hpp"
+
+#include <algorithm>
+#include <csignal>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "net/address.hpp"
+#include "net/socket.hpp"
+#include "protocol/message.hpp"
+
+namespace udpchat::net {
+
+namespace {
+
+// Drop summaries are rate-limited: a flood must not turn into a flood of log lines.
+constexpr core::Duration kDropLogInterval = std::chrono::seconds(10);
+
+nlohmann::ordered_json member_fields(const core::Member& member) {
+  const auto format = member.peer.is_v4_mapped() ? "{}:{}" : "[{}]:{}";
+  nlohmann::ordered_json fields = {{"peer", fmt::format(fmt::runtime(format), member.ip, member.peer.port)}};
+  if (!member.nick.empty()) fields["nick"] = member.nick;
+  return fields;
+}
+
+nlohmann::ordered_json drop_fields(const core::RelayStats& stats) {
+  nlohmann::ordered_json fields = {{"dropped", stats.dropped()}};
+  for (std::size_t i = 0; i < core::kDropReasonCount; ++i) {
+    if (stats.drops[i] != 0) {
+      fields[std::string(core::to_string(static_cast<core::DropReason>(i)))] = stats.drops[i];
+    }
+  }
+  return fields;
+}
+
+}  // namespace
+
+RelayServer::RelayServer(asio::io_context& io, udp::socket socket, core::RelayConfig config,
+                         const Logger& log)
+    : io_(io),
+      socket_(std::move(socket)),
+      protocol_(socket_.local_endpoint().protocol()),
+      sweep_timer_(io),
+      signals_(io, SIGINT, SIGTERM),
+      relay_(config, core::Clock::now()),
+      log_(log) {}
+
+udp::endpoint RelayServer::local_endpoint() const { return socket_.local_endpoint(); }
+
+void RelayServer::start() {
+  asio::co_spawn(io_, receive_loop(), asio::detached);
+  asio::co_spawn(io_, sweep_loop(), asio::detached);
+  asio::co_spawn(io_, signal_loop(), asio::detached);
+}
+
+void RelayServer::stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  const std::size_t notified = relay_.members().size();
+  for (const auto& member : relay_.members()) {
+    send(protocol::kEnd, to_endpoint(member.peer, protocol_));
+  }
+  log_.info("shutdown", {{"notified", notified}});
+  log_totals();
+  std::error_code ignored;
+  socket_.close(ignored);
+  sweep_timer_.cancel();
+  signals_.cancel(ignored);
+}
+
+awaitable<void> RelayServer::receive_loop() {
+  std::vector<char> buffer(protocol::kMaxDatagramBytes);
+  udp::endpoint from;
+  while (!stopped_) {
+    auto [ec, size] = co_await socket_.async_receive_from(asio::buffer(buffer), from, use_nothrow);
+    if (stopped_) break;
+    if (ec) {
+      if (is_per_datagram_error(ec)) {
+        ++receive_errors_;
+        continue;
+      }
+      log_.warn("receive failed", {{"error", ec.message()}});
+      failed_ = true;
+      stop();
+      break;
+    }
+    handle(from, std::string_view(buffer.data(), size));
+  }
+}
+
+awaitable<void> RelayServer::sweep_loop() {
+  const auto period =
+      std::max<core::Duration>(relay_.config().hb_timeout / 4, std::chrono::milliseconds(1));
+  while (!stopped_) {
+    sweep_timer_.expires_after(period);
+    auto [ec] = co_await sweep_timer_.async_wait(use_nothrow);
+    if (ec || stopped_) break;
+    for (const auto& member : relay_.expire(core::Clock::now())) {
+      log_.info("expired", member_fields(member));
+    }
+    log_drops_if_changed();
+  }
+}
+
+awaitable<void> RelayServer::signal_loop() {
+  auto [ec, signal] = co_await signals_.async_wait(use_nothrow);
+  if (ec) co_return;
+  log_.info("signal", {{"signal", signal == SIGINT ? "SIGINT" : "SIGTERM"}});
+  stop();
+}
+
+void RelayServer::handle(const udp::endpoint& from, std::string_view datagram) {
+  const core::Outcome outcome = relay_.on_datagram(to_peer(from), datagram, core::Clock::now());
+  switch (outcome.audience) {
+    case core::Audience::nobody: break;
+    case core::Audience::sender: send(outcome.payload, from); break;
+    case core::Audience::members: {
+      for (const auto& member : relay_.members()) {
+        send(outcome.payload, to_endpoint(member.peer, protocol_));
+      }
+      break;
+    }
+  }
+  switch (outcome.event) {
+    case core::Event::joined: log_.info("joined", member_fields(*outcome.member)); break;
+    case core::Event::left: log_.info("left", member_fields(*outcome.member)); break;
+    case core::Event::none:
+    case core::Event::dropped: break;
+  }
+}
+
+void RelayServer::send(std::string_view payload, const udp::endpoint& to) {
+  // A failed send concerns one member; the broadcast goes on to the others.
+  if (send_datagram(socket_, payload, to)) ++send_errors_;
+}
+
+void RelayServer::log_drops_if_changed() {
+  const auto& stats = relay_.stats();
+  const auto now = core::Clock::now();
+  if (stats.dropped() == drops_logged_ || now - drops_logged_at_ < kDropLogInterval) return;
+  drops_logged_ = stats.dropped();
+  drops_logged_at_ = now;
+  log_.info("drops", drop_fields(stats));
+}
+
+void RelayServer::log_totals() const {
+  const auto& stats = relay_.stats();
+  nlohmann::ordered_json fields = drop_fields(stats);
+  fields["datagrams"] = stats.datagrams;
+  fields["joins"] = stats.joins;
+  fields["leaves"] = stats.leaves;
+  fields["expiries"] = stats.expiries;
+  fields["lines"] = stats.lines;
+  fields["deliveries"] = stats.deliveries;
+  fields["receive_errors"] = receive_errors_;
+  fields["send_errors"] = send_errors_;
+  log_.info("totals", fields);
+}
+
+}  // namespace udpchat::net

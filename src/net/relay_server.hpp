@@ -1,0 +1,52 @@
+// The Asio shell around core::Relay: a receive loop, a sweep loop and a signal loop on one
+// io_context. All decisions are the relay's; this file only moves bytes and time.
+#pragma once
+
+#include <cstdint>
+
+#include "core/relay.hpp"
+#include "net/asio_compat.hpp"
+#include "net/log.hpp"
+
+namespace udpchat::net {
+
+class RelayServer {
+ public:
+  RelayServer(asio::io_context& io, udp::socket socket, core::RelayConfig config,
+              const Logger& log);
+
+  // Spawns the loops; io.run() returns once stop() has run (on SIGINT or SIGTERM).
+  void start();
+  // Sends `end` to every member, then ends every loop.
+  void stop();
+
+  udp::endpoint local_endpoint() const;
+  const core::Relay& relay() const noexcept { return relay_; }
+  bool failed() const noexcept { return failed_; }
+
+ private:
+  awaitable<void> receive_loop();
+  awaitable<void> sweep_loop();
+  awaitable<void> signal_loop();
+
+  void handle(const udp::endpoint& from, std::string_view datagram);
+  void send(std::string_view payload, const udp::endpoint& to);
+  void log_drops_if_changed();
+  void log_totals() const;
+
+  asio::io_context& io_;
+  udp::socket socket_;
+  udp protocol_;
+  asio::steady_timer sweep_timer_;
+  asio::signal_set signals_;
+  core::Relay relay_;
+  const Logger& log_;
+  std::uint64_t receive_errors_ = 0;
+  std::uint64_t send_errors_ = 0;
+  std::uint64_t drops_logged_ = 0;
+  core::TimePoint drops_logged_at_{};
+  bool stopped_ = false;
+  bool failed_ = false;
+};
+
+}  // namespace udpchat::net

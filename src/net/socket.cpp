@@ -1,0 +1,68 @@
+#include "net/socket.hpp"
+
+#ifdef _WIN32
+#include <mstcpip.h>
+#endif
+
+namespace udpchat::net {
+
+namespace {
+
+// Windows reports an earlier ICMP port unreachable as WSAECONNRESET on the next receive, which
+// would end a receive loop; there is no reason to hear about it on a datagram socket.
+void ignore_connection_reset([[maybe_unused]] udp::socket& socket) {
+#ifdef _WIN32
+  BOOL report = FALSE;
+  DWORD returned = 0;
+  ::WSAIoctl(socket.native_handle(), SIO_UDP_CONNRESET, &report, sizeof report, nullptr, 0,
+             &returned, nullptr, nullptr);
+#endif
+}
+
+}  // namespace
+
+udp::socket bind_socket(const asio::any_io_executor& executor, const udp::endpoint& local, std::error_code& ec) {
+  udp::socket socket(executor);
+  socket.open(local.protocol(), ec);
+  if (ec) return socket;
+  if (local.address().is_v6() && local.address().is_unspecified()) {
+    socket.set_option(asio::ip::v6_only(false), ec);
+    if (ec) return socket;
+  }
+  ignore_connection_reset(socket);
+  socket.bind(local, ec);
+  if (ec) return socket;
+  socket.non_blocking(true, ec);
+  return socket;
+}
+
+udp::socket connect_socket(const asio::any_io_executor& executor, const udp::endpoint& remote, std::error_code& ec) {
+  udp::socket socket(executor);
+  socket.open(remote.protocol(), ec);
+  if (ec) return socket;
+  ignore_connection_reset(socket);
+  socket.connect(remote, ec);
+  return socket;
+}
+
+std::error_code send_datagram(udp::socket& socket, std::string_view payload,
+                              const udp::endpoint& to) {
+  std::error_code ec;
+  for (int attempt = 0; attempt < 1000; ++attempt) {
+    socket.send_to(asio::buffer(payload.data(), payload.size()), to, 0, ec);
+    if (ec != asio::error::would_block && ec != asio::error::try_again) return ec;
+    socket.wait(udp::socket::wait_write, ec);
+    if (ec) return ec;
+  }
+  return asio::error::would_block;
+}
+
+bool is_per_datagram_error(const std::error_code& ec) {
+  return ec == asio::error::connection_refused || ec == asio::error::connection_reset ||
+         ec == asio::error::message_size || ec == asio::error::would_block ||
+         ec == asio::error::try_again || ec == asio::error::no_buffer_space ||
+         ec == asio::error::network_unreachable || ec == asio::error::host_unreachable ||
+         ec == asio::error::interrupted;
+}
+
+}  // namespace udpchat::net

@@ -1,0 +1,103 @@
+// The udpchat wire format, shared by serve, chat, probe and bench. Pure: no sockets, no clocks.
+// docs/protocol.md is the byte-level reference; keep the two in step.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <variant>
+
+namespace udpchat::protocol {
+
+inline constexpr std::size_t kMaxLineBytes = 1024;
+// A `reg` padded to this size asks for a cookie; the answer is never longer than the request.
+inline constexpr std::size_t kCookieRequestBytes = 64;
+inline constexpr std::size_t kMaxPingTokenBytes = 32;
+inline constexpr std::size_t kMaxCookieBytes = 64;
+inline constexpr std::size_t kMaxNickBytes = 32;
+// Receive buffers must hold the largest UDP payload so that nothing is silently truncated.
+inline constexpr std::size_t kMaxDatagramBytes = 65536;
+
+inline constexpr std::string_view kRegister = "reg";
+inline constexpr std::string_view kHeartbeat = "^hb^";
+inline constexpr std::string_view kQuit = "quit";
+inline constexpr std::string_view kEnd = "end";
+
+// Why a client datagram cannot be acted on. Every one of them is counted by the relay.
+enum class Malformation : std::uint8_t {
+  empty,
+  too_long,
+  invalid_utf8,
+  control_character,
+};
+
+std::string_view to_string(Malformation reason) noexcept;
+
+// Client to server. Views point into the decoded datagram.
+struct Register {};        // bare `reg`: the original join
+struct CookieRequest {};   // `reg` padded with spaces to at least kCookieRequestBytes
+struct Join {              // `reg <cookie>` or `reg <cookie> <nick>`
+  std::string_view cookie;
+  std::string_view nick;   // empty when absent
+  std::string_view line;   // the whole line: an original server would relay it as chat
+};
+struct Heartbeat {};
+struct Quit {};
+struct Ping {
+  std::string_view token;
+};
+struct Chat {
+  std::string_view text;
+};
+struct Malformed {
+  Malformation reason;
+};
+using ClientMessage =
+    std::variant<Register, CookieRequest, Join, Heartbeat, Quit, Ping, Chat, Malformed>;
+
+ClientMessage decode_client(std::string_view datagram) noexcept;
+
+// Server to client.
+struct Cookie {
+  std::string_view token;
+};
+struct Welcome {
+  std::string_view ip;
+  std::uint16_t port = 0;
+  std::string_view nick;
+};
+struct Ack {
+  std::string_view ip;
+  std::uint16_t port = 0;
+  std::string_view nick;
+  std::string_view text;
+};
+struct Pong {
+  std::string_view token;
+};
+struct End {};
+struct Unknown {};
+using ServerMessage = std::variant<Cookie, Welcome, Ack, Pong, End, Unknown>;
+
+ServerMessage decode_server(std::string_view datagram) noexcept;
+
+// Field rules, also used to check user input before anything is sent.
+bool is_ping_token(std::string_view token) noexcept;  // 1..32 of [A-Za-z0-9_-]
+bool is_cookie(std::string_view token) noexcept;      // 1..64 of [A-Za-z0-9_-]
+bool is_nick(std::string_view nick) noexcept;         // 1..32 of [A-Za-z0-9_.-]
+
+// Encoders. Those on the relay's hot path overwrite a caller-owned buffer so that a broadcast
+// encodes once and allocates nothing once the buffer has grown.
+void encode_ack(std::string& out, std::string_view ip, std::uint16_t port, std::string_view nick,
+                std::string_view text);
+void encode_welcome(std::string& out, std::string_view ip, std::uint16_t port,
+                    std::string_view nick);
+void encode_cookie(std::string& out, std::string_view token);
+void encode_pong(std::string& out, std::string_view token);
+
+std::string encode_cookie_request();
+std::string encode_join(std::string_view cookie, std::string_view nick);
+std::string encode_ping(std::string_view token);
+
+}  // namespace udpchat::protocol

@@ -1,0 +1,122 @@
+// End to end: `udpchat probe` against serve, an original-protocol server, and nothing at all.
+#include <chrono>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "support/catch.hpp"
+#include "support/legacy_server.hpp"
+#include "support/process.hpp"
+#include "support/udp_peer.hpp"
+
+using namespace std::chrono_literals;
+using udpchat::test::LegacyServer;
+using udpchat::test::loopback;
+using udpchat::test::Process;
+using udpchat::test::run_udpchat;
+using udpchat::test::Server;
+
+namespace {
+
+// A port with nothing bound to it (bound, then released).
+std::uint16_t free_port() {
+  asio::io_context io;
+  asio::ip::udp::socket socket(io, loopback(0));
+  return socket.local_endpoint().port();
+}
+
+}  // namespace
+
+TEST_CASE("probe exits 0 when serve answers", "[e2e][probe]") {
+  Server server;
+  const auto result = run_udpchat({"probe", server.address()});
+  CHECK(result.exit_code == 0);
+  CHECK(result.out.find("answered in") != std::string::npos);
+  CHECK(result.out.find("(udpchat)") != std::string::npos);
+}
+
+TEST_CASE("probe --json prints one object describing the answer", "[e2e][probe]") {
+  Server server;
+  const auto result = run_udpchat({"probe", "--json", "--count", "3", server.address()});
+  REQUIRE(result.exit_code == 0);
+  const auto json = nlohmann::json::parse(result.out);
+  CHECK(json["ok"] == true);
+  CHECK(json["server"] == "udpchat");
+  CHECK(json["attempts"] == 3);
+  CHECK(json["answered"] == 3);
+  CHECK(json["rtt_us"].get<std::int64_t>() > 0);
+  CHECK(json["rtt_min_us"].get<std::int64_t>() <= json["rtt_max_us"].get<std::int64_t>());
+  CHECK(json["error"].is_null());
+}
+
+TEST_CASE("probe answers over IPv6 loopback", "[e2e][probe]") {
+  Server server({}, "[::1]:0");
+  CHECK(run_udpchat({"probe", server.address()}).exit_code == 0);
+}
+
+TEST_CASE("probe exits 1 when nothing answers in time", "[e2e][probe]") {
+  asio::io_context io;
+  asio::ip::udp::socket silent(io, loopback(0));  // bound, never reads
+  const auto started = std::chrono::steady_clock::now();
+  const auto result = run_udpchat(
+      {"probe", "--timeout", "200ms", "127.0.0.1:" + std::to_string(silent.local_endpoint().port())});
+  CHECK(result.exit_code == 1);
+  CHECK(std::chrono::steady_clock::now() - started >= 200ms);
+  CHECK(result.err.find("no answer within 200ms") != std::string::npos);
+}
+
+TEST_CASE("probe exits 3 when the port is refused", "[e2e][probe]") {
+  const auto result = run_udpchat({"probe", "127.0.0.1:" + std::to_string(free_port())});
+  CHECK(result.exit_code == 3);
+  CHECK(result.err.find("refused") != std::string::npos);
+  const auto json = run_udpchat({"probe", "--json", "127.0.0.1:" + std::to_string(free_port())});
+  CHECK(json.exit_code == 3);
+  CHECK(nlohmann::json::parse(json.out)["ok"] == false);
+}
+
+TEST_CASE("probe exits 4 when the host name does not resolve", "[e2e][probe]") {
+  const auto result = run_udpchat({"probe", "no-such-host.invalid:9998"});
+  CHECK(result.exit_code == 4);
+  CHECK(result.err.starts_with("udpchat: error: cannot resolve 'no-such-host.invalid'"));
+}
+
+TEST_CASE("probe exits 2 on a usage error", "[e2e][probe]") {
+  CHECK(run_udpchat({"probe", "--count", "0"}).exit_code == 2);
+  CHECK(run_udpchat({"probe", "host:port"}).exit_code == 2);
+  CHECK(run_udpchat({"probe", "--wait"}).exit_code == 2);
+}
+
+TEST_CASE("probe accepts an original-protocol server's echo and leaves afterwards",
+          "[e2e][probe]") {
+  LegacyServer legacy;
+  const auto result = run_udpchat({"probe", "127.0.0.1:" + std::to_string(legacy.port())});
+  CHECK(result.exit_code == 0);
+  CHECK(result.out.find("(legacy)") != std::string::npos);
+  std::this_thread::sleep_for(50ms);
+  const auto received = legacy.received();
+  REQUIRE(received.size() == 2);
+  CHECK(received[0].starts_with("ping "));
+  CHECK(received[1] == "quit");
+  CHECK(legacy.member_count() == 0);
+}
+
+TEST_CASE("probe --wait keeps trying until the server comes up", "[e2e][probe]") {
+  const std::uint16_t port = free_port();
+  const std::string address = "127.0.0.1:" + std::to_string(port);
+  Process waiting({"probe", "--wait", "10s", address});
+  std::this_thread::sleep_for(500ms);
+  REQUIRE_FALSE(waiting.wait(0ms));  // still trying: nothing is listening yet
+  Process serve({"serve", "--bind", address});
+  CHECK(waiting.wait(5s) == 0);
+  CHECK(waiting.out().find("(udpchat)") != std::string::npos);
+}
+
+TEST_CASE("probe --wait gives up with the last failure's exit code", "[e2e][probe]") {
+  const auto started = std::chrono::steady_clock::now();
+  const auto result =
+      run_udpchat({"probe", "--wait", "500ms", "127.0.0.1:" + std::to_string(free_port())});
+  const auto elapsed = std::chrono::steady_clock::now() - started;
+  CHECK(result.exit_code == 3);
+  CHECK(elapsed >= 500ms);
+  CHECK(elapsed < 5s);
+}

@@ -1,0 +1,216 @@
+// End to end: the built `udpchat serve` driven over real loopback sockets.
+#include <signal.h>
+
+#include <chrono>
+#include <thread>
+
+#include "support/catch.hpp"
+#include "support/process.hpp"
+#include "support/udp_peer.hpp"
+
+using namespace std::chrono_literals;
+using udpchat::test::loopback;
+using udpchat::test::run_udpchat;
+using udpchat::test::Server;
+using udpchat::test::UdpPeer;
+
+namespace {
+
+std::string ack(std::uint16_t port, std::string_view nick, std::string_view text) {
+  std::string out = "ack: 127.0.0.1 " + std::to_string(port);
+  if (!nick.empty()) out += " " + std::string(nick);
+  return out + "\n" + std::string(text) + "\n";
+}
+
+// Polls the server's log until `needle` shows up.
+bool wait_for_log(udpchat::test::Process& process, std::string_view needle,
+                  std::chrono::milliseconds limit) {
+  const auto until = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < until) {
+    if (process.err().find(needle) != std::string::npos) return true;
+    std::this_thread::sleep_for(2ms);
+  }
+  return false;
+}
+
+}  // namespace
+
+TEST_CASE("serve prints the address it is listening on", "[e2e][serve]") {
+  Server server;
+  const auto until = std::chrono::steady_clock::now() + 5s;
+  while (server.process().out().empty() && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(5ms);
+  }
+  CHECK(server.process().out() == "listening on 127.0.0.1:" + std::to_string(server.port()) + "\n");
+}
+
+TEST_CASE("validated members receive every line as an ack, sender included", "[e2e][serve]") {
+  Server server;
+  UdpPeer alice(loopback(server.port()));
+  UdpPeer bob(loopback(server.port()));
+  CHECK(alice.join("alice") == "welcome 127.0.0.1 " + std::to_string(alice.port()) + " alice");
+  CHECK(bob.join() == "welcome 127.0.0.1 " + std::to_string(bob.port()));
+
+  alice.send("hello bob\n");
+  CHECK(alice.receive() == ack(alice.port(), "alice", "hello bob"));
+  CHECK(bob.receive() == ack(alice.port(), "alice", "hello bob"));
+  bob.send("hi alice");
+  CHECK(alice.receive() == ack(bob.port(), "", "hi alice"));
+  CHECK(bob.receive() == ack(bob.port(), "", "hi alice"));
+}
+
+TEST_CASE("a non-member's chat line is not relayed in validated mode", "[e2e][serve]") {
+  Server server;
+  UdpPeer member(loopback(server.port()));
+  member.join();
+  UdpPeer stranger(loopback(server.port()));
+  stranger.send("reg");
+  stranger.send("^hb^");
+  stranger.send("let me in");
+  CHECK(member.drain(300ms).empty());
+  CHECK(stranger.drain(100ms).empty());
+  member.send("still here");
+  CHECK(member.receive() == ack(member.port(), "", "still here"));
+  CHECK(stranger.drain(200ms).empty());
+}
+
+TEST_CASE("an original-protocol client chats through serve --legacy with byte-exact acks",
+          "[e2e][serve]") {
+  Server server({"--legacy"});
+  UdpPeer old_a(loopback(server.port()));
+  UdpPeer old_b(loopback(server.port()));
+  old_a.send("reg");
+  old_b.send("reg\n");
+  std::this_thread::sleep_for(100ms);
+  old_a.send("hello from the past\n");
+  const std::string expected = ack(old_a.port(), "", "hello from the past");
+  CHECK(old_a.receive() == expected);
+  CHECK(old_b.receive() == expected);
+
+  old_a.send("quit");
+  std::this_thread::sleep_for(100ms);
+  old_b.send("anyone?");
+  CHECK(old_b.receive() == ack(old_b.port(), "", "anyone?"));
+  CHECK(old_a.drain(200ms).empty());
+}
+
+TEST_CASE("SIGTERM sends end to every member and exits 0 within a second", "[e2e][serve]") {
+  Server server;
+  std::vector<std::unique_ptr<UdpPeer>> members;
+  for (int i = 0; i < 5; ++i) {
+    members.push_back(std::make_unique<UdpPeer>(loopback(server.port())));
+    members.back()->join();
+  }
+  const auto sent = std::chrono::steady_clock::now();
+  server.process().signal(SIGTERM);
+  const auto code = server.process().wait(1s);
+  CHECK(std::chrono::steady_clock::now() - sent < 1s);
+  REQUIRE(code);
+  CHECK(*code == 0);
+  for (auto& member : members) CHECK(member->receive(1s) == "end");
+  CHECK(server.process().err().find("notified=5") != std::string::npos);
+}
+
+TEST_CASE("SIGINT ends serve cleanly too", "[e2e][serve]") {
+  Server server;
+  UdpPeer member(loopback(server.port()));
+  member.join();
+  server.process().signal(SIGINT);
+  CHECK(server.process().wait(1s) == 0);
+  CHECK(member.receive(1s) == "end");
+}
+
+TEST_CASE("a silent member expires within hb-timeout plus a quarter, with no traffic",
+          "[e2e][serve]") {
+  Server server({"--hb-timeout", "400ms"});
+  UdpPeer member(loopback(server.port()));
+  member.join();
+  const auto joined = std::chrono::steady_clock::now();
+  REQUIRE(wait_for_log(server.process(), "expired", 3s));
+  const auto elapsed = std::chrono::steady_clock::now() - joined;
+  CHECK(elapsed >= 400ms);
+  // 400 ms + 100 ms is the bound; the rest is slack for a loaded machine and the log poll.
+  CHECK(elapsed < 400ms + 100ms + 150ms);
+  member.send("am I still in?");
+  CHECK(member.drain(200ms).empty());
+}
+
+TEST_CASE("heartbeats keep a member alive past the timeout", "[e2e][serve]") {
+  Server server({"--hb-timeout", "300ms"});
+  UdpPeer member(loopback(server.port()));
+  member.join();
+  for (int i = 0; i < 10; ++i) {
+    std::this_thread::sleep_for(100ms);
+    member.send("^hb^");
+  }
+  member.send("alive");
+  CHECK(member.receive() == ack(member.port(), "", "alive"));
+}
+
+TEST_CASE("a member whose port closed does not stop the broadcast", "[e2e][serve]") {
+  Server server;
+  UdpPeer speaker(loopback(server.port()));
+  speaker.join();
+  {
+    UdpPeer gone(loopback(server.port()));
+    gone.join();
+  }  // its socket is closed: sends to it now draw ICMP port unreachable
+  UdpPeer listener(loopback(server.port()));
+  listener.join();
+  for (int i = 0; i < 5; ++i) {
+    speaker.send("line " + std::to_string(i));
+    CHECK(listener.receive() == ack(speaker.port(), "", "line " + std::to_string(i)));
+  }
+}
+
+TEST_CASE("serve on [::] accepts IPv4 and IPv6 members and shows IPv4 plainly", "[e2e][serve]") {
+  Server server({}, "[::]:0");
+  UdpPeer v4(loopback(server.port()));
+  UdpPeer v6(loopback(server.port(), true));
+  CHECK(v4.join() == "welcome 127.0.0.1 " + std::to_string(v4.port()));
+  CHECK(v6.join("six") == "welcome ::1 " + std::to_string(v6.port()) + " six");
+  v4.send("from v4");
+  CHECK(v4.receive() == ack(v4.port(), "", "from v4"));
+  CHECK(v6.receive() == ack(v4.port(), "", "from v4"));
+  v6.send("from v6");
+  CHECK(v4.receive() == "ack: ::1 " + std::to_string(v6.port()) + " six\nfrom v6\n");
+}
+
+TEST_CASE("serve reports a port already in use and exits 1", "[e2e][serve]") {
+  asio::io_context io;
+  asio::ip::udp::socket taken(io, loopback(0));
+  const auto result =
+      run_udpchat({"serve", "--bind", "127.0.0.1:" + std::to_string(taken.local_endpoint().port())});
+  CHECK(result.exit_code == 1);
+  CHECK(result.err.starts_with("udpchat: error: cannot bind 127.0.0.1:"));
+}
+
+TEST_CASE("bad serve options are usage errors with exit code 2", "[e2e][serve]") {
+  for (const auto& args : std::vector<std::vector<std::string>>{
+           {"serve", "--max-clients", "0"},
+           {"serve", "--hb-timeout", "soon"},
+           {"serve", "--bind", "127.0.0.1:99999"},
+           {"serve", "--log-format", "xml"},
+           {"serve", "--no-such-flag"},
+           {}}) {
+    const auto result = run_udpchat(args);
+    CHECK(result.exit_code == 2);
+    CHECK(result.err.starts_with("udpchat: error: "));
+  }
+}
+
+TEST_CASE("serve logs joins and leaves as JSON lines when asked", "[e2e][serve]") {
+  Server server({"--log-format", "json"});
+  UdpPeer member(loopback(server.port()));
+  member.join("jay");
+  member.send("quit");
+  REQUIRE(wait_for_log(server.process(), "\"event\":\"left\"", 2s));
+  const std::string log = server.process().err();
+  CHECK(log.find("\"event\":\"joined\"") != std::string::npos);
+  CHECK(log.find("\"nick\":\"jay\"") != std::string::npos);
+}
+
+TEST_CASE("chat and bench say they are not implemented yet", "[e2e]") {
+  CHECK(run_udpchat({"chat"}).exit_code == 2);
+  CHECK(run_udpchat({"bench"}).err.find("not implemented yet") != std::string::npos);
+}

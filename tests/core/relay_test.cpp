@@ -1,0 +1,271 @@
+#include "core/relay.hpp"
+
+#include <fmt/format.h>
+
+#include <random>
+#include <string>
+
+#include "protocol/message.hpp"
+#include "support/catch.hpp"
+
+using namespace std::chrono_literals;
+namespace proto = udpchat::protocol;
+using udpchat::core::Audience;
+using udpchat::core::DropReason;
+using udpchat::core::Event;
+using udpchat::core::Outcome;
+using udpchat::core::Peer;
+using udpchat::core::Relay;
+using udpchat::core::RelayConfig;
+using udpchat::core::TimePoint;
+
+namespace {
+
+const TimePoint t0{std::chrono::hours(1)};
+
+std::string dotted(const Peer& peer) {
+  return fmt::format("{}.{}.{}.{}", peer.address[12], peer.address[13], peer.address[14],
+                     peer.address[15]);
+}
+
+RelayConfig config(bool legacy = false, std::size_t max_clients = 4096) {
+  RelayConfig c;
+  c.legacy = legacy;
+  c.max_clients = max_clients;
+  c.format_ip = &dotted;
+  return c;
+}
+
+Peer peer(std::uint16_t port) { return Peer::v4(10, 0, 0, 1, port); }
+
+// The cookie handshake, as a client runs it.
+Outcome join(Relay& relay, const Peer& who, std::string_view nick, TimePoint now) {
+  const Outcome cookie = relay.on_datagram(who, proto::encode_cookie_request(), now);
+  REQUIRE(cookie.audience == Audience::sender);
+  const auto decoded = proto::decode_server(cookie.payload);
+  REQUIRE(std::holds_alternative<proto::Cookie>(decoded));
+  const std::string token(std::get<proto::Cookie>(decoded).token);
+  return relay.on_datagram(who, proto::encode_join(token, nick), now);
+}
+
+std::uint64_t drops(const Relay& relay, DropReason reason) {
+  return relay.stats().drops[static_cast<std::size_t>(reason)];
+}
+
+}  // namespace
+
+TEST_CASE("a client joins through the cookie handshake and is welcomed", "[core][relay]") {
+  Relay relay(config(), t0);
+  const std::string request = proto::encode_cookie_request();
+  const Outcome cookie = relay.on_datagram(peer(5000), request, t0);
+  CHECK(cookie.audience == Audience::sender);
+  CHECK(cookie.payload.starts_with("cookie "));
+  CHECK(cookie.payload.size() <= request.size());
+  CHECK(relay.members().empty());
+
+  const Outcome welcome = join(relay, peer(5000), "alice", t0);
+  CHECK(welcome.audience == Audience::sender);
+  CHECK(welcome.payload == "welcome 10.0.0.1 5000 alice");
+  CHECK(welcome.event == Event::joined);
+  REQUIRE(relay.members().size() == 1);
+  CHECK(relay.members()[0].nick == "alice");
+}
+
+TEST_CASE("joining again keeps one membership and updates the nick", "[core][relay]") {
+  Relay relay(config(), t0);
+  join(relay, peer(5000), "alice", t0);
+  const Outcome again = join(relay, peer(5000), "alicia", t0 + 1s);
+  CHECK(again.event == Event::none);
+  CHECK(again.payload == "welcome 10.0.0.1 5000 alicia");
+  REQUIRE(relay.members().size() == 1);
+  CHECK(relay.members()[0].nick == "alicia");
+}
+
+TEST_CASE("validated mode drops a bare reg, heartbeat or chat line from a stranger",
+          "[core][relay]") {
+  Relay relay(config(), t0);
+  CHECK(relay.on_datagram(peer(1), "reg", t0).audience == Audience::nobody);
+  CHECK(relay.on_datagram(peer(1), "^hb^", t0).audience == Audience::nobody);
+  CHECK(relay.on_datagram(peer(1), "hello", t0).audience == Audience::nobody);
+  CHECK(relay.on_datagram(peer(1), "quit", t0).audience == Audience::nobody);
+  CHECK(relay.members().empty());
+  CHECK(drops(relay, DropReason::unpadded_reg) == 1);
+  CHECK(drops(relay, DropReason::not_member) == 3);
+}
+
+TEST_CASE("a forged cookie or one issued to another address does not join", "[core][relay]") {
+  Relay relay(config(), t0);
+  const Outcome cookie = relay.on_datagram(peer(1), proto::encode_cookie_request(), t0);
+  const std::string token(std::get<proto::Cookie>(proto::decode_server(cookie.payload)).token);
+  CHECK(relay.on_datagram(peer(2), proto::encode_join(token, ""), t0).audience ==
+        Audience::nobody);
+  CHECK(relay.on_datagram(peer(1), "reg AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", t0).audience ==
+        Audience::nobody);
+  CHECK(relay.members().empty());
+  CHECK(drops(relay, DropReason::bad_cookie) == 2);
+}
+
+TEST_CASE("an expired cookie does not join", "[core][relay]") {
+  Relay relay(config(), t0);
+  const Outcome cookie = relay.on_datagram(peer(1), proto::encode_cookie_request(), t0);
+  const std::string token(std::get<proto::Cookie>(proto::decode_server(cookie.payload)).token);
+  relay.on_datagram(peer(1), proto::encode_join(token, ""), t0 + 31s);
+  CHECK(relay.members().empty());
+  CHECK(drops(relay, DropReason::bad_cookie) == 1);
+}
+
+TEST_CASE("a chat line is broadcast as an ack to every member, sender included",
+          "[core][relay]") {
+  Relay relay(config(), t0);
+  join(relay, peer(1), "alice", t0);
+  join(relay, peer(2), "", t0);
+  join(relay, peer(3), "carol", t0);
+  const Outcome line = relay.on_datagram(peer(2), "hello all\n", t0);
+  CHECK(line.audience == Audience::members);
+  CHECK(line.payload == "ack: 10.0.0.1 2\nhello all\n");
+  CHECK(relay.members().size() == 3);
+  CHECK(relay.stats().deliveries == 3);
+  const Outcome named = relay.on_datagram(peer(1), "hi", t0);
+  CHECK(named.payload == "ack: 10.0.0.1 1 alice\nhi\n");
+}
+
+TEST_CASE("a malformed line from a member is dropped and counted, never relayed",
+          "[core][relay]") {
+  Relay relay(config(), t0);
+  join(relay, peer(1), "", t0);
+  CHECK(relay.on_datagram(peer(1), "a\nack: 1.1.1.1 1\nforged", t0).event == Event::dropped);
+  CHECK(relay.on_datagram(peer(1), "bad \xFF", t0).event == Event::dropped);
+  CHECK(relay.on_datagram(peer(1), std::string(1025, 'x'), t0).event == Event::dropped);
+  CHECK(relay.on_datagram(peer(1), "   ", t0).event == Event::dropped);
+  CHECK(relay.stats().lines == 0);
+  CHECK(drops(relay, DropReason::control_character) == 1);
+  CHECK(drops(relay, DropReason::invalid_utf8) == 1);
+  CHECK(drops(relay, DropReason::too_long) == 1);
+  CHECK(drops(relay, DropReason::empty) == 1);
+}
+
+TEST_CASE("a member silent past the heartbeat timeout expires with no traffic",
+          "[core][relay]") {
+  Relay relay(config(), t0);  // hb_timeout 10 s
+  join(relay, peer(1), "", t0);
+  join(relay, peer(2), "", t0);
+  CHECK(relay.expire(t0 + 10s).empty());
+  relay.on_datagram(peer(2), "^hb^", t0 + 9s);
+  const auto expired = relay.expire(t0 + 10s + 1ms);
+  REQUIRE(expired.size() == 1);
+  CHECK(expired[0].peer == peer(1));
+  REQUIRE(relay.members().size() == 1);
+  CHECK(relay.members()[0].peer == peer(2));
+  CHECK(relay.expire(t0 + 19s).empty());
+  CHECK(relay.expire(t0 + 19s + 1ms).size() == 1);
+  CHECK(relay.members().empty());
+  CHECK(relay.stats().expiries == 2);
+}
+
+TEST_CASE("any datagram from a member refreshes it", "[core][relay]") {
+  Relay relay(config(), t0);
+  join(relay, peer(1), "", t0);
+  relay.on_datagram(peer(1), "a chat line", t0 + 8s);
+  relay.on_datagram(peer(1), "ping tok", t0 + 16s);
+  CHECK(relay.expire(t0 + 25s).empty());
+  CHECK(relay.expire(t0 + 26s + 1ms).size() == 1);
+}
+
+TEST_CASE("quit removes only the sender's own address", "[core][relay]") {
+  Relay relay(config(), t0);
+  join(relay, peer(1), "alice", t0);
+  join(relay, peer(2), "bob", t0);
+  relay.on_datagram(Peer::v4(10, 0, 0, 2, 1), "quit", t0);  // same port, other host
+  CHECK(relay.members().size() == 2);
+  const Outcome left = relay.on_datagram(peer(1), "quit", t0);
+  CHECK(left.event == Event::left);
+  REQUIRE(left.member != nullptr);
+  CHECK(left.member->nick == "alice");
+  REQUIRE(relay.members().size() == 1);
+  CHECK(relay.members()[0].nick == "bob");
+  CHECK(relay.find(peer(2)) != nullptr);
+  CHECK(relay.find(peer(1)) == nullptr);
+}
+
+TEST_CASE("the member index stays right through swap-removal", "[core][relay]") {
+  Relay relay(config(), t0);
+  for (std::uint16_t p = 1; p <= 50; ++p) join(relay, peer(p), "", t0);
+  for (std::uint16_t p = 1; p <= 50; p += 3) relay.on_datagram(peer(p), "quit", t0);
+  for (std::uint16_t p = 1; p <= 50; ++p) {
+    const bool should_be_member = (p - 1) % 3 != 0;
+    const auto* member = relay.find(peer(p));
+    CHECK((member != nullptr) == should_be_member);
+    if (member != nullptr) CHECK(member->peer == peer(p));
+  }
+}
+
+TEST_CASE("a join beyond max-clients is dropped and counted", "[core][relay]") {
+  Relay relay(config(false, 2), t0);
+  join(relay, peer(1), "", t0);
+  join(relay, peer(2), "", t0);
+  const Outcome third = join(relay, peer(3), "", t0);
+  CHECK(third.audience == Audience::nobody);
+  CHECK(third.drop == DropReason::server_full);
+  CHECK(relay.members().size() == 2);
+  relay.on_datagram(peer(1), "quit", t0);
+  CHECK(join(relay, peer(3), "", t0).event == Event::joined);
+}
+
+TEST_CASE("legacy mode admits the original client's reg, heartbeat and chat", "[core][relay]") {
+  Relay relay(config(true), t0);
+  const Outcome reg = relay.on_datagram(peer(1), "reg\n", t0);
+  CHECK(reg.event == Event::joined);
+  CHECK(reg.audience == Audience::nobody);  // the original server did not answer reg
+  CHECK(relay.on_datagram(peer(2), "^hb^", t0).event == Event::joined);
+  const Outcome chat = relay.on_datagram(peer(3), "hello\n", t0);
+  CHECK(chat.event == Event::joined);
+  CHECK(chat.audience == Audience::members);
+  CHECK(chat.payload == "ack: 10.0.0.1 3\nhello\n");
+  CHECK(relay.members().size() == 3);
+  // A reg line whose cookie does not verify is chat, as the original server saw it.
+  const Outcome line = relay.on_datagram(peer(1), "reg something", t0);
+  CHECK(line.audience == Audience::members);
+  CHECK(line.payload == "ack: 10.0.0.1 1\nreg something\n");
+}
+
+TEST_CASE("legacy mode still honours max-clients and the cookie handshake", "[core][relay]") {
+  Relay relay(config(true, 1), t0);
+  CHECK(join(relay, peer(1), "alice", t0).payload == "welcome 10.0.0.1 1 alice");
+  CHECK(relay.on_datagram(peer(2), "hello", t0).drop == DropReason::server_full);
+  CHECK(relay.members().size() == 1);
+}
+
+TEST_CASE("ping is answered to the sender only, member or not", "[core][relay]") {
+  Relay relay(config(), t0);
+  const Outcome pong = relay.on_datagram(peer(9), "ping abc123", t0);
+  CHECK(pong.audience == Audience::sender);
+  CHECK(pong.payload == "pong abc123");
+  CHECK(relay.members().empty());
+}
+
+TEST_CASE("a stranger never gets more than one reply per datagram, nor a longer one",
+          "[core][relay]") {
+  std::mt19937 random(12345);
+  std::uniform_int_distribution<int> byte(0, 255);
+  const std::vector<std::string> shapes = {
+      proto::encode_cookie_request(), "reg", "^hb^", "quit", "ping a", "ping " + std::string(32, 'z'),
+      "reg AAAA nick", "hello", std::string(64, ' ') + "reg", "reg" + std::string(200, ' ')};
+  for (bool legacy : {false, true}) {
+    Relay relay(config(legacy), t0);
+    for (int i = 0; i < 5000; ++i) {
+      std::string datagram = shapes[static_cast<std::size_t>(i) % shapes.size()];
+      if (i % 3 == 0) {
+        datagram.resize(static_cast<std::size_t>(byte(random)));
+        for (auto& c : datagram) c = static_cast<char>(byte(random));
+      }
+      const Peer from = Peer::v4(192, 0, 2, static_cast<std::uint8_t>(i % 200), 7);
+      const bool member_before = relay.find(from) != nullptr;
+      const Outcome out = relay.on_datagram(from, datagram, t0 + std::chrono::milliseconds(i));
+      if (!legacy && !member_before && out.audience != Audience::nobody) {
+        CHECK(out.audience == Audience::sender);
+        CHECK(out.payload.size() <= datagram.size());
+      }
+    }
+    if (!legacy) CHECK(relay.members().empty());
+  }
+}

@@ -1,0 +1,117 @@
+#include "support/process.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <memory>
+#include <random>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+extern char** environ;
+
+namespace udpchat::test {
+
+namespace {
+
+std::filesystem::path make_temp_dir() {
+  std::string pattern = (std::filesystem::temp_directory_path() / "udpchat-test-XXXXXX").string();
+  if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+  return pattern;
+}
+
+std::string read_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+}  // namespace
+
+Process::Process(std::vector<std::string> args, const std::string& input) : dir_(make_temp_dir()) {
+  args.insert(args.begin(), UDPCHAT_BINARY);
+  std::vector<char*> argv;
+  for (auto& arg : args) argv.push_back(arg.data());
+  argv.push_back(nullptr);
+
+  const auto in_path = dir_ / "stdin";
+  std::ofstream(in_path, std::ios::binary) << input;
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 0, in_path.c_str(), O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, 1, (dir_ / "stdout").c_str(),
+                                   O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  posix_spawn_file_actions_addopen(&actions, 2, (dir_ / "stderr").c_str(),
+                                   O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  const int rc = posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (rc != 0) throw std::runtime_error("cannot start " + args[0]);
+}
+
+Process::~Process() {
+  if (!exit_code_) {
+    ::kill(pid_, SIGKILL);
+    wait(std::chrono::seconds(5));
+  }
+  std::error_code ignored;
+  std::filesystem::remove_all(dir_, ignored);
+}
+
+void Process::signal(int number) {
+  if (!exit_code_) ::kill(pid_, number);
+}
+
+std::optional<int> Process::wait(std::chrono::milliseconds timeout) {
+  const auto until = std::chrono::steady_clock::now() + timeout;
+  while (!exit_code_) {
+    int status = 0;
+    const pid_t done = ::waitpid(pid_, &status, WNOHANG);
+    if (done == pid_) {
+      exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      break;
+    }
+    if (std::chrono::steady_clock::now() >= until) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  return exit_code_;
+}
+
+std::string Process::out() const { return read_file(dir_ / "stdout"); }
+std::string Process::err() const { return read_file(dir_ / "stderr"); }
+
+Result run_udpchat(std::vector<std::string> args, std::chrono::milliseconds timeout) {
+  Process process(std::move(args));
+  const auto code = process.wait(timeout);
+  return Result{code.value_or(-1), process.out(), process.err()};
+}
+
+Server::Server(std::vector<std::string> extra, std::string bind) : bind_(std::move(bind)) {
+  const auto port_file = make_temp_dir() / "port";
+  std::vector<std::string> args = {"serve", "--bind", bind_, "--port-file", port_file.string()};
+  args.insert(args.end(), extra.begin(), extra.end());
+  process_ = std::make_unique<Process>(std::move(args));
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::chrono::steady_clock::now() < until) {
+    const std::string text = read_file(port_file);
+    if (!text.empty() && text.back() == '\n') {
+      port_ = static_cast<std::uint16_t>(std::stoi(text));
+      std::filesystem::remove_all(port_file.parent_path());
+      return;
+    }
+    if (process_->wait(std::chrono::milliseconds(5))) break;
+  }
+  throw std::runtime_error("serve did not start: " + process_->err());
+}
+
+std::string Server::address() const {
+  const bool v6 = bind_.front() == '[';
+  return (v6 ? "[::1]:" : "127.0.0.1:") + std::to_string(port_);
+}
+
+}  // namespace udpchat::test

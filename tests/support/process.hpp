@@ -1,0 +1,59 @@
+// Runs the built udpchat binary as a child process (POSIX), with its output captured in files.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace udpchat::test {
+
+class Process {
+ public:
+  // Runs udpchat with `args`; stdin comes from `input` (empty: /dev/null).
+  explicit Process(std::vector<std::string> args, const std::string& input = {});
+  ~Process();
+  Process(const Process&) = delete;
+  Process& operator=(const Process&) = delete;
+
+  void signal(int number);
+  // The exit code (128 + signal if killed), or nullopt if still running after `timeout`.
+  std::optional<int> wait(std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  std::string out() const;
+  std::string err() const;
+
+ private:
+  std::filesystem::path dir_;
+  pid_t pid_ = -1;
+  std::optional<int> exit_code_;
+};
+
+struct Result {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+// Runs udpchat to completion (killed after `timeout`).
+Result run_udpchat(std::vector<std::string> args,
+                   std::chrono::milliseconds timeout = std::chrono::seconds(20));
+
+// `udpchat serve --bind <bind> --port-file ...` plus `extra`, started and listening.
+class Server {
+ public:
+  explicit Server(std::vector<std::string> extra = {}, std::string bind = "127.0.0.1:0");
+  std::uint16_t port() const { return port_; }
+  std::string address() const;
+  Process& process() { return *process_; }
+
+ private:
+  std::string bind_;
+  std::unique_ptr<Process> process_;
+  std::uint16_t port_ = 0;
+};
+
+}  // namespace udpchat::test

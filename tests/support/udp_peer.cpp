@@ -1,0 +1,73 @@
+#include "support/udp_peer.hpp"
+
+#include <stdexcept>
+#include <variant>
+
+#include "protocol/message.hpp"
+
+namespace udpchat::test {
+
+asio::ip::udp::endpoint loopback(std::uint16_t port, bool v6) {
+  return {v6 ? asio::ip::address(asio::ip::address_v6::loopback())
+             : asio::ip::address(asio::ip::address_v4::loopback()),
+          port};
+}
+
+UdpPeer::UdpPeer(const asio::ip::udp::endpoint& server)
+    : socket_(io_), server_(server) {
+  socket_.open(server.protocol());
+  socket_.bind(loopback(0, server.address().is_v6()));
+}
+
+void UdpPeer::send(std::string_view payload) { send_to(payload, server_); }
+
+void UdpPeer::send_to(std::string_view payload, const asio::ip::udp::endpoint& to) {
+  socket_.send_to(asio::buffer(payload.data(), payload.size()), to);
+}
+
+std::optional<std::string> UdpPeer::receive(std::chrono::milliseconds timeout) {
+  std::vector<char> buffer(65536);
+  std::optional<std::string> result;
+  asio::ip::udp::endpoint from;
+  socket_.async_receive_from(asio::buffer(buffer), from,
+                             [&](std::error_code ec, std::size_t size) {
+                               if (!ec) result.emplace(buffer.data(), size);
+                             });
+  io_.restart();
+  io_.run_for(timeout);
+  if (!io_.stopped()) {
+    socket_.cancel();
+    io_.restart();
+    io_.run();
+  }
+  return result;
+}
+
+std::vector<std::string> UdpPeer::drain(std::chrono::milliseconds window) {
+  std::vector<std::string> all;
+  const auto until = std::chrono::steady_clock::now() + window;
+  while (true) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        until - std::chrono::steady_clock::now());
+    if (left.count() <= 0) break;
+    auto datagram = receive(left);
+    if (!datagram) break;
+    all.push_back(std::move(*datagram));
+  }
+  return all;
+}
+
+std::string UdpPeer::join(std::string_view nick) {
+  send(protocol::encode_cookie_request());
+  const auto cookie_line = receive();
+  if (!cookie_line) throw std::runtime_error("no cookie from the server");
+  const auto message = protocol::decode_server(*cookie_line);
+  const auto* cookie = std::get_if<protocol::Cookie>(&message);
+  if (cookie == nullptr) throw std::runtime_error("expected a cookie, got: " + *cookie_line);
+  send(protocol::encode_join(cookie->token, nick));
+  const auto welcome = receive();
+  if (!welcome) throw std::runtime_error("no welcome from the server");
+  return *welcome;
+}
+
+}  // namespace udpchat::test
