@@ -29,6 +29,11 @@ find_package(nlohmann_json 3.10 REQUIRED)
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(SODIUM REQUIRED IMPORTED_TARGET libsodium)
 
+# Line editing for the interactive chat (BSD licence); without it chat uses plain line mode.
+if(NOT WIN32)
+  pkg_check_modules(LIBEDIT IMPORTED_TARGET libedit)
+endif()
+
 if(UDPCHAT_BUILD_TESTS)
   find_package(Catch2 REQUIRED)
 endif()

@@ -3,7 +3,7 @@
 # shellcheck shell=bash
 
 udpchat_packages=(cmake ninja-build g++ pkg-config libasio-dev libcli11-dev libfmt-dev catch2
-                  libsodium-dev nlohmann-json3-dev)
+                  libsodium-dev nlohmann-json3-dev libedit-dev tmux)
 
 udpchat_missing_packages() {
   local package missing=()

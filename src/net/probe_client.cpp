@@ -27,17 +27,6 @@ struct Attempt {
   std::string error;
 };
 
-std::string random_token() {
-  static constexpr std::string_view kAlphabet =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-  if (sodium_init() < 0) std::abort();
-  std::string token(16, ' ');
-  for (char& c : token) {
-    c = kAlphabet[randombytes_uniform(static_cast<std::uint32_t>(kAlphabet.size()))];
-  }
-  return token;
-}
-
 Attempt failure(const std::error_code& ec) {
   if (ec == asio::error::connection_refused || ec == asio::error::connection_reset) {
     return {ProbeStatus::refused, ServerKind::unknown, {}, "refused (nothing listening)"};
@@ -46,7 +35,7 @@ Attempt failure(const std::error_code& ec) {
 }
 
 awaitable<Attempt> ping_once(udp::socket& socket, core::TimePoint deadline) {
-  const std::string token = random_token();
+  const std::string token = make_ping_token();
   const std::string ping = protocol::encode_ping(token);
   const auto sent_at = core::Clock::now();
   auto [send_error, sent] = co_await socket.async_send(asio::buffer(ping), use_nothrow);
@@ -77,6 +66,17 @@ awaitable<Attempt> ping_once(udp::socket& socket, core::TimePoint deadline) {
 }
 
 }  // namespace
+
+std::string make_ping_token() {
+  static constexpr std::string_view kAlphabet =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+  if (sodium_init() < 0) std::abort();
+  std::string token(16, ' ');
+  for (char& c : token) {
+    c = kAlphabet[randombytes_uniform(static_cast<std::uint32_t>(kAlphabet.size()))];
+  }
+  return token;
+}
 
 std::string_view to_string(ServerKind kind) noexcept {
   switch (kind) {

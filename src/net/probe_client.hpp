@@ -37,4 +37,7 @@ struct ProbeReport {
 
 awaitable<ProbeReport> probe(ProbeRequest request);
 
+// A fresh random `ping` token.
+std::string make_ping_token();
+
 }  // namespace udpchat::net

@@ -35,16 +35,32 @@ std::string read_file(const std::filesystem::path& path) {
 }  // namespace
 
 Process::Process(std::vector<std::string> args, const std::string& input) : dir_(make_temp_dir()) {
+  const auto in_path = dir_ / "stdin";
+  std::ofstream(in_path, std::ios::binary) << input;
+  const int fd = ::open(in_path.c_str(), O_RDONLY);
+  spawn(std::move(args), fd);
+  ::close(fd);
+}
+
+Process::Process(std::vector<std::string> args, InputPipe) : dir_(make_temp_dir()) {
+  int fds[2];
+  if (::pipe(fds) != 0) throw std::runtime_error("pipe failed");
+  ::fcntl(fds[1], F_SETFD, FD_CLOEXEC);
+  spawn(std::move(args), fds[0]);
+  ::close(fds[0]);
+  input_ = fds[1];
+}
+
+void Process::spawn(std::vector<std::string> args, int input_fd) {
+  ::signal(SIGPIPE, SIG_IGN);  // a child that has exited must not kill the test writing to it
   args.insert(args.begin(), UDPCHAT_BINARY);
   std::vector<char*> argv;
   for (auto& arg : args) argv.push_back(arg.data());
   argv.push_back(nullptr);
 
-  const auto in_path = dir_ / "stdin";
-  std::ofstream(in_path, std::ios::binary) << input;
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, in_path.c_str(), O_RDONLY, 0);
+  posix_spawn_file_actions_adddup2(&actions, input_fd, 0);
   posix_spawn_file_actions_addopen(&actions, 1, (dir_ / "stdout").c_str(),
                                    O_WRONLY | O_CREAT | O_TRUNC, 0600);
   posix_spawn_file_actions_addopen(&actions, 2, (dir_ / "stderr").c_str(),
@@ -54,7 +70,32 @@ Process::Process(std::vector<std::string> args, const std::string& input) : dir_
   if (rc != 0) throw std::runtime_error("cannot start " + args[0]);
 }
 
+void Process::write_input(const std::string& text) {
+  if (input_ < 0) throw std::logic_error("stdin is not a pipe");
+  std::size_t done = 0;
+  while (done < text.size()) {
+    const auto n = ::write(input_, text.data() + done, text.size() - done);
+    if (n <= 0) throw std::runtime_error("write to stdin failed");
+    done += static_cast<std::size_t>(n);
+  }
+}
+
+void Process::close_input() {
+  if (input_ >= 0) ::close(input_);
+  input_ = -1;
+}
+
+bool Process::wait_for_output(const std::string& needle, std::chrono::milliseconds timeout) const {
+  const auto until = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < until) {
+    if (out().find(needle) != std::string::npos) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return out().find(needle) != std::string::npos;
+}
+
 Process::~Process() {
+  close_input();
   if (!exit_code_) {
     ::kill(pid_, SIGKILL);
     wait(std::chrono::seconds(5));

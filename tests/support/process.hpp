@@ -14,8 +14,11 @@ namespace udpchat::test {
 
 class Process {
  public:
-  // Runs udpchat with `args`; stdin comes from `input` (empty: /dev/null).
+  // Runs udpchat with `args`; stdin holds `input`.
   explicit Process(std::vector<std::string> args, const std::string& input = {});
+  // Runs udpchat with stdin on a pipe that the test writes to and closes.
+  struct InputPipe {};
+  Process(std::vector<std::string> args, InputPipe);
   ~Process();
   Process(const Process&) = delete;
   Process& operator=(const Process&) = delete;
@@ -25,10 +28,18 @@ class Process {
   std::optional<int> wait(std::chrono::milliseconds timeout = std::chrono::seconds(10));
   std::string out() const;
   std::string err() const;
+  void write_input(const std::string& text);
+  void close_input();
+  // Polls stdout until it holds `needle`.
+  bool wait_for_output(const std::string& needle,
+                       std::chrono::milliseconds timeout = std::chrono::seconds(5)) const;
 
  private:
+  void spawn(std::vector<std::string> args, int input_fd);
+
   std::filesystem::path dir_;
   pid_t pid_ = -1;
+  int input_ = -1;
   std::optional<int> exit_code_;
 };
 

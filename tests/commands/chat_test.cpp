@@ -1,0 +1,300 @@
+// End to end: `udpchat chat` processes against serve, an original-protocol server, and nothing.
+#include <signal.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "support/catch.hpp"
+#include "support/legacy_server.hpp"
+#include "support/process.hpp"
+#include "support/udp_peer.hpp"
+
+using namespace std::chrono_literals;
+using udpchat::test::LegacyServer;
+using udpchat::test::loopback;
+using udpchat::test::Process;
+using udpchat::test::run_udpchat;
+using udpchat::test::Server;
+
+namespace {
+
+std::vector<nlohmann::json> json_lines(const std::string& text) {
+  std::vector<nlohmann::json> lines;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    const auto end = text.find('\n', start);
+    if (end == std::string::npos) break;  // a line still being written
+    lines.push_back(nlohmann::json::parse(text.substr(start, end - start)));
+    start = end + 1;
+  }
+  return lines;
+}
+
+std::vector<nlohmann::json> messages(const Process& client) {
+  std::vector<nlohmann::json> found;
+  for (auto& line : json_lines(client.out())) {
+    if (line["type"] == "message") found.push_back(line);
+  }
+  return found;
+}
+
+nlohmann::json joined(const Process& client) {
+  for (auto& line : json_lines(client.out())) {
+    if (line["type"] == "joined") return line;
+  }
+  return {};
+}
+
+std::uint16_t free_port() {
+  asio::io_context io;
+  asio::ip::udp::socket socket(io, loopback(0));
+  return socket.local_endpoint().port();
+}
+
+}  // namespace
+
+TEST_CASE("two chat clients see each other's lines with nick, address and own marking",
+          "[e2e][chat]") {
+  Server server;
+  Process alice({"chat", "--json", "--nick", "alice", server.address()}, Process::InputPipe{});
+  Process anon({"chat", "--json", server.address()}, Process::InputPipe{});
+  REQUIRE(alice.wait_for_output("\"type\":\"joined\""));
+  REQUIRE(anon.wait_for_output("\"type\":\"joined\""));
+  const auto alice_join = joined(alice);
+  CHECK(alice_join["mode"] == "udpchat");
+  CHECK(alice_join["nick"] == "alice");
+  const std::string alice_address = alice_join["address"];
+  const std::string anon_address = joined(anon)["address"];
+  CHECK(alice_address.starts_with("127.0.0.1:"));
+
+  alice.write_input("hello from alice\n");
+  REQUIRE(anon.wait_for_output("hello from alice"));
+  anon.write_input("hi alice\n");
+  REQUIRE(alice.wait_for_output("hi alice"));
+  REQUIRE(anon.wait_for_output("hi alice"));
+
+  const auto at_alice = messages(alice);
+  const auto at_anon = messages(anon);
+  REQUIRE(at_alice.size() == 2);
+  REQUIRE(at_anon.size() == 2);
+  CHECK(at_alice[0]["text"] == "hello from alice");
+  CHECK(at_alice[0]["nick"] == "alice");
+  CHECK(at_alice[0]["own"] == true);
+  CHECK(at_anon[0]["text"] == "hello from alice");
+  CHECK(at_anon[0]["own"] == false);
+  CHECK(at_anon[0]["from"].get<std::string>() + ":" + std::to_string(at_anon[0]["port"].get<int>()) ==
+        alice_address);
+  CHECK(at_alice[1]["text"] == "hi alice");
+  CHECK(at_alice[1]["nick"].is_null());
+  CHECK(at_alice[1]["own"] == false);
+  CHECK(at_anon[1]["own"] == true);
+  CHECK(at_anon[1]["from"].get<std::string>() + ":" + std::to_string(at_anon[1]["port"].get<int>()) ==
+        anon_address);
+
+  alice.write_input("/quit\n");
+  CHECK(alice.wait(5s) == 0);
+}
+
+TEST_CASE("piped lines are all posted and chat exits 0 after they are acknowledged",
+          "[e2e][chat]") {
+  Server server;
+  udpchat::test::UdpPeer watcher(loopback(server.port()));
+  watcher.join("watcher");
+  Process ci({"chat", "--nick", "ci", server.address()}, "a\nb\n");
+  CHECK(ci.wait(5s) == 0);
+  const auto seen = watcher.drain(300ms);
+  REQUIRE(seen.size() == 2);
+  CHECK(seen[0].ends_with(" ci\na\n"));
+  CHECK(seen[1].ends_with(" ci\nb\n"));
+  // The leave reached the server (logged once the quit is processed).
+  const auto until = std::chrono::steady_clock::now() + 2s;
+  while (server.process().err().find("left") == std::string::npos &&
+         std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(5ms);
+  }
+  CHECK(server.process().err().find("nick=ci") != std::string::npos);
+  CHECK(server.process().err().find(" left ") != std::string::npos);
+}
+
+TEST_CASE("piped lines that are never acknowledged make chat exit 1 after --linger",
+          "[e2e][chat]") {
+  Server server;
+  Process client({"chat", "--json", "--linger", "300ms", server.address()}, Process::InputPipe{});
+  REQUIRE(client.wait_for_output("\"type\":\"joined\""));
+  server.process().signal(SIGKILL);  // gone without `end`
+  REQUIRE(server.process().wait(2s));
+  const auto closed = std::chrono::steady_clock::now();
+  client.write_input("anyone there?\n");
+  client.close_input();
+  CHECK(client.wait(5s) == 1);
+  CHECK(std::chrono::steady_clock::now() - closed >= 300ms);
+  CHECK(client.err().find("1 line(s) not acknowledged") != std::string::npos);
+}
+
+TEST_CASE("every chat client exits 0 when the server shuts down", "[e2e][chat]") {
+  Server server;
+  std::vector<std::unique_ptr<Process>> clients;
+  for (int i = 0; i < 3; ++i) {
+    clients.push_back(std::make_unique<Process>(
+        std::vector<std::string>{"chat", "--json", server.address()}, Process::InputPipe{}));
+  }
+  for (auto& client : clients) REQUIRE(client->wait_for_output("\"type\":\"joined\""));
+  server.process().signal(SIGTERM);
+  for (auto& client : clients) {
+    CHECK(client->wait(3s) == 0);
+    CHECK(client->out().find("\"type\":\"end\"") != std::string::npos);
+  }
+}
+
+TEST_CASE("a chat client rejoins a restarted server by itself", "[e2e][chat]") {
+  const std::string address = "127.0.0.1:" + std::to_string(free_port());
+  auto server = std::make_unique<Server>(std::vector<std::string>{}, address);
+  Process client({"chat", "--json", "--hb-interval", "100ms", address}, Process::InputPipe{});
+  REQUIRE(client.wait_for_output("\"type\":\"joined\""));
+  server->process().signal(SIGKILL);
+  REQUIRE(server->process().wait(2s));
+  REQUIRE(client.wait_for_output("server not answering, rejoining", 5s));
+  server = std::make_unique<Server>(std::vector<std::string>{}, address);
+  udpchat::test::UdpPeer watcher(loopback(server->port()));
+  watcher.join();
+  REQUIRE(client.wait_for_output("\"rejoined\"", 10s));
+  client.write_input("after the restart\n");
+  const auto line = watcher.receive(2s);
+  REQUIRE(line);
+  CHECK(line->ends_with("\nafter the restart\n"));
+}
+
+TEST_CASE("a chat client regains membership after a restart too quick to notice",
+          "[e2e][chat]") {
+  const std::string address = "127.0.0.1:" + std::to_string(free_port());
+  auto server = std::make_unique<Server>(std::vector<std::string>{}, address);
+  Process client({"chat", "--json", "--hb-interval", "100ms", address}, Process::InputPipe{});
+  REQUIRE(client.wait_for_output("\"type\":\"joined\""));
+  server->process().signal(SIGKILL);
+  REQUIRE(server->process().wait(2s));
+  server = std::make_unique<Server>(std::vector<std::string>{}, address);
+  udpchat::test::UdpPeer watcher(loopback(server->port()));
+  watcher.join();
+  // The new server answers pings at once; membership comes back within the silence limit
+  // (6 heartbeats) plus a handshake.
+  const auto until = std::chrono::steady_clock::now() + 5s;
+  while (server->process().err().find("joined") == std::string::npos ||
+         server->process().err().find("joined") == server->process().err().rfind("joined")) {
+    REQUIRE(std::chrono::steady_clock::now() < until);
+    std::this_thread::sleep_for(10ms);
+  }
+  CHECK(client.out().find("server not answering") == std::string::npos);
+  client.write_input("after a quick restart\n");
+  const auto line = watcher.receive(2s);
+  REQUIRE(line);
+  CHECK(line->ends_with("\nafter a quick restart\n"));
+}
+
+TEST_CASE("against an original-protocol server chat joins in legacy mode and never pings",
+          "[e2e][chat]") {
+  LegacyServer legacy;
+  const std::string address = "127.0.0.1:" + std::to_string(legacy.port());
+  Process client({"chat", "--json", "--hb-interval", "50ms", address}, Process::InputPipe{});
+  REQUIRE(client.wait_for_output("\"type\":\"joined\"", 5s));
+  CHECK(joined(client)["mode"] == "legacy");
+  client.write_input("old school\n");
+  REQUIRE(client.wait_for_output("old school"));
+  const auto seen = messages(client);
+  REQUIRE(seen.size() == 1);
+  CHECK(seen[0]["own"] == true);
+  std::this_thread::sleep_for(500ms);  // several heartbeat rounds
+  client.close_input();
+  CHECK(client.wait(5s) == 0);
+  int heartbeats = 0;
+  for (const auto& datagram : legacy.received()) {
+    CHECK_FALSE(datagram.starts_with("ping"));
+    if (datagram == "^hb^") ++heartbeats;
+  }
+  CHECK(heartbeats >= 3);
+  CHECK(legacy.received().back() == "quit");
+}
+
+TEST_CASE("chat exits 3 on a refused port and 4 on an unknown host", "[e2e][chat]") {
+  const auto refused = run_udpchat({"chat", "127.0.0.1:" + std::to_string(free_port())});
+  CHECK(refused.exit_code == 3);
+  CHECK(refused.err.find("refused") != std::string::npos);
+  const auto unknown = run_udpchat({"chat", "no-such-host.invalid:9998"});
+  CHECK(unknown.exit_code == 4);
+  CHECK(unknown.err.starts_with("udpchat: error: cannot resolve"));
+}
+
+TEST_CASE("chat refuses bad lines locally and sends nothing for them", "[e2e][chat]") {
+  Server server;
+  udpchat::test::UdpPeer watcher(loopback(server.port()));
+  watcher.join();
+  const std::string too_long(1025, 'x');
+  Process client({"chat", "--json", server.address()},
+                 too_long + "\nbad \xFF utf8\n^hb^\n\n/nope\n//slash\n" + std::string(1024, 'y') + "\n");
+  CHECK(client.wait(5s) == 0);
+  const auto seen = watcher.drain(300ms);
+  REQUIRE(seen.size() == 2);
+  CHECK(seen[0].ends_with("\n/slash\n"));
+  CHECK(seen[1].ends_with("\n" + std::string(1024, 'y') + "\n"));
+  const std::string out = client.out();
+  CHECK(out.find("line too long (1025 bytes") != std::string::npos);
+  CHECK(out.find("not valid UTF-8") != std::string::npos);
+  CHECK(out.find("protocol command") != std::string::npos);
+  CHECK(out.find("unknown command '/nope'") != std::string::npos);
+}
+
+TEST_CASE("bad chat options are usage errors", "[e2e][chat]") {
+  CHECK(run_udpchat({"chat", "--nick", "has space"}).exit_code == 2);
+  CHECK(run_udpchat({"chat", "--hb-interval", "fast"}).exit_code == 2);
+  CHECK(run_udpchat({"chat", "host:"}).exit_code == 2);
+}
+
+TEST_CASE("an incoming line does not garble the line being typed on a terminal",
+          "[e2e][chat][tty]") {
+  REQUIRE(std::system("command -v tmux >/dev/null 2>&1") == 0);
+  Server server;
+  const std::string session = "udpchat-test-" + std::to_string(server.port());
+  const std::string start = "tmux new-session -d -s " + session + " -x 120 -y 20 '" +
+                            std::string(UDPCHAT_BINARY) + " chat --nick typist " +
+                            server.address() + "'";
+  REQUIRE(std::system(start.c_str()) == 0);
+  struct Cleanup {
+    std::string session;
+    ~Cleanup() { std::system(("tmux kill-session -t " + session + " 2>/dev/null").c_str()); }
+  } cleanup{session};
+  auto screen = [&] {
+    std::string text;
+    FILE* pipe = popen(("tmux capture-pane -p -t " + session).c_str(), "r");
+    char buffer[4096];
+    std::size_t n = 0;
+    while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0) text.append(buffer, n);
+    pclose(pipe);
+    return text;
+  };
+  auto wait_for_screen = [&](const std::string& needle) {
+    const auto until = std::chrono::steady_clock::now() + 5s;
+    while (std::chrono::steady_clock::now() < until) {
+      if (screen().find(needle) != std::string::npos) return true;
+      std::this_thread::sleep_for(20ms);
+    }
+    return false;
+  };
+  REQUIRE(wait_for_screen("joined"));
+  REQUIRE(std::system(("tmux send-keys -t " + session + " 'half a li'").c_str()) == 0);
+  REQUIRE(wait_for_screen("> half a li"));
+  Process other({"chat", "--nick", "other", server.address()}, "message from elsewhere\n");
+  CHECK(other.wait(5s) == 0);
+  REQUIRE(wait_for_screen("other: message from elsewhere"));
+  const std::string text = screen();
+  // The message sits above the prompt, and the half-typed line is intact below it.
+  const auto message_at = text.find("other: message from elsewhere");
+  const auto prompt_at = text.rfind("> half a li");
+  CHECK(prompt_at != std::string::npos);
+  CHECK(prompt_at > message_at);
+  CHECK(text.substr(prompt_at).find("other:") == std::string::npos);
+  // Finishing the line sends it whole.
+  REQUIRE(std::system(("tmux send-keys -t " + session + " 'ne' Enter").c_str()) == 0);
+  CHECK(wait_for_screen("typist (me): half a line"));
+}
