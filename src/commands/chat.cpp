@@ -28,8 +28,7 @@ struct ChatOptions {
 
 std::string sender_name(const net::ChatMessage& m) {
   if (!m.nick.empty()) return std::string(m.nick);
-  const bool v6 = m.ip.find(':') != std::string_view::npos;
-  return fmt::format(fmt::runtime(v6 ? "[{}]:{}" : "{}:{}"), m.ip, m.port);
+  return net::format_address(m.ip, m.port);
 }
 
 std::string mode_name(net::ServerKind mode) {

@@ -96,9 +96,12 @@ std::string format_ip(const core::Peer& peer) {
 }
 
 std::string format_endpoint(const udp::endpoint& endpoint) {
-  const auto address = plain(endpoint.address());
-  if (address.is_v6()) return fmt::format("[{}]:{}", address.to_string(), endpoint.port());
-  return fmt::format("{}:{}", address.to_string(), endpoint.port());
+  return format_address(plain(endpoint.address()).to_string(), endpoint.port());
+}
+
+std::string format_address(std::string_view ip, std::uint16_t port) {
+  if (ip.find(':') != std::string_view::npos) return fmt::format("[{}]:{}", ip, port);
+  return fmt::format("{}:{}", ip, port);
 }
 
 awaitable<Resolved> resolve(const HostPort& target) {

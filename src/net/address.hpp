@@ -31,6 +31,8 @@ udp::endpoint to_endpoint(const core::Peer& peer, const udp& protocol);
 std::string format_ip(const core::Peer& peer);
 // ip:port with IPv6 in brackets: for people and logs.
 std::string format_endpoint(const udp::endpoint& endpoint);
+// The same from an address already in text form (as `ack` and `welcome` carry it).
+std::string format_address(std::string_view ip, std::uint16_t port);
 
 struct Resolved {
   std::vector<udp::endpoint> endpoints;

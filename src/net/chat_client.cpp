@@ -97,10 +97,7 @@ awaitable<void> ChatClient::session() {
                              server_));
   }
   JoinInfo info{server_, joined ? ServerKind::udpchat : ServerKind::legacy, {}, settings_.nick};
-  if (own_) {
-    const bool v6 = own_->first.find(':') != std::string::npos;
-    info.address = fmt::format(fmt::runtime(v6 ? "[{}]:{}" : "{}:{}"), own_->first, own_->second);
-  }
+  if (own_) info.address = format_address(own_->first, own_->second);
   view_.joined(info);
   last_heard_ = last_member_traffic_ = core::Clock::now();
   asio::co_spawn(io_, heartbeat_loop(), asio::detached);

@@ -18,8 +18,7 @@ namespace {
 constexpr core::Duration kDropLogInterval = std::chrono::seconds(10);
 
 nlohmann::ordered_json member_fields(const core::Member& member) {
-  const auto format = member.peer.is_v4_mapped() ? "{}:{}" : "[{}]:{}";
-  nlohmann::ordered_json fields = {{"peer", fmt::format(fmt::runtime(format), member.ip, member.peer.port)}};
+  nlohmann::ordered_json fields = {{"peer", format_address(member.ip, member.peer.port)}};
   if (!member.nick.empty()) fields["nick"] = member.nick;
   return fields;
 }
