@@ -1,17 +1,277 @@
-// `udpchat bench`: the load generator (not implemented yet).
+// `udpchat bench`: the load generator.
+#include <cmath>
+#include <cstdio>
+#include <memory>
+#include <thread>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <nlohmann/json.hpp>
+
 #include "commands/command.hpp"
+#include "core/duration.hpp"
+#include "core/rate_search.hpp"
+#include "net/bench_runner.hpp"
+#include "net/log.hpp"
+#include "net/relay_server.hpp"
+#include "net/socket.hpp"
+#include "protocol/bench_line.hpp"
+#include "protocol/message.hpp"
 
 namespace udpchat::commands {
 
+namespace {
+
+using namespace std::chrono_literals;
+
+struct BenchOptions {
+  std::string target{net::kDefaultTarget};
+  bool embedded = false;
+  int clients = 10;
+  int senders = 1;
+  double rate = 1000;
+  std::size_t size = 64;
+  core::Duration duration = 5s;
+  core::Duration warmup = 1s;
+  bool json = false;
+  bool csv = false;
+  bool find_max = false;
+  double loss_limit = 0.1;  // percent
+  core::Duration trial = 1s;
+};
+
+// A relay on its own thread and io_context, on a free loopback port.
+class EmbeddedRelay {
+ public:
+  explicit EmbeddedRelay(std::size_t max_clients) : log_(net::LogFormat::text, true) {
+    std::error_code ec;
+    auto socket = net::bind_socket(io_.get_executor(),
+                                   net::udp::endpoint(asio::ip::address_v4::loopback(), 0), ec);
+    if (ec) throw std::runtime_error("cannot start the embedded relay: " + ec.message());
+    core::RelayConfig config;
+    config.max_clients = max_clients;
+    config.format_ip = &net::format_ip;
+    server_ = std::make_unique<net::RelayServer>(io_, std::move(socket), config, log_);
+    server_->start(false);
+    thread_ = std::thread([this] { io_.run(); });
+  }
+  ~EmbeddedRelay() {
+    asio::post(io_, [this] { server_->stop(); });
+    thread_.join();
+  }
+  std::uint16_t port() const { return server_->local_endpoint().port(); }
+
+ private:
+  asio::io_context io_{1};
+  net::Logger log_;
+  std::unique_ptr<net::RelayServer> server_;
+  std::thread thread_;
+};
+
+double micros(std::uint64_t ns) { return static_cast<double>(ns) / 1000.0; }
+
+// Every figure of a report, in one order for JSON and CSV; never NaN or infinite.
+nlohmann::ordered_json to_json(const std::string& target, const net::BenchReport& r) {
+  auto finite = [](double v) { return std::isfinite(v) ? v : 0.0; };
+  auto round3 = [&](double v) { return std::round(finite(v) * 1000.0) / 1000.0; };
+  return {
+      {"target", target},
+      {"server", net::to_string(r.server)},
+      {"clients", r.clients},
+      {"senders", r.senders},
+      {"rate", round3(r.rate)},
+      {"size", r.size},
+      {"seconds", round3(r.seconds)},
+      {"sent", r.sent},
+      {"expected", r.expected},
+      {"delivered", r.delivered},
+      {"lost", r.lost},
+      {"lost_percent", round3(r.lost_percent())},
+      {"duplicates", r.duplicates},
+      {"out_of_order", r.out_of_order},
+      {"deliveries_per_s", round3(r.deliveries_per_second())},
+      {"bytes_per_s", round3(r.bytes_per_second())},
+      {"latency_us",
+       {{"min", round3(micros(r.latency.min()))},
+        {"p50", round3(micros(r.latency.percentile(50)))},
+        {"p90", round3(micros(r.latency.percentile(90)))},
+        {"p99", round3(micros(r.latency.percentile(99)))},
+        {"p99_9", round3(micros(r.latency.percentile(99.9)))},
+        {"max", round3(micros(r.latency.max()))},
+        {"mean", round3(r.latency.mean() / 1000.0)}}},
+      {"jitter_us", round3(r.jitter_ns / 1000.0)},
+      {"kernel_drops", r.kernel_drops ? nlohmann::ordered_json(*r.kernel_drops) : nlohmann::ordered_json()},
+      {"send_errors", r.send_errors},
+  };
+}
+
+void print_csv(const nlohmann::ordered_json& row) {
+  std::vector<std::string> header;
+  std::vector<std::string> values;
+  auto add = [&](const std::string& key, const nlohmann::ordered_json& value) {
+    header.push_back(key);
+    values.push_back(value.is_string() ? value.get<std::string>() : value.is_null() ? "" : value.dump());
+  };
+  for (const auto& [key, value] : row.items()) {
+    if (value.is_object()) {
+      for (const auto& [inner, v] : value.items()) add(key + "_" + inner, v);
+    } else {
+      add(key, value);
+    }
+  }
+  fmt::print("{}\n{}\n", fmt::join(header, ","), fmt::join(values, ","));
+}
+
+void print_table(const nlohmann::ordered_json& r) {
+  const auto& l = r["latency_us"];
+  fmt::print("server     {} ({}), {} clients, {} sender(s)\n", r["target"].get<std::string>(),
+             r["server"].get<std::string>(), r["clients"].get<int>(), r["senders"].get<int>());
+  fmt::print("offered    {} lines/s of {} bytes for {} s\n", r["rate"].dump(), r["size"].dump(),
+             r["seconds"].dump());
+  fmt::print("sent       {} lines, expected {} deliveries\n", r["sent"].dump(), r["expected"].dump());
+  fmt::print("delivered  {} ({} lost, {}%), {} duplicates, {} out of order\n",
+             r["delivered"].dump(), r["lost"].dump(), r["lost_percent"].dump(),
+             r["duplicates"].dump(), r["out_of_order"].dump());
+  fmt::print("throughput {} deliveries/s, {} bytes/s\n", r["deliveries_per_s"].dump(),
+             r["bytes_per_s"].dump());
+  fmt::print("latency us min {} p50 {} p90 {} p99 {} p99.9 {} max {} mean {}\n",
+             l["min"].dump(), l["p50"].dump(), l["p90"].dump(), l["p99"].dump(),
+             l["p99_9"].dump(), l["max"].dump(), l["mean"].dump());
+  fmt::print("jitter     {} us (RFC 3550)\n", r["jitter_us"].dump());
+  if (!r["kernel_drops"].is_null()) {
+    fmt::print("bench receive-buffer drops {}\n", r["kernel_drops"].dump());
+  }
+}
+
+int run_bench(const BenchOptions& options) {
+  std::string error;
+  auto target = net::parse_host_port(options.target, error);
+  if (!target) {
+    print_error(error);
+    return kExitUsage;
+  }
+  if (options.size < protocol::kMinBenchLineBytes || options.size > protocol::kMaxLineBytes) {
+    print_error(fmt::format("--size must be from {} to {} bytes", protocol::kMinBenchLineBytes,
+                            protocol::kMaxLineBytes));
+    return kExitUsage;
+  }
+
+  std::unique_ptr<EmbeddedRelay> relay;
+  if (options.embedded) {
+    relay = std::make_unique<EmbeddedRelay>(static_cast<std::size_t>(options.clients));
+    target = net::HostPort{"127.0.0.1", relay->port()};
+  }
+  const std::string where = fmt::format("{}:{}", target->host, target->port);
+
+  asio::io_context io(1);
+  net::BenchRunner runner(io);
+  net::BenchSettings settings{*target,         options.clients, options.senders, options.rate,
+                              options.size,    options.duration, options.warmup};
+  int code = kExitOk;
+  std::optional<nlohmann::ordered_json> result;
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        if (auto failure = co_await runner.connect(settings)) {
+          error = *failure;
+          code = failure->find("refused") != std::string::npos       ? kExitRefused
+                 : failure->find("cannot resolve") != std::string::npos ? kExitUnresolved
+                                                                        : kExitFailure;
+          co_return;
+        }
+        if (!options.find_max) {
+          const net::BenchReport report = co_await runner.trial(settings);
+          result = to_json(where, report);
+        } else {
+          // Short trials, doubling then bisecting; the loss limit decides each one.
+          net::BenchSettings trial = settings;
+          trial.duration = options.trial;
+          trial.warmup = std::min<core::Duration>(options.warmup, options.trial / 4);
+          core::RateSearch search(options.rate, 10'000'000);
+          std::optional<nlohmann::ordered_json> best;
+          while (auto rate = search.next()) {
+            trial.rate = *rate;
+            const net::BenchReport report = co_await runner.trial(trial);
+            const bool passed = report.lost_percent() <= options.loss_limit && report.delivered > 0;
+            search.record(*rate, passed);
+            if (!options.json && !options.csv) {
+              fmt::print(stderr, "trial {:>10.0f} lines/s: {:.3f}% lost, p99 {:.0f} us -> {}\n",
+                         *rate, report.lost_percent(), micros(report.latency.percentile(99)),
+                         passed ? "pass" : "fail");
+            }
+            if (passed && *rate >= search.best()) best = to_json(where, report);
+          }
+          if (!best) {
+            error = fmt::format("no rate down to {:.0f} lines/s stayed within {}% loss",
+                                search.best(), options.loss_limit);
+            code = kExitFailure;
+            co_return;
+          }
+          result = std::move(best);
+          (*result)["max_lossless_rate"] = search.best();
+          (*result)["loss_limit_percent"] = options.loss_limit;
+          (*result)["trials"] = search.trials();
+        }
+        runner.leave();
+      },
+      [&io](std::exception_ptr failure) {
+        if (failure) std::rethrow_exception(failure);
+        io.stop();  // the clients' receive and heartbeat loops would run forever
+      });
+  io.run();
+
+  if (!result) {
+    print_error(error);
+    return code;
+  }
+  if (options.json) {
+    fmt::print("{}\n", result->dump());
+  } else if (options.csv) {
+    print_csv(*result);
+  } else {
+    if (options.find_max) {
+      fmt::print("max lossless rate {} lines/s (loss <= {}%)\n",
+                 (*result)["max_lossless_rate"].dump(), options.loss_limit);
+    }
+    print_table(*result);
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
 void add_bench(CLI::App& app, Runner& run) {
-  auto* cmd = app.add_subcommand("bench", "Load generator (not implemented yet)");
-  cmd->allow_extras();
-  cmd->callback([&run] {
-    run = [] {
-      print_error("bench is not implemented yet");
-      return kExitUsage;
-    };
-  });
+  auto options = std::make_shared<BenchOptions>();
+  auto* cmd = app.add_subcommand("bench", "Load generator: throughput, loss and latency of a relay");
+  cmd->footer(
+      "N clients join with the real handshake; S of them send paced chat lines (open loop:\n"
+      "latency counts from each line's intended send time, so stalls are not hidden); every\n"
+      "client counts what it receives. --embedded benches a relay started inside the process.\n"
+      "Exit codes: 0 done, 1 failure (clients could not join, no rate passed), 2 usage error,\n"
+      "3 refused, 4 host does not resolve.");
+  cmd->add_option("target", options->target, "Relay address, HOST:PORT")->capture_default_str();
+  cmd->add_flag("--embedded", options->embedded, "Bench a relay started inside this process");
+  cmd->add_option("--clients", options->clients, "Members joined")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100'000));
+  cmd->add_option("--senders", options->senders, "How many of the members send")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100'000));
+  cmd->add_option("--rate", options->rate, "Lines per second, all senders together")
+      ->capture_default_str()
+      ->check(CLI::Range(1.0, 1e8));
+  cmd->add_option("--size", options->size, "Bytes per chat line")->capture_default_str();
+  add_duration(*cmd, "--duration", options->duration, "Measured period");
+  add_duration(*cmd, "--warmup", options->warmup, "Traffic before measuring, not counted");
+  auto* json = cmd->add_flag("--json", options->json, "Print one JSON object");
+  cmd->add_flag("--csv", options->csv, "Print a CSV header and one row")->excludes(json);
+  cmd->add_flag("--find-max", options->find_max,
+                "Search for the highest rate within --loss-limit (short trials from --rate)");
+  cmd->add_option("--loss-limit", options->loss_limit, "Loss allowed by --find-max, in percent")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 100.0));
+  add_duration(*cmd, "--trial", options->trial, "Length of each --find-max trial");
+  cmd->callback([options, &run] { run = [options] { return run_bench(*options); }; });
 }
 
 }  // namespace udpchat::commands

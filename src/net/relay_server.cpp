@@ -47,10 +47,15 @@ RelayServer::RelayServer(asio::io_context& io, udp::socket socket, core::RelayCo
 
 udp::endpoint RelayServer::local_endpoint() const { return socket_.local_endpoint(); }
 
-void RelayServer::start() {
+void RelayServer::start(bool handle_signals) {
   asio::co_spawn(io_, receive_loop(), asio::detached);
   asio::co_spawn(io_, sweep_loop(), asio::detached);
-  asio::co_spawn(io_, signal_loop(), asio::detached);
+  if (handle_signals) {
+    asio::co_spawn(io_, signal_loop(), asio::detached);
+  } else {
+    std::error_code ignored;
+    signals_.clear(ignored);
+  }
 }
 
 void RelayServer::stop() {

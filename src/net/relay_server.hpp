@@ -15,8 +15,9 @@ class RelayServer {
   RelayServer(asio::io_context& io, udp::socket socket, core::RelayConfig config,
               const Logger& log);
 
-  // Spawns the loops; io.run() returns once stop() has run (on SIGINT or SIGTERM).
-  void start();
+  // Spawns the loops; io.run() returns once stop() has run (on SIGINT or SIGTERM when
+  // `handle_signals`; an embedded relay is stopped by its owner instead).
+  void start(bool handle_signals = true);
   // Sends `end` to every member, then ends every loop.
   void stop();
 
