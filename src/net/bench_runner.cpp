@@ -157,7 +157,7 @@ struct BenchRunner::State {
             ::recvmmsg(client.socket.native_handle(), headers.data(), kBatch, MSG_DONTWAIT, nullptr);
         if (received < 0) {
           if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-          on_error(std::error_code(errno, std::system_category()));
+          on_error(std::error_code(errno, asio::error::get_system_category()));
           if (errno == ECONNREFUSED || errno == EINTR) continue;
           co_return;
         }

@@ -210,8 +210,3 @@ TEST_CASE("serve logs joins and leaves as JSON lines when asked", "[e2e][serve]"
   CHECK(log.find("\"nick\":\"jay\"") != std::string::npos);
 }
 
-TEST_CASE("bench says it is not implemented yet", "[e2e]") {
-  const auto result = run_udpchat({"bench"});
-  CHECK(result.exit_code == 2);
-  CHECK(result.err.find("not implemented yet") != std::string::npos);
-}
