@@ -16,6 +16,8 @@ namespace udpchat::commands {
 
 namespace {
 
+constexpr int kSocketBufferBytes = 4 << 20;
+
 struct ServeOptions {
   std::string bind{net::kDefaultTarget};
   core::Duration hb_timeout = std::chrono::seconds(10);
@@ -71,6 +73,9 @@ int run_serve(const ServeOptions& options) {
 
   const net::Logger log(options.log_format == "json" ? net::LogFormat::json : net::LogFormat::text,
                         options.quiet);
+  // Big buffers absorb bursts: a full receive buffer drops lines before the relay sees them.
+  const net::BufferSizes buffers = net::set_buffer_sizes(socket, kSocketBufferBytes);
+  log.info("socket buffers", {{"receive", buffers.receive}, {"send", buffers.send}});
   core::RelayConfig config;
   config.legacy = options.legacy;
   config.hb_timeout = options.hb_timeout;

@@ -98,7 +98,7 @@ Member* Relay::join(const Peer& peer, std::string_view nick, TimePoint now, bool
   full = false;
   if (Member* member = find_mutable(peer)) {
     member->nick.assign(nick);
-    member->last_seen = now;
+    refresh(static_cast<std::size_t>(member - members_.data()), now);
     return member;
   }
   if (members_.size() >= config_.max_clients) {
@@ -107,19 +107,52 @@ Member* Relay::join(const Peer& peer, std::string_view nick, TimePoint now, bool
   }
   index_.emplace(peer, members_.size());
   members_.push_back(Member{peer, config_.format_ip(peer), std::string(nick), now});
+  links_.push_back({kNone, kNone});
+  link_newest(members_.size() - 1);
   ++stats_.joins;
   return &members_.back();
 }
 
-// Swap-remove keeps the array dense; only the moved member's index entry changes.
+void Relay::link_newest(std::size_t index) {
+  const auto i = static_cast<std::uint32_t>(index);
+  links_[index] = {newest_, kNone};
+  if (newest_ != kNone) links_[newest_].newer = i;
+  newest_ = i;
+  if (oldest_ == kNone) oldest_ = i;
+}
+
+void Relay::unlink(std::size_t index) {
+  const Links links = links_[index];
+  if (links.older != kNone) links_[links.older].newer = links.newer; else oldest_ = links.newer;
+  if (links.newer != kNone) links_[links.newer].older = links.older; else newest_ = links.older;
+}
+
+void Relay::refresh(std::size_t index, TimePoint now) {
+  members_[index].last_seen = now;
+  if (newest_ != index) {
+    unlink(index);
+    link_newest(index);
+  }
+}
+
+// Swap-remove keeps the array dense; only the moved member's index entry and neighbours'
+// links change.
 Member Relay::take(std::size_t index) {
+  unlink(index);
   Member taken = std::move(members_[index]);
   index_.erase(taken.peer);
-  if (index + 1 != members_.size()) {
-    members_[index] = std::move(members_.back());
+  const std::size_t last = members_.size() - 1;
+  if (index != last) {
+    members_[index] = std::move(members_[last]);
     index_[members_[index].peer] = index;
+    const Links moved = links_[last];
+    links_[index] = moved;
+    const auto i = static_cast<std::uint32_t>(index);
+    if (moved.older != kNone) links_[moved.older].newer = i; else oldest_ = i;
+    if (moved.newer != kNone) links_[moved.newer].older = i; else newest_ = i;
   }
   members_.pop_back();
+  links_.pop_back();
   return taken;
 }
 
@@ -134,7 +167,8 @@ Outcome Relay::on_datagram(const Peer& from, std::string_view datagram, TimePoin
   ++stats_.datagrams;
   const proto::ClientMessage message = proto::decode_client(datagram);
   Member* member = find_mutable(from);
-  if (member != nullptr) member->last_seen = now;  // any datagram from a member refreshes it
+  // Any datagram from a member refreshes it.
+  if (member != nullptr) refresh(static_cast<std::size_t>(member - members_.data()), now);
 
   // Legacy mode: any datagram from a stranger is a join, as with the original server.
   auto admit = [&](Outcome out) -> Outcome {
@@ -193,13 +227,9 @@ Outcome Relay::on_datagram(const Peer& from, std::string_view datagram, TimePoin
 
 std::span<const Member> Relay::expire(TimePoint now) {
   expired_.clear();
-  for (std::size_t i = 0; i < members_.size();) {
-    if (now - members_[i].last_seen > config_.hb_timeout) {
-      expired_.push_back(take(i));
-      ++stats_.expiries;
-    } else {
-      ++i;
-    }
+  while (oldest_ != kNone && now - members_[oldest_].last_seen > config_.hb_timeout) {
+    expired_.push_back(take(oldest_));
+    ++stats_.expiries;
   }
   return expired_;
 }

@@ -94,6 +94,9 @@ class Relay {
   Member* find_mutable(const Peer& peer) noexcept;
   Member* join(const Peer& peer, std::string_view nick, TimePoint now, bool& full);
   Member take(std::size_t index);
+  void refresh(std::size_t index, TimePoint now);
+  void link_newest(std::size_t index);
+  void unlink(std::size_t index);
   Outcome broadcast(const Member& sender, std::string_view text);
 
   RelayConfig config_;
@@ -101,6 +104,16 @@ class Relay {
   // Contiguous so that a broadcast walks memory in order; the index maps a peer to its slot.
   std::vector<Member> members_;
   std::unordered_map<Peer, std::size_t, PeerHash> index_;
+  // Members in the order they were last heard from, oldest first, as links parallel to
+  // members_: expiry pops from the old end, so a sweep costs what expires.
+  struct Links {
+    std::uint32_t older;
+    std::uint32_t newer;
+  };
+  static constexpr std::uint32_t kNone = ~std::uint32_t{0};
+  std::vector<Links> links_;
+  std::uint32_t oldest_ = kNone;
+  std::uint32_t newest_ = kNone;
   std::vector<Member> expired_;
   Member departed_;
   std::string buffer_;

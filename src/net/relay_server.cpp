@@ -1,6 +1,8 @@
 #include "net/relay_server.hpp"
 
 #include <algorithm>
+#include <array>
+#include <span>
 #include <csignal>
 #include <vector>
 
@@ -62,9 +64,7 @@ void RelayServer::stop() {
   if (stopped_) return;
   stopped_ = true;
   const std::size_t notified = relay_.members().size();
-  for (const auto& member : relay_.members()) {
-    send(protocol::kEnd, to_endpoint(member.peer, protocol_));
-  }
+  broadcast(protocol::kEnd);
   log_.info("shutdown", {{"notified", notified}});
   log_totals();
   std::error_code ignored;
@@ -119,12 +119,7 @@ void RelayServer::handle(const udp::endpoint& from, std::string_view datagram) {
   switch (outcome.audience) {
     case core::Audience::nobody: break;
     case core::Audience::sender: send(outcome.payload, from); break;
-    case core::Audience::members: {
-      for (const auto& member : relay_.members()) {
-        send(outcome.payload, to_endpoint(member.peer, protocol_));
-      }
-      break;
-    }
+    case core::Audience::members: broadcast(outcome.payload); break;
   }
   switch (outcome.event) {
     case core::Event::joined: log_.info("joined", member_fields(*outcome.member)); break;
@@ -137,6 +132,20 @@ void RelayServer::handle(const udp::endpoint& from, std::string_view datagram) {
 void RelayServer::send(std::string_view payload, const udp::endpoint& to) {
   // A failed send concerns one member; the broadcast goes on to the others.
   if (send_datagram(socket_, payload, to)) ++send_errors_;
+}
+
+void RelayServer::broadcast(std::string_view payload) {
+  // Batched so that a fan-out costs one system call per batch of members, not one each.
+  std::array<udp::endpoint, 64> batch;
+  std::size_t count = 0;
+  for (const auto& member : relay_.members()) {
+    batch[count++] = to_endpoint(member.peer, protocol_);
+    if (count == batch.size()) {
+      send_errors_ += send_to_each(socket_, payload, std::span(batch.data(), count));
+      count = 0;
+    }
+  }
+  if (count != 0) send_errors_ += send_to_each(socket_, payload, std::span(batch.data(), count));
 }
 
 void RelayServer::log_drops_if_changed() {

@@ -32,6 +32,7 @@ class RelayServer {
 
   void handle(const udp::endpoint& from, std::string_view datagram);
   void send(std::string_view payload, const udp::endpoint& to);
+  void broadcast(std::string_view payload);
   void log_drops_if_changed();
   void log_totals() const;
 

@@ -3,6 +3,11 @@
 #ifdef _WIN32
 #include <mstcpip.h>
 #endif
+#ifdef __linux__
+#include <sys/socket.h>
+
+#include <array>
+#endif
 
 namespace udpchat::net {
 
@@ -45,6 +50,17 @@ udp::socket connect_socket(const asio::any_io_executor& executor, const udp::end
   return socket;
 }
 
+BufferSizes set_buffer_sizes(udp::socket& socket, int bytes) {
+  std::error_code ignored;
+  socket.set_option(asio::socket_base::receive_buffer_size(bytes), ignored);
+  socket.set_option(asio::socket_base::send_buffer_size(bytes), ignored);
+  asio::socket_base::receive_buffer_size receive;
+  asio::socket_base::send_buffer_size send;
+  socket.get_option(receive, ignored);
+  socket.get_option(send, ignored);
+  return {receive.value(), send.value()};
+}
+
 std::error_code send_datagram(udp::socket& socket, std::string_view payload,
                               const udp::endpoint& to) {
   std::error_code ec;
@@ -55,6 +71,46 @@ std::error_code send_datagram(udp::socket& socket, std::string_view payload,
     if (ec) return ec;
   }
   return asio::error::would_block;
+}
+
+std::size_t send_to_each(udp::socket& socket, std::string_view payload,
+                         std::span<const udp::endpoint> to) {
+  std::size_t failed = 0;
+#ifdef __linux__
+  constexpr std::size_t kBatch = 64;
+  std::array<mmsghdr, kBatch> headers{};
+  iovec vector{const_cast<char*>(payload.data()), payload.size()};
+  std::size_t done = 0;
+  while (done < to.size()) {
+    const std::size_t count = std::min(kBatch, to.size() - done);
+    for (std::size_t i = 0; i < count; ++i) {
+      auto& header = headers[i].msg_hdr;
+      header = {};
+      header.msg_name = const_cast<sockaddr*>(to[done + i].data());
+      header.msg_namelen = static_cast<socklen_t>(to[done + i].size());
+      header.msg_iov = &vector;
+      header.msg_iovlen = 1;
+    }
+    const int sent = ::sendmmsg(socket.native_handle(), headers.data(), static_cast<unsigned>(count),
+                                MSG_DONTWAIT);
+    if (sent > 0) {
+      done += static_cast<std::size_t>(sent);
+    } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      std::error_code ec;
+      socket.wait(udp::socket::wait_write, ec);
+      if (ec) return failed + (to.size() - done);
+    } else if (errno != EINTR) {
+      // The first of the batch failed (say, an unreachable peer): skip it, keep the rest.
+      ++failed;
+      ++done;
+    }
+  }
+#else
+  for (const auto& endpoint : to) {
+    if (send_datagram(socket, payload, endpoint)) ++failed;
+  }
+#endif
+  return failed;
 }
 
 bool is_per_datagram_error(const std::error_code& ec) {

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <map>
 #include <random>
 #include <string>
 
@@ -267,5 +268,36 @@ TEST_CASE("a stranger never gets more than one reply per datagram, nor a longer 
       }
     }
     if (!legacy) CHECK(relay.members().empty());
+  }
+}
+
+TEST_CASE("expiry matches a brute-force model through random joins, refreshes and leaves",
+          "[core][relay]") {
+  Relay relay(config(true), t0);  // legacy: any datagram joins, which keeps the driver simple
+  std::map<std::uint16_t, TimePoint> model;
+  std::mt19937 random(7);
+  std::uniform_int_distribution<int> port(1, 300);
+  std::uniform_int_distribution<int> action(0, 9);
+  TimePoint now = t0;
+  for (int step = 0; step < 20'000; ++step) {
+    now += std::chrono::milliseconds(std::uniform_int_distribution<int>(0, 20)(random));
+    const auto p = static_cast<std::uint16_t>(port(random));
+    const int what = action(random);
+    if (what < 6) {
+      relay.on_datagram(peer(p), "^hb^", now);
+      model[p] = now;
+    } else if (what < 8) {
+      relay.on_datagram(peer(p), "quit", now);
+      model.erase(p);
+    } else {
+      relay.expire(now);
+      std::erase_if(model, [&](const auto& entry) { return now - entry.second > 10s; });
+      REQUIRE(relay.members().size() == model.size());
+      for (const auto& [member_port, seen] : model) {
+        const auto* member = relay.find(peer(member_port));
+        REQUIRE(member != nullptr);
+        CHECK(member->last_seen == seen);
+      }
+    }
   }
 }
