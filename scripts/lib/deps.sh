@@ -2,6 +2,7 @@
 # installed, installing them with apt-get when running as root.
 # shellcheck shell=bash
 
+# shellcheck disable=SC2034 # read by the scripts that source this file
 udpchat_packages=(cmake ninja-build g++ pkg-config libasio-dev libcli11-dev libfmt-dev catch2
                   libsodium-dev nlohmann-json3-dev libedit-dev tmux)
 

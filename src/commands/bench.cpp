@@ -86,6 +86,7 @@ nlohmann::ordered_json to_json(const std::string& target, const net::BenchReport
       {"size", r.size},
       {"seconds", round3(r.seconds)},
       {"sent", r.sent},
+      {"send_rate", round3(r.send_rate())},
       {"expected", r.expected},
       {"delivered", r.delivered},
       {"lost", r.lost},
@@ -131,7 +132,8 @@ void print_table(const nlohmann::ordered_json& r) {
              r["server"].get<std::string>(), r["clients"].get<int>(), r["senders"].get<int>());
   fmt::print("offered    {} lines/s of {} bytes for {} s\n", r["rate"].dump(), r["size"].dump(),
              r["seconds"].dump());
-  fmt::print("sent       {} lines, expected {} deliveries\n", r["sent"].dump(), r["expected"].dump());
+  fmt::print("sent       {} lines ({} lines/s achieved), expected {} deliveries\n",
+             r["sent"].dump(), r["send_rate"].dump(), r["expected"].dump());
   fmt::print("delivered  {} ({} lost, {}%), {} duplicates, {} out of order\n",
              r["delivered"].dump(), r["lost"].dump(), r["lost_percent"].dump(),
              r["duplicates"].dump(), r["out_of_order"].dump());

@@ -58,6 +58,10 @@ void print_json(const ProbeOptions& options, const net::ProbeReport& report) {
     out["rtt_min_us"] = micros(*min);
     out["rtt_avg_us"] = micros(sum / static_cast<long>(report.rtts.size()));
     out["rtt_max_us"] = micros(*max);
+    std::vector<core::Duration> sorted = report.rtts;
+    std::sort(sorted.begin(), sorted.end());
+    out["rtt_p50_us"] = micros(sorted[(sorted.size() - 1) / 2]);
+    out["rtt_p99_us"] = micros(sorted[(sorted.size() - 1) * 99 / 100]);
   }
   fmt::print("{}\n", out.dump());
 }

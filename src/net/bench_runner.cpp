@@ -277,6 +277,9 @@ double BenchReport::lost_percent() const noexcept {
 double BenchReport::deliveries_per_second() const noexcept {
   return seconds <= 0 ? 0.0 : static_cast<double>(delivered) / seconds;
 }
+double BenchReport::send_rate() const noexcept {
+  return send_seconds <= 0 ? 0.0 : static_cast<double>(sent) / send_seconds;
+}
 double BenchReport::bytes_per_second() const noexcept {
   return seconds <= 0 ? 0.0 : static_cast<double>(bytes) / seconds;
 }
@@ -382,19 +385,22 @@ awaitable<BenchReport> BenchRunner::trial(const BenchSettings& settings) {
     last.push_back(pacers.back().due_by(measure_until - std::chrono::nanoseconds(1)));
     next.push_back(0);
   }
-  std::uint64_t sent = 0;
-  for (std::uint32_t i = 0; i < senders; ++i) sent += last[i] - first_measured[i];
-  s.awaited = sent * s.clients.size();
+  s.awaited = ~std::uint64_t{0};  // known once sending ends
   s.counting = true;
 
   std::vector<std::string> lines(kBatch);
   asio::steady_timer pace(s.io);
-  while (true) {
+  // Sending stops at the end of the measured period even if the senders fell behind: lines
+  // never sent are not counted, and send_rate shows the shortfall.
+  while (core::Clock::now() < measure_until) {
     const auto now = core::Clock::now();
     bool more = false;
     core::TimePoint next_due = core::TimePoint::max();
     for (std::uint32_t i = 0; i < senders; ++i) {
-      const auto due = std::min(pacers[i].due_by(now), last[i]);
+      // Warm-up lines still unsent when measuring starts would only delay the measured ones.
+      if (now >= measure_from) next[i] = std::max(next[i], first_measured[i]);
+      // Bounded chunks, so that a sender far behind still looks at the clock.
+      const auto due = std::min({pacers[i].due_by(now), last[i], next[i] + 4096});
       if (next[i] < due) {
         co_await s.send_lines(*s.clients[i], i, pacers[i], next[i], due, first_measured[i],
                               settings.size, lines);
@@ -409,6 +415,14 @@ awaitable<BenchReport> BenchRunner::trial(const BenchSettings& settings) {
     pace.expires_at(next_due);
     co_await pace.async_wait(use_nothrow);
   }
+  const auto sending_ended = core::Clock::now();
+  std::vector<std::uint64_t> sent_by(senders);
+  std::uint64_t sent = 0;
+  for (std::uint32_t i = 0; i < senders; ++i) {
+    sent_by[i] = std::max(next[i], first_measured[i]) - first_measured[i];
+    sent += sent_by[i];
+  }
+  s.awaited = sent * s.clients.size();
   co_await s.wait_until(core::Clock::now() + settings.drain,
                         [&] { return s.delivered >= s.awaited || s.closed; });
   s.counting = false;
@@ -420,6 +434,7 @@ awaitable<BenchReport> BenchRunner::trial(const BenchSettings& settings) {
   report.rate = settings.rate;
   report.size = settings.size;
   report.seconds = seconds;
+  report.send_seconds = std::chrono::duration<double>(sending_ended - measure_from).count();
   report.sent = sent;
   report.expected = s.awaited;
   report.bytes = s.bytes;
@@ -433,7 +448,7 @@ awaitable<BenchReport> BenchRunner::trial(const BenchSettings& settings) {
     drops += client.kernel_drops - drops_before[c];
     for (std::uint32_t i = 0; i < senders; ++i) {
       const Stream& stream = client.streams[i];
-      const std::uint64_t stream_sent = last[i] - first_measured[i];
+      const std::uint64_t stream_sent = sent_by[i];
       report.delivered += std::min(stream.tracker.delivered(), stream_sent);
       report.lost += stream.tracker.lost(stream_sent);
       report.duplicates += stream.tracker.duplicates();

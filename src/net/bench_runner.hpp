@@ -35,6 +35,7 @@ struct BenchReport {
   double rate = 0;
   std::size_t size = 0;
   double seconds = 0;  // measured period
+  double send_seconds = 0;  // how long sending the measured lines really took
   std::uint64_t sent = 0;
   std::uint64_t expected = 0;
   std::uint64_t delivered = 0;
@@ -50,6 +51,9 @@ struct BenchReport {
   double lost_percent() const noexcept;
   double deliveries_per_second() const noexcept;
   double bytes_per_second() const noexcept;
+  // Lines per second the senders achieved (below the offered rate when the bench could not
+  // keep up).
+  double send_rate() const noexcept;
 };
 
 class BenchRunner {

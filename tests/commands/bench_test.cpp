@@ -53,7 +53,7 @@ TEST_CASE("bench against a running serve with several senders and CSV output", "
   const auto newline = result.out.find('\n');
   REQUIRE(newline != std::string::npos);
   const std::string header = result.out.substr(0, newline);
-  CHECK(header.starts_with("target,server,clients,senders,rate,size,seconds,sent,expected"));
+  CHECK(header.starts_with("target,server,clients,senders,rate,size,seconds,sent,send_rate,expected"));
   CHECK(header.find("latency_us_p99") != std::string::npos);
   const std::string row = result.out.substr(newline + 1);
   CHECK(std::count(header.begin(), header.end(), ',') == std::count(row.begin(), row.end(), ','));

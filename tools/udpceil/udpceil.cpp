@@ -4,6 +4,8 @@
 //   (b) one:      one socket to one socket, sendto and recvfrom
 //   (c) pingpong: round trip of a 64-byte datagram between two threads
 // Usage: udpceil [--seconds S] [--receivers N] [--size B] [--json]
+//        udpceil --sink PORT --seconds S   (a socket that reads and discards: a server with
+//                                            no limit, for measuring a sender alone)
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -140,6 +142,7 @@ std::pair<double, double> ping_pong(const Options& options) {
 
 int main(int argc, char** argv) {
   Options options;
+  int sink_port = -1;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     auto value = [&]() -> const char* {
@@ -157,6 +160,8 @@ int main(int argc, char** argv) {
       options.size = static_cast<std::size_t>(std::atoi(value()));
     } else if (arg == "--pings") {
       options.pings = std::atoi(value());
+    } else if (arg == "--sink") {
+      sink_port = std::atoi(value());
     } else if (arg == "--json") {
       options.json = true;
     } else {
@@ -169,6 +174,25 @@ int main(int argc, char** argv) {
       options.pings < 1) {
     std::fprintf(stderr, "udpceil: error: values out of range\n");
     return 2;
+  }
+
+  if (sink_port >= 0) {
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    address.sin_port = htons(static_cast<std::uint16_t>(sink_port));
+    const int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+    if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) die("bind");
+    const auto until = Clock::now() + std::chrono::duration<double>(options.seconds);
+    char buffer[2048];
+    pollfd p{fd, POLLIN, 0};
+    while (Clock::now() < until) {
+      if (::poll(&p, 1, 50) > 0) {
+        while (::recv(fd, buffer, sizeof buffer, MSG_DONTWAIT) > 0) {
+        }
+      }
+    }
+    return 0;
   }
 
   const double fanout = flood(options, options.receivers);
