@@ -445,7 +445,7 @@ awaitable<BenchReport> BenchRunner::trial(const BenchSettings& settings) {
   std::uint64_t drops = 0;
   for (std::size_t c = 0; c < s.clients.size(); ++c) {
     const Client& client = *s.clients[c];
-    drops += client.kernel_drops - drops_before[c];
+    drops += static_cast<std::uint32_t>(client.kernel_drops - drops_before[c]);  // wraps safely
     for (std::uint32_t i = 0; i < senders; ++i) {
       const Stream& stream = client.streams[i];
       const std::uint64_t stream_sent = sent_by[i];
