@@ -54,6 +54,9 @@ class EmbeddedRelay {
     core::RelayConfig config;
     config.max_clients = max_clients;
     config.format_ip = &net::format_ip;
+    // All clients share 127.0.0.1: per-source limits would measure the limiter, not the relay.
+    config.datagram_limit = {0, 0};
+    config.cookie_limit = {0, 0};
     server_ = std::make_unique<net::RelayServer>(io_, std::move(socket), config, log_);
     server_->start(false);
     thread_ = std::thread([this] { io_.run(); });

@@ -2,7 +2,9 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <charconv>
 #include <memory>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -26,7 +28,52 @@ struct ServeOptions {
   std::string log_format = "text";
   std::string port_file;
   bool quiet = false;
+  double rate_limit = 200;  // datagrams per second per source; 0 is off
+  double burst = 400;
+  double cookie_rate_limit = 10;
+  double max_egress = 0;  // bytes per second; 0 is off
+  core::Duration stats_interval = std::chrono::seconds(60);
 };
+
+// "200/s", "200" or "off".
+std::optional<double> parse_rate(const std::string& text) {
+  if (text == "off") return 0.0;
+  std::string_view number = text;
+  if (number.ends_with("/s")) number.remove_suffix(2);
+  double value = 0;
+  const auto [end, ec] = std::from_chars(number.data(), number.data() + number.size(), value);
+  if (ec != std::errc{} || end != number.data() + number.size() || !(value > 0) || value > 1e9) {
+    return std::nullopt;
+  }
+  return value;
+}
+
+// Bytes per second with an optional K, M or G (powers of 1000), or "off".
+std::optional<double> parse_bytes_rate(const std::string& text) {
+  if (text == "off") return 0.0;
+  std::string_view number = text;
+  if (number.ends_with("/s")) number.remove_suffix(2);
+  double scale = 1;
+  if (!number.empty() && (number.back() == 'K' || number.back() == 'M' || number.back() == 'G')) {
+    scale = number.back() == 'K' ? 1e3 : number.back() == 'M' ? 1e6 : 1e9;
+    number.remove_suffix(1);
+  }
+  double value = 0;
+  const auto [end, ec] = std::from_chars(number.data(), number.data() + number.size(), value);
+  if (ec != std::errc{} || end != number.data() + number.size() || !(value > 0) || value > 1e6) {
+    return std::nullopt;
+  }
+  return value * scale;
+}
+
+CLI::Validator parsed_by(std::optional<double> (*parse)(const std::string&), std::string example) {
+  return CLI::Validator(
+      [parse, example](std::string& text) -> std::string {
+        if (parse(text)) return {};
+        return fmt::format("'{}' is not valid (examples: {})", text, example);
+      },
+      "");
+}
 
 // Written whole or not at all: a script polling for the file never reads half a number.
 bool write_port_file(const std::string& path, std::uint16_t port, std::string& error) {
@@ -81,7 +128,10 @@ int run_serve(const ServeOptions& options) {
   config.hb_timeout = options.hb_timeout;
   config.max_clients = options.max_clients;
   config.format_ip = &net::format_ip;
-  net::RelayServer server(io, std::move(socket), config, log);
+  config.datagram_limit = {options.rate_limit, options.burst};
+  config.cookie_limit = {options.cookie_rate_limit, options.cookie_rate_limit * 2};
+  config.max_egress = options.max_egress;
+  net::RelayServer server(io, std::move(socket), config, log, options.stats_interval);
 
   // Scripts wait for this line (or the port file) before they send anything.
   fmt::print("listening on {}\n", net::format_endpoint(server.local_endpoint()));
@@ -110,6 +160,8 @@ void add_serve(CLI::App& app, Runner& run) {
       "Members join with a cookie handshake that proves their address, so the relay cannot be\n"
       "used to reflect traffic at others. --legacy also admits the original protocol's clients\n"
       "(a bare 'reg' or any line joins): an open relay, for trusted networks only.\n"
+      "Each source (IPv4 address or IPv6 /64) has a datagram budget and a smaller one for cookie\n"
+      "requests; over-budget datagrams are dropped and counted (docs/security.md).\n"
       "SIGINT or SIGTERM sends 'end' to every member and exits 0.\n"
       "Exit codes: 0 clean shutdown, 1 bind or runtime failure, 2 usage error,\n"
       "4 bind address does not resolve.");
@@ -129,6 +181,31 @@ void add_serve(CLI::App& app, Runner& run) {
   cmd->add_option("--port-file", options->port_file,
                   "Write the bound port to this file once listening");
   cmd->add_flag("-q,--quiet", options->quiet, "Log only warnings");
+  cmd->add_option_function<std::string>(
+         "--rate-limit", [options](const std::string& text) { options->rate_limit = *parse_rate(text); },
+         "Datagrams per second from one source (IPv4 address or IPv6 /64), or off")
+      ->default_str("200/s")
+      ->type_name("N/s")
+      ->check(parsed_by(&parse_rate, "200/s, 1000, off"));
+  cmd->add_option("--burst", options->burst, "Datagrams a source may send at once above its rate")
+      ->capture_default_str()
+      ->check(CLI::Range(1.0, 1e9));
+  cmd->add_option_function<std::string>(
+         "--cookie-rate-limit",
+         [options](const std::string& text) { options->cookie_rate_limit = *parse_rate(text); },
+         "Cookie requests (padded reg) per second from one source, or off")
+      ->default_str("10/s")
+      ->type_name("N/s")
+      ->check(parsed_by(&parse_rate, "10/s, off"));
+  cmd->add_option_function<std::string>(
+         "--max-egress",
+         [options](const std::string& text) { options->max_egress = *parse_bytes_rate(text); },
+         "Bytes per second of fan-out for all members together (K, M, G suffixes), or off")
+      ->default_str("off")
+      ->type_name("BYTES/s")
+      ->check(parsed_by(&parse_bytes_rate, "500K, 10M, 1G, off"));
+  add_duration(*cmd, "--stats-interval", options->stats_interval,
+               "How often to log traffic and drop counters (only when they changed)");
   cmd->callback([options, &run] { run = [options] { return run_serve(*options); }; });
 }
 

@@ -54,6 +54,9 @@ std::string_view to_string(DropReason reason) noexcept {
     case DropReason::bad_cookie: return "bad_cookie";
     case DropReason::server_full: return "server_full";
     case DropReason::reply_too_big: return "reply_too_big";
+    case DropReason::rate_limited: return "rate_limited";
+    case DropReason::cookie_rate_limited: return "cookie_rate_limited";
+    case DropReason::egress_limited: return "egress_limited";
   }
   return "unknown";
 }
@@ -65,6 +68,10 @@ std::uint64_t RelayStats::dropped() const noexcept {
 }
 
 Relay::Relay(RelayConfig config, TimePoint now) : config_(config), cookies_(now) {
+  if (config_.datagram_limit.rate > 0 || config_.cookie_limit.rate > 0) {
+    limiter_.emplace(config_.datagram_limit, config_.cookie_limit, config_.limiter_slots);
+  }
+  if (config_.max_egress > 0) egress_.emplace(config_.max_egress);
   members_.reserve(std::min<std::size_t>(config_.max_clients, 1024));
   index_.reserve(std::min<std::size_t>(config_.max_clients, 1024));
 }
@@ -156,8 +163,11 @@ Member Relay::take(std::size_t index) {
   return taken;
 }
 
-Outcome Relay::broadcast(const Member& sender, std::string_view text) {
+Outcome Relay::broadcast(const Member& sender, std::string_view text, TimePoint now) {
   proto::encode_ack(buffer_, sender.ip, sender.peer.port, sender.nick, text);
+  if (egress_ && !egress_->allow(static_cast<double>(buffer_.size() * members_.size()), now)) {
+    return drop(DropReason::egress_limited);
+  }
   ++stats_.lines;
   stats_.deliveries += members_.size();
   return send_to(Audience::members, buffer_);
@@ -165,6 +175,8 @@ Outcome Relay::broadcast(const Member& sender, std::string_view text) {
 
 Outcome Relay::on_datagram(const Peer& from, std::string_view datagram, TimePoint now) {
   ++stats_.datagrams;
+  // The cheapest refusal first: a source over its budget costs no decoding.
+  if (limiter_ && !limiter_->allow_datagram(from, now)) return drop(DropReason::rate_limited);
   const proto::ClientMessage message = proto::decode_client(datagram);
   Member* member = find_mutable(from);
   // Any datagram from a member refreshes it.
@@ -182,7 +194,7 @@ Outcome Relay::on_datagram(const Peer& from, std::string_view datagram, TimePoin
   auto relay_line = [&](std::string_view text) -> Outcome {
     Outcome out = admit({});
     if (member == nullptr) return out;
-    return with_event(broadcast(*member, text), out.event, out.member);
+    return with_event(broadcast(*member, text, now), out.event, out.member);
   };
 
   return std::visit(
@@ -193,6 +205,9 @@ Outcome Relay::on_datagram(const Peer& from, std::string_view datagram, TimePoin
             return admit({});
           },
           [&](const proto::CookieRequest&) -> Outcome {
+            if (limiter_ && !limiter_->allow_cookie(from, now)) {
+              return drop(DropReason::cookie_rate_limited);
+            }
             proto::encode_cookie(buffer_, cookies_.issue(from, now));
             return reply_to_stranger(datagram);
           },

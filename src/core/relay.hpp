@@ -6,6 +6,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -14,6 +15,7 @@
 
 #include "core/cookie.hpp"
 #include "core/peer.hpp"
+#include "core/rate_limiter.hpp"
 #include "core/time.hpp"
 
 namespace udpchat::core {
@@ -24,6 +26,12 @@ struct RelayConfig {
   Duration hb_timeout = std::chrono::seconds(10);
   std::size_t max_clients = 4096;
   PeerFormatter format_ip = nullptr;
+  // Per-source budgets (an IPv4 address or IPv6 /64); a rate of 0 turns one off.
+  TokenBucket datagram_limit{200, 400};
+  TokenBucket cookie_limit{10, 20};
+  std::size_t limiter_slots = 65536;
+  // Bytes per second of fan-out, all members together; 0 means unlimited.
+  double max_egress = 0;
 };
 
 struct Member {
@@ -43,8 +51,11 @@ enum class DropReason : std::uint8_t {
   bad_cookie,     // forged, expired or issued to another address
   server_full,    // join refused by max_clients
   reply_too_big,  // an answer to an unvalidated address would exceed the datagram
+  rate_limited,         // the source's datagram budget is spent
+  cookie_rate_limited,  // the source's cookie-request budget is spent
+  egress_limited,       // the fan-out would exceed --max-egress
 };
-inline constexpr std::size_t kDropReasonCount = 9;
+inline constexpr std::size_t kDropReasonCount = 12;
 
 std::string_view to_string(DropReason reason) noexcept;
 
@@ -97,10 +108,12 @@ class Relay {
   void refresh(std::size_t index, TimePoint now);
   void link_newest(std::size_t index);
   void unlink(std::size_t index);
-  Outcome broadcast(const Member& sender, std::string_view text);
+  Outcome broadcast(const Member& sender, std::string_view text, TimePoint now);
 
   RelayConfig config_;
   CookieJar cookies_;
+  std::optional<RateLimiter> limiter_;
+  std::optional<EgressBudget> egress_;
   // Contiguous so that a broadcast walks memory in order; the index maps a peer to its slot.
   std::vector<Member> members_;
   std::unordered_map<Peer, std::size_t, PeerHash> index_;

@@ -21,9 +21,6 @@ namespace udpchat::net {
 
 namespace {
 
-// Drop summaries are rate-limited: a flood must not turn into a flood of log lines.
-constexpr core::Duration kDropLogInterval = std::chrono::seconds(10);
-
 nlohmann::ordered_json member_fields(const core::Member& member) {
   nlohmann::ordered_json fields = {{"peer", format_address(member.ip, member.peer.port)}};
   if (!member.nick.empty()) fields["nick"] = member.nick;
@@ -43,14 +40,16 @@ nlohmann::ordered_json drop_fields(const core::RelayStats& stats) {
 }  // namespace
 
 RelayServer::RelayServer(asio::io_context& io, udp::socket socket, core::RelayConfig config,
-                         const Logger& log)
+                         const Logger& log, core::Duration stats_interval)
     : io_(io),
       socket_(std::move(socket)),
       protocol_(socket_.local_endpoint().protocol()),
       sweep_timer_(io),
       signals_(io, SIGINT, SIGTERM),
       relay_(config, core::Clock::now()),
-      log_(log) {}
+      log_(log),
+      stats_interval_(stats_interval),
+      stats_logged_at_(core::Clock::now()) {}
 
 udp::endpoint RelayServer::local_endpoint() const { return socket_.local_endpoint(); }
 
@@ -71,7 +70,7 @@ void RelayServer::stop() {
   const std::size_t notified = relay_.members().size();
   broadcast(protocol::kEnd);
   log_.info("shutdown", {{"notified", notified}});
-  log_totals();
+  log_stats("totals");
   std::error_code ignored;
   socket_.close(ignored);
   sweep_timer_.cancel();
@@ -159,7 +158,7 @@ awaitable<void> RelayServer::sweep_loop() {
     for (const auto& member : relay_.expire(core::Clock::now())) {
       log_.info("expired", member_fields(member));
     }
-    log_drops_if_changed();
+    log_stats_if_due();
   }
 }
 
@@ -204,27 +203,31 @@ void RelayServer::broadcast(std::string_view payload) {
   if (count != 0) send_errors_ += send_to_each(socket_, payload, std::span(batch.data(), count));
 }
 
-void RelayServer::log_drops_if_changed() {
-  const auto& stats = relay_.stats();
+// Counters go to the log every stats interval, and only when traffic came in: a flood must
+// not become a flood of log lines, and an idle relay stays quiet.
+void RelayServer::log_stats_if_due() {
   const auto now = core::Clock::now();
-  if (stats.dropped() == drops_logged_ || now - drops_logged_at_ < kDropLogInterval) return;
-  drops_logged_ = stats.dropped();
-  drops_logged_at_ = now;
-  log_.info("drops", drop_fields(stats));
+  if (now - stats_logged_at_ < stats_interval_) return;
+  stats_logged_at_ = now;
+  if (relay_.stats().datagrams == datagrams_logged_) return;
+  datagrams_logged_ = relay_.stats().datagrams;
+  log_stats("stats");
 }
 
-void RelayServer::log_totals() const {
+void RelayServer::log_stats(std::string_view event) const {
   const auto& stats = relay_.stats();
-  nlohmann::ordered_json fields = drop_fields(stats);
-  fields["datagrams"] = stats.datagrams;
-  fields["joins"] = stats.joins;
-  fields["leaves"] = stats.leaves;
-  fields["expiries"] = stats.expiries;
-  fields["lines"] = stats.lines;
-  fields["deliveries"] = stats.deliveries;
-  fields["receive_errors"] = receive_errors_;
-  fields["send_errors"] = send_errors_;
-  log_.info("totals", fields);
+  nlohmann::ordered_json fields = {{"members", relay_.members().size()},
+                                   {"datagrams", stats.datagrams},
+                                   {"joins", stats.joins},
+                                   {"leaves", stats.leaves},
+                                   {"expiries", stats.expiries},
+                                   {"lines", stats.lines},
+                                   {"deliveries", stats.deliveries},
+                                   {"receive_errors", receive_errors_},
+                                   {"send_errors", send_errors_}};
+  const nlohmann::ordered_json drops = drop_fields(stats);  // kept alive for the loop
+  for (const auto& [key, value] : drops.items()) fields[key] = value;
+  log_.info(event, fields);
 }
 
 }  // namespace udpchat::net

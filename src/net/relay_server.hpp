@@ -13,7 +13,7 @@ namespace udpchat::net {
 class RelayServer {
  public:
   RelayServer(asio::io_context& io, udp::socket socket, core::RelayConfig config,
-              const Logger& log);
+              const Logger& log, core::Duration stats_interval = std::chrono::seconds(60));
 
   // Spawns the loops; io.run() returns once stop() has run (on SIGINT or SIGTERM when
   // `handle_signals`; an embedded relay is stopped by its owner instead).
@@ -33,8 +33,8 @@ class RelayServer {
   void handle(const udp::endpoint& from, std::string_view datagram);
   void send(std::string_view payload, const udp::endpoint& to);
   void broadcast(std::string_view payload);
-  void log_drops_if_changed();
-  void log_totals() const;
+  void log_stats_if_due();
+  void log_stats(std::string_view event) const;
 
   asio::io_context& io_;
   udp::socket socket_;
@@ -45,8 +45,9 @@ class RelayServer {
   const Logger& log_;
   std::uint64_t receive_errors_ = 0;
   std::uint64_t send_errors_ = 0;
-  std::uint64_t drops_logged_ = 0;
-  core::TimePoint drops_logged_at_{};
+  core::Duration stats_interval_;
+  std::uint64_t datagrams_logged_ = 0;
+  core::TimePoint stats_logged_at_{};
   bool stopped_ = false;
   bool failed_ = false;
 };

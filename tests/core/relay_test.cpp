@@ -34,6 +34,9 @@ RelayConfig config(bool legacy = false, std::size_t max_clients = 4096) {
   c.legacy = legacy;
   c.max_clients = max_clients;
   c.format_ip = &dotted;
+  // Off here: these tests drive many peers from one address; the limits have tests of their own.
+  c.datagram_limit = {0, 0};
+  c.cookie_limit = {0, 0};
   return c;
 }
 
@@ -300,4 +303,34 @@ TEST_CASE("expiry matches a brute-force model through random joins, refreshes an
       }
     }
   }
+}
+
+TEST_CASE("datagrams beyond a source's budget are dropped and counted", "[core][relay]") {
+  RelayConfig limited = config();
+  limited.datagram_limit = {100, 50};
+  limited.cookie_limit = {5, 5};
+  Relay relay(limited, t0);
+  int cookies = 0;
+  for (int i = 0; i < 40; ++i) {
+    cookies += relay.on_datagram(peer(1), proto::encode_cookie_request(), t0).audience ==
+                       Audience::sender
+                   ? 1
+                   : 0;
+  }
+  CHECK(cookies == 5);
+  CHECK(drops(relay, DropReason::cookie_rate_limited) == 35);
+  for (int i = 0; i < 40; ++i) relay.on_datagram(peer(2), "ping x", t0);
+  CHECK(drops(relay, DropReason::rate_limited) == 30);  // 50 in the burst, 40 + 40 asked
+}
+
+TEST_CASE("a fan-out beyond --max-egress is dropped whole and counted", "[core][relay]") {
+  RelayConfig limited = config();
+  limited.max_egress = 100;  // bytes per second
+  Relay relay(limited, t0);
+  join(relay, peer(1), "", t0);
+  join(relay, peer(2), "", t0);
+  CHECK(relay.on_datagram(peer(1), "short", t0).audience == Audience::members);  // 2 x 23 bytes
+  CHECK(relay.on_datagram(peer(1), std::string(60, 'x'), t0).audience == Audience::nobody);
+  CHECK(drops(relay, DropReason::egress_limited) == 1);
+  CHECK(relay.on_datagram(peer(1), std::string(30, 'y'), t0 + 1s).audience == Audience::members);
 }

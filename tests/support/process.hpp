@@ -24,6 +24,7 @@ class Process {
   Process& operator=(const Process&) = delete;
 
   void signal(int number);
+  pid_t pid() const noexcept { return pid_; }
   // The exit code (128 + signal if killed), or nullopt if still running after `timeout`.
   std::optional<int> wait(std::chrono::milliseconds timeout = std::chrono::seconds(10));
   std::string out() const;

@@ -14,9 +14,22 @@ asio::ip::udp::endpoint loopback(std::uint16_t port, bool v6) {
 }
 
 UdpPeer::UdpPeer(const asio::ip::udp::endpoint& server)
+    : UdpPeer(server, loopback(0, server.address().is_v6()).address()) {}
+
+UdpPeer::UdpPeer(const asio::ip::udp::endpoint& server, const asio::ip::address& local)
     : socket_(io_), server_(server) {
   socket_.open(server.protocol());
-  socket_.bind(loopback(0, server.address().is_v6()));
+  // Room for a burst of acks while the test is busy elsewhere.
+  socket_.set_option(asio::socket_base::receive_buffer_size(4 << 20));
+  socket_.bind(asio::ip::udp::endpoint(local, 0));
+}
+
+std::optional<std::string> UdpPeer::try_receive() {
+  if (socket_.available() == 0) return std::nullopt;
+  std::vector<char> buffer(65536);
+  asio::ip::udp::endpoint from;
+  const auto size = socket_.receive_from(asio::buffer(buffer), from);
+  return std::string(buffer.data(), size);
 }
 
 void UdpPeer::send(std::string_view payload) { send_to(payload, server_); }

@@ -15,12 +15,16 @@ class UdpPeer {
  public:
   // Bound to an ephemeral port on the loopback address of `server`'s family.
   explicit UdpPeer(const asio::ip::udp::endpoint& server);
+  // Bound to `local` (another 127.x address, say) instead.
+  UdpPeer(const asio::ip::udp::endpoint& server, const asio::ip::address& local);
 
   void send(std::string_view payload);
   void send_to(std::string_view payload, const asio::ip::udp::endpoint& to);
 
   // The next datagram, or nullopt if none comes within `timeout`.
   std::optional<std::string> receive(std::chrono::milliseconds timeout = std::chrono::seconds(2));
+  // A datagram already queued, without waiting.
+  std::optional<std::string> try_receive();
   // Every datagram that arrives within `window`.
   std::vector<std::string> drain(std::chrono::milliseconds window);
 

@@ -1,0 +1,107 @@
+// libFuzzer target: the relay state machine driven by a byte stream read as steps of
+//   [op] [source] [time step, ms] [length] [datagram bytes...]
+// op 0 sends the datagram; op 1 completes a join with the cookie the relay last gave that
+// source (the fuzzer cannot forge one); op 2 only lets time pass. After every step:
+// members <= max_clients; no address that is not a validated member has been sent more bytes
+// than it sent; every ack is at most 1200 bytes with exactly two newlines; nobody silent past
+// the timeout is still a member once the sweep has run.
+#include <algorithm>
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <map>
+#include <string>
+#include <string_view>
+#include <variant>
+
+#include "core/relay.hpp"
+#include "protocol/message.hpp"
+
+namespace core = udpchat::core;
+namespace proto = udpchat::protocol;
+
+namespace {
+
+std::string dotted(const core::Peer& peer) {
+  return std::to_string(peer.address[12]) + "." + std::to_string(peer.address[13]) + "." +
+         std::to_string(peer.address[14]) + "." + std::to_string(peer.address[15]);
+}
+
+struct Traffic {
+  std::uint64_t received = 0;  // by the relay, from this address
+  std::uint64_t sent = 0;      // by the relay, to this address
+  bool validated = false;
+  std::string cookie;
+};
+
+void check(bool condition) {
+  if (!condition) std::abort();
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  if (size < 1) return 0;
+  core::RelayConfig config;
+  config.legacy = false;
+  config.max_clients = 6;
+  config.hb_timeout = std::chrono::seconds(1);
+  config.format_ip = &dotted;
+  config.datagram_limit = {50, 20};
+  config.cookie_limit = {5, 3};
+  config.limiter_slots = 16;  // small, so that recycling is exercised
+  config.max_egress = (data[0] & 1) ? 4000 : 0;
+  core::TimePoint now{std::chrono::hours(1)};
+  core::Relay relay(config, now);
+  std::map<std::uint8_t, Traffic> traffic;
+
+  std::size_t at = 1;
+  while (at + 4 <= size) {
+    const std::uint8_t op = data[at] % 3;
+    const std::uint8_t source = data[at + 1];
+    now += std::chrono::milliseconds(data[at + 2] * 4);
+    const std::size_t length = std::min<std::size_t>(data[at + 3] * 8u, size - at - 4);
+    std::string datagram(reinterpret_cast<const char*>(data + at + 4), length);
+    at += 4 + length;
+
+    // 32 addresses, several ports each: enough to fill max_clients and to share limiter slots.
+    const core::Peer peer = core::Peer::v4(10, 0, source % 32, 1, static_cast<std::uint16_t>(1000 + source / 32));
+    Traffic& t = traffic[source];
+    if (op == 1) {
+      if (t.cookie.empty()) continue;
+      datagram = proto::encode_join(t.cookie, "n" + std::to_string(source));
+    } else if (op == 2) {
+      datagram.clear();
+    }
+    if (op != 2) {
+      t.received += datagram.size();
+      const bool member_before = relay.find(peer) != nullptr;
+      const core::Outcome out = relay.on_datagram(peer, datagram, now);
+      if (out.audience == core::Audience::sender) {
+        t.sent += out.payload.size();
+        const auto reply = proto::decode_server(out.payload);
+        if (const auto* cookie = std::get_if<proto::Cookie>(&reply)) t.cookie = std::string(cookie->token);
+        if (std::holds_alternative<proto::Welcome>(reply)) t.validated = true;
+        if (!member_before && !t.validated) check(out.payload.size() <= datagram.size());
+      }
+      if (out.audience == core::Audience::members) {
+        check(out.payload.size() <= 1200);
+        check(std::count(out.payload.begin(), out.payload.end(), '\n') == 2);
+        check(std::holds_alternative<proto::Ack>(proto::decode_server(out.payload)));
+        for (const auto& member : relay.members()) {
+          const auto key = static_cast<std::uint8_t>(member.peer.address[14] + 32 * (member.peer.port - 1000));
+          traffic[key].sent += out.payload.size();
+          check(traffic[key].validated);  // only validated members ever receive an ack
+        }
+      }
+    }
+    relay.expire(now);
+    check(relay.members().size() <= config.max_clients);
+    for (const auto& member : relay.members()) check(now - member.last_seen <= config.hb_timeout);
+    for (const auto& [id, seen] : traffic) {
+      if (!seen.validated) check(seen.sent <= seen.received);
+    }
+  }
+  return 0;
+}
