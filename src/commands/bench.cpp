@@ -33,6 +33,7 @@ struct BenchOptions {
   std::size_t size = 64;
   core::Duration duration = 5s;
   core::Duration warmup = 1s;
+  core::Duration hb_interval = 2s;
   bool json = false;
   bool csv = false;
   bool find_max = false;
@@ -175,6 +176,7 @@ int run_bench(const BenchOptions& options) {
   net::BenchRunner runner(io);
   net::BenchSettings settings{*target,         options.clients, options.senders, options.rate,
                               options.size,    options.duration, options.warmup};
+  settings.hb_interval = options.hb_interval;
   int code = kExitOk;
   std::optional<nlohmann::ordered_json> result;
   asio::co_spawn(
@@ -277,6 +279,7 @@ void add_bench(CLI::App& app, Runner& run) {
   cmd->add_option("--size", options->size, "Bytes per chat line")->capture_default_str();
   add_duration(*cmd, "--duration", options->duration, "Measured period");
   add_duration(*cmd, "--warmup", options->warmup, "Traffic before measuring, not counted");
+  add_duration(*cmd, "--hb-interval", options->hb_interval, "Heartbeat period of every client");
   auto* json = cmd->add_flag("--json", options->json, "Print one JSON object");
   cmd->add_flag("--csv", options->csv, "Print a CSV header and one row")->excludes(json);
   cmd->add_flag("--find-max", options->find_max,

@@ -26,6 +26,8 @@ struct BenchSettings {
   core::Duration warmup = std::chrono::seconds(1);
   // After the last line, how long to wait for stragglers before counting.
   core::Duration drain = std::chrono::milliseconds(500);
+  // Every client sends `^hb^` this often, so that no member expires during a long run.
+  core::Duration hb_interval = std::chrono::seconds(2);
 };
 
 struct BenchReport {

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Packet loss: inside an unprivileged user and network namespace, nftables drops 10% of the
+# datagrams arriving at the relay's port on lo. 50 members heartbeating every 250 ms with a 2 s
+# timeout, one sending for 20 s: no member may be expired falsely, and 90% +- 3% of the lines
+# must be delivered (the loss is on the way in; acks on the way out are not dropped).
+# Exit 77 (ctest: skipped) where namespaces or nft are not available, saying so.
+# Usage: packet_loss.sh UDPCHAT_BINARY
+set -euo pipefail
+udpchat=$1
+skip() { echo "SKIPPED: $*"; exit 77; }
+command -v nft >/dev/null || skip "nft (Debian package nftables) is not installed"
+unshare -rn true 2>/dev/null || skip "unprivileged user and network namespaces are not permitted here"
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+# shellcheck disable=SC2016 # expanded inside the namespace's shell
+unshare -rn bash -c '
+  set -euo pipefail
+  udpchat=$1 work=$2 port=9998
+  ip link set lo up
+  nft add table inet loss
+  nft add chain inet loss input "{ type filter hook input priority 0; }"
+  nft add rule inet loss input iifname lo udp dport $port numgen random mod 100 "<" 10 drop
+  "$udpchat" serve --bind 127.0.0.1:$port --hb-timeout 2s --log-format json \
+    --rate-limit off --cookie-rate-limit off >/dev/null 2>"$work/serve.log" &
+  serve=$!
+  "$udpchat" probe --wait 5s --quiet 127.0.0.1:$port
+  "$udpchat" bench 127.0.0.1:$port --clients 50 --rate 200 --duration 20s --warmup 500ms \
+    --hb-interval 250ms --json >"$work/bench.json"
+  kill $serve
+  wait $serve || true
+' _ "$udpchat" "$work"
+
+expired=$(grep -c '"event":"expired"' "$work/serve.log" || true)
+read -r delivered expected < <(sed -E 's/.*"expected":([0-9]+),"delivered":([0-9]+).*/\2 \1/' "$work/bench.json")
+percent=$(awk -v d="$delivered" -v e="$expected" 'BEGIN {printf "%.2f", 100 * d / e}')
+echo "10% loss into the relay: $delivered of $expected deliveries ($percent%), $expired members expired"
+status=0
+[ "$expired" -eq 0 ] || { echo "FAIL: members were expired despite heartbeats"; status=1; }
+awk -v p="$percent" 'BEGIN {exit !(p >= 87 && p <= 93)}' || { echo "FAIL: delivery outside 90% +- 3%"; status=1; }
+exit $status
