@@ -109,13 +109,7 @@ awaitable<void> RelayServer::receive_loop() {
       if (received < 0) {
         const std::error_code ec(errno, asio::error::get_system_category());
         if (ec == asio::error::would_block || ec == asio::error::try_again) break;
-        if (is_per_datagram_error(ec)) {
-          ++receive_errors_;
-          continue;
-        }
-        log_.warn("receive failed", {{"error", ec.message()}});
-        failed_ = true;
-        stop();
+        if (survives(ec)) continue;
         co_return;
       }
       for (std::size_t i = 0; i < static_cast<std::size_t>(received) && !stopped_; ++i) {
@@ -134,18 +128,25 @@ awaitable<void> RelayServer::receive_loop() {
     auto [ec, size] = co_await socket_.async_receive_from(asio::buffer(buffer), from, use_nothrow);
     if (stopped_) break;
     if (ec) {
-      if (is_per_datagram_error(ec)) {
-        ++receive_errors_;
-        continue;
-      }
-      log_.warn("receive failed", {{"error", ec.message()}});
-      failed_ = true;
-      stop();
+      if (survives(ec)) continue;
       break;
     }
     handle(from, std::string_view(buffer.data(), size));
   }
 #endif
+}
+
+// Errors about one datagram or one peer are counted and the loop goes on; anything else means
+// the socket itself is unusable, and the relay stops rather than spin.
+bool RelayServer::survives(const std::error_code& ec) {
+  if (is_per_datagram_error(ec)) {
+    ++receive_errors_;
+    return true;
+  }
+  log_.warn("receive failed", {{"error", ec.message()}});
+  failed_ = true;
+  stop();
+  return false;
 }
 
 awaitable<void> RelayServer::sweep_loop() {

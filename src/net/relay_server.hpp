@@ -30,6 +30,7 @@ class RelayServer {
   awaitable<void> sweep_loop();
   awaitable<void> signal_loop();
 
+  bool survives(const std::error_code& ec);
   void handle(const udp::endpoint& from, std::string_view datagram);
   void send(std::string_view payload, const udp::endpoint& to);
   void broadcast(std::string_view payload);

@@ -86,13 +86,9 @@ TEST_CASE("bench --find-max converges and reports the rate it found", "[e2e][ben
 }
 
 TEST_CASE("bench exits 3 when refused and 2 on bad options", "[e2e][bench]") {
-  asio::io_context io;
-  std::uint16_t port = 0;
-  {
-    asio::ip::udp::socket probe(io, loopback(0));
-    port = probe.local_endpoint().port();
-  }
-  CHECK(run_udpchat({"bench", "127.0.0.1:" + std::to_string(port), "--duration", "1s"}).exit_code == 3);
+  CHECK(run_udpchat({"bench", "127.0.0.1:" + std::to_string(udpchat::test::free_port()),
+                     "--duration", "1s"})
+            .exit_code == 3);
   CHECK(run_udpchat({"bench", "--size", "10"}).exit_code == 2);
   CHECK(run_udpchat({"bench", "--rate", "0"}).exit_code == 2);
   CHECK(run_udpchat({"bench", "--json", "--csv"}).exit_code == 2);

@@ -14,6 +14,7 @@
 
 using namespace std::chrono_literals;
 using udpchat::test::LegacyServer;
+using udpchat::test::free_port;
 using udpchat::test::loopback;
 using udpchat::test::Process;
 using udpchat::test::run_udpchat;
@@ -48,10 +49,18 @@ nlohmann::json joined(const Process& client) {
   return {};
 }
 
-std::uint16_t free_port() {
-  asio::io_context io;
-  asio::ip::udp::socket socket(io, loopback(0));
-  return socket.local_endpoint().port();
+
+// A chat client (heartbeat 100 ms) that joined a relay on `address`, which then died without
+// sending `end`.
+std::unique_ptr<Process> client_of_a_killed_server(const std::string& address) {
+  Server server({}, address);
+  auto client = std::make_unique<Process>(
+      std::vector<std::string>{"chat", "--json", "--hb-interval", "100ms", address},
+      Process::InputPipe{});
+  REQUIRE(client->wait_for_output("\"type\":\"joined\""));
+  server.process().signal(SIGKILL);
+  REQUIRE(server.process().wait(2s));
+  return client;
 }
 
 }  // namespace
@@ -151,17 +160,13 @@ TEST_CASE("every chat client exits 0 when the server shuts down", "[e2e][chat]")
 
 TEST_CASE("a chat client rejoins a restarted server by itself", "[e2e][chat]") {
   const std::string address = "127.0.0.1:" + std::to_string(free_port());
+  const auto client = client_of_a_killed_server(address);
+  REQUIRE(client->wait_for_output("server not answering, rejoining", 5s));
   auto server = std::make_unique<Server>(std::vector<std::string>{}, address);
-  Process client({"chat", "--json", "--hb-interval", "100ms", address}, Process::InputPipe{});
-  REQUIRE(client.wait_for_output("\"type\":\"joined\""));
-  server->process().signal(SIGKILL);
-  REQUIRE(server->process().wait(2s));
-  REQUIRE(client.wait_for_output("server not answering, rejoining", 5s));
-  server = std::make_unique<Server>(std::vector<std::string>{}, address);
   udpchat::test::UdpPeer watcher(loopback(server->port()));
   watcher.join();
-  REQUIRE(client.wait_for_output("\"rejoined\"", 10s));
-  client.write_input("after the restart\n");
+  REQUIRE(client->wait_for_output("\"rejoined\"", 10s));
+  client->write_input("after the restart\n");
   const auto line = watcher.receive(2s);
   REQUIRE(line);
   CHECK(line->ends_with("\nafter the restart\n"));
@@ -170,12 +175,8 @@ TEST_CASE("a chat client rejoins a restarted server by itself", "[e2e][chat]") {
 TEST_CASE("a chat client regains membership after a restart too quick to notice",
           "[e2e][chat]") {
   const std::string address = "127.0.0.1:" + std::to_string(free_port());
+  const auto client = client_of_a_killed_server(address);
   auto server = std::make_unique<Server>(std::vector<std::string>{}, address);
-  Process client({"chat", "--json", "--hb-interval", "100ms", address}, Process::InputPipe{});
-  REQUIRE(client.wait_for_output("\"type\":\"joined\""));
-  server->process().signal(SIGKILL);
-  REQUIRE(server->process().wait(2s));
-  server = std::make_unique<Server>(std::vector<std::string>{}, address);
   udpchat::test::UdpPeer watcher(loopback(server->port()));
   watcher.join();
   // The new server answers pings at once; membership comes back within the silence limit
@@ -186,8 +187,8 @@ TEST_CASE("a chat client regains membership after a restart too quick to notice"
     REQUIRE(std::chrono::steady_clock::now() < until);
     std::this_thread::sleep_for(10ms);
   }
-  CHECK(client.out().find("server not answering") == std::string::npos);
-  client.write_input("after a quick restart\n");
+  CHECK(client->out().find("server not answering") == std::string::npos);
+  client->write_input("after a quick restart\n");
   const auto line = watcher.receive(2s);
   REQUIRE(line);
   CHECK(line->ends_with("\nafter a quick restart\n"));

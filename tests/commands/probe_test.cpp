@@ -11,6 +11,7 @@
 
 using namespace std::chrono_literals;
 using udpchat::test::LegacyServer;
+using udpchat::test::free_port;
 using udpchat::test::loopback;
 using udpchat::test::Process;
 using udpchat::test::run_udpchat;
@@ -18,12 +19,6 @@ using udpchat::test::Server;
 
 namespace {
 
-// A port with nothing bound to it (bound, then released).
-std::uint16_t free_port() {
-  asio::io_context io;
-  asio::ip::udp::socket socket(io, loopback(0));
-  return socket.local_endpoint().port();
-}
 
 }  // namespace
 

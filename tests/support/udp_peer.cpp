@@ -13,6 +13,12 @@ asio::ip::udp::endpoint loopback(std::uint16_t port, bool v6) {
           port};
 }
 
+std::uint16_t free_port() {
+  asio::io_context io;
+  asio::ip::udp::socket socket(io, loopback(0));
+  return socket.local_endpoint().port();
+}
+
 UdpPeer::UdpPeer(const asio::ip::udp::endpoint& server)
     : UdpPeer(server, loopback(0, server.address().is_v6()).address()) {}
 

@@ -42,4 +42,7 @@ class UdpPeer {
 
 asio::ip::udp::endpoint loopback(std::uint16_t port, bool v6 = false);
 
+// A loopback port with nothing bound to it (bound, then released).
+std::uint16_t free_port();
+
 }  // namespace udpchat::test
