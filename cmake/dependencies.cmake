@@ -3,6 +3,11 @@
 
 find_package(Threads REQUIRED)
 
+if(CMAKE_CROSSCOMPILING AND MINGW)
+  include(${CMAKE_CURRENT_LIST_DIR}/mingw-dependencies.cmake)
+  return()
+endif()
+
 # Asio ships no CMake package: find its header.
 find_path(ASIO_INCLUDE_DIR asio.hpp REQUIRED)
 add_library(udpchat_asio INTERFACE)

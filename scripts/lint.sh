@@ -17,7 +17,7 @@ case "${1:-}" in
   shellcheck)
     command -v shellcheck >/dev/null || { echo "SKIPPED: shellcheck is not installed"; exit 77; }
     shellcheck -x scripts/run scripts/test scripts/bench scripts/fuzz scripts/ci-smoke.sh \
-      scripts/lint.sh scripts/lib/deps.sh tests/netns/packet_loss.sh .ci/run
+      scripts/lint.sh scripts/windows-check scripts/lib/deps.sh tests/netns/packet_loss.sh .ci/run
     echo "shellcheck: scripts clean"
     ;;
   *)
