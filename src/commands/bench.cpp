@@ -182,7 +182,8 @@ int run_bench(const BenchOptions& options) {
   asio::co_spawn(
       io,
       [&]() -> asio::awaitable<void> {
-        if (auto failure = co_await runner.connect(settings)) {
+        const auto failure = co_await runner.connect(settings);
+        if (failure) {
           error = *failure;
           code = failure->find("refused") != std::string::npos       ? kExitRefused
                  : failure->find("cannot resolve") != std::string::npos ? kExitUnresolved

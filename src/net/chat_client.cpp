@@ -194,7 +194,8 @@ awaitable<void> ChatClient::heartbeat_loop() {
     if (silent || state_ == State::joining) {
       // Until a rejoin succeeds, every round tries again.
       if (silent && state_ != State::joining) view_.notice("server not answering, rejoining");
-      if (co_await join_loop()) view_.notice("rejoined");
+      const bool rejoined = co_await join_loop();
+      if (rejoined) view_.notice("rejoined");
       last_heard_ = last_member_traffic_ = core::Clock::now();
     } else if (state_ == State::joined && now - last_member_traffic_ > silence_limit) {
       // A server restarted within the silence limit answers pings but no longer knows us, and
