@@ -184,10 +184,8 @@ int run_bench(const BenchOptions& options) {
       [&]() -> asio::awaitable<void> {
         const auto failure = co_await runner.connect(settings);
         if (failure) {
-          error = *failure;
-          code = failure->find("refused") != std::string::npos       ? kExitRefused
-                 : failure->find("cannot resolve") != std::string::npos ? kExitUnresolved
-                                                                        : kExitFailure;
+          error = failure->message;
+          code = exit_code(failure->status);
           co_return;
         }
         if (!options.find_max) {

@@ -10,6 +10,7 @@
 
 #include "commands/command.hpp"
 #include "net/chat_client.hpp"
+#include "net/log.hpp"
 #include "net/terminal.hpp"
 #include "protocol/message.hpp"
 #include "protocol/text.hpp"
@@ -99,9 +100,7 @@ class JsonView final : public net::ChatView {
 
  private:
   static void emit(nlohmann::ordered_json object) {
-    const auto now =
-        std::chrono::floor<std::chrono::milliseconds>(std::chrono::system_clock::now());
-    nlohmann::ordered_json line = {{"time", fmt::format("{:%FT%T}Z", now)}};
+    nlohmann::ordered_json line = {{"time", net::utc_timestamp()}};
     for (auto& [key, value] : object.items()) line[key] = std::move(value);
     fmt::print("{}\n", line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
     std::fflush(stdout);

@@ -7,6 +7,7 @@
 #include <CLI/CLI.hpp>
 
 #include "core/time.hpp"
+#include "net/probe_client.hpp"
 
 namespace udpchat::commands {
 
@@ -18,6 +19,9 @@ inline constexpr int kExitRefused = 3;
 inline constexpr int kExitUnresolved = 4;
 
 using Runner = std::function<int()>;
+
+// The exit code for how reaching a relay ended: the same for probe and bench.
+int exit_code(net::ProbeStatus status);
 
 void add_serve(CLI::App& app, Runner& run);
 void add_chat(CLI::App& app, Runner& run);

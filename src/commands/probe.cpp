@@ -24,17 +24,6 @@ struct ProbeOptions {
   bool quiet = false;
 };
 
-int exit_code(net::ProbeStatus status) {
-  switch (status) {
-    case net::ProbeStatus::answered: return kExitOk;
-    case net::ProbeStatus::refused: return kExitRefused;
-    case net::ProbeStatus::unresolved: return kExitUnresolved;
-    case net::ProbeStatus::timeout:
-    case net::ProbeStatus::failed: return kExitFailure;
-  }
-  return kExitFailure;
-}
-
 std::int64_t micros(core::Duration d) {
   return std::chrono::duration_cast<std::chrono::microseconds>(d).count();
 }

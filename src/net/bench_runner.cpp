@@ -295,18 +295,23 @@ BenchRunner::~BenchRunner() {
 
 ServerKind BenchRunner::server() const noexcept { return state_->server; }
 
-awaitable<std::optional<std::string>> BenchRunner::connect(const BenchSettings& settings) {
+awaitable<std::optional<BenchRunner::Failure>> BenchRunner::connect(const BenchSettings& settings) {
   State& s = *state_;
   const Resolved resolved = co_await resolve(settings.target);
   if (resolved.error) {
-    co_return fmt::format("cannot resolve '{}': {}", settings.target.host, resolved.error.message());
+    co_return Failure{ProbeStatus::unresolved, fmt::format("cannot resolve '{}': {}",
+                                                           settings.target.host,
+                                                           resolved.error.message())};
   }
   const udp::endpoint server = resolved.endpoints.front();
   for (int i = 0; i < settings.clients; ++i) {
     auto client = std::make_unique<Client>(s.io);
     std::error_code ec;
     client->socket = connect_socket(s.io.get_executor(), server, ec);
-    if (ec) co_return fmt::format("cannot open client socket {}: {}", i, ec.message());
+    if (ec) {
+      co_return Failure{ProbeStatus::failed,
+                        fmt::format("cannot open client socket {}: {}", i, ec.message())};
+    }
     client->socket.set_option(asio::socket_base::receive_buffer_size(kReceiveBuffer), ec);
     client->socket.non_blocking(true, ec);
 #ifdef __linux__
@@ -325,7 +330,10 @@ awaitable<std::optional<std::string>> BenchRunner::connect(const BenchSettings& 
     co_await s.wait_until(core::Clock::now() + delay, [&] { return first.joined || s.refused; });
     if (first.joined || s.refused) break;
   }
-  if (s.refused) co_return fmt::format("{}: refused (nothing listening)", format_endpoint(server));
+  if (s.refused) {
+    co_return Failure{ProbeStatus::refused,
+                      fmt::format("{}: refused (nothing listening)", format_endpoint(server))};
+  }
   if (!first.joined) {
     // The padded reg strips to `reg`: an original server has made each sender a member.
     s.server = ServerKind::legacy;
@@ -344,8 +352,9 @@ awaitable<std::optional<std::string>> BenchRunner::connect(const BenchSettings& 
                             [&] { return s.joined == s.clients.size(); });
     }
     if (s.joined < s.clients.size()) {
-      co_return fmt::format("only {} of {} clients could join (server full?)", s.joined,
-                            s.clients.size());
+      co_return Failure{ProbeStatus::failed,
+                        fmt::format("only {} of {} clients could join (server full?)", s.joined,
+                                    s.clients.size())};
     }
   }
   asio::co_spawn(s.io, s.heartbeat_loop(settings.hb_interval), asio::detached);

@@ -63,8 +63,12 @@ class BenchRunner {
   explicit BenchRunner(asio::io_context& io);
   ~BenchRunner();
 
-  // Resolves the target and joins every client. On failure returns a one-line reason.
-  awaitable<std::optional<std::string>> connect(const BenchSettings& settings);
+  struct Failure {
+    ProbeStatus status;   // refused, unresolved or failed: the same exit codes as probe
+    std::string message;  // one line
+  };
+  // Resolves the target and joins every client.
+  awaitable<std::optional<Failure>> connect(const BenchSettings& settings);
   // One measured trial at settings.rate with the joined clients.
   awaitable<BenchReport> trial(const BenchSettings& settings);
   // Sends `quit` from every client.

@@ -9,6 +9,11 @@
 
 namespace udpchat::net {
 
+std::string utc_timestamp() {
+  const auto now = std::chrono::floor<std::chrono::milliseconds>(std::chrono::system_clock::now());
+  return fmt::format("{:%FT%T}Z", now);
+}
+
 void Logger::info(std::string_view event, const nlohmann::ordered_json& fields) const {
   if (!quiet_) write("info", event, fields);
 }
@@ -19,8 +24,7 @@ void Logger::warn(std::string_view event, const nlohmann::ordered_json& fields) 
 
 void Logger::write(std::string_view level, std::string_view event,
                    const nlohmann::ordered_json& fields) const {
-  const auto now = std::chrono::floor<std::chrono::milliseconds>(std::chrono::system_clock::now());
-  const std::string time = fmt::format("{:%FT%T}Z", now);
+  const std::string time = utc_timestamp();
   std::string line;
   if (format_ == LogFormat::json) {
     nlohmann::ordered_json object = {{"time", time}, {"level", level}, {"event", event}};

@@ -1,6 +1,7 @@
 // Event log on stderr: one line per event, as text or as JSON lines.
 #pragma once
 
+#include <string>
 #include <string_view>
 
 #include <nlohmann/json.hpp>
@@ -8,6 +9,9 @@
 namespace udpchat::net {
 
 enum class LogFormat { text, json };
+
+// Now, in UTC with milliseconds (2026-11-26T22:59:07.123Z): log lines and JSON events.
+std::string utc_timestamp();
 
 class Logger {
  public:

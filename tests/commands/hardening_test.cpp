@@ -7,6 +7,7 @@
 #include <random>
 #include <thread>
 
+#include "protocol/message.hpp"
 #include "support/catch.hpp"
 #include "support/process.hpp"
 #include "support/udp_peer.hpp"
@@ -93,7 +94,7 @@ TEST_CASE("non-members never receive more bytes than they sent, and never an ack
     strangers.push_back({std::make_unique<asio::ip::udp::socket>(io, loopback(0)), 0});
     strangers.back().socket->non_blocking(true);
   }
-  const std::vector<std::string> shapes = {"reg", std::string("reg") + std::string(61, ' '),
+  const std::vector<std::string> shapes = {"reg", udpchat::protocol::encode_cookie_request(),
                                            "^hb^", "hello everyone", "quit", "ping zz",
                                            "reg AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA nick",
                                            std::string(3000, 'j'), "\xff\xfe junk"};
@@ -135,7 +136,7 @@ TEST_CASE("20,000 joins never pass max-clients and every member expires on time"
     const auto address = asio::ip::make_address_v4("127.0.1." + std::to_string(batch + 1));
     for (int i = 0; i < 250; ++i) {
       peers.push_back(std::make_unique<UdpPeer>(loopback(server.port()), address));
-      peers.back()->send(std::string("reg") + std::string(61, ' '));
+      peers.back()->send(udpchat::protocol::encode_cookie_request());
     }
     for (auto& peer : peers) {
       const auto cookie = peer->receive(2s);
