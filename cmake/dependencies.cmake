@@ -1,5 +1,17 @@
-# Installed packages first (Debian bookworm: libasio-dev, libcli11-dev, libfmt-dev,
-# catch2, libsodium-dev, nlohmann-json3-dev). Nothing is vendored.
+# Where third-party code comes from. Nothing is vendored.
+#   AUTO      installed packages (Debian bookworm: libasio-dev, libcli11-dev, libfmt-dev, catch2,
+#             libsodium-dev, nlohmann-json3-dev, libnats-dev), a pinned download for any missing
+#   LOCAL     installed packages only; a missing one is a configure error
+#   DOWNLOAD  pinned sources for everything (macOS and Windows jobs, release binaries)
+# The pins are the Debian bookworm versions, so every platform builds against the same code.
+set(UDPCHAT_DEPS AUTO CACHE STRING "Where dependencies come from: AUTO, LOCAL or DOWNLOAD")
+set_property(CACHE UDPCHAT_DEPS PROPERTY STRINGS AUTO LOCAL DOWNLOAD)
+if(NOT UDPCHAT_DEPS MATCHES "^(AUTO|LOCAL|DOWNLOAD)$")
+  message(FATAL_ERROR "UDPCHAT_DEPS must be AUTO, LOCAL or DOWNLOAD, not '${UDPCHAT_DEPS}'")
+endif()
+# Backplane support: ON needs nats.c; AUTO builds it in when nats.c is found or downloadable.
+set(UDPCHAT_NATS AUTO CACHE STRING "NATS backplane for serve: AUTO, ON or OFF")
+set_property(CACHE UDPCHAT_NATS PROPERTY STRINGS AUTO ON OFF)
 
 find_package(Threads REQUIRED)
 
@@ -8,8 +20,31 @@ if(CMAKE_CROSSCOMPILING AND MINGW)
   return()
 endif()
 
+include(${CMAKE_CURRENT_LIST_DIR}/fetch.cmake)
+
+# True when a dependency should be looked for among the installed packages.
+set(_use_installed TRUE)
+if(UDPCHAT_DEPS STREQUAL "DOWNLOAD")
+  set(_use_installed FALSE)
+endif()
+
+# Reports a dependency that was not installed: an error under LOCAL, else its pinned download.
+function(udpchat_missing name)
+  if(UDPCHAT_DEPS STREQUAL "LOCAL")
+    message(FATAL_ERROR "${name} is not installed (UDPCHAT_DEPS=LOCAL); install it or configure "
+                        "with -DUDPCHAT_DEPS=AUTO to download the pinned version")
+  endif()
+  message(STATUS "udpchat: ${name}: pinned download")
+endfunction()
+
 # Asio ships no CMake package: find its header.
-find_path(ASIO_INCLUDE_DIR asio.hpp REQUIRED)
+if(_use_installed)
+  find_path(ASIO_INCLUDE_DIR asio.hpp)
+endif()
+if(NOT ASIO_INCLUDE_DIR)
+  udpchat_missing(Asio)
+  udpchat_fetch_asio(ASIO_INCLUDE_DIR)
+endif()
 add_library(udpchat_asio INTERFACE)
 target_include_directories(udpchat_asio SYSTEM INTERFACE ${ASIO_INCLUDE_DIR})
 target_compile_definitions(udpchat_asio INTERFACE ASIO_STANDALONE ASIO_NO_DEPRECATED)
@@ -24,21 +59,74 @@ if(WIN32)
 endif()
 
 # CLI11 2.1.2's own CMakeLists is refused by CMake 4: use its headers only.
-find_path(CLI11_INCLUDE_DIR CLI/CLI.hpp REQUIRED)
+if(_use_installed)
+  find_path(CLI11_INCLUDE_DIR CLI/CLI.hpp)
+endif()
+if(NOT CLI11_INCLUDE_DIR)
+  udpchat_missing(CLI11)
+  udpchat_fetch_cli11(CLI11_INCLUDE_DIR)
+endif()
 add_library(udpchat_cli11 INTERFACE)
 target_include_directories(udpchat_cli11 SYSTEM INTERFACE ${CLI11_INCLUDE_DIR})
 
-find_package(fmt REQUIRED)
-find_package(nlohmann_json 3.10 REQUIRED)
+if(_use_installed)
+  find_package(fmt 9 QUIET)
+endif()
+if(NOT TARGET fmt::fmt)
+  udpchat_missing(fmt)
+  udpchat_fetch_fmt()
+endif()
 
-find_package(PkgConfig REQUIRED)
-pkg_check_modules(SODIUM REQUIRED IMPORTED_TARGET libsodium)
+if(_use_installed)
+  find_package(nlohmann_json 3.10 QUIET)
+endif()
+if(NOT TARGET nlohmann_json::nlohmann_json)
+  udpchat_missing(nlohmann_json)
+  udpchat_fetch_json()
+endif()
+
+# libsodium is known as PkgConfig::SODIUM below, whichever way it came.
+if(_use_installed)
+  find_package(PkgConfig QUIET)
+  if(PkgConfig_FOUND)
+    pkg_check_modules(SODIUM QUIET IMPORTED_TARGET libsodium)
+  endif()
+endif()
+if(NOT TARGET PkgConfig::SODIUM)
+  udpchat_missing(libsodium)
+  udpchat_fetch_sodium()
+  add_library(PkgConfig::SODIUM ALIAS sodium)
+endif()
 
 # Line editing for the interactive chat (BSD licence); without it chat uses plain line mode.
-if(NOT WIN32)
-  pkg_check_modules(LIBEDIT IMPORTED_TARGET libedit)
+if(NOT WIN32 AND _use_installed AND PkgConfig_FOUND)
+  pkg_check_modules(LIBEDIT QUIET IMPORTED_TARGET libedit)
+endif()
+
+# nats.c: Debian's cnats CMake package names a static library it does not ship, so pkg-config.
+set(UDPCHAT_HAS_NATS FALSE)
+if(NOT UDPCHAT_NATS STREQUAL "OFF")
+  if(_use_installed AND PkgConfig_FOUND)
+    pkg_check_modules(NATS QUIET IMPORTED_TARGET libnats)
+  endif()
+  if(TARGET PkgConfig::NATS)
+    set(UDPCHAT_HAS_NATS TRUE)
+  elseif(UDPCHAT_DEPS STREQUAL "LOCAL" AND UDPCHAT_NATS STREQUAL "AUTO")
+    message(STATUS "udpchat: nats.c not installed: serve is built without --backplane")
+  else()
+    udpchat_missing(nats.c)
+    udpchat_fetch_nats()
+    add_library(PkgConfig::NATS ALIAS nats_static)
+    set(UDPCHAT_HAS_NATS TRUE)
+  endif()
 endif()
 
 if(UDPCHAT_BUILD_TESTS)
-  find_package(Catch2 REQUIRED)
+  if(_use_installed)
+    find_package(Catch2 2 QUIET)
+  endif()
+  if(NOT TARGET Catch2::Catch2)
+    udpchat_missing(Catch2)
+    udpchat_fetch_catch2()
+  endif()
 endif()

@@ -2,9 +2,15 @@
 # The smoke test every platform's CI runs on a built binary: serve in the background, probe
 # --wait until it answers, a piped chat line seen by a second client in --json mode, shutdown,
 # and `end` received. Loopback only. Usage: scripts/ci-smoke.sh [path/to/udpchat]
+# Windows (Git Bash) cannot send SIGTERM to a native process: there serve stops itself with
+# --duration, which takes the same shutdown path.
 set -euo pipefail
 udpchat=${1:-build/release/src/udpchat}
 work=$(mktemp -d)
+windows=false
+case "$(uname -s)" in MINGW* | MSYS* | CYGWIN*) windows=true ;; esac
+serve_args=(--bind 127.0.0.1:0 --port-file "$work/port")
+if $windows; then serve_args+=(--duration 20s); fi
 serve_pid=""
 listener_pid=""
 cleanup() {
@@ -16,18 +22,16 @@ trap cleanup EXIT
 fail() { echo "ci-smoke: FAIL: $*" >&2; for f in "$work"/*; do echo "--- $f" >&2; cat "$f" >&2; done; exit 1; }
 
 "$udpchat" --version
-"$udpchat" serve --bind 127.0.0.1:0 --port-file "$work/port" 2>"$work/serve.log" >"$work/serve.out" &
+"$udpchat" serve "${serve_args[@]}" 2>"$work/serve.log" >"$work/serve.out" &
 serve_pid=$!
 for _ in $(seq 100); do [ -s "$work/port" ] && break; sleep 0.05; done
 [ -s "$work/port" ] || fail "serve did not write its port file"
 address=127.0.0.1:$(cat "$work/port")
 "$udpchat" probe --wait 10s "$address" || fail "probe did not get an answer"
 
-# The listener keeps its stdin open (a fifo nobody writes) until it is told to stop.
-mkfifo "$work/listener.in"
-"$udpchat" chat --json --nick listener "$address" <"$work/listener.in" >"$work/listener.out" 2>&1 &
+# The listener's stdin stays open (a pipe from a sleeping writer) until it is told to stop.
+sleep 60 2>/dev/null | "$udpchat" chat --json --nick listener "$address" >"$work/listener.out" 2>&1 &
 listener_pid=$!
-exec 3<>"$work/listener.in"
 for _ in $(seq 100); do grep -q '"type":"joined"' "$work/listener.out" && break; sleep 0.05; done
 grep -q '"type":"joined"' "$work/listener.out" || fail "the listener did not join"
 
@@ -36,11 +40,14 @@ echo "deploy done" | "$udpchat" chat --nick ci "$address" >"$work/poster.out" 2>
 for _ in $(seq 100); do grep -q '"text":"deploy done"' "$work/listener.out" && break; sleep 0.05; done
 grep -q '"nick":"ci","text":"deploy done"' "$work/listener.out" || fail "the listener did not see the line"
 
-kill -TERM "$serve_pid"
-wait "$serve_pid" || fail "serve did not exit 0 on SIGTERM"
+if $windows; then
+  wait "$serve_pid" || fail "serve did not exit 0 at the end of --duration"
+else
+  kill -TERM "$serve_pid"
+  wait "$serve_pid" || fail "serve did not exit 0 on SIGTERM"
+fi
 serve_pid=""
 wait "$listener_pid" || fail "the listener did not exit 0 on end"
 listener_pid=""
-exec 3>&-
 grep -q '"type":"end"' "$work/listener.out" || fail "the listener did not receive end"
 echo "ci-smoke: ok (serve, probe --wait, piped chat seen by a --json client, shutdown, end)"

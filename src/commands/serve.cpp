@@ -33,6 +33,7 @@ struct ServeOptions {
   double cookie_rate_limit = 10;
   double max_egress = 0;  // bytes per second; 0 is off
   core::Duration stats_interval = std::chrono::seconds(60);
+  core::Duration duration{};  // zero: run until a signal
 };
 
 // "200/s", "200" or "off".
@@ -147,6 +148,7 @@ int run_serve(const ServeOptions& options) {
   }
 
   server.start();
+  if (options.duration > core::Duration::zero()) server.stop_after(options.duration);
   io.run();
   return server.failed() ? kExitFailure : kExitOk;
 }
@@ -162,7 +164,8 @@ void add_serve(CLI::App& app, Runner& run) {
       "(a bare 'reg' or any line joins): an open relay, for trusted networks only.\n"
       "Each source (IPv4 address or IPv6 /64) has a datagram budget and a smaller one for cookie\n"
       "requests; over-budget datagrams are dropped and counted (docs/security.md).\n"
-      "SIGINT or SIGTERM sends 'end' to every member and exits 0.\n"
+      "SIGINT, SIGTERM (Ctrl-C on Windows) or the end of --duration sends 'end' to every member\n"
+      "and exits 0.\n"
       "Exit codes: 0 clean shutdown, 1 bind or runtime failure, 2 usage error,\n"
       "4 bind address does not resolve.");
   cmd->add_option("--bind", options->bind,
@@ -206,6 +209,9 @@ void add_serve(CLI::App& app, Runner& run) {
       ->check(parsed_by(&parse_bytes_rate, "500K, 10M, 1G, off"));
   add_duration(*cmd, "--stats-interval", options->stats_interval,
                "How often to log traffic and drop counters (only when they changed)");
+  add_duration(*cmd, "--duration", options->duration,
+               "Shut down cleanly after this long, as on SIGTERM (default: run until a signal)")
+      ->default_str("");
   cmd->callback([options, &run] { run = [options] { return run_serve(*options); }; });
 }
 

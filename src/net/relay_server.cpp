@@ -46,6 +46,7 @@ RelayServer::RelayServer(asio::io_context& io, udp::socket socket, core::RelayCo
       protocol_(socket_.local_endpoint().protocol()),
       sweep_timer_(io),
       signals_(io, SIGINT, SIGTERM),
+      deadline_timer_(io),
       relay_(config, core::Clock::now()),
       log_(log),
       stats_interval_(stats_interval),
@@ -74,7 +75,13 @@ void RelayServer::stop() {
   std::error_code ignored;
   socket_.close(ignored);
   sweep_timer_.cancel();
+  deadline_timer_.cancel();
   signals_.cancel(ignored);
+}
+
+void RelayServer::stop_after(core::Duration duration) {
+  deadline_timer_.expires_after(duration);
+  asio::co_spawn(io_, deadline_wait(), asio::detached);
 }
 
 awaitable<void> RelayServer::receive_loop() {
@@ -167,6 +174,13 @@ awaitable<void> RelayServer::signal_loop() {
   auto [ec, signal] = co_await signals_.async_wait(use_nothrow);
   if (ec) co_return;
   log_.info("signal", {{"signal", signal == SIGINT ? "SIGINT" : "SIGTERM"}});
+  stop();
+}
+
+awaitable<void> RelayServer::deadline_wait() {
+  auto [ec] = co_await deadline_timer_.async_wait(use_nothrow);
+  if (ec || stopped_) co_return;
+  log_.info("duration reached");
   stop();
 }
 

@@ -20,6 +20,9 @@ class RelayServer {
   void start(bool handle_signals = true);
   // Sends `end` to every member, then ends every loop.
   void stop();
+  // Stops after `duration`, as a signal would: a shutdown path that works the same on
+  // Windows, where one process cannot send another SIGTERM.
+  void stop_after(core::Duration duration);
 
   udp::endpoint local_endpoint() const;
   const core::Relay& relay() const noexcept { return relay_; }
@@ -29,6 +32,7 @@ class RelayServer {
   awaitable<void> receive_loop();
   awaitable<void> sweep_loop();
   awaitable<void> signal_loop();
+  awaitable<void> deadline_wait();
 
   bool survives(const std::error_code& ec);
   void handle(const udp::endpoint& from, std::string_view datagram);
@@ -42,6 +46,7 @@ class RelayServer {
   udp protocol_;
   asio::steady_timer sweep_timer_;
   asio::signal_set signals_;
+  asio::steady_timer deadline_timer_;
   core::Relay relay_;
   const Logger& log_;
   std::uint64_t receive_errors_ = 0;

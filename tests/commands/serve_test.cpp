@@ -120,6 +120,17 @@ TEST_CASE("SIGINT ends serve cleanly too", "[e2e][serve]") {
   CHECK(member.receive(1s) == "end");
 }
 
+TEST_CASE("serve --duration ends like a signal: end to members, exit 0", "[e2e][serve]") {
+  Server server({"--duration", "1500ms", "--hb-timeout", "1m"});
+  UdpPeer member(loopback(server.port()));
+  member.join();
+  const auto joined = std::chrono::steady_clock::now();
+  CHECK(member.receive(5s) == "end");
+  CHECK(std::chrono::steady_clock::now() - joined < 1500ms);
+  CHECK(server.process().wait(2s) == 0);
+  CHECK(server.process().err().find("duration reached") != std::string::npos);
+}
+
 TEST_CASE("a silent member expires within hb-timeout plus a quarter, with no traffic",
           "[e2e][serve]") {
   Server server({"--hb-timeout", "400ms"});
