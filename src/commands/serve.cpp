@@ -5,6 +5,9 @@
 #include <charconv>
 #include <memory>
 #include <optional>
+#include <random>
+#include <string_view>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -13,6 +16,7 @@
 #include "net/log.hpp"
 #include "net/relay_server.hpp"
 #include "net/socket.hpp"
+#include "protocol/envelope.hpp"
 
 namespace udpchat::commands {
 
@@ -34,7 +38,35 @@ struct ServeOptions {
   double max_egress = 0;  // bytes per second; 0 is off
   core::Duration stats_interval = std::chrono::seconds(60);
   core::Duration duration{};  // zero: run until a signal
+  std::vector<std::string> backplane;  // nats:// URLs; empty: no backplane, no NATS code runs
+  std::string node_id;                 // empty: random
+  std::string backplane_send = "asap";
+  double backplane_buffer = 1 << 20;
 };
+
+// 12 characters of [a-z0-9]: unique enough to tell a handful of nodes apart.
+std::string random_node_id() {
+  constexpr std::string_view kAlphabet = "abcdefghijklmnopqrstuvwxyz0123456789";
+  std::random_device random;
+  std::string id;
+  for (int i = 0; i < 12; ++i) id.push_back(kAlphabet[random() % kAlphabet.size()]);
+  return id;
+}
+
+// "nats://a:4222,nats://b:4222" as well as repeated flags.
+std::vector<std::string> split_servers(const std::vector<std::string>& values) {
+  std::vector<std::string> servers;
+  for (const auto& value : values) {
+    std::string_view rest = value;
+    while (!rest.empty()) {
+      const auto comma = rest.find(',');
+      const auto server = rest.substr(0, comma);
+      if (!server.empty()) servers.emplace_back(server);
+      rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+    }
+  }
+  return servers;
+}
 
 // "200/s", "200" or "off".
 std::optional<double> parse_rate(const std::string& text) {
@@ -65,6 +97,14 @@ std::optional<double> parse_bytes_rate(const std::string& text) {
     return std::nullopt;
   }
   return value * scale;
+}
+
+// A buffer size: like a byte rate without "/s" or "off", at most 1G (nats.c takes an int).
+std::optional<double> parse_buffer_bytes(const std::string& text) {
+  if (text == "off" || text.ends_with("/s")) return std::nullopt;
+  const auto bytes = parse_bytes_rate(text);
+  if (!bytes || *bytes < 1 || *bytes > 1e9) return std::nullopt;
+  return bytes;
 }
 
 CLI::Validator parsed_by(std::optional<double> (*parse)(const std::string&), std::string example) {
@@ -132,7 +172,29 @@ int run_serve(const ServeOptions& options) {
   config.datagram_limit = {options.rate_limit, options.burst};
   config.cookie_limit = {options.cookie_rate_limit, options.cookie_rate_limit * 2};
   config.max_egress = options.max_egress;
+  config.report_room_changes = !options.backplane.empty();
   net::RelayServer server(io, std::move(socket), config, log, options.stats_interval);
+
+  // The engine is optional at run time: the node serves its own members while it connects.
+  std::unique_ptr<net::Backplane> backplane;
+  if (!options.backplane.empty()) {
+    net::BackplaneConfig backplane_config;
+    backplane_config.servers = split_servers(options.backplane);
+    backplane_config.node_id = options.node_id.empty() ? random_node_id() : options.node_id;
+    backplane_config.send_asap = options.backplane_send == "asap";
+    backplane_config.buffer_bytes = static_cast<int>(options.backplane_buffer);
+    backplane = net::start_backplane(
+        io, backplane_config, log,
+        [&server](std::string_view room, std::string_view envelope) {
+          server.on_backplane_line(room, envelope);
+        },
+        error);
+    if (!backplane) {
+      print_error(fmt::format("--backplane: {}", error));
+      return kExitFailure;
+    }
+    server.attach(*backplane, backplane_config.node_id);
+  }
 
   // Scripts wait for this line (or the port file) before they send anything.
   fmt::print("listening on {}\n", net::format_endpoint(server.local_endpoint()));
@@ -150,6 +212,7 @@ int run_serve(const ServeOptions& options) {
   server.start();
   if (options.duration > core::Duration::zero()) server.stop_after(options.duration);
   io.run();
+  if (backplane) backplane->close();
   return server.failed() ? kExitFailure : kExitOk;
 }
 
@@ -164,6 +227,9 @@ void add_serve(CLI::App& app, Runner& run) {
       "(a bare 'reg' or any line joins): an open relay, for trusted networks only.\n"
       "Each source (IPv4 address or IPv6 /64) has a datagram budget and a smaller one for cookie\n"
       "requests; over-budget datagrams are dropped and counted (docs/security.md).\n"
+      "A chat line goes to the members of its sender's room (lobby unless the join named one).\n"
+      "--backplane shares rooms with other nodes through a NATS engine; the node serves its own\n"
+      "members whether or not the engine is up, and reconnects by itself (docs/scale-out.md).\n"
       "SIGINT, SIGTERM (Ctrl-C on Windows) or the end of --duration sends 'end' to every member\n"
       "and exits 0.\n"
       "Exit codes: 0 clean shutdown, 1 bind or runtime failure, 2 usage error,\n"
@@ -212,6 +278,34 @@ void add_serve(CLI::App& app, Runner& run) {
   add_duration(*cmd, "--duration", options->duration,
                "Shut down cleanly after this long, as on SIGTERM (default: run until a signal)")
       ->default_str("");
+  cmd->add_option("--backplane", options->backplane,
+                  "Share rooms with other serve nodes through NATS: nats://HOST:PORT[,nats://...]")
+      ->type_name("URLS")
+      ->check([](const std::string& value) -> std::string {
+        for (const auto& server : split_servers({value})) {
+          if (!server.starts_with("nats://")) {
+            return fmt::format("'{}' is not a nats://HOST:PORT URL", server);
+          }
+        }
+        return {};
+      });
+  cmd->add_option("--node-id", options->node_id,
+                  "This node's name on the backplane, 1 to 32 of [A-Za-z0-9_-] (default: random)")
+      ->check([](const std::string& value) -> std::string {
+        return protocol::is_node_id(value) ? "" : "must be 1 to 32 of [A-Za-z0-9_-]";
+      });
+  cmd->add_option("--backplane-send", options->backplane_send,
+                  "asap: write each line to the engine at once; batched: let nats.c's flusher "
+                  "gather them (about 1 ms later)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"asap", "batched"}));
+  cmd->add_option_function<std::string>(
+         "--backplane-buffer",
+         [options](const std::string& text) { options->backplane_buffer = *parse_buffer_bytes(text); },
+         "Bytes of lines held while the engine is away; beyond, lines are dropped and counted")
+      ->default_str("1M")
+      ->type_name("BYTES")
+      ->check(parsed_by(&parse_buffer_bytes, "1M, 256K"));
   cmd->callback([options, &run] { run = [options] { return run_serve(*options); }; });
 }
 

@@ -61,6 +61,10 @@ std::string_view to_string(DropReason reason) noexcept {
   return "unknown";
 }
 
+std::string_view Member::room_name() const noexcept {
+  return room == nullptr ? std::string_view{} : std::string_view(room->name);
+}
+
 std::uint64_t RelayStats::dropped() const noexcept {
   std::uint64_t total = 0;
   for (auto count : drops) total += count;
@@ -101,12 +105,21 @@ Outcome Relay::reply_to_stranger(std::string_view datagram) {
   return send_to(Audience::sender, buffer_);
 }
 
-Member* Relay::join(const Peer& peer, std::string_view nick, TimePoint now, bool& full) {
+Member* Relay::join(const Peer& peer, std::string_view nick, std::string_view room, TimePoint now,
+                    bool& full, bool& moved) {
   full = false;
+  moved = false;
+  if (room.empty()) room = proto::kDefaultRoom;
   if (Member* member = find_mutable(peer)) {
+    const auto index = static_cast<std::size_t>(member - members_.data());
     member->nick.assign(nick);
-    refresh(static_cast<std::size_t>(member - members_.data()), now);
-    return member;
+    if (member->room_name() != room) {
+      leave_room(index);
+      enter_room(index, room);
+      moved = true;
+    }
+    refresh(index, now);
+    return &members_[index];
   }
   if (members_.size() >= config_.max_clients) {
     full = true;
@@ -116,8 +129,42 @@ Member* Relay::join(const Peer& peer, std::string_view nick, TimePoint now, bool
   members_.push_back(Member{peer, config_.format_ip(peer), std::string(nick), now});
   links_.push_back({kNone, kNone});
   link_newest(members_.size() - 1);
+  enter_room(members_.size() - 1, room);
   ++stats_.joins;
   return &members_.back();
+}
+
+void Relay::enter_room(std::size_t index, std::string_view name) {
+  auto it = rooms_.find(std::string(name));
+  if (it == rooms_.end()) {
+    it = rooms_.emplace(std::string(name), Room{std::string(name), {}}).first;
+    if (config_.report_room_changes) room_changes_.push_back({it->second.name, true});
+  }
+  Room& room = it->second;
+  members_[index].room = &room;
+  members_[index].room_slot = static_cast<std::uint32_t>(room.members.size());
+  room.members.push_back(static_cast<std::uint32_t>(index));
+}
+
+// Swap-remove within the room, as take() does within members_.
+void Relay::leave_room(std::size_t index) {
+  Member& member = members_[index];
+  Room& room = *member.room;
+  const std::uint32_t moved = room.members.back();
+  room.members[member.room_slot] = moved;
+  members_[moved].room_slot = member.room_slot;
+  room.members.pop_back();
+  member.room = nullptr;
+  if (room.members.empty()) {
+    if (config_.report_room_changes) room_changes_.push_back({room.name, false});
+    rooms_.erase(rooms_.find(room.name));
+  }
+}
+
+std::vector<RoomChange> Relay::take_room_changes() {
+  std::vector<RoomChange> changes;
+  changes.swap(room_changes_);
+  return changes;
 }
 
 void Relay::link_newest(std::size_t index) {
@@ -146,12 +193,14 @@ void Relay::refresh(std::size_t index, TimePoint now) {
 // links change.
 Member Relay::take(std::size_t index) {
   unlink(index);
+  leave_room(index);
   Member taken = std::move(members_[index]);
   index_.erase(taken.peer);
   const std::size_t last = members_.size() - 1;
   if (index != last) {
     members_[index] = std::move(members_[last]);
     index_[members_[index].peer] = index;
+    members_[index].room->members[members_[index].room_slot] = static_cast<std::uint32_t>(index);
     const Links moved = links_[last];
     links_[index] = moved;
     const auto i = static_cast<std::uint32_t>(index);
@@ -165,12 +214,38 @@ Member Relay::take(std::size_t index) {
 
 Outcome Relay::broadcast(const Member& sender, std::string_view text, TimePoint now) {
   proto::encode_ack(buffer_, sender.ip, sender.peer.port, sender.nick, text);
-  if (egress_ && !egress_->allow(static_cast<double>(buffer_.size() * members_.size()), now)) {
+  Outcome out = fan_out(*sender.room, now);
+  if (out.event == Event::dropped) return out;
+  ++stats_.lines;
+  out.sender = &sender;
+  out.text = text;
+  return out;
+}
+
+// The `ack` in buffer_ to every member of `room`, within the egress budget.
+Outcome Relay::fan_out(const Room& room, TimePoint now) {
+  const std::size_t count = room.members.size();
+  if (egress_ && !egress_->allow(static_cast<double>(buffer_.size() * count), now)) {
     return drop(DropReason::egress_limited);
   }
-  ++stats_.lines;
-  stats_.deliveries += members_.size();
-  return send_to(Audience::members, buffer_);
+  stats_.deliveries += count;
+  Outcome out = send_to(Audience::room, buffer_);
+  out.recipients = room.members;
+  return out;
+}
+
+Outcome Relay::on_remote_line(std::string_view room, std::string_view ip, std::uint16_t port,
+                              std::string_view nick, std::string_view text, TimePoint now) {
+  const auto it = rooms_.find(std::string(room));
+  if (it == rooms_.end()) {
+    // The subscription was just dropped, or the envelope crossed it on the way.
+    ++stats_.remote_unrouted;
+    return {};
+  }
+  proto::encode_ack(buffer_, ip, port, nick, text);
+  Outcome out = fan_out(it->second, now);
+  if (out.event != Event::dropped) ++stats_.remote_lines;
+  return out;
 }
 
 Outcome Relay::on_datagram(const Peer& from, std::string_view datagram, TimePoint now) {
@@ -187,7 +262,8 @@ Outcome Relay::on_datagram(const Peer& from, std::string_view datagram, TimePoin
     if (member != nullptr) return out;
     if (!config_.legacy) return drop(DropReason::not_member);
     bool full = false;
-    member = join(from, {}, now, full);
+    bool moved = false;
+    member = join(from, {}, {}, now, full, moved);
     if (full) return drop(DropReason::server_full);
     return with_event(out, Event::joined, member);
   };
@@ -218,11 +294,12 @@ Outcome Relay::on_datagram(const Peer& from, std::string_view datagram, TimePoin
             }
             const bool was_member = member != nullptr;
             bool full = false;
-            member = join(from, j.nick, now, full);
+            bool moved = false;
+            member = join(from, j.nick, j.room, now, full, moved);
             if (full) return drop(DropReason::server_full);
-            proto::encode_welcome(buffer_, member->ip, from.port, member->nick);
-            return with_event(send_to(Audience::sender, buffer_),
-                              was_member ? Event::none : Event::joined, member);
+            proto::encode_welcome(buffer_, member->ip, from.port, member->nick, j.room);
+            const Event event = !was_member ? Event::joined : moved ? Event::moved : Event::none;
+            return with_event(send_to(Audience::sender, buffer_), event, member);
           },
           [&](const proto::Heartbeat&) { return admit({}); },
           [&](const proto::Quit&) -> Outcome {

@@ -32,13 +32,33 @@ struct RelayConfig {
   std::size_t limiter_slots = 65536;
   // Bytes per second of fan-out, all members together; 0 means unlimited.
   double max_egress = 0;
+  // Record when a room gains its first member or loses its last (take_room_changes): what a
+  // backplane subscribes by. Off, nothing is recorded.
+  bool report_room_changes = false;
 };
+
+struct Room;
 
 struct Member {
   Peer peer;
   std::string ip;    // as written in `ack` and `welcome`
   std::string nick;  // empty when the member has none
   TimePoint last_seen;
+  Room* room = nullptr;         // null once the member has left
+  std::uint32_t room_slot = 0;  // position in room->members
+
+  std::string_view room_name() const noexcept;
+};
+
+// Members are indices into Relay::members(); a line goes to its sender's room only.
+struct Room {
+  std::string name;
+  std::vector<std::uint32_t> members;
+};
+
+struct RoomChange {
+  std::string room;
+  bool opened = false;  // first member joined; false: last member left
 };
 
 enum class DropReason : std::uint8_t {
@@ -66,22 +86,29 @@ struct RelayStats {
   std::uint64_t expiries = 0;
   std::uint64_t lines = 0;
   std::uint64_t deliveries = 0;
+  std::uint64_t remote_lines = 0;       // lines from other nodes delivered to a local room
+  std::uint64_t remote_unrouted = 0;    // lines from other nodes for a room with no member here
   std::array<std::uint64_t, kDropReasonCount> drops{};
 
   std::uint64_t dropped() const noexcept;
 };
 
 // Who gets the outcome's payload.
-enum class Audience : std::uint8_t { nobody, sender, members };
+enum class Audience : std::uint8_t { nobody, sender, room };
 
-enum class Event : std::uint8_t { none, joined, left, dropped };
+enum class Event : std::uint8_t { none, joined, moved, left, dropped };
 
+// Views and pointers are valid until the next call on the relay.
 struct Outcome {
   Audience audience = Audience::nobody;
-  std::string_view payload;  // valid until the next call on the relay
+  std::string_view payload;
+  std::span<const std::uint32_t> recipients;  // Audience::room: indices into members()
   Event event = Event::none;
   DropReason drop = DropReason::empty;  // when event == dropped
-  const Member* member = nullptr;       // when event is joined or left; valid as payload is
+  const Member* member = nullptr;       // when event is joined, moved or left
+  // A local member's chat line (not one from another node): what a backplane publishes.
+  const Member* sender = nullptr;
+  std::string_view text;
 };
 
 class Relay {
@@ -90,6 +117,11 @@ class Relay {
 
   Outcome on_datagram(const Peer& from, std::string_view datagram, TimePoint now);
 
+  // A chat line another node relayed: `ack` bytes built exactly as that node built them, for
+  // this node's members of `room`.
+  Outcome on_remote_line(std::string_view room, std::string_view ip, std::uint16_t port,
+                         std::string_view nick, std::string_view text, TimePoint now);
+
   // Removes members silent for longer than hb_timeout and returns them (valid until the next
   // call). Calling it every hb_timeout / 4 bounds how late an expiry can be.
   std::span<const Member> expire(TimePoint now);
@@ -97,18 +129,25 @@ class Relay {
   std::span<const Member> members() const noexcept { return members_; }
   const Member* find(const Peer& peer) const noexcept;
   const RelayStats& stats() const noexcept { return stats_; }
+  std::size_t room_count() const noexcept { return rooms_.size(); }
+  // Rooms opened and closed since the last call, oldest first (report_room_changes).
+  std::vector<RoomChange> take_room_changes();
   const RelayConfig& config() const noexcept { return config_; }
 
  private:
   Outcome drop(DropReason reason);
   Outcome reply_to_stranger(std::string_view datagram);
   Member* find_mutable(const Peer& peer) noexcept;
-  Member* join(const Peer& peer, std::string_view nick, TimePoint now, bool& full);
+  Member* join(const Peer& peer, std::string_view nick, std::string_view room, TimePoint now,
+               bool& full, bool& moved);
+  void enter_room(std::size_t index, std::string_view name);
+  void leave_room(std::size_t index);
   Member take(std::size_t index);
   void refresh(std::size_t index, TimePoint now);
   void link_newest(std::size_t index);
   void unlink(std::size_t index);
   Outcome broadcast(const Member& sender, std::string_view text, TimePoint now);
+  Outcome fan_out(const Room& room, TimePoint now);
 
   RelayConfig config_;
   CookieJar cookies_;
@@ -117,6 +156,9 @@ class Relay {
   // Contiguous so that a broadcast walks memory in order; the index maps a peer to its slot.
   std::vector<Member> members_;
   std::unordered_map<Peer, std::size_t, PeerHash> index_;
+  // Node-based: a Member's Room* stays valid while other rooms come and go.
+  std::unordered_map<std::string, Room> rooms_;
+  std::vector<RoomChange> room_changes_;
   // Members in the order they were last heard from, oldest first, as links parallel to
   // members_: expiry pops from the old end, so a sweep costs what expires.
   struct Links {

@@ -5,6 +5,7 @@
 #include <span>
 #include <csignal>
 #include <cstring>
+#include <ranges>
 
 #ifdef __linux__
 #include <sys/socket.h>
@@ -15,6 +16,7 @@
 
 #include "net/address.hpp"
 #include "net/socket.hpp"
+#include "protocol/envelope.hpp"
 #include "protocol/message.hpp"
 
 namespace udpchat::net {
@@ -24,6 +26,7 @@ namespace {
 nlohmann::ordered_json member_fields(const core::Member& member) {
   nlohmann::ordered_json fields = {{"peer", format_address(member.ip, member.peer.port)}};
   if (!member.nick.empty()) fields["nick"] = member.nick;
+  if (member.room != nullptr) fields["room"] = member.room_name();
   return fields;
 }
 
@@ -69,7 +72,7 @@ void RelayServer::stop() {
   if (stopped_) return;
   stopped_ = true;
   const std::size_t notified = relay_.members().size();
-  broadcast(protocol::kEnd);
+  broadcast_to_all(protocol::kEnd);
   log_.info("shutdown", {{"notified", notified}});
   log_stats("totals");
   std::error_code ignored;
@@ -166,6 +169,7 @@ awaitable<void> RelayServer::sweep_loop() {
     for (const auto& member : relay_.expire(core::Clock::now())) {
       log_.info("expired", member_fields(member));
     }
+    if (backplane_ != nullptr) sync_subscriptions();
     log_stats_if_due();
   }
 }
@@ -186,17 +190,70 @@ awaitable<void> RelayServer::deadline_wait() {
 
 void RelayServer::handle(const udp::endpoint& from, std::string_view datagram) {
   const core::Outcome outcome = relay_.on_datagram(to_peer(from), datagram, core::Clock::now());
-  switch (outcome.audience) {
-    case core::Audience::nobody: break;
-    case core::Audience::sender: send(outcome.payload, from); break;
-    case core::Audience::members: broadcast(outcome.payload); break;
-  }
+  deliver(outcome, from);
   switch (outcome.event) {
     case core::Event::joined: log_.info("joined", member_fields(*outcome.member)); break;
+    case core::Event::moved: log_.info("moved", member_fields(*outcome.member)); break;
     case core::Event::left: log_.info("left", member_fields(*outcome.member)); break;
     case core::Event::none:
     case core::Event::dropped: break;
   }
+  if (backplane_ != nullptr) {
+    // Local members first: they never wait on, or depend on, the engine.
+    if (outcome.sender != nullptr) publish(*outcome.sender, outcome.text);
+    sync_subscriptions();
+  }
+}
+
+void RelayServer::deliver(const core::Outcome& outcome, const udp::endpoint& from) {
+  switch (outcome.audience) {
+    case core::Audience::nobody: break;
+    case core::Audience::sender: send(outcome.payload, from); break;
+    case core::Audience::room: broadcast(outcome.payload, outcome.recipients); break;
+  }
+}
+
+void RelayServer::attach(Backplane& backplane, std::string node_id) {
+  backplane_ = &backplane;
+  node_id_ = std::move(node_id);
+  sync_subscriptions();
+}
+
+void RelayServer::publish(const core::Member& sender, std::string_view text) {
+  protocol::encode_envelope(envelope_, {node_id_, sender.ip, sender.peer.port, sender.nick, text});
+  if (backplane_->publish(sender.room_name(), envelope_)) {
+    ++backplane_counts_.published;
+  } else {
+    ++backplane_counts_.publish_dropped;
+  }
+}
+
+// A node listens to a room's subject exactly while it has members in that room.
+void RelayServer::sync_subscriptions() {
+  for (const auto& change : relay_.take_room_changes()) {
+    if (change.opened) {
+      backplane_->subscribe(change.room);
+    } else {
+      backplane_->unsubscribe(change.room);
+    }
+  }
+}
+
+void RelayServer::on_backplane_line(std::string_view room, std::string_view envelope) {
+  if (stopped_) return;
+  ++backplane_counts_.received;
+  const auto line = protocol::decode_envelope(envelope);
+  if (!line) {
+    ++backplane_counts_.malformed;
+    return;
+  }
+  if (line->node == node_id_) {
+    ++backplane_counts_.own;
+    return;
+  }
+  const core::Outcome outcome =
+      relay_.on_remote_line(room, line->ip, line->port, line->nick, line->text, core::Clock::now());
+  if (outcome.audience == core::Audience::room) broadcast(outcome.payload, outcome.recipients);
 }
 
 void RelayServer::send(std::string_view payload, const udp::endpoint& to) {
@@ -204,18 +261,32 @@ void RelayServer::send(std::string_view payload, const udp::endpoint& to) {
   if (send_datagram(socket_, payload, to)) ++send_errors_;
 }
 
-void RelayServer::broadcast(std::string_view payload) {
-  // Batched so that a fan-out costs one system call per batch of members, not one each.
+void RelayServer::broadcast(std::string_view payload, std::span<const std::uint32_t> recipients) {
+  const auto members = relay_.members();
+  send_errors_ += send_in_batches(
+      payload, recipients | std::views::transform([&](std::uint32_t i) { return members[i].peer; }));
+}
+
+void RelayServer::broadcast_to_all(std::string_view payload) {
+  send_errors_ += send_in_batches(payload, relay_.members() | std::views::transform(&core::Member::peer));
+}
+
+// Batched so that a fan-out costs one system call per batch of members, not one each. A failed
+// send concerns one member; the others still get theirs.
+template <class Peers>
+std::uint64_t RelayServer::send_in_batches(std::string_view payload, Peers&& peers) {
   std::array<udp::endpoint, 64> batch;
   std::size_t count = 0;
-  for (const auto& member : relay_.members()) {
-    batch[count++] = to_endpoint(member.peer, protocol_);
+  std::uint64_t errors = 0;
+  for (const core::Peer& peer : peers) {
+    batch[count++] = to_endpoint(peer, protocol_);
     if (count == batch.size()) {
-      send_errors_ += send_to_each(socket_, payload, std::span(batch.data(), count));
+      errors += send_to_each(socket_, payload, std::span(batch.data(), count));
       count = 0;
     }
   }
-  if (count != 0) send_errors_ += send_to_each(socket_, payload, std::span(batch.data(), count));
+  if (count != 0) errors += send_to_each(socket_, payload, std::span(batch.data(), count));
+  return errors;
 }
 
 // Counters go to the log every stats interval, and only when traffic came in: a flood must
@@ -238,8 +309,18 @@ void RelayServer::log_stats(std::string_view event) const {
                                    {"expiries", stats.expiries},
                                    {"lines", stats.lines},
                                    {"deliveries", stats.deliveries},
+                                   {"rooms", relay_.room_count()},
                                    {"receive_errors", receive_errors_},
                                    {"send_errors", send_errors_}};
+  if (backplane_ != nullptr) {
+    fields["remote_lines"] = stats.remote_lines;
+    fields["remote_unrouted"] = stats.remote_unrouted;
+    fields["backplane_published"] = backplane_counts_.published;
+    fields["backplane_dropped"] = backplane_counts_.publish_dropped;
+    fields["backplane_received"] = backplane_counts_.received;
+    fields["backplane_own"] = backplane_counts_.own;
+    fields["backplane_malformed"] = backplane_counts_.malformed;
+  }
   const nlohmann::ordered_json drops = drop_fields(stats);  // kept alive for the loop
   for (const auto& [key, value] : drops.items()) fields[key] = value;
   log_.info(event, fields);

@@ -3,9 +3,12 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
+#include <string>
 
 #include "core/relay.hpp"
 #include "net/asio_compat.hpp"
+#include "net/backplane.hpp"
 #include "net/log.hpp"
 
 namespace udpchat::net {
@@ -24,6 +27,12 @@ class RelayServer {
   // Windows, where one process cannot send another SIGTERM.
   void stop_after(core::Duration duration);
 
+  // Rooms span the nodes that share `backplane` (the relay must report room changes). Lines
+  // from local members reach local members first, then the backplane.
+  void attach(Backplane& backplane, std::string node_id);
+  // An envelope the backplane delivered for `room` (on the io thread).
+  void on_backplane_line(std::string_view room, std::string_view envelope);
+
   udp::endpoint local_endpoint() const;
   const core::Relay& relay() const noexcept { return relay_; }
   bool failed() const noexcept { return failed_; }
@@ -37,7 +46,13 @@ class RelayServer {
   bool survives(const std::error_code& ec);
   void handle(const udp::endpoint& from, std::string_view datagram);
   void send(std::string_view payload, const udp::endpoint& to);
-  void broadcast(std::string_view payload);
+  void broadcast(std::string_view payload, std::span<const std::uint32_t> recipients);
+  void broadcast_to_all(std::string_view payload);
+  template <class Peers>
+  std::uint64_t send_in_batches(std::string_view payload, Peers&& peers);
+  void deliver(const core::Outcome& outcome, const udp::endpoint& from);
+  void publish(const core::Member& sender, std::string_view text);
+  void sync_subscriptions();
   void log_stats_if_due();
   void log_stats(std::string_view event) const;
 
@@ -54,6 +69,16 @@ class RelayServer {
   core::Duration stats_interval_;
   std::uint64_t datagrams_logged_ = 0;
   core::TimePoint stats_logged_at_{};
+  Backplane* backplane_ = nullptr;
+  std::string node_id_;
+  std::string envelope_;
+  struct BackplaneCounters {
+    std::uint64_t published = 0;
+    std::uint64_t publish_dropped = 0;
+    std::uint64_t received = 0;
+    std::uint64_t own = 0;        // our own lines handed back (no-echo should make this 0)
+    std::uint64_t malformed = 0;
+  } backplane_counts_;
   bool stopped_ = false;
   bool failed_ = false;
 };

@@ -28,10 +28,10 @@ bool parse_port(std::string_view s, std::uint16_t& port) noexcept {
   return ec == std::errc{} && end == s.data() + s.size();
 }
 
-// A line split at single spaces into at most four non-empty fields; count is 0 when the line
+// A line split at single spaces into at most five non-empty fields; count is 0 when the line
 // has more fields or an empty one (a doubled, leading or trailing space): such a line is chat.
 struct Fields {
-  std::array<std::string_view, 4> at;
+  std::array<std::string_view, 5> at;
   std::size_t count = 0;
 };
 
@@ -72,6 +72,7 @@ bool is_cookie(std::string_view token) noexcept {
   return all_of_token(token, kMaxCookieBytes, false);
 }
 bool is_nick(std::string_view nick) noexcept { return all_of_token(nick, kMaxNickBytes, true); }
+bool is_room(std::string_view room) noexcept { return all_of_token(room, kMaxRoomBytes, false); }
 
 ClientMessage decode_client(std::string_view datagram) noexcept {
   const std::string_view line = strip(datagram);
@@ -87,9 +88,9 @@ ClientMessage decode_client(std::string_view datagram) noexcept {
 
   // Commands with arguments; a line of another shape is chat, as the original server saw it.
   const Fields f = split_fields(line);
-  if (f.at[0] == kRegister && (f.count == 2 || f.count == 3) && is_cookie(f.at[1]) &&
-      (f.count == 2 || is_nick(f.at[2]))) {
-    return Join{f.at[1], f.at[2], line};
+  if (f.at[0] == kRegister && f.count >= 2 && f.count <= 4 && is_cookie(f.at[1]) &&
+      (f.count < 3 || is_nick(f.at[2])) && (f.count < 4 || is_room(f.at[3]))) {
+    return Join{f.at[1], f.at[2], f.at[3], line};
   }
   if (f.at[0] == "ping" && f.count == 2 && is_ping_token(f.at[1])) return Ping{f.at[1]};
 
@@ -121,11 +122,13 @@ ServerMessage decode_server(std::string_view datagram) noexcept {
   const Fields f = split_fields(line);
   if (f.at[0] == "cookie" && f.count == 2 && is_cookie(f.at[1])) return Cookie{f.at[1]};
   if (f.at[0] == "pong" && f.count == 2 && is_ping_token(f.at[1])) return Pong{f.at[1]};
-  if (f.at[0] == "welcome" && (f.count == 3 || f.count == 4)) {
+  if (f.at[0] == "welcome" && f.count >= 3 && f.count <= 5) {
     Welcome welcome;
     if (!parse_port(f.at[2], welcome.port)) return Unknown{};
+    if (f.count == 5 && !is_room(f.at[4])) return Unknown{};
     welcome.ip = f.at[1];
     welcome.nick = f.at[3];
+    welcome.room = f.at[4];
     return welcome;
   }
   return Unknown{};
@@ -147,7 +150,7 @@ void encode_ack(std::string& out, std::string_view ip, std::uint16_t port, std::
 }
 
 void encode_welcome(std::string& out, std::string_view ip, std::uint16_t port,
-                    std::string_view nick) {
+                    std::string_view nick, std::string_view room) {
   out.assign("welcome ");
   out.append(ip);
   out.push_back(' ');
@@ -155,6 +158,10 @@ void encode_welcome(std::string& out, std::string_view ip, std::uint16_t port,
   if (!nick.empty()) {
     out.push_back(' ');
     out.append(nick);
+  }
+  if (!room.empty()) {
+    out.push_back(' ');
+    out.append(room);
   }
 }
 
@@ -174,13 +181,17 @@ std::string encode_cookie_request() {
   return out;
 }
 
-std::string encode_join(std::string_view cookie, std::string_view nick) {
+std::string encode_join(std::string_view cookie, std::string_view nick, std::string_view room) {
   std::string out(kRegister);
   out.push_back(' ');
   out.append(cookie);
   if (!nick.empty()) {
     out.push_back(' ');
     out.append(nick);
+  }
+  if (!room.empty()) {
+    out.push_back(' ');
+    out.append(room);
   }
   return out;
 }

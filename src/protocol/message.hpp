@@ -16,6 +16,7 @@ inline constexpr std::size_t kCookieRequestBytes = 64;
 inline constexpr std::size_t kMaxPingTokenBytes = 32;
 inline constexpr std::size_t kMaxCookieBytes = 64;
 inline constexpr std::size_t kMaxNickBytes = 32;
+inline constexpr std::size_t kMaxRoomBytes = 32;
 // Receive buffers must hold the largest UDP payload so that nothing is silently truncated.
 inline constexpr std::size_t kMaxDatagramBytes = 65536;
 
@@ -23,6 +24,8 @@ inline constexpr std::string_view kRegister = "reg";
 inline constexpr std::string_view kHeartbeat = "^hb^";
 inline constexpr std::string_view kQuit = "quit";
 inline constexpr std::string_view kEnd = "end";
+// Members that name no room (and every original-protocol client) are in this one.
+inline constexpr std::string_view kDefaultRoom = "lobby";
 
 // Why a client datagram cannot be acted on. Every one of them is counted by the relay.
 enum class Malformation : std::uint8_t {
@@ -37,9 +40,10 @@ std::string_view to_string(Malformation reason) noexcept;
 // Client to server. Views point into the decoded datagram.
 struct Register {};        // bare `reg`: the original join
 struct CookieRequest {};   // `reg` padded with spaces to at least kCookieRequestBytes
-struct Join {              // `reg <cookie>` or `reg <cookie> <nick>`
+struct Join {              // `reg <cookie>`, `reg <cookie> <nick>` or `reg <cookie> <nick> <room>`
   std::string_view cookie;
   std::string_view nick;   // empty when absent
+  std::string_view room;   // empty when absent: kDefaultRoom
   std::string_view line;   // the whole line: an original server would relay it as chat
 };
 struct Heartbeat {};
@@ -66,6 +70,7 @@ struct Welcome {
   std::string_view ip;
   std::uint16_t port = 0;
   std::string_view nick;
+  std::string_view room;  // present when the join named a room
 };
 struct Ack {
   std::string_view ip;
@@ -86,18 +91,22 @@ ServerMessage decode_server(std::string_view datagram) noexcept;
 bool is_ping_token(std::string_view token) noexcept;  // 1..32 of [A-Za-z0-9_-]
 bool is_cookie(std::string_view token) noexcept;      // 1..64 of [A-Za-z0-9_-]
 bool is_nick(std::string_view nick) noexcept;         // 1..32 of [A-Za-z0-9_.-]
+bool is_room(std::string_view room) noexcept;         // 1..32 of [A-Za-z0-9_-]
 
 // Encoders. Those on the relay's hot path overwrite a caller-owned buffer so that a broadcast
 // encodes once and allocates nothing once the buffer has grown.
 void encode_ack(std::string& out, std::string_view ip, std::uint16_t port, std::string_view nick,
                 std::string_view text);
+// `room` is written only when not empty (the join named one), so that clients that predate
+// rooms still read the welcome they expect.
 void encode_welcome(std::string& out, std::string_view ip, std::uint16_t port,
-                    std::string_view nick);
+                    std::string_view nick, std::string_view room = {});
 void encode_cookie(std::string& out, std::string_view token);
 void encode_pong(std::string& out, std::string_view token);
 
 std::string encode_cookie_request();
-std::string encode_join(std::string_view cookie, std::string_view nick);
+// A room needs a nick: the fields are positional.
+std::string encode_join(std::string_view cookie, std::string_view nick, std::string_view room = {});
 std::string encode_ping(std::string_view token);
 
 }  // namespace udpchat::protocol

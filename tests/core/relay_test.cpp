@@ -2,7 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <map>
+#include <vector>
 #include <random>
 #include <string>
 
@@ -43,13 +45,22 @@ RelayConfig config(bool legacy = false, std::size_t max_clients = 4096) {
 Peer peer(std::uint16_t port) { return Peer::v4(10, 0, 0, 1, port); }
 
 // The cookie handshake, as a client runs it.
-Outcome join(Relay& relay, const Peer& who, std::string_view nick, TimePoint now) {
+Outcome join(Relay& relay, const Peer& who, std::string_view nick, TimePoint now,
+             std::string_view room = {}) {
   const Outcome cookie = relay.on_datagram(who, proto::encode_cookie_request(), now);
   REQUIRE(cookie.audience == Audience::sender);
   const auto decoded = proto::decode_server(cookie.payload);
   REQUIRE(std::holds_alternative<proto::Cookie>(decoded));
   const std::string token(std::get<proto::Cookie>(decoded).token);
-  return relay.on_datagram(who, proto::encode_join(token, nick), now);
+  return relay.on_datagram(who, proto::encode_join(token, nick, room), now);
+}
+
+// The ports of the members an outcome goes to, sorted.
+std::vector<std::uint16_t> recipient_ports(const Relay& relay, const Outcome& out) {
+  std::vector<std::uint16_t> ports;
+  for (const std::uint32_t index : out.recipients) ports.push_back(relay.members()[index].peer.port);
+  std::sort(ports.begin(), ports.end());
+  return ports;
 }
 
 std::uint64_t drops(const Relay& relay, DropReason reason) {
@@ -125,7 +136,7 @@ TEST_CASE("a chat line is broadcast as an ack to every member, sender included",
   join(relay, peer(2), "", t0);
   join(relay, peer(3), "carol", t0);
   const Outcome line = relay.on_datagram(peer(2), "hello all\n", t0);
-  CHECK(line.audience == Audience::members);
+  CHECK(line.audience == Audience::room);
   CHECK(line.payload == "ack: 10.0.0.1 2\nhello all\n");
   CHECK(relay.members().size() == 3);
   CHECK(relay.stats().deliveries == 3);
@@ -223,12 +234,12 @@ TEST_CASE("legacy mode admits the original client's reg, heartbeat and chat", "[
   CHECK(relay.on_datagram(peer(2), "^hb^", t0).event == Event::joined);
   const Outcome chat = relay.on_datagram(peer(3), "hello\n", t0);
   CHECK(chat.event == Event::joined);
-  CHECK(chat.audience == Audience::members);
+  CHECK(chat.audience == Audience::room);
   CHECK(chat.payload == "ack: 10.0.0.1 3\nhello\n");
   CHECK(relay.members().size() == 3);
   // A reg line whose cookie does not verify is chat, as the original server saw it.
   const Outcome line = relay.on_datagram(peer(1), "reg something", t0);
-  CHECK(line.audience == Audience::members);
+  CHECK(line.audience == Audience::room);
   CHECK(line.payload == "ack: 10.0.0.1 1\nreg something\n");
 }
 
@@ -329,8 +340,138 @@ TEST_CASE("a fan-out beyond --max-egress is dropped whole and counted", "[core][
   Relay relay(limited, t0);
   join(relay, peer(1), "", t0);
   join(relay, peer(2), "", t0);
-  CHECK(relay.on_datagram(peer(1), "short", t0).audience == Audience::members);  // 2 x 23 bytes
+  CHECK(relay.on_datagram(peer(1), "short", t0).audience == Audience::room);  // 2 x 23 bytes
   CHECK(relay.on_datagram(peer(1), std::string(60, 'x'), t0).audience == Audience::nobody);
   CHECK(drops(relay, DropReason::egress_limited) == 1);
-  CHECK(relay.on_datagram(peer(1), std::string(30, 'y'), t0 + 1s).audience == Audience::members);
+  CHECK(relay.on_datagram(peer(1), std::string(30, 'y'), t0 + 1s).audience == Audience::room);
+}
+
+TEST_CASE("a chat line reaches the members of its sender's room only", "[core][relay][rooms]") {
+  Relay relay(config(), t0);
+  join(relay, peer(1), "a1", t0);
+  join(relay, peer(2), "b1", t0, "lobby");
+  join(relay, peer(3), "b3", t0, "ops");
+  join(relay, peer(4), "b4", t0, "ops");
+  const Outcome lobby_line = relay.on_datagram(peer(1), "to the lobby", t0);
+  CHECK(lobby_line.audience == Audience::room);
+  CHECK(recipient_ports(relay, lobby_line) == std::vector<std::uint16_t>{1, 2});
+  CHECK(lobby_line.payload == "ack: 10.0.0.1 1 a1\nto the lobby\n");  // ack bytes unchanged
+  const Outcome ops_line = relay.on_datagram(peer(4), "to ops", t0);
+  CHECK(recipient_ports(relay, ops_line) == std::vector<std::uint16_t>{3, 4});
+  CHECK(relay.stats().deliveries == 4);
+  CHECK(relay.room_count() == 2);
+}
+
+TEST_CASE("welcome names the room only when the join named one", "[core][relay][rooms]") {
+  Relay relay(config(), t0);
+  CHECK(join(relay, peer(1), "old", t0).payload == "welcome 10.0.0.1 1 old");
+  CHECK(join(relay, peer(2), "new", t0, "lobby").payload == "welcome 10.0.0.1 2 new lobby");
+  CHECK(join(relay, peer(3), "ops", t0, "ops").payload == "welcome 10.0.0.1 3 ops ops");
+  CHECK(relay.find(peer(1))->room_name() == "lobby");
+}
+
+TEST_CASE("legacy members are in the lobby", "[core][relay][rooms]") {
+  Relay relay(config(true), t0);
+  relay.on_datagram(peer(1), "reg", t0);
+  join(relay, peer(2), "n", t0, "ops");
+  join(relay, peer(3), "m", t0);
+  CHECK(relay.find(peer(1))->room_name() == "lobby");
+  CHECK(recipient_ports(relay, relay.on_datagram(peer(1), "hi", t0)) ==
+        std::vector<std::uint16_t>{1, 3});
+}
+
+TEST_CASE("a new reg with another room moves the member", "[core][relay][rooms]") {
+  Relay relay(config(), t0);
+  join(relay, peer(1), "a", t0);
+  join(relay, peer(2), "b", t0, "ops");
+  const Outcome moved = join(relay, peer(1), "a", t0 + 1s, "ops");
+  CHECK(moved.event == Event::moved);
+  CHECK(moved.payload == "welcome 10.0.0.1 1 a ops");
+  CHECK(relay.room_count() == 1);  // the empty lobby is gone
+  CHECK(recipient_ports(relay, relay.on_datagram(peer(2), "x", t0 + 1s)) ==
+        std::vector<std::uint16_t>{1, 2});
+  // The same room again is no move.
+  CHECK(join(relay, peer(1), "a", t0 + 2s, "ops").event == Event::none);
+}
+
+TEST_CASE("room changes report each room's first join and last leave in order",
+          "[core][relay][rooms]") {
+  RelayConfig c = config();
+  c.report_room_changes = true;
+  c.hb_timeout = 10s;
+  Relay relay(c, t0);
+  join(relay, peer(1), "a", t0, "ops");
+  join(relay, peer(2), "b", t0, "ops");
+  join(relay, peer(3), "c", t0);
+  auto changes = relay.take_room_changes();
+  REQUIRE(changes.size() == 2);
+  CHECK((changes[0].room == "ops" && changes[0].opened));
+  CHECK((changes[1].room == "lobby" && changes[1].opened));
+  CHECK(relay.take_room_changes().empty());
+
+  relay.on_datagram(peer(1), "quit", t0);
+  CHECK(relay.take_room_changes().empty());  // b is still in ops
+  relay.on_datagram(peer(3), "^hb^", t0 + 8s);
+  relay.expire(t0 + 11s);                    // b expires, c does not
+  changes = relay.take_room_changes();
+  REQUIRE(changes.size() == 1);
+  CHECK((changes[0].room == "ops" && !changes[0].opened));
+}
+
+TEST_CASE("room changes are not recorded unless asked for", "[core][relay][rooms]") {
+  Relay relay(config(), t0);
+  join(relay, peer(1), "a", t0, "ops");
+  CHECK(relay.take_room_changes().empty());
+}
+
+TEST_CASE("a remote line is delivered to the local room with the sender's ack bytes",
+          "[core][relay][rooms]") {
+  Relay relay(config(), t0);
+  join(relay, peer(1), "local", t0);
+  join(relay, peer(2), "other", t0, "ops");
+  const Outcome out = relay.on_remote_line("lobby", "192.168.7.7", 7777, "far", "from B", t0);
+  CHECK(out.audience == Audience::room);
+  CHECK(out.payload == "ack: 192.168.7.7 7777 far\nfrom B\n");
+  CHECK(recipient_ports(relay, out) == std::vector<std::uint16_t>{1});
+  CHECK(out.sender == nullptr);  // never published again
+  CHECK(relay.stats().remote_lines == 1);
+  CHECK(relay.on_remote_line("empty", "1.2.3.4", 1, "", "x", t0).audience == Audience::nobody);
+  CHECK(relay.stats().remote_unrouted == 1);
+}
+
+TEST_CASE("a local line names its sender and text for the backplane", "[core][relay][rooms]") {
+  Relay relay(config(), t0);
+  join(relay, peer(1), "a", t0, "ops");
+  const Outcome out = relay.on_datagram(peer(1), "  publish me \n", t0);
+  REQUIRE(out.sender != nullptr);
+  CHECK(out.sender->room_name() == "ops");
+  CHECK(out.text == "publish me");
+}
+
+TEST_CASE("room membership stays consistent through random joins, moves and leaves",
+          "[core][relay][rooms]") {
+  RelayConfig c = config();
+  c.hb_timeout = 5s;
+  Relay relay(c, t0);
+  std::mt19937 random(7);
+  TimePoint now = t0;
+  const std::array<std::string_view, 4> rooms{"", "lobby", "ops", "dev"};
+  for (int step = 0; step < 3000; ++step) {
+    const auto who = peer(static_cast<std::uint16_t>(1 + random() % 40));
+    switch (random() % 4) {
+      case 0: join(relay, who, "n", now, rooms[random() % rooms.size()]); break;
+      case 1: relay.on_datagram(who, "quit", now); break;
+      case 2: relay.on_datagram(who, "line", now); break;
+      case 3: now += 300ms; relay.expire(now); break;
+    }
+    std::size_t in_rooms = 0;
+    for (std::size_t i = 0; i < relay.members().size(); ++i) {
+      const auto& member = relay.members()[i];
+      REQUIRE(member.room != nullptr);
+      REQUIRE(member.room->members[member.room_slot] == i);
+      if (member.room_slot == 0) in_rooms += member.room->members.size();
+    }
+    REQUIRE(in_rooms == relay.members().size());
+    REQUIRE(relay.room_count() <= relay.members().size());
+  }
 }

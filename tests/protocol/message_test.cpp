@@ -53,8 +53,24 @@ TEST_CASE("decode reads reg with a cookie and an optional nick as a join", "[pro
   CHECK(named.line == "reg tok al.ice-1");
 }
 
+TEST_CASE("decode reads a fourth reg field as the room to join", "[protocol]") {
+  const auto join = as<proto::Join>(proto::decode_client("reg tok alice ops-2_b"));
+  CHECK(join.cookie == "tok");
+  CHECK(join.nick == "alice");
+  CHECK(join.room == "ops-2_b");
+  CHECK(as<proto::Join>(proto::decode_client("reg tok alice")).room.empty());
+  CHECK(as<proto::Join>(proto::decode_client("reg tok a " + std::string(32, 'r'))).room.size() == 32);
+}
+
+TEST_CASE("decode treats a reg line whose room breaks the rules as chat", "[protocol]") {
+  CHECK(std::holds_alternative<proto::Chat>(proto::decode_client("reg tok alice room.dot")));
+  CHECK(std::holds_alternative<proto::Chat>(proto::decode_client("reg tok alice r/s")));
+  CHECK(std::holds_alternative<proto::Chat>(
+      proto::decode_client("reg tok alice " + std::string(33, 'r'))));
+}
+
 TEST_CASE("decode treats a reg line of another shape as chat", "[protocol]") {
-  CHECK(as<proto::Chat>(proto::decode_client("reg a b c")).text == "reg a b c");
+  CHECK(as<proto::Chat>(proto::decode_client("reg a b c d")).text == "reg a b c d");
   CHECK(as<proto::Chat>(proto::decode_client("reg  tok")).text == "reg  tok");
   CHECK(as<proto::Chat>(proto::decode_client("reg tok bad/nick")).text == "reg tok bad/nick");
   CHECK(std::holds_alternative<proto::Chat>(
@@ -123,6 +139,12 @@ TEST_CASE("every server message decodes as it was encoded", "[protocol]") {
   proto::encode_welcome(out, "::1", 778, "");
   CHECK(out == "welcome ::1 778");
   CHECK(as<proto::Welcome>(proto::decode_server(out)).nick.empty());
+  proto::encode_welcome(out, "127.0.0.1", 779, "dave", "ops");
+  CHECK(out == "welcome 127.0.0.1 779 dave ops");
+  const auto in_room = as<proto::Welcome>(proto::decode_server(out));
+  CHECK(in_room.nick == "dave");
+  CHECK(in_room.room == "ops");
+  CHECK(as<proto::Welcome>(proto::decode_server("welcome 127.0.0.1 779 dave")).room.empty());
 
   proto::encode_cookie(out, "Zz09_-");
   CHECK(out == "cookie Zz09_-");
@@ -139,6 +161,8 @@ TEST_CASE("every server message decodes as it was encoded", "[protocol]") {
 TEST_CASE("every client message encodes to what the decoder reads", "[protocol]") {
   CHECK(proto::encode_join("tok", "") == "reg tok");
   CHECK(proto::encode_join("tok", "nick") == "reg tok nick");
+  CHECK(proto::encode_join("tok", "nick", "ops") == "reg tok nick ops");
+  CHECK(as<proto::Join>(proto::decode_client(proto::encode_join("t", "n", "r"))).room == "r");
   CHECK(proto::encode_ping("abc") == "ping abc");
   CHECK(as<proto::Join>(proto::decode_client(proto::encode_join("t", "n"))).nick == "n");
   CHECK(as<proto::Ping>(proto::decode_client(proto::encode_ping("abc"))).token == "abc");
@@ -151,6 +175,7 @@ TEST_CASE("decode_server reports garbage as unknown", "[protocol]") {
   CHECK(std::holds_alternative<proto::Unknown>(proto::decode_server("ack: 1.2.3.4 99999\nhi")));
   CHECK(std::holds_alternative<proto::Unknown>(proto::decode_server("welcome 1.2.3.4")));
   CHECK(std::holds_alternative<proto::Unknown>(proto::decode_server("cookie a b")));
+  CHECK(std::holds_alternative<proto::Unknown>(proto::decode_server("welcome 1.2.3.4 5 n r.x")));
   CHECK(std::holds_alternative<proto::Unknown>(proto::decode_server("\xFF\xFE")));
 }
 
@@ -162,6 +187,10 @@ TEST_CASE("nick and token rules", "[protocol]") {
   CHECK_FALSE(proto::is_nick("with space"));
   CHECK(proto::is_nick("a.b-c_d"));
   CHECK_FALSE(proto::is_ping_token("a.b"));
+  CHECK(proto::is_room("lobby"));
+  CHECK_FALSE(proto::is_room("a.b"));
+  CHECK_FALSE(proto::is_room(""));
+  CHECK_FALSE(proto::is_room(std::string(33, 'r')));
   CHECK(proto::is_cookie(std::string(64, 'c')));
   CHECK_FALSE(proto::is_cookie(std::string(65, 'c')));
 }

@@ -70,7 +70,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     Traffic& t = traffic[source];
     if (op == 1) {
       if (t.cookie.empty()) continue;
-      datagram = proto::encode_join(t.cookie, "n" + std::to_string(source));
+      // A third of the sources name no room (lobby), the others one of two rooms.
+      const std::string room = source % 3 == 0 ? "" : "r" + std::to_string(source % 3);
+      datagram = proto::encode_join(t.cookie, "n" + std::to_string(source), room);
     } else if (op == 2) {
       datagram.clear();
     }
@@ -85,11 +87,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         if (std::holds_alternative<proto::Welcome>(reply)) t.validated = true;
         if (!member_before && !t.validated) check(out.payload.size() <= datagram.size());
       }
-      if (out.audience == core::Audience::members) {
+      if (out.audience == core::Audience::room) {
         check(out.payload.size() <= 1200);
         check(std::count(out.payload.begin(), out.payload.end(), '\n') == 2);
         check(std::holds_alternative<proto::Ack>(proto::decode_server(out.payload)));
-        for (const auto& member : relay.members()) {
+        const core::Member* sender = relay.find(peer);
+        for (const std::uint32_t index : out.recipients) {
+          const core::Member& member = relay.members()[index];
+          if (sender != nullptr) check(member.room == sender->room);  // a line stays in its room
           const auto key = static_cast<std::uint8_t>(member.peer.address[14] + 32 * (member.peer.port - 1000));
           traffic[key].sent += out.payload.size();
           check(traffic[key].validated);  // only validated members ever receive an ack
@@ -99,6 +104,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     relay.expire(now);
     check(relay.members().size() <= config.max_clients);
     for (const auto& member : relay.members()) check(now - member.last_seen <= config.hb_timeout);
+    // Every member is in exactly one room, at the slot it records.
+    std::size_t in_rooms = 0;
+    for (std::size_t i = 0; i < relay.members().size(); ++i) {
+      const core::Member& member = relay.members()[i];
+      check(member.room != nullptr && member.room->members[member.room_slot] == i);
+      if (member.room_slot == 0) in_rooms += member.room->members.size();
+    }
+    check(in_rooms == relay.members().size());
     for (const auto& [id, seen] : traffic) {
       if (!seen.validated) check(seen.sent <= seen.received);
     }

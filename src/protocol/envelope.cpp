@@ -1,0 +1,92 @@
+#include "protocol/envelope.hpp"
+
+#include <charconv>
+
+#include "protocol/message.hpp"
+#include "protocol/text.hpp"
+
+namespace udpchat::protocol {
+
+namespace {
+
+constexpr std::size_t kMaxIpBytes = 45;  // the longest IPv6 text form
+
+bool is_ip_text(std::string_view ip) noexcept {
+  if (ip.empty() || ip.size() > kMaxIpBytes) return false;
+  for (char c : ip) {
+    const bool hex = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+    if (!hex && c != ':' && c != '.') return false;
+  }
+  return true;
+}
+
+// Takes the text up to the next space (or all of it) off the front of `s`.
+std::string_view next_field(std::string_view& s) noexcept {
+  const auto space = s.find(' ');
+  const std::string_view field = s.substr(0, space);
+  s = space == std::string_view::npos ? std::string_view{} : s.substr(space + 1);
+  return field;
+}
+
+}  // namespace
+
+// The same alphabet and length as a room name.
+bool is_node_id(std::string_view id) noexcept { return is_room(id); }
+
+void encode_envelope(std::string& out, const Envelope& envelope) {
+  out.assign(kEnvelopeVersion);
+  out.push_back(' ');
+  out.append(envelope.node);
+  out.push_back(' ');
+  out.append(envelope.ip);
+  out.push_back(' ');
+  char digits[8];
+  const auto [end, ec] = std::to_chars(digits, digits + sizeof digits, envelope.port);
+  out.append(digits, end);
+  if (!envelope.nick.empty()) {
+    out.push_back(' ');
+    out.append(envelope.nick);
+  }
+  out.push_back('\n');
+  out.append(envelope.text);
+}
+
+std::optional<Envelope> decode_envelope(std::string_view data) noexcept {
+  const auto newline = data.find('\n');
+  if (newline == std::string_view::npos) return std::nullopt;
+  std::string_view header = data.substr(0, newline);
+  Envelope envelope;
+  envelope.text = data.substr(newline + 1);
+
+  if (next_field(header) != kEnvelopeVersion) return std::nullopt;
+  envelope.node = next_field(header);
+  envelope.ip = next_field(header);
+  const std::string_view port = next_field(header);
+  envelope.nick = next_field(header);
+  if (!header.empty()) return std::nullopt;  // more fields than the format has
+
+  if (!is_node_id(envelope.node) || !is_ip_text(envelope.ip)) return std::nullopt;
+  const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), envelope.port);
+  if (port.empty() || ec != std::errc{} || end != port.data() + port.size()) return std::nullopt;
+  if (!envelope.nick.empty() && !is_nick(envelope.nick)) return std::nullopt;
+  // The text is what a relay would have accepted as a chat line, already stripped.
+  if (envelope.text.empty() || envelope.text.size() > kMaxLineBytes ||
+      strip(envelope.text) != envelope.text || check_text(envelope.text) != TextCheck::ok) {
+    return std::nullopt;
+  }
+  return envelope;
+}
+
+std::string room_subject(std::string_view room) {
+  std::string subject(kRoomSubjectPrefix);
+  subject.append(room);
+  return subject;
+}
+
+std::string_view subject_room(std::string_view subject) noexcept {
+  if (!subject.starts_with(kRoomSubjectPrefix)) return {};
+  const std::string_view room = subject.substr(kRoomSubjectPrefix.size());
+  return is_room(room) ? room : std::string_view{};
+}
+
+}  // namespace udpchat::protocol

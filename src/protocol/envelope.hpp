@@ -1,0 +1,37 @@
+// What one serve node publishes to the others through the backplane for each chat line: enough
+// for every node to build the same `ack` bytes for its own members. Pure, like the rest of
+// protocol/. The room travels in the subject (udpchat.room.<room>), not in the envelope.
+//
+//   udpchat1 <node-id> <ip> <port>[ <nick>]\n<text>
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace udpchat::protocol {
+
+inline constexpr std::string_view kEnvelopeVersion = "udpchat1";
+inline constexpr std::string_view kRoomSubjectPrefix = "udpchat.room.";
+
+struct Envelope {
+  std::string_view node;  // the publishing node: a node ignores its own envelopes
+  std::string_view ip;    // as the publishing node wrote it in its `ack`
+  std::uint16_t port = 0;
+  std::string_view nick;  // empty when the sender has none
+  std::string_view text;
+};
+
+bool is_node_id(std::string_view id) noexcept;  // 1..32 of [A-Za-z0-9_-]
+
+void encode_envelope(std::string& out, const Envelope& envelope);
+// Every field is checked as strictly as a datagram from a client: the engine is another
+// network input. Views point into `data`.
+std::optional<Envelope> decode_envelope(std::string_view data) noexcept;
+
+std::string room_subject(std::string_view room);
+// The room of a subject built by room_subject, or empty when it is not one.
+std::string_view subject_room(std::string_view subject) noexcept;
+
+}  // namespace udpchat::protocol
