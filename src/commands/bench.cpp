@@ -26,6 +26,8 @@ using namespace std::chrono_literals;
 
 struct BenchOptions {
   std::string target{net::kDefaultTarget};
+  std::vector<std::string> servers;  // several nodes of one cluster, clients spread over them
+  std::string room;
   bool embedded = false;
   int clients = 10;
   int senders = 1;
@@ -78,11 +80,26 @@ class EmbeddedRelay {
 double micros(std::uint64_t ns) { return static_cast<double>(ns) / 1000.0; }
 
 // Every figure of a report, in one order for JSON and CSV; never NaN or infinite.
-nlohmann::ordered_json to_json(const std::string& target, const net::BenchReport& r) {
+nlohmann::ordered_json latency_json(const core::Histogram& h) {
   auto finite = [](double v) { return std::isfinite(v) ? v : 0.0; };
   auto round3 = [&](double v) { return std::round(finite(v) * 1000.0) / 1000.0; };
-  return {
+  return {{"min", round3(micros(h.min()))},
+          {"p50", round3(micros(h.percentile(50)))},
+          {"p90", round3(micros(h.percentile(90)))},
+          {"p99", round3(micros(h.percentile(99)))},
+          {"p99_9", round3(micros(h.percentile(99.9)))},
+          {"max", round3(micros(h.max()))},
+          {"mean", round3(h.mean() / 1000.0)}};
+}
+
+nlohmann::ordered_json to_json(const std::string& target, const std::string& room,
+                               const net::BenchReport& r) {
+  auto finite = [](double v) { return std::isfinite(v) ? v : 0.0; };
+  auto round3 = [&](double v) { return std::round(finite(v) * 1000.0) / 1000.0; };
+  nlohmann::ordered_json out = {
       {"target", target},
+      {"nodes", r.nodes},
+      {"room", room.empty() ? nlohmann::ordered_json() : nlohmann::ordered_json(room)},
       {"server", net::to_string(r.server)},
       {"clients", r.clients},
       {"senders", r.senders},
@@ -99,18 +116,17 @@ nlohmann::ordered_json to_json(const std::string& target, const net::BenchReport
       {"out_of_order", r.out_of_order},
       {"deliveries_per_s", round3(r.deliveries_per_second())},
       {"bytes_per_s", round3(r.bytes_per_second())},
-      {"latency_us",
-       {{"min", round3(micros(r.latency.min()))},
-        {"p50", round3(micros(r.latency.percentile(50)))},
-        {"p90", round3(micros(r.latency.percentile(90)))},
-        {"p99", round3(micros(r.latency.percentile(99)))},
-        {"p99_9", round3(micros(r.latency.percentile(99.9)))},
-        {"max", round3(micros(r.latency.max()))},
-        {"mean", round3(r.latency.mean() / 1000.0)}}},
+      {"latency_us", latency_json(r.latency)},
       {"jitter_us", round3(r.jitter_ns / 1000.0)},
       {"kernel_drops", r.kernel_drops ? nlohmann::ordered_json(*r.kernel_drops) : nlohmann::ordered_json()},
       {"send_errors", r.send_errors},
   };
+  // Deliveries that crossed from one node to another through the backplane.
+  if (r.nodes > 1) {
+    out["cross_node_delivered"] = r.cross_delivered;
+    out["cross_node_latency_us"] = latency_json(r.cross_latency);
+  }
+  return out;
 }
 
 void print_csv(const nlohmann::ordered_json& row) {
@@ -146,6 +162,12 @@ void print_table(const nlohmann::ordered_json& r) {
   fmt::print("latency us min {} p50 {} p90 {} p99 {} p99.9 {} max {} mean {}\n",
              l["min"].dump(), l["p50"].dump(), l["p90"].dump(), l["p99"].dump(),
              l["p99_9"].dump(), l["max"].dump(), l["mean"].dump());
+  if (r.contains("cross_node_latency_us")) {
+    const auto& x = r["cross_node_latency_us"];
+    fmt::print("cross-node {} deliveries, latency us p50 {} p90 {} p99 {} max {}\n",
+               r["cross_node_delivered"].dump(), x["p50"].dump(), x["p90"].dump(),
+               x["p99"].dump(), x["max"].dump());
+  }
   fmt::print("jitter     {} us (RFC 3550)\n", r["jitter_us"].dump());
   if (!r["kernel_drops"].is_null()) {
     fmt::print("bench receive-buffer drops {}\n", r["kernel_drops"].dump());
@@ -154,9 +176,17 @@ void print_table(const nlohmann::ordered_json& r) {
 
 int run_bench(const BenchOptions& options) {
   std::string error;
-  auto target = net::parse_host_port(options.target, error);
-  if (!target) {
-    print_error(error);
+  std::vector<net::HostPort> targets;
+  for (const auto& text : options.servers.empty() ? std::vector{options.target} : options.servers) {
+    auto target = net::parse_host_port(text, error);
+    if (!target) {
+      print_error(error);
+      return kExitUsage;
+    }
+    targets.push_back(*target);
+  }
+  if (!options.room.empty() && !protocol::is_room(options.room)) {
+    print_error(fmt::format("--room '{}': use 1 to 32 of A-Z a-z 0-9 _ -", options.room));
     return kExitUsage;
   }
   if (options.size < protocol::kMinBenchLineBytes || options.size > protocol::kMaxLineBytes) {
@@ -168,14 +198,23 @@ int run_bench(const BenchOptions& options) {
   std::unique_ptr<EmbeddedRelay> relay;
   if (options.embedded) {
     relay = std::make_unique<EmbeddedRelay>(static_cast<std::size_t>(options.clients));
-    target = net::HostPort{"127.0.0.1", relay->port()};
+    targets = {net::HostPort{"127.0.0.1", relay->port()}};
   }
-  const std::string where = fmt::format("{}:{}", target->host, target->port);
+  std::vector<std::string> names;
+  for (const auto& target : targets) names.push_back(fmt::format("{}:{}", target.host, target.port));
+  const std::string where = fmt::format("{}", fmt::join(names, ","));
 
   asio::io_context io(1);
   net::BenchRunner runner(io);
-  net::BenchSettings settings{*target,         options.clients, options.senders, options.rate,
-                              options.size,    options.duration, options.warmup};
+  net::BenchSettings settings;
+  settings.targets = targets;
+  settings.room = options.room;
+  settings.clients = options.clients;
+  settings.senders = options.senders;
+  settings.rate = options.rate;
+  settings.size = options.size;
+  settings.duration = options.duration;
+  settings.warmup = options.warmup;
   settings.hb_interval = options.hb_interval;
   int code = kExitOk;
   std::optional<nlohmann::ordered_json> result;
@@ -190,7 +229,7 @@ int run_bench(const BenchOptions& options) {
         }
         if (!options.find_max) {
           const net::BenchReport report = co_await runner.trial(settings);
-          result = to_json(where, report);
+          result = to_json(where, options.room, report);
         } else {
           // Short trials, doubling then bisecting; the loss limit decides each one.
           net::BenchSettings trial = settings;
@@ -211,7 +250,7 @@ int run_bench(const BenchOptions& options) {
                          *rate, report.lost_percent(), micros(report.latency.percentile(99)),
                          passed ? "pass" : "fail");
             }
-            if (passed && *rate >= search.best()) best = to_json(where, report);
+            if (passed && *rate >= search.best()) best = to_json(where, options.room, report);
           }
           if (!best) {
             error = fmt::format("no rate tried stayed within {}% loss and p99 {}",
@@ -262,10 +301,20 @@ void add_bench(CLI::App& app, Runner& run) {
       "N clients join with the real handshake; S of them send paced chat lines (open loop:\n"
       "latency counts from each line's intended send time, so stalls are not hidden); every\n"
       "client counts what it receives. --embedded benches a relay started inside the process.\n"
+      "With --server given more than once, client i joins server i mod N (one cluster's nodes\n"
+      "sharing a backplane); sender i is client i, and deliveries that crossed nodes are\n"
+      "reported apart (cross-node latency).\n"
       "Exit codes: 0 done, 1 failure (clients could not join, no rate passed), 2 usage error,\n"
       "3 refused, 4 host does not resolve.");
-  cmd->add_option("target", options->target, "Relay address, HOST:PORT")->capture_default_str();
-  cmd->add_flag("--embedded", options->embedded, "Bench a relay started inside this process");
+  auto* target =
+      cmd->add_option("target", options->target, "Relay address, HOST:PORT")->capture_default_str();
+  auto* embedded =
+      cmd->add_flag("--embedded", options->embedded, "Bench a relay started inside this process");
+  cmd->add_option("--server", options->servers,
+                  "A node of a cluster, HOST:PORT; repeat for each node (instead of target)")
+      ->excludes(target)
+      ->excludes(embedded);
+  cmd->add_option("--room", options->room, "Room every client joins (default: lobby)");
   cmd->add_option("--clients", options->clients, "Members joined")
       ->capture_default_str()
       ->check(CLI::Range(1, 100'000));

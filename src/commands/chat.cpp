@@ -22,6 +22,7 @@ namespace {
 struct ChatOptions {
   std::string target{net::kDefaultTarget};
   std::string nick;
+  std::string room;
   core::Duration hb_interval = std::chrono::seconds(5);
   core::Duration linger = std::chrono::seconds(1);
   bool json = false;
@@ -43,9 +44,10 @@ class TextView final : public net::ChatView {
   explicit TextView(net::Terminal* terminal) : terminal_(terminal) {}
 
   void joined(const net::JoinInfo& info) override {
-    print(fmt::format("joined {} ({}) as {}{}", info.server, mode_name(info.mode),
+    print(fmt::format("joined {} ({}) as {}{}{}", info.server, mode_name(info.mode),
                       info.address.empty() ? "unknown address" : info.address,
-                      info.nick.empty() ? "" : ", nick " + info.nick),
+                      info.nick.empty() ? "" : ", nick " + info.nick,
+                      info.mode == net::ServerKind::legacy ? "" : ", room " + info.room),
           stderr);
     if (terminal_ != nullptr) print("type a line and press enter; /help lists commands", stderr);
   }
@@ -60,6 +62,10 @@ class TextView final : public net::ChatView {
   void notice(std::string_view text) override { print(fmt::format("-- {}", text), stderr); }
 
   void server_closed() override { print("server closed the chat", stderr); }
+
+  void room_changed(std::string_view room) override {
+    print(fmt::format("-- now in room {}", room), stderr);
+  }
 
  private:
   void print(const std::string& line, std::FILE* stream) {
@@ -82,7 +88,9 @@ class JsonView final : public net::ChatView {
           {"server", info.server},
           {"mode", mode_name(info.mode)},
           {"address", info.address.empty() ? nlohmann::ordered_json() : nlohmann::ordered_json(info.address)},
-          {"nick", info.nick.empty() ? nlohmann::ordered_json() : nlohmann::ordered_json(info.nick)}});
+          {"nick", info.nick.empty() ? nlohmann::ordered_json() : nlohmann::ordered_json(info.nick)},
+          {"room", info.mode == net::ServerKind::legacy ? nlohmann::ordered_json()
+                                                        : nlohmann::ordered_json(info.room)}});
   }
 
   void message(const net::ChatMessage& m) override {
@@ -97,6 +105,8 @@ class JsonView final : public net::ChatView {
   void notice(std::string_view text) override { emit({{"type", "notice"}, {"text", text}}); }
 
   void server_closed() override { emit({{"type", "end"}}); }
+
+  void room_changed(std::string_view room) override { emit({{"type", "room"}, {"room", room}}); }
 
  private:
   static void emit(nlohmann::ordered_json object) {
@@ -118,6 +128,15 @@ int run_chat(const ChatOptions& options) {
     print_error(fmt::format("--nick '{}': use 1 to 32 of A-Z a-z 0-9 _ . -", options.nick));
     return kExitUsage;
   }
+  if (!options.room.empty() && !protocol::is_room(options.room)) {
+    print_error(fmt::format("--room '{}': use 1 to 32 of A-Z a-z 0-9 _ -", options.room));
+    return kExitUsage;
+  }
+  if (!options.room.empty() && options.nick.empty()) {
+    // The join's fields are positional: reg <cookie> <nick> <room>.
+    print_error("--room needs --nick");
+    return kExitUsage;
+  }
 
   asio::io_context io(1);
   // Interactive only when a person is at both ends; pipes get plain line mode.
@@ -129,8 +148,9 @@ int run_chat(const ChatOptions& options) {
   net::LineSource input(io.get_executor(), std::cin, terminal.get());
 
   net::ChatClient client(
-      io, net::ChatSettings{*target, options.nick, options.hb_interval, options.linger}, view,
-      input);
+      io,
+      net::ChatSettings{*target, options.nick, options.room, options.hb_interval, options.linger},
+      view, input);
   const net::ChatEnd end = client.run();
   terminal.reset();  // restore the terminal before the last words
   if (!client.error().empty()) print_error(client.error());
@@ -150,13 +170,16 @@ void add_chat(CLI::App& app, Runner& run) {
   auto options = std::make_shared<ChatOptions>();
   auto* cmd = app.add_subcommand("chat", "Chat through a relay: standard input out, lines received shown");
   cmd->footer(
-      "Each input line is sent as a chat line; /quit (or quit) leaves, /help lists commands.\n"
+      "Each input line is sent as a chat line; /join ROOM moves to another room, /quit (or\n"
+      "quit) leaves, /help lists commands. Lines reach the members of your room only.\n"
       "At end of input the client waits up to --linger for the echo of every line it sent, so\n"
       "`echo \"deploy done\" | udpchat chat --nick ci` posts reliably.\n"
       "Exit codes: 0 left normally or the server closed the chat, 1 a sent line was never\n"
       "acknowledged, 2 usage error, 3 refused (nothing listening), 4 host does not resolve.");
   cmd->add_option("target", options->target, "Relay address, HOST:PORT")->capture_default_str();
   cmd->add_option("-n,--nick", options->nick, "Name shown to others (1-32 of A-Z a-z 0-9 _ . -)");
+  cmd->add_option("-r,--room", options->room,
+                  "Room to join (1-32 of A-Z a-z 0-9 _ -; needs --nick; default: lobby)");
   add_duration(*cmd, "--hb-interval", options->hb_interval, "Heartbeat period");
   add_duration(*cmd, "--linger", options->linger,
                "At end of input, how long to wait for the echo of lines sent");

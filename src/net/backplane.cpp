@@ -106,7 +106,9 @@ bool NatsBackplane::connect(const BackplaneConfig& config, std::string& error) {
     }
   }
   open_ = true;
-  log_.info("backplane connecting", {{"servers", config.servers}, {"node", config.node_id}});
+  std::string list;
+  for (const auto& server : config.servers) list += (list.empty() ? "" : ",") + server;
+  log_.info("backplane connecting", {{"servers", list}, {"node", config.node_id}});
   const natsStatus status = natsConnection_Connect(&connection_, options_);
   if (status == NATS_OK) {
     change_state(State::connected, connected_url(connection_));

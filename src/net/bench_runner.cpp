@@ -54,6 +54,8 @@ struct Stream {
 struct Client {
   explicit Client(asio::io_context& io) : socket(io) {}
   udp::socket socket;
+  std::size_t node = 0;  // which target it joined
+  std::string nick;      // set when a room is named (the join's fields are positional)
   bool joined = false;
   std::vector<Stream> streams;
   std::uint32_t kernel_drops = 0;  // SO_RXQ_OVFL: cumulative for the socket
@@ -82,6 +84,9 @@ struct BenchRunner::State {
   std::uint64_t bytes = 0;
   std::uint64_t send_errors = 0;
   core::Histogram latency;
+  std::uint64_t cross_delivered = 0;
+  core::Histogram cross_latency;
+  std::string room;
 
   void send(Client& client, std::string_view payload) {
     std::error_code ec;
@@ -94,7 +99,7 @@ struct BenchRunner::State {
     if (const auto* ack = std::get_if<protocol::Ack>(&message)) {
       if (counting) count(client, *ack, datagram.size(), arrival_ns);
     } else if (const auto* cookie = std::get_if<protocol::Cookie>(&message)) {
-      if (!client.joined) send(client, protocol::encode_join(cookie->token, {}));
+      if (!client.joined) send(client, protocol::encode_join(cookie->token, client.nick, room));
     } else if (std::holds_alternative<protocol::Welcome>(message)) {
       if (!client.joined) {
         client.joined = true;
@@ -117,7 +122,12 @@ struct BenchRunner::State {
       return;
     }
     const std::int64_t transit = arrival_ns - static_cast<std::int64_t>(line->intended_ns);
-    latency.record(static_cast<std::uint64_t>(std::max<std::int64_t>(transit, 0)));
+    const auto transit_ns = static_cast<std::uint64_t>(std::max<std::int64_t>(transit, 0));
+    latency.record(transit_ns);
+    if (client.node != clients[line->sender]->node) {
+      ++cross_delivered;
+      cross_latency.record(transit_ns);
+    }
     if (stream.has_transit) {
       const double d = std::abs(static_cast<double>(transit - stream.last_transit));
       stream.jitter += (d - stream.jitter) / 16.0;
@@ -297,17 +307,22 @@ ServerKind BenchRunner::server() const noexcept { return state_->server; }
 
 awaitable<std::optional<BenchRunner::Failure>> BenchRunner::connect(const BenchSettings& settings) {
   State& s = *state_;
-  const Resolved resolved = co_await resolve(settings.target);
-  if (resolved.error) {
-    co_return Failure{ProbeStatus::unresolved, fmt::format("cannot resolve '{}': {}",
-                                                           settings.target.host,
-                                                           resolved.error.message())};
+  std::vector<udp::endpoint> servers;
+  for (const auto& target : settings.targets) {
+    const Resolved resolved = co_await resolve(target);
+    if (resolved.error) {
+      co_return Failure{ProbeStatus::unresolved,
+                        fmt::format("cannot resolve '{}': {}", target.host, resolved.error.message())};
+    }
+    servers.push_back(resolved.endpoints.front());
   }
-  const udp::endpoint server = resolved.endpoints.front();
+  s.room = settings.room;
   for (int i = 0; i < settings.clients; ++i) {
     auto client = std::make_unique<Client>(s.io);
+    client->node = static_cast<std::size_t>(i) % servers.size();
+    if (!settings.room.empty()) client->nick = fmt::format("b{}", i);
     std::error_code ec;
-    client->socket = connect_socket(s.io.get_executor(), server, ec);
+    client->socket = connect_socket(s.io.get_executor(), servers[client->node], ec);
     if (ec) {
       co_return Failure{ProbeStatus::failed,
                         fmt::format("cannot open client socket {}: {}", i, ec.message())};
@@ -332,7 +347,7 @@ awaitable<std::optional<BenchRunner::Failure>> BenchRunner::connect(const BenchS
   }
   if (s.refused) {
     co_return Failure{ProbeStatus::refused,
-                      fmt::format("{}: refused (nothing listening)", format_endpoint(server))};
+                      fmt::format("{}: refused (nothing listening)", format_endpoint(servers.front()))};
   }
   if (!first.joined) {
     // The padded reg strips to `reg`: an original server has made each sender a member.
@@ -376,6 +391,8 @@ awaitable<BenchReport> BenchRunner::trial(const BenchSettings& settings) {
   s.bytes = 0;
   s.send_errors = 0;
   s.latency.reset();
+  s.cross_delivered = 0;
+  s.cross_latency.reset();
   std::vector<std::uint32_t> drops_before;
   for (auto& client : s.clients) {
     client->streams.assign(senders, Stream(capacity));
@@ -450,6 +467,9 @@ awaitable<BenchReport> BenchRunner::trial(const BenchSettings& settings) {
   report.bytes = s.bytes;
   report.send_errors = s.send_errors;
   report.latency = s.latency;
+  report.cross_delivered = s.cross_delivered;
+  report.cross_latency = s.cross_latency;
+  report.nodes = static_cast<int>(settings.targets.size());
   double jitter_sum = 0;
   std::uint64_t streams = 0;
   std::uint64_t drops = 0;

@@ -17,7 +17,9 @@
 namespace udpchat::net {
 
 struct BenchSettings {
-  HostPort target;
+  // Client i joins targets[i % targets.size()]: one target, or the nodes of a cluster.
+  std::vector<HostPort> targets;
+  std::string room;  // empty: the server's default room
   int clients = 10;
   int senders = 1;
   double rate = 1000;      // lines per second, all senders together
@@ -48,6 +50,10 @@ struct BenchReport {
   std::uint64_t send_errors = 0;
   std::optional<std::uint64_t> kernel_drops;  // the bench's own receive buffers (Linux)
   core::Histogram latency;                    // nanoseconds from intended send to arrival
+  // Deliveries to a client of another node than the sender's (several targets only).
+  std::uint64_t cross_delivered = 0;
+  core::Histogram cross_latency;
+  int nodes = 1;
   double jitter_ns = 0;                       // RFC 3550, averaged over streams
 
   double lost_percent() const noexcept;
@@ -67,7 +73,7 @@ class BenchRunner {
     ProbeStatus status;   // refused, unresolved or failed: the same exit codes as probe
     std::string message;  // one line
   };
-  // Resolves the target and joins every client.
+  // Resolves the targets and joins every client.
   awaitable<std::optional<Failure>> connect(const BenchSettings& settings);
   // One measured trial at settings.rate with the joined clients.
   awaitable<BenchReport> trial(const BenchSettings& settings);

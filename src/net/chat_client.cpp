@@ -27,8 +27,9 @@ constexpr int kSilentPings = 3;
 constexpr std::size_t kMaxPending = 4096;
 
 constexpr std::string_view kHelp =
-    "commands: /quit (or quit) leaves, /help shows this; a line starting with // sends it with "
-    "one / removed; anything else is sent as a chat line (at most 1024 bytes of UTF-8)";
+    "commands: /join ROOM moves to another room, /quit (or quit) leaves, /help shows this; a "
+    "line starting with // sends it with one / removed; anything else is sent as a chat line "
+    "(at most 1024 bytes of UTF-8)";
 
 }  // namespace
 
@@ -41,7 +42,8 @@ ChatClient::ChatClient(asio::io_context& io, ChatSettings settings, ChatView& vi
       socket_(io),
       join_event_(io),
       ack_event_(io),
-      signals_(io, SIGINT, SIGTERM) {}
+      signals_(io, SIGINT, SIGTERM),
+      room_(settings_.room) {}
 
 ChatEnd ChatClient::run() {
   asio::co_spawn(io_, session(), [](std::exception_ptr failure) {
@@ -96,7 +98,8 @@ awaitable<void> ChatClient::session() {
                              "in legacy mode",
                              server_));
   }
-  JoinInfo info{server_, joined ? ServerKind::udpchat : ServerKind::legacy, {}, settings_.nick};
+  JoinInfo info{server_, joined ? ServerKind::udpchat : ServerKind::legacy, {}, settings_.nick,
+                confirmed_room_.empty() ? std::string(protocol::kDefaultRoom) : confirmed_room_};
   if (own_) info.address = format_address(own_->first, own_->second);
   view_.joined(info);
   last_heard_ = last_member_traffic_ = core::Clock::now();
@@ -152,10 +155,14 @@ void ChatClient::handle(std::string_view datagram) {
   const auto message = protocol::decode_server(datagram);
   if (const auto* cookie = std::get_if<protocol::Cookie>(&message)) {
     // Cookies come only when asked for: on joining and on a membership refresh.
-    if (state_ != State::legacy) send(protocol::encode_join(cookie->token, settings_.nick));
+    if (state_ != State::legacy) send(protocol::encode_join(cookie->token, settings_.nick, room_));
   } else if (const auto* welcome = std::get_if<protocol::Welcome>(&message)) {
     own_.emplace(std::string(welcome->ip), welcome->port);
     last_member_traffic_ = core::Clock::now();
+    if (!welcome->room.empty() && welcome->room != confirmed_room_) {
+      confirmed_room_.assign(welcome->room);
+      if (state_ == State::joined) view_.room_changed(confirmed_room_);
+    }
     if (state_ == State::joining) {
       state_ = State::joined;
       join_event_.cancel();
@@ -254,6 +261,10 @@ bool ChatClient::handle_input(std::string_view line) {
     view_.notice(kHelp);
     return true;
   }
+  if (text == "/join" || text.starts_with("/join ")) {
+    join_room(protocol::strip(text.substr(5)));
+    return true;
+  }
   if (text.starts_with("//")) {
     text.remove_prefix(1);
   } else if (text.starts_with('/')) {
@@ -284,6 +295,22 @@ bool ChatClient::handle_input(std::string_view line) {
   }
   pending_.emplace_back(text);
   return true;
+}
+
+// A move is a new join naming the room; the welcome that confirms it is what the view reports.
+void ChatClient::join_room(std::string_view room) {
+  if (state_ == State::legacy) {
+    view_.notice("the server speaks the original protocol: it has no rooms");
+  } else if (settings_.nick.empty()) {
+    view_.notice("/join needs a nick (a room is named after it): start chat with --nick");
+  } else if (!protocol::is_room(room)) {
+    view_.notice(fmt::format("'{}' is not a room name: use 1 to 32 of A-Z a-z 0-9 _ -", room));
+  } else if (room == confirmed_room_ || (confirmed_room_.empty() && room == protocol::kDefaultRoom)) {
+    view_.notice(fmt::format("already in room {}", room));
+  } else {
+    room_.assign(room);
+    send(protocol::encode_cookie_request());
+  }
 }
 
 }  // namespace udpchat::net

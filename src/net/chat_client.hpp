@@ -20,6 +20,7 @@ namespace udpchat::net {
 struct ChatSettings {
   HostPort target;
   std::string nick;
+  std::string room;  // empty: the server's default room (lobby); needs a nick otherwise
   core::Duration hb_interval = std::chrono::seconds(5);
   core::Duration linger = std::chrono::seconds(1);
 };
@@ -29,6 +30,7 @@ struct JoinInfo {
   ServerKind mode = ServerKind::udpchat;
   std::string address;  // how the server sees us (udpchat mode), else empty
   std::string nick;
+  std::string room;  // as the server confirmed it; "lobby" when none was named
 };
 
 struct ChatMessage {
@@ -47,6 +49,8 @@ class ChatView {
   // Status lines for the person at the keyboard ("server not answering, rejoining").
   virtual void notice(std::string_view text) = 0;
   virtual void server_closed() = 0;
+  // The server confirmed a move to another room (/join).
+  virtual void room_changed(std::string_view room) = 0;
 };
 
 // Exit status of a chat session, mapped to exit codes by the command.
@@ -75,6 +79,7 @@ class ChatClient {
   void handle(std::string_view datagram);
   // False when the session should end (/quit).
   bool handle_input(std::string_view line);
+  void join_room(std::string_view room);
   void send(std::string_view payload);
   void finish(ChatEnd end, std::string error = {});
 
@@ -92,6 +97,8 @@ class ChatClient {
   std::string error_;
   std::string server_;
   std::optional<std::pair<std::string, std::uint16_t>> own_;  // our address as the server sees it
+  std::string room_;            // the room every join names (changed by /join)
+  std::string confirmed_room_;  // the room the last welcome named
   std::deque<std::string> pending_;  // lines sent and not yet seen back as our own ack
   std::size_t forgotten_ = 0;        // pending lines dropped to bound memory
   core::TimePoint last_heard_{};          // any datagram from the server

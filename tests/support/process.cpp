@@ -38,7 +38,13 @@ Process::Process(std::vector<std::string> args, const std::string& input) : dir_
   const auto in_path = dir_ / "stdin";
   std::ofstream(in_path, std::ios::binary) << input;
   const int fd = ::open(in_path.c_str(), O_RDONLY);
-  spawn(std::move(args), fd);
+  spawn(UDPCHAT_BINARY, std::move(args), fd);
+  ::close(fd);
+}
+
+Process::Process(Program program, std::vector<std::string> args) : dir_(make_temp_dir()) {
+  const int fd = ::open("/dev/null", O_RDONLY);
+  spawn(std::move(program.path), std::move(args), fd);
   ::close(fd);
 }
 
@@ -46,14 +52,14 @@ Process::Process(std::vector<std::string> args, InputPipe) : dir_(make_temp_dir(
   int fds[2];
   if (::pipe(fds) != 0) throw std::runtime_error("pipe failed");
   ::fcntl(fds[1], F_SETFD, FD_CLOEXEC);
-  spawn(std::move(args), fds[0]);
+  spawn(UDPCHAT_BINARY, std::move(args), fds[0]);
   ::close(fds[0]);
   input_ = fds[1];
 }
 
-void Process::spawn(std::vector<std::string> args, int input_fd) {
+void Process::spawn(std::string program, std::vector<std::string> args, int input_fd) {
   ::signal(SIGPIPE, SIG_IGN);  // a child that has exited must not kill the test writing to it
-  args.insert(args.begin(), UDPCHAT_BINARY);
+  args.insert(args.begin(), std::move(program));
   std::vector<char*> argv;
   for (auto& arg : args) argv.push_back(arg.data());
   argv.push_back(nullptr);

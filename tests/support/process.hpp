@@ -19,6 +19,11 @@ class Process {
   // Runs udpchat with stdin on a pipe that the test writes to and closes.
   struct InputPipe {};
   Process(std::vector<std::string> args, InputPipe);
+  // Runs another program (a nats-server the test starts, say); stdin is empty.
+  struct Program {
+    std::string path;
+  };
+  Process(Program program, std::vector<std::string> args);
   ~Process();
   Process(const Process&) = delete;
   Process& operator=(const Process&) = delete;
@@ -36,7 +41,7 @@ class Process {
                        std::chrono::milliseconds timeout = std::chrono::seconds(5)) const;
 
  private:
-  void spawn(std::vector<std::string> args, int input_fd);
+  void spawn(std::string program, std::vector<std::string> args, int input_fd);
 
   std::filesystem::path dir_;
   pid_t pid_ = -1;

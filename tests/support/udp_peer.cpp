@@ -76,14 +76,14 @@ std::vector<std::string> UdpPeer::drain(std::chrono::milliseconds window) {
   return all;
 }
 
-std::string UdpPeer::join(std::string_view nick) {
+std::string UdpPeer::join(std::string_view nick, std::string_view room) {
   send(protocol::encode_cookie_request());
   const auto cookie_line = receive();
   if (!cookie_line) throw std::runtime_error("no cookie from the server");
   const auto message = protocol::decode_server(*cookie_line);
   const auto* cookie = std::get_if<protocol::Cookie>(&message);
   if (cookie == nullptr) throw std::runtime_error("expected a cookie, got: " + *cookie_line);
-  send(protocol::encode_join(cookie->token, nick));
+  send(protocol::encode_join(cookie->token, nick, room));
   const auto welcome = receive();
   if (!welcome) throw std::runtime_error("no welcome from the server");
   return *welcome;

@@ -32,7 +32,7 @@ class UdpPeer {
   std::uint16_t port() const { return socket_.local_endpoint().port(); }
 
   // Cookie handshake, as a udpchat client does it; returns the `welcome` line.
-  std::string join(std::string_view nick = {});
+  std::string join(std::string_view nick = {}, std::string_view room = {});
 
  private:
   asio::io_context io_;

@@ -1,0 +1,236 @@
+// End to end: two `udpchat serve` nodes sharing rooms through a real nats-server that the test
+// starts on a free loopback port. a1 is in lobby on node A; b1 and b2 in lobby on node B; b3 in
+// another room on B.
+#include <signal.h>
+
+#include <algorithm>
+#include <chrono>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include <asio.hpp>
+
+#include "support/catch.hpp"
+#include "support/process.hpp"
+#include "support/udp_peer.hpp"
+
+using namespace std::chrono_literals;
+using udpchat::test::loopback;
+using udpchat::test::Process;
+using udpchat::test::Server;
+using udpchat::test::UdpPeer;
+
+namespace {
+
+std::uint16_t free_tcp_port() {
+  asio::io_context io;
+  asio::ip::tcp::acceptor acceptor(io, asio::ip::tcp::endpoint(asio::ip::address_v4::loopback(), 0));
+  return acceptor.local_endpoint().port();
+}
+
+bool tcp_answers(std::uint16_t port) {
+  asio::io_context io;
+  asio::ip::tcp::socket socket(io);
+  std::error_code ec;
+  socket.connect(asio::ip::tcp::endpoint(asio::ip::address_v4::loopback(), port), ec);
+  return !ec;
+}
+
+// A nats-server on 127.0.0.1:port, killed with the object.
+class Engine {
+ public:
+  explicit Engine(std::uint16_t port) { start(port); }
+  void start(std::uint16_t port) {
+    process_ = std::make_unique<Process>(Process::Program{NATS_SERVER},
+                                         std::vector<std::string>{"-a", "127.0.0.1", "-p",
+                                                                  std::to_string(port)});
+    const auto until = std::chrono::steady_clock::now() + 10s;
+    while (!tcp_answers(port)) {
+      if (std::chrono::steady_clock::now() > until || process_->wait(1ms)) {
+        throw std::runtime_error("nats-server did not start: " + process_->err());
+      }
+      std::this_thread::sleep_for(10ms);
+    }
+  }
+  // Abruptly, as a crash would.
+  void stop() {
+    process_->signal(SIGKILL);
+    process_->wait(5s);
+  }
+
+ private:
+  std::unique_ptr<Process> process_;
+};
+
+std::vector<std::string> node_args(std::uint16_t engine_port, std::string node) {
+  return {"--backplane", "nats://127.0.0.1:" + std::to_string(engine_port), "--node-id",
+          std::move(node), "--hb-timeout", "2m"};
+}
+
+std::size_t count_in(const std::string& text, std::string_view needle) {
+  std::size_t count = 0;
+  for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++count;
+  return count;
+}
+
+bool wait_for_log_count(Process& process, std::string_view needle, std::size_t count,
+                        std::chrono::milliseconds limit) {
+  const auto until = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < until) {
+    if (count_in(process.err(), needle) >= count) return true;
+    std::this_thread::sleep_for(10ms);
+  }
+  return false;
+}
+
+std::size_t acks_with(const std::vector<std::string>& received, std::string_view text) {
+  return static_cast<std::size_t>(std::count_if(received.begin(), received.end(), [&](const auto& d) {
+    return d.starts_with("ack: ") && d.ends_with("\n" + std::string(text) + "\n");
+  }));
+}
+
+// A node's subscription reaches the engine a moment after it connects: sends numbered probe
+// lines from `from` until one reaches `to`, then lets the stragglers arrive and drops them.
+bool wait_until_lines_cross(UdpPeer& from, UdpPeer& to, std::initializer_list<UdpPeer*> others,
+                            std::string_view tag) {
+  bool crossed = false;
+  for (int i = 0; i < 100 && !crossed; ++i) {
+    from.send(std::string(tag) + " probe " + std::to_string(i));
+    for (const auto& d : to.drain(100ms)) crossed = crossed || d.find(" probe ") != std::string::npos;
+  }
+  std::this_thread::sleep_for(300ms);
+  for (UdpPeer* peer : others) peer->drain(50ms);
+  from.drain(50ms);
+  to.drain(50ms);
+  return crossed;
+}
+
+}  // namespace
+
+TEST_CASE("rooms span two nodes through NATS: local first, exactly once, and back after an "
+          "engine restart",
+          "[e2e][backplane]") {
+  const std::uint16_t engine_port = free_tcp_port();
+  // 1. Nodes started before the engine serve their own members.
+  Server node_a(node_args(engine_port, "node-a"));
+  Server node_b(node_args(engine_port, "node-b"));
+  UdpPeer a1(loopback(node_a.port()));
+  UdpPeer b1(loopback(node_b.port()));
+  UdpPeer b2(loopback(node_b.port()));
+  UdpPeer b3(loopback(node_b.port()));
+  CHECK(a1.join("a1").ends_with(" a1"));
+  CHECK(b1.join("b1", "lobby").ends_with(" b1 lobby"));
+  CHECK(b2.join("b2").ends_with(" b2"));
+  CHECK(b3.join("b3", "other").ends_with(" b3 other"));
+
+  a1.send("before the engine");
+  CHECK(acks_with(a1.drain(300ms), "before the engine") == 1);
+  b1.send("b before the engine");
+  CHECK(acks_with(b2.drain(300ms), "b before the engine") == 1);
+  CHECK(acks_with(a1.drain(200ms), "b before the engine") == 0);
+
+  Engine engine(engine_port);
+  REQUIRE(wait_for_log_count(node_a.process(), "backplane connected", 1, 15s));
+  REQUIRE(wait_for_log_count(node_b.process(), "backplane connected", 1, 15s));
+  REQUIRE(wait_until_lines_cross(a1, b1, {&b2, &b3}, "a"));
+  REQUIRE(wait_until_lines_cross(b2, a1, {&b1, &b3}, "b"));
+
+  // 2. Exactly once everywhere in the room, nothing in another room; both directions.
+  a1.send("hello from a1");
+  const auto at_a1 = a1.drain(500ms);
+  const auto at_b1 = b1.drain(100ms);
+  const auto at_b2 = b2.drain(100ms);
+  const auto at_b3 = b3.drain(100ms);
+  CHECK(acks_with(at_a1, "hello from a1") == 1);
+  CHECK(acks_with(at_b1, "hello from a1") == 1);
+  CHECK(acks_with(at_b2, "hello from a1") == 1);
+  CHECK(at_b3.empty());
+  // Every node builds the same ack bytes.
+  CHECK(std::find(at_b1.begin(), at_b1.end(),
+                  "ack: 127.0.0.1 " + std::to_string(a1.port()) + " a1\nhello from a1\n") !=
+        at_b1.end());
+
+  b2.send("hello from b2");
+  CHECK(acks_with(a1.drain(500ms), "hello from b2") == 1);
+  CHECK(acks_with(b1.drain(100ms), "hello from b2") == 1);
+  CHECK(acks_with(b2.drain(100ms), "hello from b2") == 1);
+  CHECK(b3.drain(100ms).empty());
+
+  // 3. Engine gone: each node still relays locally.
+  engine.stop();
+  REQUIRE(wait_for_log_count(node_a.process(), "backplane disconnected", 1, 10s));
+  REQUIRE(wait_for_log_count(node_b.process(), "backplane disconnected", 1, 10s));
+  a1.send("a alone");
+  CHECK(acks_with(a1.drain(300ms), "a alone") == 1);
+  b1.send("b alone");
+  CHECK(acks_with(b2.drain(300ms), "b alone") == 1);
+  CHECK(acks_with(b1.drain(100ms), "b alone") == 1);
+  CHECK(acks_with(a1.drain(100ms), "b alone") == 0);
+
+  // Engine back on the same address: both nodes reconnect by themselves.
+  engine.start(engine_port);
+  REQUIRE(wait_for_log_count(node_a.process(), "backplane connected", 2, 15s));
+  REQUIRE(wait_for_log_count(node_b.process(), "backplane connected", 2, 15s));
+  // Lines held while the engine was away may arrive now, never twice.
+  std::this_thread::sleep_for(300ms);
+  CHECK(acks_with(b1.drain(200ms), "a alone") <= 1);
+  REQUIRE(wait_until_lines_cross(a1, b1, {&b2, &b3}, "a"));
+  REQUIRE(wait_until_lines_cross(b1, a1, {&b2, &b3}, "b"));
+  a1.send("after the restart");
+  CHECK(acks_with(a1.drain(500ms), "after the restart") == 1);
+  CHECK(acks_with(b1.drain(100ms), "after the restart") == 1);
+  CHECK(acks_with(b2.drain(100ms), "after the restart") == 1);
+  CHECK(b3.drain(100ms).empty());
+
+  // The nodes counted what crossed, and never saw their own lines again.
+  node_a.process().signal(SIGTERM);
+  node_b.process().signal(SIGTERM);
+  REQUIRE(node_a.process().wait(5s) == 0);
+  REQUIRE(node_b.process().wait(5s) == 0);
+  CHECK(node_a.process().err().find("backplane_own=0") != std::string::npos);
+  CHECK(node_a.process().err().find("backplane_malformed=0") != std::string::npos);
+  CHECK(node_a.process().err().find("backplane closed") != std::string::npos);
+}
+
+TEST_CASE("a node subscribes to a room only while it has members there", "[e2e][backplane]") {
+  const std::uint16_t engine_port = free_tcp_port();
+  Engine engine(engine_port);
+  Server node_a(node_args(engine_port, "node-a"));
+  Server node_b(node_args(engine_port, "node-b"));
+  REQUIRE(wait_for_log_count(node_b.process(), "backplane connected", 1, 15s));
+  UdpPeer a1(loopback(node_a.port()));
+  UdpPeer b1(loopback(node_b.port()));
+  a1.join("a1", "ops");
+  b1.join("b1", "ops");
+  REQUIRE(wait_until_lines_cross(a1, b1, {}, "a"));
+
+  // b1 leaves ops: node B has nobody there, so nothing for ops reaches it any more.
+  b1.join("b1", "dev");
+  std::this_thread::sleep_for(300ms);
+  a1.send("ops only");
+  CHECK(acks_with(a1.drain(300ms), "ops only") == 1);
+  CHECK(b1.drain(200ms).empty());
+  node_b.process().signal(SIGTERM);
+  REQUIRE(node_b.process().wait(5s) == 0);
+  // Unsubscribed, so the line was never routed to B (no remote line without a room).
+  CHECK(node_b.process().err().find("remote_unrouted=0") != std::string::npos);
+}
+
+TEST_CASE("serve with an unreachable engine starts and serves at once", "[e2e][backplane]") {
+  const auto started = std::chrono::steady_clock::now();
+  Server node(node_args(free_tcp_port(), "lonely"));
+  UdpPeer a(loopback(node.port()));
+  UdpPeer b(loopback(node.port()));
+  a.join("a");
+  b.join("b");
+  a.send("no engine needed");
+  CHECK(acks_with(b.drain(300ms), "no engine needed") == 1);
+  CHECK(std::chrono::steady_clock::now() - started < 3s);
+}
+
+TEST_CASE("bad backplane options are usage errors", "[e2e][backplane]") {
+  CHECK(udpchat::test::run_udpchat({"serve", "--backplane", "http://x:1"}).exit_code == 2);
+  CHECK(udpchat::test::run_udpchat({"serve", "--node-id", "bad/id"}).exit_code == 2);
+  CHECK(udpchat::test::run_udpchat({"serve", "--backplane-buffer", "off"}).exit_code == 2);
+}
