@@ -246,7 +246,48 @@ TEST_CASE("chat refuses bad lines locally and sends nothing for them", "[e2e][ch
   CHECK(out.find("unknown command '/nope'") != std::string::npos);
 }
 
+TEST_CASE("chat --room keeps lines in the room and /join moves the client", "[e2e][chat][rooms]") {
+  Server server;
+  udpchat::test::UdpPeer in_lobby(loopback(server.port()));
+  udpchat::test::UdpPeer in_ops(loopback(server.port()));
+  in_lobby.join("lobbyist");
+  in_ops.join("operator", "ops");
+  Process client({"chat", "--json", "--nick", "mover", "--room", "ops", server.address()},
+                 Process::InputPipe{});
+  REQUIRE(client.wait_for_output("\"type\":\"joined\""));
+  CHECK(joined(client)["room"] == "ops");
+
+  client.write_input("for ops\n");
+  REQUIRE(client.wait_for_output("for ops"));
+  const std::string address = joined(client)["address"];
+  const std::string ack_header = "ack: " + address.substr(0, address.rfind(':')) + " " +
+                                 address.substr(address.rfind(':') + 1) + " mover\n";
+  CHECK(in_ops.receive(2s) == ack_header + "for ops\n");
+  CHECK(in_lobby.drain(200ms).empty());
+
+  client.write_input("/join lobby\n");
+  REQUIRE(client.wait_for_output("\"type\":\"room\",\"room\":\"lobby\""));
+  client.write_input("for the lobby\n");
+  REQUIRE(client.wait_for_output("for the lobby"));
+  CHECK(in_lobby.receive(2s) == ack_header + "for the lobby\n");
+  CHECK(in_ops.drain(200ms).empty());
+
+  // A line from the room left behind no longer reaches the client.
+  in_ops.send("ops chatter");
+  in_lobby.send("lobby chatter");
+  REQUIRE(client.wait_for_output("lobby chatter"));
+  std::this_thread::sleep_for(200ms);
+  CHECK(client.out().find("ops chatter") == std::string::npos);
+
+  client.write_input("/join bad.room\n");
+  REQUIRE(client.wait_for_output("is not a room name"));
+  client.write_input("/quit\n");
+  CHECK(client.wait(5s) == 0);
+}
+
 TEST_CASE("bad chat options are usage errors", "[e2e][chat]") {
+  CHECK(run_udpchat({"chat", "--room", "ops"}).exit_code == 2);  // a room needs a nick
+  CHECK(run_udpchat({"chat", "--nick", "n", "--room", "a.b"}).exit_code == 2);
   CHECK(run_udpchat({"chat", "--nick", "has space"}).exit_code == 2);
   CHECK(run_udpchat({"chat", "--hb-interval", "fast"}).exit_code == 2);
   CHECK(run_udpchat({"chat", "host:"}).exit_code == 2);

@@ -59,6 +59,28 @@ TEST_CASE("validated members receive every line as an ack, sender included", "[e
   CHECK(bob.receive() == ack(bob.port(), "", "hi alice"));
 }
 
+TEST_CASE("serve relays a line to its sender's room only; the original join is in lobby",
+          "[e2e][serve][rooms]") {
+  Server server;
+  UdpPeer old_style(loopback(server.port()));
+  UdpPeer lobby(loopback(server.port()));
+  UdpPeer ops(loopback(server.port()));
+  CHECK(old_style.join("old") == "welcome 127.0.0.1 " + std::to_string(old_style.port()) + " old");
+  CHECK(lobby.join("l", "lobby") ==
+        "welcome 127.0.0.1 " + std::to_string(lobby.port()) + " l lobby");
+  CHECK(ops.join("o", "ops") == "welcome 127.0.0.1 " + std::to_string(ops.port()) + " o ops");
+
+  old_style.send("lobby line");
+  CHECK(lobby.receive() == ack(old_style.port(), "old", "lobby line"));
+  CHECK(old_style.receive() == ack(old_style.port(), "old", "lobby line"));
+  CHECK(ops.drain(200ms).empty());
+  ops.send("ops line");
+  CHECK(ops.receive() == ack(ops.port(), "o", "ops line"));
+  CHECK(lobby.drain(200ms).empty());
+  CHECK(old_style.drain(100ms).empty());
+  CHECK(server.process().err().find("room=ops") != std::string::npos);
+}
+
 TEST_CASE("a non-member's chat line is not relayed in validated mode", "[e2e][serve]") {
   Server server;
   UdpPeer member(loopback(server.port()));
