@@ -44,8 +44,14 @@ TEST_CASE("decode_envelope refuses anything a relay would not have sent", "[prot
   CHECK_FALSE(proto::decode_envelope("udpchat2 a 1.2.3.4 80 n\nhi"));           // other version
   CHECK_FALSE(proto::decode_envelope("udpchat1 a 1.2.3.4 80 n extra\nhi"));     // a field too many
   CHECK_FALSE(proto::decode_envelope("udpchat1 a 1.2.3.4\nhi"));                // no port
+  CHECK_FALSE(proto::decode_envelope("udpchat1 a 1.2.3.4 80 \nhi"));            // trailing space
+  CHECK_FALSE(proto::decode_envelope("udpchat1 a  1.2.3.4 80\nhi"));            // doubled space
   CHECK_FALSE(proto::decode_envelope("udpchat1 a 1.2.3.4 99999\nhi"));          // port range
   CHECK_FALSE(proto::decode_envelope("udpchat1 a x.y 80\nhi"));                 // not an address
+  CHECK_FALSE(proto::decode_envelope("udpchat1 a AAaA1 80\nhi"));               // not an address
+  CHECK_FALSE(proto::decode_envelope("udpchat1 a 1.2.3.256 80\nhi"));           // octet range
+  CHECK_FALSE(proto::decode_envelope("udpchat1 a 1.2.3 80\nhi"));               // three octets
+  CHECK_FALSE(proto::decode_envelope("udpchat1 a 1.2.3.4 080\nhi"));            // two spellings
   CHECK_FALSE(proto::decode_envelope("udpchat1 a/b 1.2.3.4 80\nhi"));           // node id
   CHECK_FALSE(proto::decode_envelope("udpchat1 a 1.2.3.4 80 bad/nick\nhi"));    // nick
   CHECK_FALSE(proto::decode_envelope("udpchat1 a 1.2.3.4 80\n"));               // empty text

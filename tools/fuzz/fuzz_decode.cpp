@@ -8,6 +8,7 @@
 #include <variant>
 
 #include "protocol/bench_line.hpp"
+#include "protocol/envelope.hpp"
 #include "protocol/message.hpp"
 #include "protocol/text.hpp"
 
@@ -29,6 +30,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (const auto* join = std::get_if<proto::Join>(&message)) {
     if (!proto::is_cookie(join->cookie)) std::abort();
     if (!join->nick.empty() && !proto::is_nick(join->nick)) std::abort();
+    if (!join->room.empty() && (join->nick.empty() || !proto::is_room(join->room))) std::abort();
   }
   if (const auto* ping = std::get_if<proto::Ping>(&message)) {
     std::string pong;
@@ -37,6 +39,24 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   (void)proto::decode_server(bytes);
   (void)proto::decode_bench_line(bytes);
+  // An envelope from the engine: whatever passes builds an ack that reads back the same, with
+  // the text on one line, so that no node can forge a second ack line for another.
+  if (const auto envelope = proto::decode_envelope(bytes)) {
+    if (!proto::is_node_id(envelope->node)) std::abort();
+    if (envelope->text.find('\n') != std::string_view::npos) std::abort();
+    std::string ack;
+    proto::encode_ack(ack, envelope->ip, envelope->port, envelope->nick, envelope->text);
+    const auto back = proto::decode_server(ack);
+    const auto* decoded = std::get_if<proto::Ack>(&back);
+    if (decoded == nullptr || decoded->text != envelope->text || decoded->nick != envelope->nick ||
+        decoded->port != envelope->port) {
+      std::abort();
+    }
+    std::string again;
+    proto::encode_envelope(again, *envelope);
+    if (again != bytes) std::abort();  // one encoding per envelope
+  }
+  (void)proto::subject_room(bytes);
   const std::string shown = proto::printable(bytes);
   if (proto::check_text(shown) != proto::TextCheck::ok) std::abort();
   return 0;
