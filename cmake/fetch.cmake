@@ -6,6 +6,9 @@ include(FetchContent)
 if(POLICY CMP0135)
   cmake_policy(SET CMP0135 NEW)
 endif()
+# Projects added with add_subdirectory may ask for a CMake older than CMake 4 still accepts;
+# this raises their floor instead of failing (older CMake ignores it).
+set(CMAKE_POLICY_VERSION_MINIMUM 3.5)
 
 FetchContent_Declare(asio
   URL https://github.com/chriskohlhoff/asio/archive/refs/tags/asio-1-22-1.tar.gz

@@ -59,6 +59,7 @@ class NatsBackplane final : public Backplane {
   State state_ = State::connecting;
   bool open_ = false;  // io thread only
   std::string subject_;
+  std::string last_error_;
 };
 
 std::string connected_url(natsConnection* nc) {
@@ -201,7 +202,10 @@ void NatsBackplane::on_error(natsConnection*, natsSubscription*, natsStatus stat
   auto* backplane = static_cast<NatsBackplane*>(self);
   std::string text = natsStatus_GetText(status);
   asio::post(backplane->io_, [backplane, text = std::move(text)] {
-    if (backplane->open_) backplane->log_.warn("backplane error", {{"error", text}});
+    // A slow consumer reports on every message it loses: say it once until something changes.
+    if (!backplane->open_ || text == backplane->last_error_) return;
+    backplane->last_error_ = text;
+    backplane->log_.warn("backplane error", {{"error", text}});
   });
 }
 
@@ -216,6 +220,7 @@ int64_t NatsBackplane::reconnect_delay_ms(natsConnection*, int rounds, void*) {
 void NatsBackplane::change_state(State state, const std::string& url) {
   if (state == state_) return;
   state_ = state;
+  last_error_.clear();
   switch (state) {
     case State::connected: log_.info("backplane connected", {{"url", url}}); break;
     case State::disconnected:
