@@ -98,8 +98,6 @@ nlohmann::ordered_json to_json(const std::string& target, const std::string& roo
   auto round3 = [&](double v) { return std::round(finite(v) * 1000.0) / 1000.0; };
   nlohmann::ordered_json out = {
       {"target", target},
-      {"nodes", r.nodes},
-      {"room", room.empty() ? nlohmann::ordered_json() : nlohmann::ordered_json(room)},
       {"server", net::to_string(r.server)},
       {"clients", r.clients},
       {"senders", r.senders},
@@ -120,6 +118,9 @@ nlohmann::ordered_json to_json(const std::string& target, const std::string& roo
       {"jitter_us", round3(r.jitter_ns / 1000.0)},
       {"kernel_drops", r.kernel_drops ? nlohmann::ordered_json(*r.kernel_drops) : nlohmann::ordered_json()},
       {"send_errors", r.send_errors},
+      // Newer fields last, so that CSV columns keep their places.
+      {"nodes", r.nodes},
+      {"room", room.empty() ? nlohmann::ordered_json() : nlohmann::ordered_json(room)},
   };
   // Deliveries that crossed from one node to another through the backplane.
   if (r.nodes > 1) {

@@ -229,6 +229,32 @@ TEST_CASE("serve with an unreachable engine starts and serves at once", "[e2e][b
   CHECK(std::chrono::steady_clock::now() - started < 3s);
 }
 
+TEST_CASE("with the engine away a node holds at most --backplane-buffer and counts the rest",
+          "[e2e][backplane]") {
+  auto args = node_args(free_tcp_port(), "holder");
+  args.insert(args.end(), {"--backplane-buffer", "2K"});
+  Server node(args);
+  UdpPeer a(loopback(node.port()));
+  a.join("a");
+  for (int i = 0; i < 60; ++i) {
+    a.send("held line " + std::to_string(i) + " with some padding to fill the buffer");
+    CHECK(a.receive(2s));  // the local relay answers every one of them
+  }
+  node.process().signal(SIGTERM);
+  REQUIRE(node.process().wait(5s) == 0);
+  const std::string log = node.process().err();
+  const auto number_after = [&](std::string_view key) {
+    const auto at = log.rfind(std::string(key) + "=");
+    return at == std::string::npos ? -1 : std::stol(log.substr(at + key.size() + 1));
+  };
+  const long published = number_after("backplane_published");
+  const long dropped = number_after("backplane_dropped");
+  CHECK(published + dropped == 60);
+  CHECK(published > 0);
+  CHECK(published < 40);  // 2 KiB holds about 20 of these
+  CHECK(dropped > 20);
+}
+
 TEST_CASE("bad backplane options are usage errors", "[e2e][backplane]") {
   CHECK(udpchat::test::run_udpchat({"serve", "--backplane", "http://x:1"}).exit_code == 2);
   CHECK(udpchat::test::run_udpchat({"serve", "--node-id", "bad/id"}).exit_code == 2);
