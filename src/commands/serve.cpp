@@ -282,9 +282,17 @@ void add_serve(CLI::App& app, Runner& run) {
                   "Share rooms with other serve nodes through NATS: nats://HOST:PORT[,nats://...]")
       ->type_name("URLS")
       ->check([](const std::string& value) -> std::string {
+        // nats.c takes almost anything and would retry a typo forever: check the shape here.
         for (const auto& server : split_servers({value})) {
-          if (!server.starts_with("nats://")) {
-            return fmt::format("'{}' is not a nats://HOST:PORT URL", server);
+          std::string error;
+          std::string_view rest = server;
+          const bool scheme = rest.starts_with("nats://");
+          if (scheme) rest.remove_prefix(7);
+          if (const auto at = rest.rfind('@'); at != std::string_view::npos) rest.remove_prefix(at + 1);
+          const auto target = net::parse_host_port(rest, error);
+          if (!scheme || !target || target->port == 0 ||
+              rest.find_first_of(" \t/") != std::string_view::npos) {
+            return fmt::format("'{}' is not a nats://[USER:PASSWORD@]HOST:PORT URL", server);
           }
         }
         return {};

@@ -257,6 +257,10 @@ TEST_CASE("with the engine away a node holds at most --backplane-buffer and coun
 
 TEST_CASE("bad backplane options are usage errors", "[e2e][backplane]") {
   CHECK(udpchat::test::run_udpchat({"serve", "--backplane", "http://x:1"}).exit_code == 2);
+  CHECK(udpchat::test::run_udpchat({"serve", "--backplane", "nats://"}).exit_code == 2);
+  CHECK(udpchat::test::run_udpchat({"serve", "--backplane", "nats://host:99999"}).exit_code == 2);
+  CHECK(udpchat::test::run_udpchat({"serve", "--backplane", "nats://a b:4222"}).exit_code == 2);
+  CHECK(udpchat::test::run_udpchat({"serve", "--backplane", "nats://h:1,nats://"}).exit_code == 2);
   CHECK(udpchat::test::run_udpchat({"serve", "--node-id", "bad/id"}).exit_code == 2);
   CHECK(udpchat::test::run_udpchat({"serve", "--backplane-buffer", "off"}).exit_code == 2);
 }
