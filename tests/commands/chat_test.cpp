@@ -295,7 +295,15 @@ TEST_CASE("bad chat options are usage errors", "[e2e][chat]") {
 
 TEST_CASE("an incoming line does not garble the line being typed on a terminal",
           "[e2e][chat][tty]") {
-  REQUIRE(std::system("command -v tmux >/dev/null 2>&1") == 0);
+#ifndef UDPCHAT_HAVE_LIBEDIT
+  WARN("skipped: this build has no line editor (libedit), so chat uses plain line mode");
+  return;
+#endif
+  // scripts/test installs tmux; elsewhere (a macOS runner) it may be missing.
+  if (std::system("command -v tmux >/dev/null 2>&1") != 0) {
+    WARN("skipped: tmux is not installed");
+    return;
+  }
   Server server;
   const std::string session = "udpchat-test-" + std::to_string(server.port());
   const std::string start = "tmux new-session -d -s " + session + " -x 120 -y 20 '" +
