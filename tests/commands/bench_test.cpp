@@ -40,7 +40,11 @@ TEST_CASE("bench --embedded reports valid JSON with no loss at a low rate", "[e2
   CHECK(r["lost_percent"] == 0.0);
   CHECK(r["duplicates"] == 0);
   CHECK(r["latency_us"]["p50"].get<double>() > 0);
-  CHECK(r["kernel_drops"] == 0);
+#ifdef __linux__
+  CHECK(r["kernel_drops"] == 0);  // SO_RXQ_OVFL
+#else
+  CHECK(r["kernel_drops"].is_null());  // not measured: said, not guessed
+#endif
   check_consistent(r);
 }
 
