@@ -233,8 +233,6 @@ void NatsBackplane::change_state(State state, const std::string& url) {
 
 }  // namespace
 
-bool backplane_available() noexcept { return true; }
-
 std::unique_ptr<Backplane> start_backplane(asio::io_context& io, const BackplaneConfig& config,
                                            const Logger& log, Backplane::LineHandler on_line,
                                            std::string& error) {
@@ -248,8 +246,6 @@ std::unique_ptr<Backplane> start_backplane(asio::io_context& io, const Backplane
 #else  // a build without nats.c
 
 namespace udpchat::net {
-
-bool backplane_available() noexcept { return false; }
 
 std::unique_ptr<Backplane> start_backplane(asio::io_context&, const BackplaneConfig&,
                                            const Logger&, Backplane::LineHandler,

@@ -21,7 +21,7 @@ struct BackplaneConfig {
   std::vector<std::string> servers;  // nats://host:port, tried in order
   std::string node_id;
   // Write each publish to the socket at once instead of waiting for nats.c's flusher (about
-  // 1 ms); a full socket then blocks the io thread for at most kWriteDeadline.
+  // 1 ms); a full socket then blocks the io thread for at most a 100 ms write deadline.
   bool send_asap = true;
   // Lines published while the engine is away are held up to this many bytes, then dropped.
   int buffer_bytes = 1 << 20;
@@ -40,9 +40,6 @@ class Backplane {
   // Closes the connection; call before the io_context ends. Idempotent.
   virtual void close() = 0;
 };
-
-// True when this build carries a backplane (nats.c was found or downloaded).
-bool backplane_available() noexcept;
 
 // Starts connecting in the background and returns at once: the node serves its local members
 // whether or not the engine is reachable. Null, with `error` set, only for a bad
