@@ -100,11 +100,11 @@ bool NatsBackplane::connect(const BackplaneConfig& config, std::string& error) {
       !check(natsOptions_SetErrorHandler(options_, &on_error, this), "NATS callback")) {
     return false;
   }
-  if (config.send_asap) {
-    if (!check(natsOptions_SetSendAsap(options_, true), "NATS send-asap") ||
-        !check(natsOptions_SetWriteDeadline(options_, kWriteDeadlineMs), "NATS write deadline")) {
-      return false;
-    }
+  // In either mode a publish may write to the socket on the io thread (at once, or when
+  // nats.c's buffer fills): a stalled engine must not hold that thread for long.
+  if (!check(natsOptions_SetSendAsap(options_, config.send_asap), "NATS send-asap") ||
+      !check(natsOptions_SetWriteDeadline(options_, kWriteDeadlineMs), "NATS write deadline")) {
+    return false;
   }
   open_ = true;
   std::string list;

@@ -21,7 +21,7 @@ struct BackplaneConfig {
   std::vector<std::string> servers;  // nats://host:port, tried in order
   std::string node_id;
   // Write each publish to the socket at once instead of waiting for nats.c's flusher (about
-  // 1 ms); a full socket then blocks the io thread for at most a 100 ms write deadline.
+  // 1 ms). Either way a full socket blocks the io thread for at most a 100 ms write deadline.
   bool send_asap = true;
   // Lines published while the engine is away are held up to this many bytes, then dropped.
   int buffer_bytes = 1 << 20;
