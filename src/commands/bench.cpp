@@ -79,10 +79,10 @@ class EmbeddedRelay {
 
 double micros(std::uint64_t ns) { return static_cast<double>(ns) / 1000.0; }
 
-// Every figure of a report, in one order for JSON and CSV; never NaN or infinite.
+// Three decimals, and 0 for NaN or infinity, so that every report is valid JSON.
+double round3(double v) { return std::isfinite(v) ? std::round(v * 1000.0) / 1000.0 : 0.0; }
+
 nlohmann::ordered_json latency_json(const core::Histogram& h) {
-  auto finite = [](double v) { return std::isfinite(v) ? v : 0.0; };
-  auto round3 = [&](double v) { return std::round(finite(v) * 1000.0) / 1000.0; };
   return {{"min", round3(micros(h.min()))},
           {"p50", round3(micros(h.percentile(50)))},
           {"p90", round3(micros(h.percentile(90)))},
@@ -92,10 +92,9 @@ nlohmann::ordered_json latency_json(const core::Histogram& h) {
           {"mean", round3(h.mean() / 1000.0)}};
 }
 
+// Every figure of a report, in one order for JSON and CSV; never NaN or infinite.
 nlohmann::ordered_json to_json(const std::string& target, const std::string& room,
                                const net::BenchReport& r) {
-  auto finite = [](double v) { return std::isfinite(v) ? v : 0.0; };
-  auto round3 = [&](double v) { return std::round(finite(v) * 1000.0) / 1000.0; };
   nlohmann::ordered_json out = {
       {"target", target},
       {"server", net::to_string(r.server)},
@@ -185,10 +184,6 @@ int run_bench(const BenchOptions& options) {
       return kExitUsage;
     }
     targets.push_back(*target);
-  }
-  if (!options.room.empty() && !protocol::is_room(options.room)) {
-    print_error(fmt::format("--room '{}': use 1 to 32 of A-Z a-z 0-9 _ -", options.room));
-    return kExitUsage;
   }
   if (options.size < protocol::kMinBenchLineBytes || options.size > protocol::kMaxLineBytes) {
     print_error(fmt::format("--size must be from {} to {} bytes", protocol::kMinBenchLineBytes,
@@ -315,7 +310,7 @@ void add_bench(CLI::App& app, Runner& run) {
                   "A node of a cluster, HOST:PORT; repeat for each node (instead of target)")
       ->excludes(target)
       ->excludes(embedded);
-  cmd->add_option("--room", options->room, "Room every client joins (default: lobby)");
+  add_room(*cmd, "--room", options->room, "Room every client joins (default: lobby)");
   cmd->add_option("--clients", options->clients, "Members joined")
       ->capture_default_str()
       ->check(CLI::Range(1, 100'000));

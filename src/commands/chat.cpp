@@ -128,10 +128,6 @@ int run_chat(const ChatOptions& options) {
     print_error(fmt::format("--nick '{}': use 1 to 32 of A-Z a-z 0-9 _ . -", options.nick));
     return kExitUsage;
   }
-  if (!options.room.empty() && !protocol::is_room(options.room)) {
-    print_error(fmt::format("--room '{}': use 1 to 32 of A-Z a-z 0-9 _ -", options.room));
-    return kExitUsage;
-  }
   if (!options.room.empty() && options.nick.empty()) {
     // The join's fields are positional: reg <cookie> <nick> <room>.
     print_error("--room needs --nick");
@@ -178,8 +174,8 @@ void add_chat(CLI::App& app, Runner& run) {
       "acknowledged, 2 usage error, 3 refused (nothing listening), 4 host does not resolve.");
   cmd->add_option("target", options->target, "Relay address, HOST:PORT")->capture_default_str();
   cmd->add_option("-n,--nick", options->nick, "Name shown to others (1-32 of A-Z a-z 0-9 _ . -)");
-  cmd->add_option("-r,--room", options->room,
-                  "Room to join (1-32 of A-Z a-z 0-9 _ -; needs --nick; default: lobby)");
+  add_room(*cmd, "-r,--room", options->room,
+           "Room to join (1-32 of A-Z a-z 0-9 _ -; needs --nick; default: lobby)");
   add_duration(*cmd, "--hb-interval", options->hb_interval, "Heartbeat period");
   add_duration(*cmd, "--linger", options->linger,
                "At end of input, how long to wait for the echo of lines sent");

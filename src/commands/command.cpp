@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "core/duration.hpp"
+#include "protocol/message.hpp"
 
 namespace udpchat::commands {
 
@@ -37,6 +38,18 @@ CLI::Option* add_duration(CLI::App& app, const std::string& name, core::Duration
       },
       ""));
   return option;
+}
+
+CLI::Option* add_room(CLI::App& app, const std::string& name, std::string& target,
+                      const std::string& description) {
+  return app.add_option(name, target, description)
+      ->type_name("ROOM")
+      ->check(CLI::Validator(
+          [](std::string& text) -> std::string {
+            if (protocol::is_room(text)) return {};
+            return fmt::format("'{}' is not a room name: use 1 to 32 of A-Z a-z 0-9 _ -", text);
+          },
+          ""));
 }
 
 int parse_and_run(CLI::App& app, int argc, char** argv, const Runner& run) {

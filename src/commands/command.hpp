@@ -36,6 +36,10 @@ int parse_and_run(CLI::App& app, int argc, char** argv, const Runner& run);
 CLI::Option* add_duration(CLI::App& app, const std::string& name, core::Duration& target,
                           const std::string& description);
 
+// An option naming a room (1 to 32 of [A-Za-z0-9_-]); a bad name is a usage error.
+CLI::Option* add_room(CLI::App& app, const std::string& name, std::string& target,
+                      const std::string& description);
+
 // Prints "udpchat: error: <message>" on stderr.
 void print_error(const std::string& message);
 

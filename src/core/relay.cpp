@@ -135,12 +135,12 @@ Member* Relay::join(const Peer& peer, std::string_view nick, std::string_view ro
 }
 
 void Relay::enter_room(std::size_t index, std::string_view name) {
-  auto it = rooms_.find(std::string(name));
-  if (it == rooms_.end()) {
-    it = rooms_.emplace(std::string(name), Room{std::string(name), {}}).first;
-    if (config_.report_room_changes) room_changes_.push_back({it->second.name, true});
-  }
+  const auto [it, opened] = rooms_.try_emplace(std::string(name));
   Room& room = it->second;
+  if (opened) {
+    room.name = it->first;
+    if (config_.report_room_changes) room_changes_.push_back({room.name, true});
+  }
   members_[index].room = &room;
   members_[index].room_slot = static_cast<std::uint32_t>(room.members.size());
   room.members.push_back(static_cast<std::uint32_t>(index));
