@@ -9,7 +9,9 @@
 #include <nlohmann/json.hpp>
 
 #include "commands/command.hpp"
+#include "core/client_session.hpp"
 #include "core/duration.hpp"
+#include "core/relay.hpp"
 #include "core/rate_search.hpp"
 #include "net/bench_runner.hpp"
 #include "net/log.hpp"
@@ -185,6 +187,11 @@ int run_bench(const BenchOptions& options) {
     }
     targets.push_back(*target);
   }
+  if (options.senders > options.clients) {
+    print_error(fmt::format("--senders {} is more than --clients {}: senders are clients",
+                            options.senders, options.clients));
+    return kExitUsage;
+  }
   if (options.size < protocol::kMinBenchLineBytes || options.size > protocol::kMaxLineBytes) {
     print_error(fmt::format("--size must be from {} to {} bytes", protocol::kMinBenchLineBytes,
                             protocol::kMaxLineBytes));
@@ -321,9 +328,12 @@ void add_bench(CLI::App& app, Runner& run) {
       ->capture_default_str()
       ->check(CLI::Range(1.0, 1e8));
   cmd->add_option("--size", options->size, "Bytes per chat line")->capture_default_str();
-  add_duration(*cmd, "--duration", options->duration, "Measured period");
+  const DurationBounds measurable{100ms, core::Duration::max(), "a period must be long enough to measure"};
+  add_duration(*cmd, "--duration", options->duration, "Measured period", measurable);
   add_duration(*cmd, "--warmup", options->warmup, "Traffic before measuring, not counted");
-  add_duration(*cmd, "--hb-interval", options->hb_interval, "Heartbeat period of every client");
+  add_duration(*cmd, "--hb-interval", options->hb_interval, "Heartbeat period of every client",
+               {core::kMinHbInterval, core::kDefaultHbTimeout,
+                "members must beat more often than serve's default --hb-timeout expires them"});
   auto* json = cmd->add_flag("--json", options->json, "Print one JSON object");
   cmd->add_flag("--csv", options->csv, "Print a CSV header and one row")->excludes(json);
   cmd->add_flag("--find-max", options->find_max,
@@ -333,7 +343,7 @@ void add_bench(CLI::App& app, Runner& run) {
       ->check(CLI::Range(0.0, 100.0));
   add_duration(*cmd, "--latency-limit", options->latency_limit,
                "p99 latency allowed by --find-max: beyond it the relay is queueing, not coping");
-  add_duration(*cmd, "--trial", options->trial, "Length of each --find-max trial");
+  add_duration(*cmd, "--trial", options->trial, "Length of each --find-max trial", measurable);
   cmd->callback([options, &run] { run = [options] { return run_bench(*options); }; });
 }
 

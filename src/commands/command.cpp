@@ -25,16 +25,26 @@ void print_error(const std::string& message) {
 }
 
 CLI::Option* add_duration(CLI::App& app, const std::string& name, core::Duration& target,
-                          const std::string& description) {
+                          const std::string& description, DurationBounds bounds) {
   auto* option = app.add_option_function<std::string>(
       name, [&target](const std::string& text) { target = *core::parse_duration(text); },
       description);
   option->type_name("DURATION");
   option->default_str(core::format_duration(target));
   option->check(CLI::Validator(
-      [](std::string& text) -> std::string {
-        if (core::parse_duration(text)) return {};
-        return fmt::format("'{}' is not a duration (examples: 500ms, 10s, 2m)", text);
+      [bounds](std::string& text) -> std::string {
+        const auto value = core::parse_duration(text);
+        if (!value) return fmt::format("'{}' is not a duration (examples: 500ms, 10s, 2m)", text);
+        const std::string why = bounds.why.empty() ? "" : ": " + bounds.why;
+        if (*value < bounds.min) {
+          return fmt::format("'{}' is too short: at least {}{}", text,
+                             core::format_duration(bounds.min), why);
+        }
+        if (*value >= bounds.below) {
+          return fmt::format("'{}' is too long: it must be below {}{}", text,
+                             core::format_duration(bounds.below), why);
+        }
+        return {};
       },
       ""));
   return option;

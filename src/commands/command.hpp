@@ -32,9 +32,17 @@ void add_bench(CLI::App& app, Runner& run);
 // "udpchat: error: ..." line and exit code 2.
 int parse_and_run(CLI::App& app, int argc, char** argv, const Runner& run);
 
+// The values a duration option may take: at least `min`, and below `below` when it is set;
+// `why` says what the bounds protect, in the usage error.
+struct DurationBounds {
+  core::Duration min = core::Duration::zero();
+  core::Duration below = core::Duration::max();
+  std::string why;
+};
+
 // An option read as a duration (500ms, 10s, 2m), showing `target`'s value as its default.
 CLI::Option* add_duration(CLI::App& app, const std::string& name, core::Duration& target,
-                          const std::string& description);
+                          const std::string& description, DurationBounds bounds = {});
 
 // An option naming a room (1 to 32 of [A-Za-z0-9_-]); a bad name is a usage error.
 CLI::Option* add_room(CLI::App& app, const std::string& name, std::string& target,

@@ -9,11 +9,14 @@
 
 #include "commands/command.hpp"
 #include "core/duration.hpp"
+#include "core/histogram.hpp"
 #include "net/probe_client.hpp"
 
 namespace udpchat::commands {
 
 namespace {
+
+using Json = nlohmann::ordered_json;
 
 struct ProbeOptions {
   std::string target{net::kDefaultTarget};
@@ -30,28 +33,33 @@ std::int64_t micros(core::Duration d) {
 
 void print_json(const ProbeOptions& options, const net::ProbeReport& report) {
   const bool ok = report.status == net::ProbeStatus::answered;
-  nlohmann::ordered_json out = {
+  auto micros_or_null = [&](auto value) {
+    return report.rtts.empty() ? Json() : Json(value);
+  };
+  // The same fields whatever happened, null when unknown: scripts read them without guessing.
+  core::Histogram rtts;
+  std::int64_t sum_us = 0;
+  for (const auto rtt : report.rtts) {
+    rtts.record(static_cast<std::uint64_t>(micros(rtt)));
+    sum_us += micros(rtt);
+  }
+  const auto count = static_cast<std::int64_t>(report.rtts.size());
+  const Json out = {
       {"target", options.target},
-      {"endpoint", report.endpoint.empty() ? nlohmann::ordered_json() : nlohmann::ordered_json(report.endpoint)},
+      {"endpoint", report.endpoint.empty() ? Json() : Json(report.endpoint)},
       {"ok", ok},
-      {"server", ok ? nlohmann::ordered_json(net::to_string(report.server)) : nlohmann::ordered_json()},
-      {"rtt_us", nullptr},
+      {"server", ok ? Json(net::to_string(report.server)) : Json()},
+      {"rtt_us", micros_or_null(report.rtts.empty() ? 0 : micros(report.rtts.front()))},
       {"attempts", report.attempts},
       {"answered", report.rtts.size()},
-      {"error", ok ? nlohmann::ordered_json() : nlohmann::ordered_json(report.error)},
+      {"error", ok ? Json() : Json(report.error)},
+      {"rtt_min_us", micros_or_null(rtts.min())},
+      {"rtt_avg_us", micros_or_null(count == 0 ? 0 : sum_us / count)},
+      {"rtt_max_us", micros_or_null(rtts.max())},
+      // Nearest rank in the shared histogram: with two answers, p99 is the slower one.
+      {"rtt_p50_us", micros_or_null(rtts.percentile(50))},
+      {"rtt_p99_us", micros_or_null(rtts.percentile(99))},
   };
-  if (!report.rtts.empty()) {
-    const auto [min, max] = std::minmax_element(report.rtts.begin(), report.rtts.end());
-    const auto sum = std::accumulate(report.rtts.begin(), report.rtts.end(), core::Duration{});
-    out["rtt_us"] = micros(report.rtts.front());
-    out["rtt_min_us"] = micros(*min);
-    out["rtt_avg_us"] = micros(sum / static_cast<long>(report.rtts.size()));
-    out["rtt_max_us"] = micros(*max);
-    std::vector<core::Duration> sorted = report.rtts;
-    std::sort(sorted.begin(), sorted.end());
-    out["rtt_p50_us"] = micros(sorted[(sorted.size() - 1) / 2]);
-    out["rtt_p99_us"] = micros(sorted[(sorted.size() - 1) * 99 / 100]);
-  }
   fmt::print("{}\n", out.dump());
 }
 

@@ -26,7 +26,7 @@ constexpr int kSocketBufferBytes = 4 << 20;
 
 struct ServeOptions {
   std::string bind{net::kDefaultTarget};
-  core::Duration hb_timeout = std::chrono::seconds(10);
+  core::Duration hb_timeout = core::kDefaultHbTimeout;
   std::size_t max_clients = 4096;
   bool legacy = false;
   std::string log_format = "text";
@@ -238,7 +238,9 @@ void add_serve(CLI::App& app, Runner& run) {
                   "Address to listen on, ADDR:PORT; [::]:PORT for dual stack, port 0 for any")
       ->capture_default_str();
   add_duration(*cmd, "--hb-timeout", options->hb_timeout,
-               "Expire members silent for longer than this");
+               "Expire members silent for longer than this",
+               {core::kMinHbTimeout, core::Duration::max(),
+                "shorter would expire members whose heartbeats are merely late"});
   cmd->add_option("--max-clients", options->max_clients, "Most members at once; joins beyond are dropped")
       ->capture_default_str()
       ->check(CLI::Range(std::size_t{1}, std::size_t{10'000'000}));

@@ -24,6 +24,7 @@ DropReason drop_reason(proto::Malformation malformation) noexcept {
     case proto::Malformation::too_long: return DropReason::too_long;
     case proto::Malformation::invalid_utf8: return DropReason::invalid_utf8;
     case proto::Malformation::control_character: return DropReason::control_character;
+    case proto::Malformation::format_character: return DropReason::format_character;
   }
   return DropReason::empty;
 }
@@ -49,10 +50,12 @@ std::string_view to_string(DropReason reason) noexcept {
     case DropReason::too_long: return "too_long";
     case DropReason::invalid_utf8: return "invalid_utf8";
     case DropReason::control_character: return "control_character";
+    case DropReason::format_character: return "format_character";
     case DropReason::not_member: return "not_member";
     case DropReason::unpadded_reg: return "unpadded_reg";
     case DropReason::bad_cookie: return "bad_cookie";
     case DropReason::server_full: return "server_full";
+    case DropReason::nick_taken: return "nick_taken";
     case DropReason::reply_too_big: return "reply_too_big";
     case DropReason::rate_limited: return "rate_limited";
     case DropReason::cookie_rate_limited: return "cookie_rate_limited";
@@ -105,26 +108,49 @@ Outcome Relay::reply_to_stranger(std::string_view datagram) {
   return send_to(Audience::sender, buffer_);
 }
 
+// A heartbeat or chat line from an address that is not a member: validated mode says so, so
+// that a client the relay forgot (restart, expiry) rejoins at once instead of talking into the
+// void. The answer obeys the reflection rule and spends the source's cookie budget.
+Outcome Relay::tell_not_member(const Peer& from, std::string_view datagram, TimePoint now) {
+  Outcome out = drop(DropReason::not_member);
+  if (datagram.size() < proto::kNotMember.size()) return out;
+  if (limiter_ && !limiter_->allow_cookie(from, now)) return out;
+  out.audience = Audience::sender;
+  out.payload = proto::kNotMember;
+  return out;
+}
+
 Member* Relay::join(const Peer& peer, std::string_view nick, std::string_view room, TimePoint now,
-                    bool& full, bool& moved) {
-  full = false;
-  moved = false;
+                    JoinResult& result) {
   if (room.empty()) room = proto::kDefaultRoom;
-  if (Member* member = find_mutable(peer)) {
-    const auto index = static_cast<std::size_t>(member - members_.data());
-    member->nick.assign(nick);
-    if (member->room_name() != room) {
-      leave_room(index);
-      enter_room(index, room);
-      moved = true;
+  Member* member = find_mutable(peer);
+  if (!nick.empty()) {
+    // A member may keep its own nick (a rejoin, a refreshed membership); nobody takes another's.
+    const auto it = rooms_.find(std::string(room));
+    const bool own = member != nullptr && member->room_name() == room && member->nick == nick;
+    if (it != rooms_.end() && !own && it->second.nicks.contains(std::string(nick))) {
+      result = JoinResult::nick_taken;
+      return nullptr;
     }
+  }
+  if (member != nullptr) {
+    const auto index = static_cast<std::size_t>(member - members_.data());
+    result = member->room_name() == room ? JoinResult::refreshed : JoinResult::moved;
+    if (result == JoinResult::refreshed && member->nick != nick) {
+      if (!member->nick.empty()) member->room->nicks.erase(member->nick);
+      if (!nick.empty()) member->room->nicks.emplace(nick);
+    }
+    if (result == JoinResult::moved) leave_room(index);
+    members_[index].nick.assign(nick);
+    if (result == JoinResult::moved) enter_room(index, room);
     refresh(index, now);
     return &members_[index];
   }
   if (members_.size() >= config_.max_clients) {
-    full = true;
+    result = JoinResult::full;
     return nullptr;
   }
+  result = JoinResult::joined;
   index_.emplace(peer, members_.size());
   members_.push_back(Member{peer, config_.format_ip(peer), std::string(nick), now});
   links_.push_back({kNone, kNone});
@@ -141,9 +167,11 @@ void Relay::enter_room(std::size_t index, std::string_view name) {
     room.name = it->first;
     if (config_.report_room_changes) room_changes_.push_back({room.name, true});
   }
-  members_[index].room = &room;
-  members_[index].room_slot = static_cast<std::uint32_t>(room.members.size());
+  Member& member = members_[index];
+  member.room = &room;
+  member.room_slot = static_cast<std::uint32_t>(room.members.size());
   room.members.push_back(static_cast<std::uint32_t>(index));
+  if (!member.nick.empty()) room.nicks.insert(member.nick);
 }
 
 // Swap-remove within the room, as take() does within members_.
@@ -154,6 +182,7 @@ void Relay::leave_room(std::size_t index) {
   room.members[member.room_slot] = moved;
   members_[moved].room_slot = member.room_slot;
   room.members.pop_back();
+  if (!member.nick.empty()) room.nicks.erase(member.nick);
   member.room = nullptr;
   if (room.members.empty()) {
     if (config_.report_room_changes) room_changes_.push_back({room.name, false});
@@ -260,11 +289,10 @@ Outcome Relay::on_datagram(const Peer& from, std::string_view datagram, TimePoin
   // Legacy mode: any datagram from a stranger is a join, as with the original server.
   auto admit = [&](Outcome out) -> Outcome {
     if (member != nullptr) return out;
-    if (!config_.legacy) return drop(DropReason::not_member);
-    bool full = false;
-    bool moved = false;
-    member = join(from, {}, {}, now, full, moved);
-    if (full) return drop(DropReason::server_full);
+    if (!config_.legacy) return tell_not_member(from, datagram, now);
+    JoinResult result{};
+    member = join(from, {}, {}, now, result);
+    if (result == JoinResult::full) return drop(DropReason::server_full);
     return with_event(out, Event::joined, member);
   };
   auto relay_line = [&](std::string_view text) -> Outcome {
@@ -292,17 +320,26 @@ Outcome Relay::on_datagram(const Peer& from, std::string_view datagram, TimePoin
               // An original server relays such a line as chat; in legacy mode so do we.
               return config_.legacy ? relay_line(j.line) : drop(DropReason::bad_cookie);
             }
-            const bool was_member = member != nullptr;
-            bool full = false;
-            bool moved = false;
-            member = join(from, j.nick, j.room, now, full, moved);
-            if (full) return drop(DropReason::server_full);
+            // The cookie proved the address, so refusals are said, not just counted.
+            JoinResult result{};
+            Member* joined = join(from, j.nick, j.room, now, result);
+            if (result == JoinResult::full || result == JoinResult::nick_taken) {
+              Outcome out = drop(result == JoinResult::full ? DropReason::server_full
+                                                            : DropReason::nick_taken);
+              out.audience = Audience::sender;
+              out.payload = result == JoinResult::full ? proto::kServerFull : proto::kNickTaken;
+              return out;
+            }
+            member = joined;
             proto::encode_welcome(buffer_, member->ip, from.port, member->nick, j.room);
-            const Event event = !was_member ? Event::joined : moved ? Event::moved : Event::none;
+            const Event event = result == JoinResult::joined  ? Event::joined
+                                : result == JoinResult::moved ? Event::moved
+                                                              : Event::none;
             return with_event(send_to(Audience::sender, buffer_), event, member);
           },
           [&](const proto::Heartbeat&) { return admit({}); },
           [&](const proto::Quit&) -> Outcome {
+            // Nothing to tell a stranger that is leaving anyway.
             if (member == nullptr) return drop(DropReason::not_member);
             departed_ = take(static_cast<std::size_t>(member - members_.data()));
             ++stats_.leaves;

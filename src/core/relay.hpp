@@ -11,6 +11,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "core/cookie.hpp"
@@ -20,10 +21,15 @@
 
 namespace udpchat::core {
 
+// Members silent for longer than this are expired; clients must beat more often.
+inline constexpr Duration kDefaultHbTimeout = std::chrono::seconds(10);
+// Below this a member could not get a heartbeat through a busy network in time.
+inline constexpr Duration kMinHbTimeout = std::chrono::seconds(1);
+
 struct RelayConfig {
   // Original open semantics: any datagram from an unknown address makes it a member.
   bool legacy = false;
-  Duration hb_timeout = std::chrono::seconds(10);
+  Duration hb_timeout = kDefaultHbTimeout;
   std::size_t max_clients = 4096;
   PeerFormatter format_ip = nullptr;
   // Per-source budgets (an IPv4 address or IPv6 /64); a rate of 0 turns one off.
@@ -54,6 +60,7 @@ struct Member {
 struct Room {
   std::string name;
   std::vector<std::uint32_t> members;
+  std::unordered_set<std::string> nicks;  // held by members here: one member per nick
 };
 
 struct RoomChange {
@@ -66,16 +73,18 @@ enum class DropReason : std::uint8_t {
   too_long,
   invalid_utf8,
   control_character,
+  format_character,  // a bidi override or isolate, or a line or paragraph separator
   not_member,     // heartbeat, quit or chat line from an address that has not joined
   unpadded_reg,   // bare `reg` in validated mode: too short to earn a cookie
   bad_cookie,     // forged, expired or issued to another address
   server_full,    // join refused by max_clients
+  nick_taken,     // join naming a nick that another member of the room holds
   reply_too_big,  // an answer to an unvalidated address would exceed the datagram
   rate_limited,         // the source's datagram budget is spent
   cookie_rate_limited,  // the source's cookie-request budget is spent
   egress_limited,       // the fan-out would exceed --max-egress
 };
-inline constexpr std::size_t kDropReasonCount = 12;
+inline constexpr std::size_t kDropReasonCount = 14;
 
 std::string_view to_string(DropReason reason) noexcept;
 
@@ -135,11 +144,14 @@ class Relay {
   const RelayConfig& config() const noexcept { return config_; }
 
  private:
+  enum class JoinResult : std::uint8_t { joined, moved, refreshed, full, nick_taken };
+
   Outcome drop(DropReason reason);
   Outcome reply_to_stranger(std::string_view datagram);
+  Outcome tell_not_member(const Peer& from, std::string_view datagram, TimePoint now);
   Member* find_mutable(const Peer& peer) noexcept;
   Member* join(const Peer& peer, std::string_view nick, std::string_view room, TimePoint now,
-               bool& full, bool& moved);
+               JoinResult& result);
   void enter_room(std::size_t index, std::string_view name);
   void leave_room(std::size_t index);
   Member take(std::size_t index);

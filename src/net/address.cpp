@@ -51,8 +51,17 @@ std::optional<HostPort> parse_host_port(std::string_view text, std::string& erro
       }
     }
   } else if (const auto colon = text.rfind(':'); colon != std::string_view::npos) {
-    // More than one colon without brackets is a bare IPv6 literal.
-    if (text.find(':') == colon) {
+    // More than one colon without brackets can only be a bare IPv6 literal.
+    if (text.find(':') != colon) {
+      std::error_code ec;
+      const auto address = asio::ip::make_address(std::string(text), ec);
+      if (ec || !address.is_v6()) {
+        error = fmt::format("'{}' is not HOST:PORT (an IPv6 address with a port is written "
+                            "[ADDRESS]:PORT)",
+                            text);
+        return std::nullopt;
+      }
+    } else {
       host = text.substr(0, colon);
       port = text.substr(colon + 1);
       if (port.empty()) {

@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 #include <cstring>
 
+#include "core/client_session.hpp"
 #include "core/pacer.hpp"
 #include "core/sequence_tracker.hpp"
 #include "net/socket.hpp"
@@ -26,10 +27,10 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// Five cookie requests over three seconds before calling the server legacy, and eight join
-// rounds: a bench on a lossy path must not mistake loss for an original-protocol server.
-constexpr core::Duration kJoinBackoff[] = {200ms, 400ms, 800ms, 800ms, 800ms};
-constexpr int kJoinRounds = 8;
+// How long the clients have to join once the first one has told what the server speaks.
+constexpr core::Duration kJoinLimit = 10s;
+// How often the sessions' timers (join retries, heartbeats) are looked at.
+constexpr core::Duration kTick = 20ms;
 // Receive buffers: large enough that the bench itself does not drop; the kernel caps the value
 // at net.core.rmem_max and the drops it still sees are reported apart (SO_RXQ_OVFL).
 constexpr int kReceiveBuffer = 4 << 20;
@@ -55,8 +56,9 @@ struct Client {
   explicit Client(asio::io_context& io) : socket(io) {}
   udp::socket socket;
   std::size_t node = 0;  // which target it joined
-  std::string nick;      // set when a room is named (the join's fields are positional)
-  bool joined = false;
+  core::SessionConfig config;
+  // Joining, heartbeats and liveness, as chat has them; acks are counted apart, on the hot path.
+  std::optional<core::ClientSession> session;
   std::vector<Stream> streams;
   std::uint32_t kernel_drops = 0;  // SO_RXQ_OVFL: cumulative for the socket
 };
@@ -64,16 +66,17 @@ struct Client {
 }  // namespace
 
 struct BenchRunner::State {
-  explicit State(asio::io_context& context) : io(context), wake(context), heartbeat(context) {}
+  explicit State(asio::io_context& context) : io(context), wake(context), tick(context) {}
 
   asio::io_context& io;
   std::vector<std::unique_ptr<Client>> clients;
   ServerKind server = ServerKind::unknown;
   bool refused = false;
   bool closed = false;
+  bool full = false;  // a client was told the server is full
   std::size_t joined = 0;
   asio::steady_timer wake;  // cancelled when a wait's condition may have changed
-  asio::steady_timer heartbeat;
+  asio::steady_timer tick;  // the sessions' timers
 
   // The trial in progress.
   bool counting = false;
@@ -86,7 +89,6 @@ struct BenchRunner::State {
   core::Histogram latency;
   std::uint64_t cross_delivered = 0;
   core::Histogram cross_latency;
-  std::string room;
 
   void send(Client& client, std::string_view payload) {
     std::error_code ec;
@@ -98,18 +100,33 @@ struct BenchRunner::State {
     const auto message = protocol::decode_server(datagram);
     if (const auto* ack = std::get_if<protocol::Ack>(&message)) {
       if (counting) count(client, *ack, datagram.size(), arrival_ns);
-    } else if (const auto* cookie = std::get_if<protocol::Cookie>(&message)) {
-      if (!client.joined) send(client, protocol::encode_join(cookie->token, client.nick, room));
-    } else if (std::holds_alternative<protocol::Welcome>(message)) {
-      if (!client.joined) {
-        client.joined = true;
-        ++joined;
-        wake.cancel();
-      }
-    } else if (std::holds_alternative<protocol::End>(message)) {
-      closed = true;
-      wake.cancel();
+      return;
     }
+    if (!client.session) return;
+    client.session->on_message(message, core::Clock::now());
+    pump(client);
+  }
+
+  // Sends what the session has to send and notes what became of it.
+  void pump(Client& client) {
+    core::ClientSession& session = *client.session;
+    for (const auto& datagram : session.take_datagrams()) send(client, datagram);
+    for (const auto& e : session.take_events()) {
+      if (const auto* joining = std::get_if<core::event::Joining>(&e)) {
+        if (joining->why == core::JoinTrouble::server_full) full = true;
+      } else if (const auto* joined_event = std::get_if<core::event::Joined>(&e)) {
+        if (!joined_event->again) ++joined;
+      } else if (const auto* ended = std::get_if<core::event::Ended>(&e)) {
+        if (ended->why == core::EndReason::server_closed) closed = true;
+      }
+    }
+    wake.cancel();
+  }
+
+  void start_session(Client& client, core::ServerHint hint) {
+    client.config.hint = hint;
+    client.session.emplace(client.config, core::Clock::now());
+    pump(client);
   }
 
   void count(Client& client, const protocol::Ack& ack, std::size_t size, std::int64_t arrival_ns) {
@@ -204,12 +221,18 @@ struct BenchRunner::State {
 #endif
   }
 
-  awaitable<void> heartbeat_loop(core::Duration interval) {
+  // Every session's timers, looked at each tick: a thousand clients need no thousand timers.
+  awaitable<void> timer_loop() {
     while (true) {
-      heartbeat.expires_after(interval);
-      auto [ec] = co_await heartbeat.async_wait(use_nothrow);
+      tick.expires_after(kTick);
+      auto [ec] = co_await tick.async_wait(use_nothrow);
       if (ec) co_return;
-      for (auto& client : clients) send(*client, protocol::kHeartbeat);
+      const auto now = core::Clock::now();
+      for (auto& client : clients) {
+        if (!client->session || client->session->deadline() > now) continue;
+        client->session->on_timer(now);
+        pump(*client);
+      }
     }
   }
 
@@ -299,7 +322,7 @@ BenchRunner::BenchRunner(asio::io_context& io) : state_(std::make_unique<State>(
 
 BenchRunner::~BenchRunner() {
   std::error_code ignored;
-  state_->heartbeat.cancel();
+  state_->tick.cancel();
   for (auto& client : state_->clients) client->socket.close(ignored);
 }
 
@@ -316,11 +339,15 @@ awaitable<std::optional<BenchRunner::Failure>> BenchRunner::connect(const BenchS
     }
     servers.push_back(resolved.endpoints.front());
   }
-  s.room = settings.room;
+  // Nicks tell the clients apart in a named room; the suffix keeps two benches apart.
+  const std::uint32_t suffix = randombytes_random() & 0xFFFFFF;
   for (int i = 0; i < settings.clients; ++i) {
     auto client = std::make_unique<Client>(s.io);
     client->node = static_cast<std::size_t>(i) % servers.size();
-    if (!settings.room.empty()) client->nick = fmt::format("b{}", i);
+    client->config.room = settings.room;
+    if (!settings.room.empty()) client->config.nick = fmt::format("b{}-{:06x}", i, suffix);
+    client->config.hb_interval = settings.hb_interval;
+    client->config.ping_token = make_ping_token();
     std::error_code ec;
     client->socket = connect_socket(s.io.get_executor(), servers[client->node], ec);
     if (ec) {
@@ -336,43 +363,34 @@ awaitable<std::optional<BenchRunner::Failure>> BenchRunner::connect(const BenchS
     s.clients.push_back(std::move(client));
   }
   for (auto& client : s.clients) asio::co_spawn(s.io, s.receive_loop(*client), asio::detached);
+  asio::co_spawn(s.io, s.timer_loop(), asio::detached);
 
-  // The first client tells what the server speaks: a cookie means udpchat, silence legacy.
-  const std::string request = protocol::encode_cookie_request();
+  // The first client tells what the server speaks (a cookie means udpchat, silence legacy);
+  // the others are told, so that a cookie budget spent by a crowd is not taken for silence.
   Client& first = *s.clients.front();
-  for (const auto delay : kJoinBackoff) {
-    s.send(first, request);
-    co_await s.wait_until(core::Clock::now() + delay, [&] { return first.joined || s.refused; });
-    if (first.joined || s.refused) break;
-  }
+  s.start_session(first, core::ServerHint::unknown);
+  co_await s.wait_until(core::TimePoint::max(), [&] {
+    return s.refused || first.session->is_udpchat() ||
+           first.session->state() != core::SessionState::joining;
+  });
   if (s.refused) {
     co_return Failure{ProbeStatus::refused,
                       fmt::format("{}: refused (nothing listening)", format_endpoint(servers.front()))};
   }
-  if (!first.joined) {
-    // The padded reg strips to `reg`: an original server has made each sender a member.
-    s.server = ServerKind::legacy;
-    for (auto& client : s.clients) {
-      s.send(*client, request);
-      client->joined = true;
-    }
-    s.joined = s.clients.size();
-  } else {
-    s.server = ServerKind::udpchat;
-    for (int round = 0; round < kJoinRounds && s.joined < s.clients.size(); ++round) {
-      for (auto& client : s.clients) {
-        if (!client->joined) s.send(*client, request);
-      }
-      co_await s.wait_until(core::Clock::now() + 500ms,
-                            [&] { return s.joined == s.clients.size(); });
-    }
-    if (s.joined < s.clients.size()) {
-      co_return Failure{ProbeStatus::failed,
-                        fmt::format("only {} of {} clients could join (server full?)", s.joined,
-                                    s.clients.size())};
-    }
+  const bool udpchat = first.session->is_udpchat();
+  s.server = udpchat ? ServerKind::udpchat : ServerKind::legacy;
+  for (std::size_t i = 1; i < s.clients.size(); ++i) {
+    s.start_session(*s.clients[i], udpchat ? core::ServerHint::udpchat : core::ServerHint::legacy);
   }
-  asio::co_spawn(s.io, s.heartbeat_loop(settings.hb_interval), asio::detached);
+  co_await s.wait_until(core::Clock::now() + kJoinLimit,
+                        [&] { return s.joined >= s.clients.size() || s.full || s.closed; });
+  if (s.joined < s.clients.size()) {
+    co_return Failure{ProbeStatus::failed,
+                      fmt::format("only {} of {} clients could join{}", s.joined, s.clients.size(),
+                                  s.full ? ": the server is full (serve --max-clients)"
+                                         : " within 10s (the server's cookie budget? serve "
+                                           "--cookie-rate-limit)")};
+  }
   co_return std::nullopt;
 }
 
@@ -499,7 +517,11 @@ awaitable<BenchReport> BenchRunner::trial(const BenchSettings& settings) {
 }
 
 void BenchRunner::leave() {
-  for (auto& client : state_->clients) state_->send(*client, protocol::kQuit);
+  for (auto& client : state_->clients) {
+    if (!client->session) continue;
+    client->session->leave();
+    state_->pump(*client);
+  }
 }
 
 }  // namespace udpchat::net

@@ -1,12 +1,14 @@
 #include "net/chat_client.hpp"
 
-#include <algorithm>
 #include <csignal>
 #include <variant>
 #include <vector>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
+#include "core/chat_input.hpp"
+#include "net/probe_client.hpp"
 #include "net/socket.hpp"
 #include "protocol/message.hpp"
 #include "protocol/text.hpp"
@@ -17,35 +19,55 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// Three cookie requests over about 1.4 s: enough for a lost datagram or two, short enough that
-// an original-protocol server (which never answers with a cookie) is detected quickly.
-constexpr core::Duration kJoinBackoff[] = {200ms, 400ms, 800ms};
-// A ping every this many heartbeats; this many pings' worth of silence means the server is gone.
-constexpr int kPingEvery = 2;
-constexpr int kSilentPings = 3;
-// Lines awaiting their ack beyond this are forgotten (and so counted as unacknowledged).
-constexpr std::size_t kMaxPending = 4096;
+template <class... Ts>
+struct Overloaded : Ts... {
+  using Ts::operator()...;
+};
+template <class... Ts>
+Overloaded(Ts...) -> Overloaded<Ts...>;
+
+// At end of input a join still under way gets this long before --linger starts counting: a
+// little more than telling an original server apart takes (three cookie requests, 1.4 s).
+constexpr core::Duration kJoinGrace = 2s;
 
 constexpr std::string_view kHelp =
     "commands: /join ROOM moves to another room, /quit (or quit) leaves, /help shows this; a "
     "line starting with // sends it with one / removed; anything else is sent as a chat line "
-    "(at most 1024 bytes of UTF-8)";
+    "(longer than 1024 bytes of UTF-8, it goes as several)";
+
+std::string_view refusal(core::LineVerdict verdict) {
+  switch (verdict) {
+    case core::LineVerdict::invalid_utf8: return "line is not valid UTF-8: not sent";
+    case core::LineVerdict::control_character: return "line holds a control character: not sent";
+    case core::LineVerdict::format_character:
+      return "line holds a bidi override or a line separator: not sent";
+    case core::LineVerdict::protocol_command:
+      return "line reads as a protocol command, not chat: not sent";
+    case core::LineVerdict::accepted:
+    case core::LineVerdict::empty: break;
+  }
+  return {};
+}
 
 }  // namespace
 
 ChatClient::ChatClient(asio::io_context& io, ChatSettings settings, ChatView& view,
-                       LineSource& input)
+                       LineSource* input)
     : io_(io),
       settings_(std::move(settings)),
       view_(view),
       input_(input),
       socket_(io),
-      join_event_(io),
-      ack_event_(io),
-      signals_(io, SIGINT, SIGTERM),
-      room_(settings_.room) {}
+      timer_(io),
+      wake_(io),
+      signals_(io, SIGINT, SIGTERM) {
+  if (settings_.session.ping_token == core::SessionConfig{}.ping_token) {
+    settings_.session.ping_token = make_ping_token();
+  }
+}
 
 ChatEnd ChatClient::run() {
+  asio::co_spawn(io_, signal_loop(), asio::detached);
   asio::co_spawn(io_, session(), [](std::exception_ptr failure) {
     if (failure) std::rethrow_exception(failure);
   });
@@ -54,15 +76,11 @@ ChatEnd ChatClient::run() {
 }
 
 void ChatClient::finish(ChatEnd end, std::string error) {
+  if (done_) return;
+  done_ = true;
   end_ = end;
   error_ = std::move(error);
   io_.stop();
-}
-
-void ChatClient::send(std::string_view payload) {
-  // Errors here are expected (a restarting server refuses): liveness handles them.
-  std::error_code ignored;
-  socket_.send(asio::buffer(payload.data(), payload.size()), 0, ignored);
 }
 
 awaitable<void> ChatClient::session() {
@@ -73,244 +91,202 @@ awaitable<void> ChatClient::session() {
     co_return;
   }
   const auto executor = co_await asio::this_coro::executor;
-  bool joined = false;
+  // Every address of the host in turn until one is not refused.
   for (const auto& endpoint : resolved.endpoints) {
     server_ = format_endpoint(endpoint);
     std::error_code ec;
     socket_ = connect_socket(executor, endpoint, ec);
-    if (ec) {
-      refused_ = true;
-      error_ = fmt::format("{}: {}", server_, ec.message());
-      continue;
-    }
-    asio::co_spawn(io_, receive_loop(++generation_), asio::detached);
-    joined = co_await join_loop();
+    refused_ = static_cast<bool>(ec);
+    if (ec) continue;
+    const std::uint64_t generation = ++generation_;
+    session_.emplace(settings_.session, core::Clock::now());
+    view_.notice(ClientNotice::joining, server_);
+    asio::co_spawn(io_, receive_loop(generation), asio::detached);
+    asio::co_spawn(io_, timer_loop(generation), asio::detached);
+    apply();
+    // A refusal comes back within a round trip; a cookie or the legacy decision means that
+    // someone is there.
+    co_await wait_until(core::TimePoint::max(), [&] {
+      return done_ || refused_ || session_->is_udpchat() ||
+             session_->state() != core::SessionState::joining;
+    });
+    if (done_) co_return;
     if (!refused_) break;
   }
   if (refused_) {
     finish(ChatEnd::refused, fmt::format("{}: refused (nothing listening)", server_));
     co_return;
   }
-  if (!joined) {
-    // The padded reg strips to `reg`, which already made us a member of an original server.
-    state_ = State::legacy;
-    view_.notice(fmt::format("no cookie from {}: it speaks the original protocol, continuing "
-                             "in legacy mode",
-                             server_));
-  }
-  JoinInfo info{server_, joined ? ServerKind::udpchat : ServerKind::legacy, {}, settings_.nick,
-                confirmed_room_.empty() ? std::string(protocol::kDefaultRoom) : confirmed_room_};
-  if (own_) info.address = format_address(own_->first, own_->second);
-  view_.joined(info);
-  last_heard_ = last_member_traffic_ = core::Clock::now();
-  asio::co_spawn(io_, heartbeat_loop(), asio::detached);
-  asio::co_spawn(io_, input_loop(), asio::detached);
-  asio::co_spawn(io_, signal_loop(), asio::detached);
-}
-
-awaitable<bool> ChatClient::join_loop() {
-  state_ = State::joining;
-  refused_ = false;
-  const std::string request = protocol::encode_cookie_request();
-  for (const auto delay : kJoinBackoff) {
-    send(request);
-    const auto deadline = core::Clock::now() + delay;
-    while (state_ == State::joining && !refused_ && core::Clock::now() < deadline) {
-      join_event_.expires_at(deadline);
-      co_await join_event_.async_wait(use_nothrow);
-    }
-    if (state_ == State::joined) co_return true;
-    if (refused_) co_return false;
-  }
-  co_return false;
+  if (!settings_.listen) asio::co_spawn(io_, input_loop(), asio::detached);
 }
 
 awaitable<void> ChatClient::receive_loop(std::uint64_t generation) {
   std::vector<char> buffer(protocol::kMaxDatagramBytes);
   int failures = 0;
-  while (generation == generation_) {
+  while (generation == generation_ && !done_) {
     auto [ec, size] = co_await socket_.async_receive(asio::buffer(buffer), use_nothrow);
-    if (generation != generation_ || ec == asio::error::operation_aborted) co_return;
+    if (generation != generation_ || done_ || ec == asio::error::operation_aborted) co_return;
     if (ec == asio::error::connection_refused || ec == asio::error::connection_reset) {
-      // Nothing listening (yet): fatal while first joining, expected while the server restarts.
-      if (state_ == State::joining) {
+      // Nothing listening: the end of a first join, and expected while a server restarts.
+      if (!session_->is_udpchat() && session_->state() == core::SessionState::joining) {
         refused_ = true;
-        join_event_.cancel();
+        wake_.cancel();
       }
       continue;
     }
     if (ec) {
-      if (is_per_datagram_error(ec)) continue;
-      if (++failures < 100) continue;
+      if (is_per_datagram_error(ec) || ++failures < 100) continue;
       finish(ChatEnd::failed, fmt::format("{}: receive failed: {}", server_, ec.message()));
       co_return;
     }
     failures = 0;
-    last_heard_ = core::Clock::now();
-    handle(std::string_view(buffer.data(), size));
+    session_->on_datagram(std::string_view(buffer.data(), size), core::Clock::now());
+    apply();
   }
 }
 
-void ChatClient::handle(std::string_view datagram) {
-  const auto message = protocol::decode_server(datagram);
-  if (const auto* cookie = std::get_if<protocol::Cookie>(&message)) {
-    // Cookies come only when asked for: on joining and on a membership refresh.
-    if (state_ != State::legacy) send(protocol::encode_join(cookie->token, settings_.nick, room_));
-  } else if (const auto* welcome = std::get_if<protocol::Welcome>(&message)) {
-    own_.emplace(std::string(welcome->ip), welcome->port);
-    last_member_traffic_ = core::Clock::now();
-    if (!welcome->room.empty() && welcome->room != confirmed_room_) {
-      confirmed_room_.assign(welcome->room);
-      if (state_ == State::joined) view_.room_changed(confirmed_room_);
-    }
-    if (state_ == State::joining) {
-      state_ = State::joined;
-      join_event_.cancel();
-    }
-  } else if (const auto* ack = std::get_if<protocol::Ack>(&message)) {
-    last_member_traffic_ = core::Clock::now();
-    bool own = own_ && own_->first == ack->ip && own_->second == ack->port;
-    const auto pending = std::find(pending_.begin(), pending_.end(), ack->text);
-    // Without a welcome (legacy server) our address is learnt from the echo of our first line.
-    if (!own_ && pending != pending_.end()) {
-      own_.emplace(std::string(ack->ip), ack->port);
-      own = true;
-    }
-    if (own && pending != pending_.end()) {
-      pending_.erase(pending);
-      ack_event_.cancel();
-    }
-    view_.message(ChatMessage{ack->ip, ack->port, ack->nick, ack->text, own});
-  } else if (std::holds_alternative<protocol::End>(message)) {
-    view_.server_closed();
-    finish(ChatEnd::ok);
-  }
-}
-
-awaitable<void> ChatClient::heartbeat_loop() {
-  asio::steady_timer timer(io_);
-  const auto silence_limit = settings_.hb_interval * (kPingEvery * kSilentPings);
-  for (std::uint64_t round = 1;; ++round) {
-    timer.expires_after(settings_.hb_interval);
-    co_await timer.async_wait(use_nothrow);
-    send(protocol::kHeartbeat);
-    if (state_ == State::legacy) continue;  // an original server would relay a ping as chat
-    if (round % kPingEvery == 0) send(protocol::encode_ping(make_ping_token()));
+awaitable<void> ChatClient::timer_loop(std::uint64_t generation) {
+  while (generation == generation_ && !done_) {
+    timer_.expires_at(session_->deadline());
+    co_await timer_.async_wait(use_nothrow);
+    if (generation != generation_ || done_) co_return;
     const auto now = core::Clock::now();
-    const bool silent = now - last_heard_ > silence_limit;
-    if (silent || state_ == State::joining) {
-      // Until a rejoin succeeds, every round tries again.
-      if (silent && state_ != State::joining) view_.notice("server not answering, rejoining");
-      const bool rejoined = co_await join_loop();
-      if (rejoined) view_.notice("rejoined");
-      last_heard_ = last_member_traffic_ = core::Clock::now();
-    } else if (state_ == State::joined && now - last_member_traffic_ > silence_limit) {
-      // A server restarted within the silence limit answers pings but no longer knows us, and
-      // must not tell a stranger so; a quiet room gives no other sign. Re-running the
-      // handshake costs two small datagrams and restores membership if it was lost.
-      send(protocol::encode_cookie_request());
-      last_member_traffic_ = now;
-    }
+    // Woken early when the deadline moved; the loop just looks again.
+    if (now < session_->deadline()) continue;
+    session_->on_timer(now);
+    apply();
+  }
+}
+
+// One waiter at a time (the join at start, then the input loop): every wait sets wake_'s expiry.
+template <class Done>
+awaitable<void> ChatClient::wait_until(core::TimePoint until, Done done) {
+  while (!done() && core::Clock::now() < until) {
+    wake_.expires_at(until);
+    co_await wake_.async_wait(use_nothrow);
   }
 }
 
 awaitable<void> ChatClient::input_loop() {
-  while (true) {
-    const std::optional<std::string> line = co_await input_.next();
-    if (!line) break;
-    if (!handle_input(*line)) {
-      send(protocol::kQuit);
-      finish(ChatEnd::ok);
-      co_return;
-    }
+  const std::size_t most = settings_.session.max_waiting;
+  while (!done_) {
+    const std::optional<std::string> line = co_await input_->next();
+    if (!line || done_) break;
+    if (std::holds_alternative<core::input::Quit>(core::parse_input(*line))) break;
+    handle_input(*line);
+    apply();
+    // Input is taken no faster than the server takes lines, so a long pipe is paced rather
+    // than dropped; while the server is away, the bound drops the oldest instead, visibly.
+    co_await wait_until(core::TimePoint::max(), [&] {
+      return done_ || session_->waiting() < most ||
+             session_->state() != core::SessionState::joined;
+    });
   }
-  // End of input: give the lines already sent a chance to come back acknowledged.
-  co_await linger();
-  send(protocol::kQuit);
-  const std::size_t unacknowledged = pending_.size() + forgotten_;
-  if (unacknowledged == 0) {
-    finish(ChatEnd::ok);
-  } else {
-    finish(ChatEnd::unacknowledged,
-           fmt::format("{} line(s) not acknowledged by {} within {}ms", unacknowledged, server_,
-                       std::chrono::duration_cast<std::chrono::milliseconds>(settings_.linger)
-                           .count()));
-  }
-}
-
-awaitable<void> ChatClient::linger() {
-  const auto deadline = core::Clock::now() + settings_.linger;
-  while (!pending_.empty() && core::Clock::now() < deadline) {
-    ack_event_.expires_at(deadline);
-    co_await ack_event_.async_wait(use_nothrow);
-  }
+  if (done_) co_return;
+  // End of input: a join under way gets its first attempts, then --linger waits for the
+  // echo of every line.
+  co_await wait_until(core::Clock::now() + kJoinGrace, [&] {
+    return done_ || session_->is_member() || session_->state() == core::SessionState::ended;
+  });
+  co_await wait_until(core::Clock::now() + settings_.linger,
+                      [&] { return done_ || session_->settled(); });
+  if (done_) co_return;
+  session_->leave();
+  apply();
 }
 
 awaitable<void> ChatClient::signal_loop() {
   auto [ec, signal] = co_await signals_.async_wait(use_nothrow);
-  if (ec) co_return;
-  send(protocol::kQuit);
-  finish(ChatEnd::ok);
+  if (ec || done_) co_return;
+  if (!session_) {
+    finish(ChatEnd::ok);
+    co_return;
+  }
+  session_->leave();
+  apply();
 }
 
-bool ChatClient::handle_input(std::string_view line) {
-  std::string_view text = protocol::strip(line);
-  if (text.empty()) return true;
-  if (text == "/quit" || text == protocol::kQuit) return false;
-  if (text == "/help") {
-    view_.notice(kHelp);
-    return true;
-  }
-  if (text == "/join" || text.starts_with("/join ")) {
-    join_room(protocol::strip(text.substr(5)));
-    return true;
-  }
-  if (text.starts_with("//")) {
-    text.remove_prefix(1);
-  } else if (text.starts_with('/')) {
-    view_.notice(fmt::format("unknown command '{}'; /help lists commands",
-                             text.substr(0, text.find(' '))));
-    return true;
-  }
-  if (text.size() > protocol::kMaxLineBytes) {
-    view_.notice(fmt::format("line too long ({} bytes; the limit is {}): not sent", text.size(),
-                             protocol::kMaxLineBytes));
-    return true;
-  }
-  const auto decoded = protocol::decode_client(text);
-  if (const auto* bad = std::get_if<protocol::Malformed>(&decoded)) {
-    view_.notice(bad->reason == protocol::Malformation::invalid_utf8
-                     ? "line is not valid UTF-8: not sent"
-                     : "line holds a control character: not sent");
-    return true;
-  }
-  if (!std::holds_alternative<protocol::Chat>(decoded)) {
-    view_.notice(fmt::format("'{}' reads as a protocol command, not chat: not sent", text));
-    return true;
-  }
-  send(text);
-  if (pending_.size() == kMaxPending) {
-    pending_.pop_front();
-    ++forgotten_;
-  }
-  pending_.emplace_back(text);
-  return true;
+void ChatClient::handle_input(std::string_view line) {
+  std::visit(
+      Overloaded{
+          [](const core::input::Empty&) {},
+          [](const core::input::Quit&) {},
+          [&](const core::input::Help&) { view_.notice(ClientNotice::help, kHelp); },
+          [&](const core::input::Unknown& unknown) {
+            view_.notice(ClientNotice::unknown_command,
+                         fmt::format("unknown command '{}'; /help lists commands",
+                                     protocol::printable(unknown.command)));
+          },
+          [&](const core::input::Join& join) {
+            std::string problem;
+            if (session_->state() == core::SessionState::legacy) {
+              problem = "the server speaks the original protocol: it has no rooms";
+            } else if (settings_.session.nick.empty()) {
+              problem = "/join needs a nick (a room is named after it): start chat with --nick";
+            } else if (!protocol::is_room(join.room)) {
+              problem = fmt::format("'{}' is not a room name: use 1 to 32 of A-Z a-z 0-9 _ -",
+                                    protocol::printable(join.room));
+            } else if (join.room == session_->room() && session_->settled()) {
+              view_.notice(ClientNotice::same_room, fmt::format("already in room {}", join.room));
+              return;
+            }
+            if (!problem.empty()) {
+              // What follows a failed /join would go to the room the script meant to leave.
+              ++refused_lines_;
+              view_.notice(ClientNotice::bad_room, problem);
+              return;
+            }
+            session_->move_to(join.room, core::Clock::now());
+          },
+          [&](const core::input::Chat& chat) {
+            const core::LineVerdict verdict = session_->send_line(chat.text, core::Clock::now());
+            if (verdict == core::LineVerdict::accepted || verdict == core::LineVerdict::empty) {
+              return;
+            }
+            ++refused_lines_;
+            view_.notice(ClientNotice::refused_line, refusal(verdict));
+          },
+      },
+      core::parse_input(line));
 }
 
-// A move is a new join naming the room; the welcome that confirms it is what the view reports.
-void ChatClient::join_room(std::string_view room) {
-  if (state_ == State::legacy) {
-    view_.notice("the server speaks the original protocol: it has no rooms");
-  } else if (settings_.nick.empty()) {
-    view_.notice("/join needs a nick (a room is named after it): start chat with --nick");
-  } else if (!protocol::is_room(room)) {
-    view_.notice(fmt::format("'{}' is not a room name: use 1 to 32 of A-Z a-z 0-9 _ -", room));
-  } else if (room == confirmed_room_ || (confirmed_room_.empty() && room == protocol::kDefaultRoom)) {
-    view_.notice(fmt::format("already in room {}", room));
-  } else {
-    room_.assign(room);
-    send(protocol::encode_cookie_request());
+void ChatClient::apply() {
+  if (!session_) return;
+  for (const auto& datagram : session_->take_datagrams()) {
+    // A restarting server refuses for a moment: liveness and the session deal with that.
+    std::error_code ignored;
+    socket_.send(asio::buffer(datagram), 0, ignored);
   }
+  for (const auto& event : session_->take_events()) view_.show(event);
+  if (session_->deadline() < timer_.expiry()) timer_.cancel();
+  wake_.cancel();
+  if (session_->state() == core::SessionState::ended) finish_session();
+}
+
+void ChatClient::finish_session() {
+  if (session_->end_reason() == core::EndReason::nick_taken) {
+    finish(ChatEnd::nick_taken,
+           fmt::format("nick '{}' is taken in room {} on {} (a member that left without quitting "
+                       "frees it within the server's heartbeat timeout)",
+                       settings_.session.nick, session_->room(), server_));
+    return;
+  }
+  const std::uint64_t waiting = session_->waiting();
+  const std::uint64_t unsent = session_->unsent();
+  if (waiting + unsent + refused_lines_ == 0) {
+    finish(ChatEnd::ok);
+    return;
+  }
+  std::vector<std::string> parts;
+  if (refused_lines_ > 0) parts.push_back(fmt::format("{} refused", refused_lines_));
+  if (unsent > 0) parts.push_back(fmt::format("{} dropped unsent", unsent));
+  if (waiting > 0) {
+    parts.push_back(fmt::format("{} never acknowledged by {}{}", waiting, server_,
+                                session_->is_member() ? "" : " (not a member: could not join)"));
+  }
+  finish(ChatEnd::undelivered, fmt::format("{} line(s) not delivered: {}",
+                                           waiting + unsent + refused_lines_,
+                                           fmt::join(parts, ", ")));
 }
 
 }  // namespace udpchat::net

@@ -1,108 +1,91 @@
-// The chat client's network side: join (cookie handshake, legacy fallback), heartbeats,
-// liveness and rejoin, sending input lines and waiting for their acks. What is shown, and how,
-// is the ChatView's business.
+// The chat client's I/O shell around core::ClientSession: it resolves and connects, moves
+// datagrams between the socket and the session, runs the session's timers, feeds it input
+// lines, and hands its events to a ChatView. What is shown, and how, is the view's business.
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <optional>
 #include <string>
 #include <string_view>
 
+#include "core/client_session.hpp"
 #include "core/time.hpp"
 #include "net/address.hpp"
 #include "net/asio_compat.hpp"
 #include "net/line_source.hpp"
-#include "net/probe_client.hpp"
 
 namespace udpchat::net {
 
 struct ChatSettings {
   HostPort target;
-  std::string nick;
-  std::string room;  // empty: the server's default room (lobby); needs a nick otherwise
-  core::Duration hb_interval = std::chrono::seconds(5);
+  core::SessionConfig session;
   core::Duration linger = std::chrono::seconds(1);
+  bool listen = false;  // receive only: no input, runs until `end` or a signal
 };
 
-struct JoinInfo {
-  std::string server;   // as resolved, ip:port
-  ServerKind mode = ServerKind::udpchat;
-  std::string address;  // how the server sees us (udpchat mode), else empty
-  std::string nick;
-  std::string room;  // as the server confirmed it; "lobby" when none was named
-};
-
-struct ChatMessage {
-  std::string_view ip;
-  std::uint16_t port = 0;
-  std::string_view nick;
-  std::string_view text;
-  bool own = false;
+// Said by the client itself rather than by the session: input it refused, and how it ended.
+enum class ClientNotice : std::uint8_t {
+  joining,          // connected; the join is under way
+  help,             // the answer to /help
+  unknown_command,  // a line starting with '/' that is no command
+  refused_line,     // a line that cannot be sent (invalid UTF-8, control characters, ...)
+  bad_room,         // /join with a name that is not a room, or without a nick
+  same_room,        // /join to the room we are in
 };
 
 class ChatView {
  public:
   virtual ~ChatView() = default;
-  virtual void joined(const JoinInfo& info) = 0;
-  virtual void message(const ChatMessage& message) = 0;
-  // Status lines for the person at the keyboard ("server not answering, rejoining").
-  virtual void notice(std::string_view text) = 0;
-  virtual void server_closed() = 0;
-  // The server confirmed a move to another room (/join).
-  virtual void room_changed(std::string_view room) = 0;
+  virtual void show(const core::SessionEvent& event) = 0;
+  virtual void notice(ClientNotice what, std::string_view text) = 0;
 };
 
-// Exit status of a chat session, mapped to exit codes by the command.
-enum class ChatEnd { ok, unacknowledged, refused, unresolved, failed };
+// How a chat session ended, mapped to exit codes by the command.
+enum class ChatEnd { ok, undelivered, refused, unresolved, nick_taken, failed };
 
 class ChatClient {
  public:
-  ChatClient(asio::io_context& io, ChatSettings settings, ChatView& view, LineSource& input);
+  // `input` is null with settings.listen.
+  ChatClient(asio::io_context& io, ChatSettings settings, ChatView& view, LineSource* input);
 
-  // Runs the session until /quit, end of input, `end` from the server, or a failure.
+  // Runs until end of input (and the linger after it), /quit, `end` from the server, a signal,
+  // or a failure.
   ChatEnd run();
-  // Why the session failed, when it did: one line.
+  // Why the session did not end well, when it did not: one line.
   const std::string& error() const noexcept { return error_; }
+  // The server as resolved, ip:port.
+  const std::string& server() const noexcept { return server_; }
 
  private:
-  enum class State { joining, joined, legacy };
-
   awaitable<void> session();
-  awaitable<bool> join_loop();
   awaitable<void> receive_loop(std::uint64_t generation);
-  awaitable<void> heartbeat_loop();
+  awaitable<void> timer_loop(std::uint64_t generation);
   awaitable<void> input_loop();
   awaitable<void> signal_loop();
-  awaitable<void> linger();
+  // Waits until `done()` or `until`; every change the session reports wakes it.
+  template <class Done>
+  awaitable<void> wait_until(core::TimePoint until, Done done);
 
-  void handle(std::string_view datagram);
-  // False when the session should end (/quit).
-  bool handle_input(std::string_view line);
-  void join_room(std::string_view room);
-  void send(std::string_view payload);
+  void apply();
+  void handle_input(std::string_view line);
   void finish(ChatEnd end, std::string error = {});
+  void finish_session();
 
   asio::io_context& io_;
   ChatSettings settings_;
   ChatView& view_;
-  LineSource& input_;
+  LineSource* input_;
   udp::socket socket_;
-  std::uint64_t generation_ = 0;  // which socket the receive loop belongs to
-  asio::steady_timer join_event_;  // woken by the receive loop on welcome or refusal
-  asio::steady_timer ack_event_;   // woken by the receive loop on each of our own acks
+  std::optional<core::ClientSession> session_;
+  std::uint64_t generation_ = 0;  // which socket and session the loops belong to
+  asio::steady_timer timer_;      // the session's deadline
+  asio::steady_timer wake_;       // cancelled whenever the session has news
   asio::signal_set signals_;
-  State state_ = State::joining;
-  bool refused_ = false;
-  std::string error_;
+  bool refused_ = false;  // nothing listening, seen before the first join
+  bool done_ = false;
+  std::uint64_t refused_lines_ = 0;
   std::string server_;
-  std::optional<std::pair<std::string, std::uint16_t>> own_;  // our address as the server sees it
-  std::string room_;            // the room every join names (changed by /join)
-  std::string confirmed_room_;  // the room the last welcome named
-  std::deque<std::string> pending_;  // lines sent and not yet seen back as our own ack
-  std::size_t forgotten_ = 0;        // pending lines dropped to bound memory
-  core::TimePoint last_heard_{};          // any datagram from the server
-  core::TimePoint last_member_traffic_{};  // what only a member gets: welcome, ack
+  std::string error_;
   ChatEnd end_ = ChatEnd::ok;
 };
 

@@ -1,14 +1,18 @@
 #include "net/terminal.hpp"
 
+#include <algorithm>
 #include <cstdio>
 
 #ifdef UDPCHAT_HAVE_LIBEDIT
 #include <poll.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <condition_variable>
 #include <cstdlib>
+#include <cwchar>
 #include <mutex>
+#include <string>
 #include <thread>
 
 #include <editline/readline.h>
@@ -20,6 +24,35 @@ namespace udpchat::net {
 
 namespace {
 constexpr const char* kPrompt = "> ";
+
+// Screen columns `text` takes: two for a CJK character, none for a combining mark (wcwidth, under
+// the UTF-8 locale chat sets); a byte that does not decode takes one, as the editor shows it.
+int columns(std::string_view text) {
+  std::mbstate_t state{};
+  int width = 0;
+  const char* p = text.data();
+  const char* const end = p + text.size();
+  while (p < end) {
+    wchar_t wide = 0;
+    const std::size_t length = std::mbrtowc(&wide, p, static_cast<std::size_t>(end - p), &state);
+    if (length == static_cast<std::size_t>(-1) || length == static_cast<std::size_t>(-2)) {
+      state = {};
+      ++width;
+      ++p;
+      continue;
+    }
+    const int cells = ::wcwidth(wide);
+    width += cells < 0 ? 2 : cells;  // a control character shows as ^X
+    p += length == 0 ? 1 : length;
+  }
+  return width;
+}
+
+int screen_columns() {
+  winsize size{};
+  if (::ioctl(STDOUT_FILENO, TIOCGWINSZ, &size) != 0 || size.ws_col == 0) return 80;
+  return size.ws_col;
+}
 }  // namespace
 
 // libedit keeps its state in globals and calls back a plain function: one terminal at a time.
@@ -111,8 +144,13 @@ void Terminal::print_above(std::string_view line) {
     std::fflush(stdout);
     return;
   }
-  // Carriage return and erase-line wipe the prompt and partial input; libedit redraws both.
-  std::fputs("\r\x1b[2K", stdout);
+  // Up to the prompt's first row (a long or wide line wraps; width counts columns, not bytes),
+  // then erase to the end of the screen; libedit redraws the prompt and the partial input below.
+  std::string before_cursor(kPrompt);
+  if (rl_line_buffer != nullptr) before_cursor.append(rl_line_buffer, static_cast<std::size_t>(std::max(rl_point, 0)));
+  const int rows_up = columns(before_cursor) / screen_columns();
+  if (rows_up > 0) std::fprintf(stdout, "\x1b[%dA", rows_up);
+  std::fputs("\r\x1b[J", stdout);
   std::fwrite(line.data(), 1, line.size(), stdout);
   std::fputs("\n", stdout);
   std::fflush(stdout);

@@ -22,10 +22,63 @@ bool all_of_token(std::string_view s, std::size_t max, bool allow_dot) noexcept 
   return true;
 }
 
+// 1 to 65535 in plain decimal: port 0 is nobody's address.
 bool parse_port(std::string_view s, std::uint16_t& port) noexcept {
-  if (s.empty()) return false;
+  if (s.empty() || s.front() == '0') return false;
   const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), port);
   return ec == std::errc{} && end == s.data() + s.size();
+}
+
+bool is_ipv4(std::string_view s) noexcept {
+  int parts = 0;
+  while (true) {
+    const auto dot = s.find('.');
+    const auto part = s.substr(0, dot);
+    if (part.empty() || part.size() > 3 || (part.size() > 1 && part.front() == '0')) return false;
+    int value = 0;
+    for (const char c : part) {
+      if (c < '0' || c > '9') return false;
+      value = value * 10 + (c - '0');
+    }
+    if (value > 255 || ++parts > 4) return false;
+    if (dot == std::string_view::npos) return parts == 4;
+    s.remove_prefix(dot + 1);
+  }
+}
+
+bool is_hex(char c) noexcept {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+// Colon-separated groups of 1-4 hex digits, added to `groups`; the last may be a dotted quad
+// (two groups) where `v4_tail` allows.
+bool count_groups(std::string_view part, bool v4_tail, int& groups) noexcept {
+  if (part.empty()) return true;
+  while (true) {
+    const auto colon = part.find(':');
+    const auto group = part.substr(0, colon);
+    if (colon == std::string_view::npos && v4_tail && group.find('.') != std::string_view::npos) {
+      groups += 2;
+      return is_ipv4(group);
+    }
+    if (group.empty() || group.size() > 4) return false;
+    for (const char c : group) {
+      if (!is_hex(c)) return false;
+    }
+    ++groups;
+    if (colon == std::string_view::npos) return true;
+    part.remove_prefix(colon + 1);
+  }
+}
+
+bool is_ipv6(std::string_view s) noexcept {
+  if (s.size() < 2 || s.size() > 45) return false;
+  int groups = 0;
+  const auto gap = s.find("::");
+  if (gap == std::string_view::npos) return count_groups(s, true, groups) && groups == 8;
+  if (s.find("::", gap + 1) != std::string_view::npos) return false;
+  return count_groups(s.substr(0, gap), false, groups) &&
+         count_groups(s.substr(gap + 2), true, groups) && groups <= 7;
 }
 
 // A line split at single spaces into at most five non-empty fields; count is 0 when the line
@@ -61,6 +114,7 @@ std::string_view to_string(Malformation reason) noexcept {
     case Malformation::too_long: return "too_long";
     case Malformation::invalid_utf8: return "invalid_utf8";
     case Malformation::control_character: return "control_character";
+    case Malformation::format_character: return "format_character";
   }
   return "unknown";
 }
@@ -73,6 +127,9 @@ bool is_cookie(std::string_view token) noexcept {
 }
 bool is_nick(std::string_view nick) noexcept { return all_of_token(nick, kMaxNickBytes, true); }
 bool is_room(std::string_view room) noexcept { return all_of_token(room, kMaxRoomBytes, false); }
+bool is_ip_address(std::string_view text) noexcept {
+  return text.find(':') == std::string_view::npos ? is_ipv4(text) : is_ipv6(text);
+}
 
 ClientMessage decode_client(std::string_view datagram) noexcept {
   const std::string_view line = strip(datagram);
@@ -98,6 +155,7 @@ ClientMessage decode_client(std::string_view datagram) noexcept {
     case TextCheck::ok: return Chat{line};
     case TextCheck::invalid_utf8: return Malformed{Malformation::invalid_utf8};
     case TextCheck::control_character: return Malformed{Malformation::control_character};
+    case TextCheck::format_character: return Malformed{Malformation::format_character};
   }
   return Malformed{Malformation::invalid_utf8};
 }
@@ -105,17 +163,26 @@ ClientMessage decode_client(std::string_view datagram) noexcept {
 ServerMessage decode_server(std::string_view datagram) noexcept {
   const std::string_view line = strip(datagram);
   if (line == kEnd) return End{};
+  if (line == kNotMember) return NotMember{};
+  if (line == kServerFull) return ServerFull{};
+  if (line == kNickTaken) return NickTaken{};
 
   constexpr std::string_view kAckPrefix = "ack: ";
   if (line.starts_with(kAckPrefix)) {
     const auto newline = line.find('\n');
-    if (newline == std::string_view::npos) return Unknown{};
+    if (newline == std::string_view::npos) return Invalid{};
     const Fields f = split_fields(line.substr(kAckPrefix.size(), newline - kAckPrefix.size()));
     Ack ack;
-    if (f.count < 2 || f.count > 3 || !parse_port(f.at[1], ack.port)) return Unknown{};
+    if (f.count < 2 || f.count > 3 || !is_ip_address(f.at[0]) || !parse_port(f.at[1], ack.port) ||
+        (f.count == 3 && !is_nick(f.at[2]))) {
+      return Invalid{};
+    }
     ack.ip = f.at[0];
     ack.nick = f.at[2];
     ack.text = line.substr(newline + 1);
+    if (ack.text.empty() || ack.text.size() > kMaxLineBytes || check_text(ack.text) != TextCheck::ok) {
+      return Invalid{};
+    }
     return ack;
   }
 
@@ -124,8 +191,10 @@ ServerMessage decode_server(std::string_view datagram) noexcept {
   if (f.at[0] == "pong" && f.count == 2 && is_ping_token(f.at[1])) return Pong{f.at[1]};
   if (f.at[0] == "welcome" && f.count >= 3 && f.count <= 5) {
     Welcome welcome;
-    if (!parse_port(f.at[2], welcome.port)) return Unknown{};
-    if (f.count == 5 && !is_room(f.at[4])) return Unknown{};
+    if (!is_ip_address(f.at[1]) || !parse_port(f.at[2], welcome.port) ||
+        (f.count >= 4 && !is_nick(f.at[3])) || (f.count == 5 && !is_room(f.at[4]))) {
+      return Invalid{};
+    }
     welcome.ip = f.at[1];
     welcome.nick = f.at[3];
     welcome.room = f.at[4];
@@ -199,6 +268,12 @@ std::string encode_join(std::string_view cookie, std::string_view nick, std::str
 std::string encode_ping(std::string_view token) {
   std::string out("ping ");
   out.append(token);
+  return out;
+}
+
+std::string encode_chat(std::string_view text) {
+  std::string out(text);
+  if (out.size() < kNotMember.size()) out.resize(kNotMember.size(), ' ');
   return out;
 }
 

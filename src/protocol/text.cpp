@@ -1,5 +1,6 @@
 #include "protocol/text.hpp"
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 
@@ -16,6 +17,19 @@ bool is_control(std::uint32_t cp) noexcept {
 }
 
 bool is_continuation(unsigned char c) noexcept { return (c & 0xC0) == 0x80; }
+
+// Refused in chat text: they reorder or break what a reader sees.
+bool is_format(std::uint32_t cp) noexcept {
+  return (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069) || cp == 0x2028 ||
+         cp == 0x2029;
+}
+
+// Shown escaped: the above plus characters that take no room on screen (bidi marks, zero-width
+// spaces and joiners, word joiner, invisible operators, BOM).
+bool is_invisible(std::uint32_t cp) noexcept {
+  return is_format(cp) || cp == 0x061C || cp == 0x180E || (cp >= 0x200B && cp <= 0x200F) ||
+         (cp >= 0x2060 && cp <= 0x2064) || cp == 0xFEFF || (cp >= 0xFFF9 && cp <= 0xFFFB);
+}
 
 }  // namespace
 
@@ -73,6 +87,7 @@ TextCheck check_text(std::string_view text) noexcept {
     std::size_t length = 0;
     if (!decode_one(p, end, cp, length)) return TextCheck::invalid_utf8;
     if (is_control(cp)) return TextCheck::control_character;
+    if (is_format(cp)) return TextCheck::format_character;
     p += length;
   }
   return TextCheck::ok;
@@ -96,12 +111,34 @@ std::string printable(std::string_view text) {
       out += "\\x";
       out.push_back(kHex[(cp >> 4) & 0xF]);
       out.push_back(kHex[cp & 0xF]);
+    } else if (is_invisible(cp)) {
+      out += "<U+";
+      for (int shift = 12; shift >= 0; shift -= 4) out.push_back(kHex[(cp >> shift) & 0xF]);
+      out.push_back('>');
     } else {
       out.append(reinterpret_cast<const char*>(p), length);
     }
     p += length;
   }
   return out;
+}
+
+std::vector<std::string_view> split_text(std::string_view text, std::size_t max_bytes) {
+  std::vector<std::string_view> pieces;
+  text = strip(text);
+  while (!text.empty()) {
+    std::size_t cut = std::min(text.size(), max_bytes);
+    if (cut < text.size()) {
+      // Back up to the start of the sequence the cut would split (at most 3 bytes).
+      std::size_t back = cut;
+      while (back > 0 && cut - back < 3 && is_continuation(static_cast<unsigned char>(text[back]))) --back;
+      if (back > 0 && !is_continuation(static_cast<unsigned char>(text[back]))) cut = back;
+    }
+    const std::string_view piece = strip(text.substr(0, cut));
+    if (!piece.empty()) pieces.push_back(piece);
+    text = strip(text.substr(cut));
+  }
+  return pieces;
 }
 
 }  // namespace udpchat::protocol

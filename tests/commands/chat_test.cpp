@@ -140,7 +140,7 @@ TEST_CASE("piped lines that are never acknowledged make chat exit 1 after --ling
   client.close_input();
   CHECK(client.wait(5s) == 1);
   CHECK(std::chrono::steady_clock::now() - closed >= 300ms);
-  CHECK(client.err().find("1 line(s) not acknowledged") != std::string::npos);
+  CHECK(client.err().find("1 line(s) not delivered: 1 never acknowledged") != std::string::npos);
 }
 
 TEST_CASE("every chat client exits 0 when the server shuts down", "[e2e][chat]") {
@@ -161,11 +161,11 @@ TEST_CASE("every chat client exits 0 when the server shuts down", "[e2e][chat]")
 TEST_CASE("a chat client rejoins a restarted server by itself", "[e2e][chat]") {
   const std::string address = "127.0.0.1:" + std::to_string(free_port());
   const auto client = client_of_a_killed_server(address);
-  REQUIRE(client->wait_for_output("server not answering, rejoining", 5s));
+  REQUIRE(client->wait_for_output("\"code\":\"silent\"", 5s));
   auto server = std::make_unique<Server>(std::vector<std::string>{}, address);
   udpchat::test::UdpPeer watcher(loopback(server->port()));
   watcher.join();
-  REQUIRE(client->wait_for_output("\"rejoined\"", 10s));
+  REQUIRE(client->wait_for_output("\"type\":\"rejoined\"", 10s));
   client->write_input("after the restart\n");
   const auto line = watcher.receive(2s);
   REQUIRE(line);
@@ -179,15 +179,16 @@ TEST_CASE("a chat client regains membership after a restart too quick to notice"
   auto server = std::make_unique<Server>(std::vector<std::string>{}, address);
   udpchat::test::UdpPeer watcher(loopback(server->port()));
   watcher.join();
-  // The new server answers pings at once; membership comes back within the silence limit
-  // (6 heartbeats) plus a handshake.
+  // The new server tells the client at its next heartbeat that it is not a member; the
+  // client rejoins at once.
   const auto until = std::chrono::steady_clock::now() + 5s;
   while (server->process().err().find("joined") == std::string::npos ||
          server->process().err().find("joined") == server->process().err().rfind("joined")) {
     REQUIRE(std::chrono::steady_clock::now() < until);
     std::this_thread::sleep_for(10ms);
   }
-  CHECK(client->out().find("server not answering") == std::string::npos);
+  CHECK(client->out().find("\"code\":\"silent\"") == std::string::npos);
+  CHECK(client->out().find("\"code\":\"not_member\"") != std::string::npos);
   client->write_input("after a quick restart\n");
   const auto line = watcher.receive(2s);
   REQUIRE(line);
@@ -198,7 +199,7 @@ TEST_CASE("against an original-protocol server chat joins in legacy mode and nev
           "[e2e][chat]") {
   LegacyServer legacy;
   const std::string address = "127.0.0.1:" + std::to_string(legacy.port());
-  Process client({"chat", "--json", "--hb-interval", "50ms", address}, Process::InputPipe{});
+  Process client({"chat", "--json", "--hb-interval", "100ms", address}, Process::InputPipe{});
   REQUIRE(client.wait_for_output("\"type\":\"joined\"", 5s));
   CHECK(joined(client)["mode"] == "legacy");
   client.write_input("old school\n");
@@ -227,23 +228,46 @@ TEST_CASE("chat exits 3 on a refused port and 4 on an unknown host", "[e2e][chat
   CHECK(unknown.err.starts_with("udpchat: error: cannot resolve"));
 }
 
-TEST_CASE("chat refuses bad lines locally and sends nothing for them", "[e2e][chat]") {
+TEST_CASE("chat refuses bad lines locally, sends nothing for them and exits 1", "[e2e][chat]") {
   Server server;
   udpchat::test::UdpPeer watcher(loopback(server.port()));
   watcher.join();
-  const std::string too_long(1025, 'x');
   Process client({"chat", "--json", server.address()},
-                 too_long + "\nbad \xFF utf8\n^hb^\n\n/nope\n//slash\n" + std::string(1024, 'y') + "\n");
-  CHECK(client.wait(5s) == 0);
+                 "bad \xFF utf8\n^hb^\n\n/nope\n//slash\nbell\a\nrtl \xE2\x80\xAE" "override\n" +
+                     std::string(1024, 'y') + "\n");
+  CHECK(client.wait(5s) == 1);
   const auto seen = watcher.drain(300ms);
   REQUIRE(seen.size() == 2);
   CHECK(seen[0].ends_with("\n/slash\n"));
   CHECK(seen[1].ends_with("\n" + std::string(1024, 'y') + "\n"));
   const std::string out = client.out();
-  CHECK(out.find("line too long (1025 bytes") != std::string::npos);
   CHECK(out.find("not valid UTF-8") != std::string::npos);
   CHECK(out.find("protocol command") != std::string::npos);
   CHECK(out.find("unknown command '/nope'") != std::string::npos);
+  CHECK(out.find("control character") != std::string::npos);
+  CHECK(out.find("bidi override") != std::string::npos);
+  CHECK(client.err().find("4 line(s) not delivered: 4 refused") != std::string::npos);
+}
+
+TEST_CASE("a line longer than 1024 bytes goes as parts in order, split between characters",
+          "[e2e][chat]") {
+  Server server;
+  udpchat::test::UdpPeer watcher(loopback(server.port()));
+  watcher.join();
+  std::string long_line;
+  for (int i = 0; i < 700; ++i) long_line += "\xE4\xBD\xA0";  // 你, 2100 bytes
+  Process client({"chat", server.address()}, long_line + "\nafter\n");
+  CHECK(client.wait(5s) == 0);
+  const auto seen = watcher.drain(300ms);
+  REQUIRE(seen.size() == 4);
+  std::string joined_up;
+  for (int i = 0; i < 3; ++i) {
+    const auto text = seen[static_cast<std::size_t>(i)].substr(seen[static_cast<std::size_t>(i)].find('\n') + 1);
+    CHECK(text.size() <= 1024 + 1);
+    joined_up += text.substr(0, text.size() - 1);
+  }
+  CHECK(joined_up == long_line);
+  CHECK(seen[3].ends_with("\nafter\n"));
 }
 
 TEST_CASE("chat --room keeps lines in the room and /join moves the client", "[e2e][chat][rooms]") {
@@ -282,7 +306,23 @@ TEST_CASE("chat --room keeps lines in the room and /join moves the client", "[e2
   client.write_input("/join bad.room\n");
   REQUIRE(client.wait_for_output("is not a room name"));
   client.write_input("/quit\n");
+  CHECK(client.wait(5s) == 1);  // a /join that could not happen counts as a refused line
+}
+
+TEST_CASE("piped lines after /join never reach the room being left", "[e2e][chat][rooms]") {
+  Server server;
+  udpchat::test::UdpPeer in_lobby(loopback(server.port()));
+  udpchat::test::UdpPeer in_ops(loopback(server.port()));
+  in_lobby.join("lobbyist");
+  in_ops.join("operator", "ops");
+  Process client({"chat", "--nick", "m", server.address()}, "/join ops\nsecret\nmore\n");
   CHECK(client.wait(5s) == 0);
+  CHECK(client.err().find("now in room ops") != std::string::npos);
+  const auto in_ops_seen = in_ops.drain(300ms);
+  REQUIRE(in_ops_seen.size() == 2);
+  CHECK(in_ops_seen[0].ends_with(" m\nsecret\n"));
+  CHECK(in_ops_seen[1].ends_with(" m\nmore\n"));
+  CHECK(in_lobby.drain(200ms).empty());
 }
 
 TEST_CASE("bad chat options are usage errors", "[e2e][chat]") {
@@ -291,6 +331,129 @@ TEST_CASE("bad chat options are usage errors", "[e2e][chat]") {
   CHECK(run_udpchat({"chat", "--nick", "has space"}).exit_code == 2);
   CHECK(run_udpchat({"chat", "--hb-interval", "fast"}).exit_code == 2);
   CHECK(run_udpchat({"chat", "host:"}).exit_code == 2);
+  for (const char* interval : {"0s", "50ms", "10s", "1m"}) {
+    const auto result = run_udpchat({"chat", "--hb-interval", interval});
+    CHECK(result.exit_code == 2);
+    CHECK(result.err.find("--hb-interval") != std::string::npos);
+  }
+  const auto colons = run_udpchat({"chat", "1.2.3.4:5:6"});
+  CHECK(colons.exit_code == 2);
+  CHECK(colons.err.find("is not HOST:PORT") != std::string::npos);
+}
+
+TEST_CASE("a line typed after a SIGKILL and restart arrives within two seconds, and the lines "
+          "typed during the outage arrive once and in order before it",
+          "[e2e][chat]") {
+  const std::string address = "127.0.0.1:" + std::to_string(free_port());
+  auto server = std::make_unique<Server>(std::vector<std::string>{}, address);
+  // The listener beats every second, so it is back in the restarted server's room in time.
+  Process listener({"chat", "--json", "--listen", "--hb-interval", "1s", address}, "");
+  Process sender({"chat", "--json", "--nick", "s", address}, Process::InputPipe{});
+  REQUIRE(listener.wait_for_output("\"type\":\"joined\""));
+  REQUIRE(sender.wait_for_output("\"type\":\"joined\""));
+  sender.write_input("before\n");
+  REQUIRE(listener.wait_for_output("\"text\":\"before\""));
+
+  server->process().signal(SIGKILL);
+  REQUIRE(server->process().wait(2s));
+  for (const char* line : {"outage 1\n", "outage 2\n", "outage 3\n"}) sender.write_input(line);
+  std::this_thread::sleep_for(500ms);
+  server = std::make_unique<Server>(std::vector<std::string>{}, address);
+  std::this_thread::sleep_for(1s);
+  const auto typed = std::chrono::steady_clock::now();
+  sender.write_input("after the restart\n");
+  REQUIRE(listener.wait_for_output("\"text\":\"after the restart\"", 2s));
+  CHECK(std::chrono::steady_clock::now() - typed < 2s);
+
+  std::vector<std::string> texts;
+  for (const auto& m : messages(listener)) texts.push_back(m["text"]);
+  CHECK(texts == std::vector<std::string>{"before", "outage 1", "outage 2", "outage 3",
+                                          "after the restart"});
+  sender.close_input();
+  CHECK(sender.wait(5s) == 0);
+  listener.signal(SIGTERM);
+  CHECK(listener.wait(5s) == 0);
+}
+
+TEST_CASE("a full server is said, retried, and joined with nothing lost when a seat frees",
+          "[e2e][chat]") {
+  Server server({"--max-clients", "1"});
+  udpchat::test::UdpPeer occupant(loopback(server.port()));
+  occupant.join("occupant");
+  Process client({"chat", "--json", "--nick", "late", server.address()}, Process::InputPipe{});
+  REQUIRE(client.wait_for_output("\"code\":\"server_full\"", 5s));
+  client.write_input("waited for a seat\n");
+  std::this_thread::sleep_for(500ms);
+  CHECK(client.out().find("\"type\":\"message\"") == std::string::npos);
+  occupant.send("quit");
+  REQUIRE(client.wait_for_output("\"type\":\"joined\"", 8s));
+  REQUIRE(client.wait_for_output("\"text\":\"waited for a seat\"", 2s));
+  client.close_input();
+  CHECK(client.wait(5s) == 0);
+
+  Server full_again({"--max-clients", "1"});
+  udpchat::test::UdpPeer holder(loopback(full_again.port()));
+  holder.join();
+  Process piped({"chat", "--linger", "300ms", full_again.address()}, "no seat for me\n");
+  CHECK(piped.wait(10s) == 1);
+  CHECK(piped.err().find("server full") != std::string::npos);
+  CHECK(piped.err().find("1 line(s) not delivered") != std::string::npos);
+}
+
+TEST_CASE("a nick held in the room makes chat exit 2, piped or not", "[e2e][chat]") {
+  Server server;
+  udpchat::test::UdpPeer alice(loopback(server.port()));
+  alice.join("alice");
+  Process impostor({"chat", "--nick", "alice", server.address()}, "I am alice\n");
+  CHECK(impostor.wait(5s) == 2);
+  CHECK(impostor.err().find("nick 'alice' is taken in room lobby") != std::string::npos);
+  CHECK(alice.drain(300ms).empty());
+  Process elsewhere({"chat", "--nick", "alice", "--room", "other", server.address()}, "hi\n");
+  CHECK(elsewhere.wait(5s) == 0);  // unique per room
+}
+
+TEST_CASE("chat --listen receives with stdin at end of file and ends on SIGTERM",
+          "[e2e][chat]") {
+  Server server;
+  Process listener({"chat", "--json", "--listen", server.address()}, "");
+  REQUIRE(listener.wait_for_output("\"type\":\"joined\""));
+  std::this_thread::sleep_for(300ms);
+  CHECK_FALSE(listener.wait(0ms));  // still running
+  Process poster({"chat", "--nick", "poster", server.address()}, "for the listener\n");
+  CHECK(poster.wait(5s) == 0);
+  REQUIRE(listener.wait_for_output("\"text\":\"for the listener\""));
+  listener.signal(SIGTERM);
+  CHECK(listener.wait(5s) == 0);
+}
+
+TEST_CASE("a fake server's escape sequences never reach the screen", "[e2e][chat]") {
+  // The test plays the server: any datagram can come from its address.
+  udpchat::test::UdpPeer fake(loopback(9));
+  Process client({"chat", "--nick", "victim", "127.0.0.1:" + std::to_string(fake.port())},
+                 Process::InputPipe{});
+  REQUIRE(fake.receive(5s));  // cookie request
+  const auto client_at = fake.last_sender();
+  fake.send_to("cookie AAAA", client_at);
+  REQUIRE(fake.receive(5s));  // the join
+  const std::string me = "127.0.0.1 " + std::to_string(client_at.port());
+  fake.send_to("welcome " + me + " victim", client_at);
+  for (const std::string& datagram :
+       {std::string("ack: 127.0.0.1 5 \x1B[2J\nhi\n"),
+        std::string("ack: \x1B]52;c;ZXZpbA==\x07 5\nhi\n"),
+        "ack: 127.0.0.1 5 " + std::string(60000, 'n') + "\nhi\n",
+        std::string("ack: 127.0.0.1 5 mallory\nred \x1B[31malert\n"),
+        std::string("ack: 127.0.0.1 5 mallory\n\xE2\x80\xAE" "desrever\n"),
+        std::string("ack: 127.0.0.1 5 mallory\nhidden\xE2\x80\x8B" "space\n"),
+        std::string("welcome 127.0.0.1 5 \x1B[2J"), std::string("end")}) {
+    fake.send_to(datagram, client_at);
+  }
+  CHECK(client.wait(5s) == 0);
+  CHECK(client.out().find('\x1B') == std::string::npos);
+  CHECK(client.err().find('\x1B') == std::string::npos);
+  CHECK(client.out().find("mallory: hidden<U+200B>space") != std::string::npos);
+  CHECK(client.out().find("alert") == std::string::npos);
+  CHECK(client.out().find("desrever") == std::string::npos);
+  CHECK(client.err().find("break the protocol's rules") != std::string::npos);
 }
 
 TEST_CASE("an incoming line does not garble the line being typed on a terminal",

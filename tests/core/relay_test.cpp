@@ -96,16 +96,32 @@ TEST_CASE("joining again keeps one membership and updates the nick", "[core][rel
   CHECK(relay.members()[0].nick == "alicia");
 }
 
-TEST_CASE("validated mode drops a bare reg, heartbeat or chat line from a stranger",
+TEST_CASE("validated mode tells a stranger's heartbeat or chat line that it is not a member",
           "[core][relay]") {
   Relay relay(config(), t0);
   CHECK(relay.on_datagram(peer(1), "reg", t0).audience == Audience::nobody);
-  CHECK(relay.on_datagram(peer(1), "^hb^", t0).audience == Audience::nobody);
-  CHECK(relay.on_datagram(peer(1), "hello", t0).audience == Audience::nobody);
+  const Outcome heartbeat = relay.on_datagram(peer(1), "^hb^", t0);
+  CHECK(heartbeat.audience == Audience::sender);
+  CHECK(heartbeat.payload == "reg?");
+  CHECK(heartbeat.event == Event::dropped);
+  CHECK(relay.on_datagram(peer(1), "hello", t0).payload == "reg?");
   CHECK(relay.on_datagram(peer(1), "quit", t0).audience == Audience::nobody);
+  // Never longer than what came in: a one-byte line gets nothing.
+  CHECK(relay.on_datagram(peer(1), "k", t0).audience == Audience::nobody);
   CHECK(relay.members().empty());
   CHECK(drops(relay, DropReason::unpadded_reg) == 1);
-  CHECK(drops(relay, DropReason::not_member) == 3);
+  CHECK(drops(relay, DropReason::not_member) == 4);
+}
+
+TEST_CASE("not-member notices spend the source's cookie budget", "[core][relay]") {
+  RelayConfig limited = config();
+  limited.cookie_limit = {10, 20};
+  Relay relay(limited, t0);
+  int told = 0;
+  for (int i = 0; i < 100; ++i) {
+    if (relay.on_datagram(peer(1), "^hb^", t0).audience == Audience::sender) ++told;
+  }
+  CHECK(told == 20);
 }
 
 TEST_CASE("a forged cookie or one issued to another address does not join", "[core][relay]") {
@@ -219,11 +235,49 @@ TEST_CASE("a join beyond max-clients is dropped and counted", "[core][relay]") {
   join(relay, peer(1), "", t0);
   join(relay, peer(2), "", t0);
   const Outcome third = join(relay, peer(3), "", t0);
-  CHECK(third.audience == Audience::nobody);
+  CHECK(third.audience == Audience::sender);  // the cookie proved the address: it is told
+  CHECK(third.payload == "full");
   CHECK(third.drop == DropReason::server_full);
   CHECK(relay.members().size() == 2);
   relay.on_datagram(peer(1), "quit", t0);
   CHECK(join(relay, peer(3), "", t0).event == Event::joined);
+}
+
+TEST_CASE("a nick a member of the room holds is refused to another, never to its holder",
+          "[core][relay]") {
+  Relay relay(config(), t0);
+  join(relay, peer(1), "alice", t0);
+  const Outcome taken = join(relay, peer(2), "alice", t0);
+  CHECK(taken.audience == Audience::sender);
+  CHECK(taken.payload == "nick taken");
+  CHECK(drops(relay, DropReason::nick_taken) == 1);
+  CHECK(relay.find(peer(2)) == nullptr);
+  // The holder joining again from its own address keeps it.
+  CHECK(join(relay, peer(1), "alice", t0 + 1s).payload == "welcome 10.0.0.1 1 alice");
+  // Unique per room: another room has its own alice; moving into hers is refused.
+  CHECK(join(relay, peer(3), "alice", t0, "ops").event == Event::joined);
+  CHECK(join(relay, peer(1), "alice", t0, "ops").payload == "nick taken");
+  CHECK(relay.find(peer(1))->room_name() == "lobby");
+  // A nick is free again once its holder leaves, renames or moves.
+  relay.on_datagram(peer(3), "quit", t0);
+  CHECK(join(relay, peer(1), "alice", t0, "ops").event == Event::moved);
+  CHECK(join(relay, peer(2), "alice", t0).event == Event::joined);
+  CHECK(join(relay, peer(2), "alicia", t0).payload == "welcome 10.0.0.1 2 alicia");
+  CHECK(join(relay, peer(4), "alice", t0).event == Event::joined);
+}
+
+TEST_CASE("a chat line with a bidi override or a line separator is dropped", "[core][relay]") {
+  Relay relay(config(), t0);
+  join(relay, peer(1), "", t0);
+  CHECK(relay.on_datagram(peer(1), "price \xE2\x80\xAE 0021", t0).event == Event::dropped);
+  CHECK(relay.on_datagram(peer(1), "two\xE2\x80\xA8lines", t0).event == Event::dropped);
+  CHECK(relay.on_datagram(peer(1), "isolate \xE2\x81\xA6x", t0).event == Event::dropped);
+  CHECK(drops(relay, DropReason::format_character) == 3);
+  // Joiners and marks that scripts need pass: a family emoji, Persian with a ZWNJ.
+  CHECK(relay.on_datagram(peer(1), "\xF0\x9F\x91\xA8\xE2\x80\x8D\xF0\x9F\x91\xA9", t0).audience ==
+        Audience::room);
+  CHECK(relay.on_datagram(peer(1), "\xD9\x85\xDB\x8C\xE2\x80\x8C\xD8\xB1\xD9\x88\xD9\x85", t0).audience ==
+        Audience::room);
 }
 
 TEST_CASE("legacy mode admits the original client's reg, heartbeat and chat", "[core][relay]") {

@@ -42,6 +42,9 @@ TEST_CASE("malformed host and port are refused with a reason", "[net]") {
   CHECK_FALSE(parse("[::1"));
   CHECK_FALSE(parse("[::1]9000"));
   CHECK_FALSE(parse("[]:9000"));
+  CHECK_FALSE(parse("1.2.3.4:5:6"));
+  CHECK_FALSE(parse("host:name:9000"));
+  CHECK_FALSE(parse("::1:x"));
 }
 
 TEST_CASE("endpoints convert to peers and back unchanged", "[net]") {

@@ -170,13 +170,56 @@ TEST_CASE("every client message encodes to what the decoder reads", "[protocol]"
 
 TEST_CASE("decode_server reports garbage as unknown", "[protocol]") {
   CHECK(std::holds_alternative<proto::Unknown>(proto::decode_server("")));
-  CHECK(std::holds_alternative<proto::Unknown>(proto::decode_server("ack: 1.2.3.4 x\nhi")));
-  CHECK(std::holds_alternative<proto::Unknown>(proto::decode_server("ack: 1.2.3.4 80")));
-  CHECK(std::holds_alternative<proto::Unknown>(proto::decode_server("ack: 1.2.3.4 99999\nhi")));
   CHECK(std::holds_alternative<proto::Unknown>(proto::decode_server("welcome 1.2.3.4")));
   CHECK(std::holds_alternative<proto::Unknown>(proto::decode_server("cookie a b")));
-  CHECK(std::holds_alternative<proto::Unknown>(proto::decode_server("welcome 1.2.3.4 5 n r.x")));
   CHECK(std::holds_alternative<proto::Unknown>(proto::decode_server("\xFF\xFE")));
+}
+
+TEST_CASE("decode_server refuses an ack or welcome whose fields break the rules", "[protocol]") {
+  auto invalid = [](std::string_view datagram) {
+    return std::holds_alternative<proto::Invalid>(proto::decode_server(datagram));
+  };
+  CHECK(invalid("ack: 1.2.3.4 x\nhi"));
+  CHECK(invalid("ack: 1.2.3.4 80"));
+  CHECK(invalid("ack: 1.2.3.4 99999\nhi"));
+  CHECK(invalid("ack: 1.2.3.4 0\nhi"));
+  CHECK(invalid("ack: 1.2.3.4 080\nhi"));
+  CHECK(invalid("ack: \x1B[2J 80\nhi"));
+  CHECK(invalid("ack: 1:2:3:4:5:6:7:8:9:a:b:c:d:e:f:1:2:3:4:5:6:7:8:9:a:b:c:d:e:f:1:2:3:4:5 80\nhi"));
+  CHECK(invalid("ack: 1.2.3.4 80 " + std::string(60000, 'n') + "\nhi"));
+  CHECK(invalid("ack: 1.2.3.4 80 \x1B]52;c;ZXZpbA==\x07\nhi"));
+  CHECK(invalid("ack: 1.2.3.4 80\nclear \x1B[2J"));
+  CHECK(invalid("ack: 1.2.3.4 80\nline\nack: 6.6.6.6 1\nforged"));
+  CHECK(invalid("ack: 1.2.3.4 80\n\xE2\x80\xAEreversed"));
+  CHECK(invalid("ack: 1.2.3.4 80\n" + std::string(1025, 'x')));
+  CHECK(invalid("welcome 1.2.3.4 5 n r.x"));
+  CHECK(invalid("welcome 1.2.3.4.5 5"));
+  CHECK(invalid("welcome 1.2.3.4 0"));
+  CHECK(invalid("welcome 1.2.3.4 5 bad/nick"));
+}
+
+TEST_CASE("decode_server reads the refusals a client must act on", "[protocol]") {
+  CHECK(std::holds_alternative<proto::NotMember>(proto::decode_server("reg?")));
+  CHECK(std::holds_alternative<proto::ServerFull>(proto::decode_server("full")));
+  CHECK(std::holds_alternative<proto::NickTaken>(proto::decode_server("nick taken\n")));
+  // Each fits the shortest datagram it answers.
+  CHECK(proto::kNotMember.size() <= proto::kHeartbeat.size());
+  CHECK(proto::encode_chat("k") == "k   ");
+  CHECK(proto::encode_chat("long enough") == "long enough");
+}
+
+TEST_CASE("an IP address is a dotted quad or RFC 4291 text, nothing else", "[protocol]") {
+  for (const char* good : {"127.0.0.1", "0.0.0.0", "255.255.255.255", "::", "::1", "fe80::1",
+                           "2001:db8::8a2e:370:7334", "1:2:3:4:5:6:7:8", "::ffff:192.0.2.1",
+                           "1::", "1:2:3:4:5:6::8", "64:ff9b::10.0.0.1"}) {
+    CHECK(proto::is_ip_address(good));
+  }
+  for (const char* bad : {"", "1.2.3", "1.2.3.4.5", "256.1.1.1", "01.2.3.4", "1.2.3.4 ", "a.b.c.d",
+                          ":", ":::", "1:2:3:4:5:6:7:8:9", "1::2::3", "12345::", "g::1", ":1::",
+                          "1:2:3:4:5:6:7:1.2.3.4", "1.2.3.4::", "[::1]", "fe80::1%eth0",
+                          "::1/64", "localhost"}) {
+    CHECK_FALSE(proto::is_ip_address(bad));
+  }
 }
 
 TEST_CASE("nick and token rules", "[protocol]") {

@@ -3,6 +3,8 @@
 #include "support/catch.hpp"
 
 using udpchat::protocol::check_text;
+using udpchat::protocol::printable;
+using udpchat::protocol::split_text;
 using udpchat::protocol::strip;
 using udpchat::protocol::TextCheck;
 
@@ -40,4 +42,34 @@ TEST_CASE("check_text rejects control characters but tab", "[protocol]") {
   CHECK(check_text("\x1B[2J") == TextCheck::control_character);
   CHECK(check_text("del\x7F") == TextCheck::control_character);
   CHECK(check_text("c1 \xC2\x85") == TextCheck::control_character);  // U+0085 NEL
+}
+
+TEST_CASE("check_text rejects bidi overrides, isolates and line separators", "[protocol]") {
+  CHECK(check_text("\xE2\x80\xAE") == TextCheck::format_character);  // U+202E
+  CHECK(check_text("\xE2\x80\xAA") == TextCheck::format_character);  // U+202A
+  CHECK(check_text("\xE2\x81\xA9") == TextCheck::format_character);  // U+2069
+  CHECK(check_text("a\xE2\x80\xA8" "b") == TextCheck::format_character);  // U+2028
+  CHECK(check_text("a\xE2\x80\xA9" "b") == TextCheck::format_character);  // U+2029
+  CHECK(check_text("\xE4\xBD\xA0\xE5\xA5\xBD\xEF\xBC\x8C\xE4\xB8\x96\xE7\x95\x8C") == TextCheck::ok);
+  CHECK(check_text("zwj \xE2\x80\x8D ok") == TextCheck::ok);
+}
+
+TEST_CASE("printable shows controls and invisible characters as visible escapes", "[protocol]") {
+  CHECK(printable("clear \x1B[2J") == "clear \\x1B[2J");
+  CHECK(printable("\xE2\x80\xAE" "evil") == "<U+202E>evil");
+  CHECK(printable("zero\xE2\x80\x8Bwidth") == "zero<U+200B>width");
+  CHECK(printable("bom \xEF\xBB\xBF") == "bom <U+FEFF>");
+  CHECK(printable("bad \xFF") == "bad \xEF\xBF\xBD");
+  CHECK(printable("\xE4\xBD\xA0\xE5\xA5\xBD caf\xC3\xA9 \xE2\x9C\x93") ==
+        "\xE4\xBD\xA0\xE5\xA5\xBD caf\xC3\xA9 \xE2\x9C\x93");
+}
+
+TEST_CASE("split_text cuts at character boundaries and strips each piece", "[protocol]") {
+  CHECK(split_text("short", 1024) == std::vector<std::string_view>{"short"});
+  CHECK(split_text("   ", 1024).empty());
+  CHECK(split_text("abc def", 4) == std::vector<std::string_view>{"abc", "def"});
+  // "\xC3\xA9" is two bytes: never cut in half.
+  CHECK(split_text("a\xC3\xA9\xC3\xA9", 2) == std::vector<std::string_view>{"a", "\xC3\xA9", "\xC3\xA9"});
+  CHECK(split_text("\xF0\x9F\x98\x80\xF0\x9F\x98\x80", 5) ==
+        std::vector<std::string_view>{"\xF0\x9F\x98\x80", "\xF0\x9F\x98\x80"});
 }

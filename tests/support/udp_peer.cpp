@@ -35,6 +35,7 @@ std::optional<std::string> UdpPeer::try_receive() {
   std::vector<char> buffer(65536);
   asio::ip::udp::endpoint from;
   const auto size = socket_.receive_from(asio::buffer(buffer), from);
+  last_sender_ = from;
   return std::string(buffer.data(), size);
 }
 
@@ -50,7 +51,9 @@ std::optional<std::string> UdpPeer::receive(std::chrono::milliseconds timeout) {
   asio::ip::udp::endpoint from;
   socket_.async_receive_from(asio::buffer(buffer), from,
                              [&](std::error_code ec, std::size_t size) {
-                               if (!ec) result.emplace(buffer.data(), size);
+                               if (ec) return;
+                               result.emplace(buffer.data(), size);
+                               last_sender_ = from;
                              });
   io_.restart();
   io_.run_for(timeout);

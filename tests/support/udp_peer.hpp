@@ -29,6 +29,8 @@ class UdpPeer {
   std::vector<std::string> drain(std::chrono::milliseconds window);
 
   asio::ip::udp::endpoint local_endpoint() const { return socket_.local_endpoint(); }
+  // Who sent the datagram received last (for a test playing the server).
+  const asio::ip::udp::endpoint& last_sender() const { return last_sender_; }
   std::uint16_t port() const { return socket_.local_endpoint().port(); }
 
   // Cookie handshake, as a udpchat client does it; returns the `welcome` line.
@@ -38,6 +40,7 @@ class UdpPeer {
   asio::io_context io_;
   asio::ip::udp::socket socket_;
   asio::ip::udp::endpoint server_;
+  asio::ip::udp::endpoint last_sender_;
 };
 
 asio::ip::udp::endpoint loopback(std::uint16_t port, bool v6 = false);

@@ -1,0 +1,31 @@
+// What a line typed into `chat` asks for: a chat line or one of the client's commands. Pure.
+#pragma once
+
+#include <string_view>
+#include <variant>
+
+namespace udpchat::core {
+
+namespace input {
+struct Chat {
+  std::string_view text;  // `//text` arrives here as `/text`
+};
+struct Join {
+  std::string_view room;  // not yet checked against the room rules
+};
+struct Quit {};
+struct Help {};
+struct Unknown {
+  std::string_view command;  // the first word, slash included
+};
+struct Empty {};
+}  // namespace input
+
+using ChatInput =
+    std::variant<input::Chat, input::Join, input::Quit, input::Help, input::Unknown, input::Empty>;
+
+// `/join ROOM`, `/quit` (or a bare `quit`, as the original client had it), `/help`; `//text`
+// sends `/text`; any other line starting with `/` is an unknown command.
+ChatInput parse_input(std::string_view line) noexcept;
+
+}  // namespace udpchat::core

@@ -1,0 +1,223 @@
+// The client side of the protocol as a state machine: joining (cookie handshake with backoff,
+// legacy detection), membership and its loss, heartbeats and liveness, room moves, and every
+// chat line from the moment it is typed until the server has echoed it. Pure, like core::Relay:
+// datagrams, input and the time go in; datagrams to send and events for the person come out.
+// net::ChatClient and net::BenchRunner are its I/O shells.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "core/rate_limiter.hpp"
+#include "core/time.hpp"
+#include "protocol/message.hpp"
+
+namespace udpchat::core {
+
+inline constexpr Duration kDefaultHbInterval = std::chrono::seconds(5);
+// More often than this, heartbeats are load, not liveness.
+inline constexpr Duration kMinHbInterval = std::chrono::milliseconds(100);
+
+// What the client knows of the server before it starts: bench learns it once with its first
+// client and tells the others, so that a rate-limited cookie is not mistaken for an original
+// server.
+enum class ServerHint : std::uint8_t { unknown, udpchat, legacy };
+
+struct SessionConfig {
+  std::string nick;
+  std::string room;  // empty: the server's default room (lobby); needs a nick otherwise
+  Duration hb_interval = kDefaultHbInterval;
+  std::string ping_token = "p";  // the I/O layer picks a random one
+  // Lines held until the server echoes them (sent or waiting to be); beyond, the oldest go.
+  std::size_t max_waiting = 1000;
+  // Chat lines sent at most, below serve's default per-source budget (200/s, burst 400), so
+  // that a pasted or piped burst is paced rather than dropped by the server.
+  TokenBucket send_budget{100, 200};
+  ServerHint hint = ServerHint::unknown;
+};
+
+enum class SessionState : std::uint8_t {
+  joining,    // asking for a cookie; not a member yet
+  joined,     // a member of a udpchat server
+  legacy,     // no cookie ever came: an original-protocol server, which made us a member
+  rejoining,  // was a member; the server forgot us or stopped answering
+  ended,      // `end` from the server, a taken nick, or leave()
+};
+
+enum class EndReason : std::uint8_t { none, left, server_closed, nick_taken };
+
+// Why the session is (re)joining, for the person at the keyboard.
+enum class JoinTrouble : std::uint8_t {
+  none,        // the first attempt
+  server_full,
+  not_member,  // the server says it does not know us (it restarted, or expired us)
+  silent,      // nothing heard from the server for a while
+  no_cookie,   // the server speaks udpchat after all (a cookie or a notice came in legacy mode)
+};
+
+enum class Unsent : std::uint8_t {
+  overflow,      // more than max_waiting lines waited
+  room_refused,  // typed after a /join the server refused
+  stale_room,    // to be resent after a rejoin, but meant for a room since left
+};
+
+namespace event {
+struct Joining {
+  JoinTrouble why = JoinTrouble::none;
+  Duration retry_in{};  // when the next attempt goes (server_full)
+};
+struct Joined {
+  std::string address;  // ip:port as the server sees us; empty in legacy mode
+  std::string room;     // as the server confirmed it ("lobby" when none was named)
+  bool legacy = false;
+  bool again = false;  // a rejoin
+};
+struct Message {
+  std::string ip;
+  std::uint16_t port = 0;
+  std::string nick;
+  std::string text;
+  bool own = false;
+};
+struct RoomChanged {
+  std::string room;
+};
+struct RoomRefused {  // a /join that cannot happen
+  std::string room;
+  bool nick_taken = true;  // else the server speaks the original protocol: no rooms at all
+};
+struct LinesUnsent {
+  std::size_t count = 0;
+  Unsent why = Unsent::overflow;
+};
+struct Malformed {};  // the first datagram from the server that broke the field rules
+struct Ended {
+  EndReason why = EndReason::none;
+};
+}  // namespace event
+
+using SessionEvent = std::variant<event::Joining, event::Joined, event::Message,
+                                  event::RoomChanged, event::RoomRefused, event::LinesUnsent,
+                                  event::Malformed, event::Ended>;
+
+// What became of a line handed to send_line.
+enum class LineVerdict : std::uint8_t {
+  accepted,           // queued or sent; split into parts if it was longer than a datagram
+  empty,              // nothing to send
+  invalid_utf8,       // refused, never sent
+  control_character,  // refused, never sent
+  format_character,   // refused: a bidi override or isolate, or a line separator
+  protocol_command,   // reads as reg, ^hb^, quit or ping: refused
+};
+
+class ClientSession {
+ public:
+  // Starts joining: the first cookie request is waiting in take_datagrams().
+  ClientSession(SessionConfig config, TimePoint now);
+
+  // A datagram from the server. on_message takes one already decoded (bench decodes once and
+  // counts acks itself).
+  void on_datagram(std::string_view datagram, TimePoint now);
+  void on_message(const protocol::ServerMessage& message, TimePoint now);
+  // Timers: join retries, heartbeats, liveness, pacing. Call at deadline() or later.
+  void on_timer(TimePoint now);
+  TimePoint deadline() const noexcept;
+
+  // A chat line from the person or the script, longer ones split at character boundaries.
+  LineVerdict send_line(std::string_view text, TimePoint now);
+  // Moves to `room` once every line typed before is sent; lines typed after wait for the
+  // server's welcome into it. The caller has checked the name (protocol::is_room) and the nick.
+  void move_to(std::string_view room, TimePoint now);
+  // Sends `quit` and ends the session.
+  void leave();
+
+  // What to send (in order) and what to show, since the last call.
+  std::vector<std::string> take_datagrams();
+  std::vector<SessionEvent> take_events();
+
+  SessionState state() const noexcept { return state_; }
+  EndReason end_reason() const noexcept { return end_; }
+  bool is_member() const noexcept {
+    return state_ == SessionState::joined || state_ == SessionState::legacy;
+  }
+  bool is_udpchat() const noexcept { return cookie_seen_; }
+  // The room the server last confirmed ("lobby" when none was named).
+  const std::string& room() const noexcept { return room_; }
+  // Lines not yet echoed by the server, and room moves not yet confirmed.
+  std::size_t waiting() const noexcept { return lines_.size(); }
+  bool settled() const noexcept { return lines_.empty() && moves_.empty(); }
+  // Lines given up: dropped by the bound, or meant for a room that refused or was left.
+  std::uint64_t unsent() const noexcept { return unsent_; }
+  std::uint64_t echoed() const noexcept { return echoed_; }
+  std::uint64_t malformed() const noexcept { return malformed_; }
+
+ private:
+  struct Line {
+    std::string text;      // as the server will echo it (stripped)
+    std::uint32_t epoch;   // the room move it follows: lines go only to their own room
+  };
+  struct Move {
+    std::uint32_t epoch;
+    std::string room;
+  };
+
+  void start_joining(JoinTrouble why, TimePoint now);
+  void request_cookie(TimePoint now);
+  void on_cookie(std::string_view token);
+  void on_welcome(const protocol::Welcome& welcome, TimePoint now);
+  void on_ack(const protocol::Ack& ack);
+  void on_refusal(bool full, TimePoint now);
+  void lost_membership(JoinTrouble why, TimePoint now);
+  void become_legacy(TimePoint now);
+  void flush(TimePoint now);
+  void queue(std::string_view text, TimePoint now);
+  void drop_lines_of(std::uint32_t epoch, Unsent why);
+  void end(EndReason why);
+  std::string own_address() const;
+  Duration silence_limit() const noexcept;
+
+  SessionConfig config_;
+  SessionState state_ = SessionState::joining;
+  EndReason end_ = EndReason::none;
+  bool cookie_seen_ = false;  // the server speaks udpchat
+  bool ever_joined_ = false;
+  std::optional<std::pair<std::string, std::uint16_t>> own_;  // our address as the server sees it
+
+  // Joining: cookie requests with backoff until a welcome.
+  int attempts_ = 0;
+  TimePoint next_attempt_{};
+  bool full_ = false;  // the last join was refused as full
+
+  // Membership and liveness.
+  TimePoint next_heartbeat_{};
+  std::uint64_t heartbeats_ = 0;
+  TimePoint last_heard_{};
+
+  // Lines and rooms.
+  std::deque<Line> lines_;  // in the order typed; sent ones first
+  std::size_t sent_ = 0;    // how many at the front of lines_ are sent
+  std::deque<Move> moves_;  // /join requests not yet confirmed, oldest first
+  bool moving_ = false;     // the front move's handshake is under way
+  std::uint32_t epoch_ = 0;         // of the room we are in
+  std::uint32_t latest_epoch_ = 0;  // of the last /join typed
+  std::string room_;                // confirmed by the server
+  std::string joined_room_;         // named in our joins ("" for the default room)
+  TokenBucket budget_;
+  double tokens_ = 0;
+  TimePoint tokens_at_{};
+  TimePoint next_send_ = TimePoint::max();
+
+  std::uint64_t unsent_ = 0;
+  std::uint64_t echoed_ = 0;
+  std::uint64_t malformed_ = 0;
+  std::vector<std::string> datagrams_;
+  std::vector<SessionEvent> events_;
+};
+
+}  // namespace udpchat::core

@@ -1,0 +1,475 @@
+#include "core/client_session.hpp"
+
+#include <fmt/format.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/relay.hpp"
+#include "protocol/message.hpp"
+#include "protocol/text.hpp"
+#include "support/catch.hpp"
+
+using namespace std::chrono_literals;
+namespace proto = udpchat::protocol;
+namespace event = udpchat::core::event;
+using udpchat::core::ClientSession;
+using udpchat::core::EndReason;
+using udpchat::core::JoinTrouble;
+using udpchat::core::LineVerdict;
+using udpchat::core::Peer;
+using udpchat::core::Relay;
+using udpchat::core::RelayConfig;
+using udpchat::core::ServerHint;
+using udpchat::core::SessionConfig;
+using udpchat::core::SessionEvent;
+using udpchat::core::SessionState;
+using udpchat::core::TimePoint;
+using udpchat::core::Unsent;
+
+namespace {
+
+const TimePoint t0{std::chrono::hours(1)};
+
+std::string dotted(const Peer& peer) {
+  return fmt::format("{}.{}.{}.{}", peer.address[12], peer.address[13], peer.address[14],
+                     peer.address[15]);
+}
+
+RelayConfig relay_config(std::size_t max_clients = 4096) {
+  RelayConfig c;
+  c.max_clients = max_clients;
+  c.format_ip = &dotted;
+  c.datagram_limit = {0, 0};
+  c.cookie_limit = {0, 0};
+  return c;
+}
+
+SessionConfig session_config(std::string nick = {}, std::string room = {}) {
+  SessionConfig c;
+  c.nick = std::move(nick);
+  c.room = std::move(room);
+  c.hb_interval = 1s;
+  return c;
+}
+
+// Sessions and a relay wired together with nothing in between: what one sends, the other
+// handles at once, until nobody has anything left to say. `lose` drops datagrams on the way.
+class Wire {
+ public:
+  explicit Wire(RelayConfig config = relay_config()) : config_(config) { restart(); }
+
+  ClientSession& add(std::uint16_t port, SessionConfig config) {
+    auto& slot = sessions_[port];
+    slot = std::make_unique<ClientSession>(std::move(config), now);
+    return *slot;
+  }
+  ClientSession& at(std::uint16_t port) { return *sessions_.at(port); }
+  Relay& relay() { return *relay_; }
+  // The relay loses every member, as after a SIGKILL and a restart on the same port.
+  void restart() { relay_ = std::make_unique<Relay>(config_, now); }
+
+  // Runs every session's timers due by `now`, then delivers until the wire is quiet.
+  void settle() {
+    for (auto& [port, session] : sessions_) {
+      if (session->deadline() <= now) session->on_timer(now);
+    }
+    for (bool busy = true; busy;) {
+      busy = false;
+      for (auto& [port, session] : sessions_) {
+        for (const auto& datagram : session->take_datagrams()) {
+          busy = true;
+          sent[port].push_back(datagram);
+          if (down) continue;
+          deliver(Peer::v4(10, 0, 0, 1, port), datagram);
+        }
+      }
+    }
+  }
+  // Steps the clock by `step` until `duration` has passed, settling at each step.
+  void run_for(udpchat::core::Duration duration, udpchat::core::Duration step = 10ms) {
+    const TimePoint until = now + duration;
+    while (now < until) {
+      now += step;
+      settle();
+    }
+  }
+
+  TimePoint now = t0;
+  bool down = false;  // the server is gone: datagrams to it vanish
+  std::map<std::uint16_t, std::vector<std::string>> sent;
+
+ private:
+  void deliver(const Peer& from, const std::string& datagram) {
+    const auto out = relay_->on_datagram(from, datagram, now);
+    if (out.audience == udpchat::core::Audience::sender) {
+      reply(from.port, out.payload);
+    } else if (out.audience == udpchat::core::Audience::room) {
+      const std::string payload(out.payload);
+      std::vector<std::uint16_t> ports;
+      for (const auto index : out.recipients) ports.push_back(relay_->members()[index].peer.port);
+      for (const auto port : ports) reply(port, payload);
+    }
+  }
+  void reply(std::uint16_t port, std::string_view payload) {
+    const auto it = sessions_.find(port);
+    if (it != sessions_.end()) it->second->on_datagram(payload, now);
+  }
+
+  RelayConfig config_;
+  std::unique_ptr<Relay> relay_;
+  std::map<std::uint16_t, std::unique_ptr<ClientSession>> sessions_;
+};
+
+template <class T>
+std::vector<T> events_of(ClientSession& session) {
+  std::vector<T> found;
+  for (auto& e : session.take_events()) {
+    if (auto* match = std::get_if<T>(&e)) found.push_back(std::move(*match));
+  }
+  return found;
+}
+
+std::vector<std::string> texts(const std::vector<event::Message>& messages) {
+  std::vector<std::string> out;
+  for (const auto& m : messages) out.push_back(m.text);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("a session joins through the cookie handshake and reports the room it is in",
+          "[core][session]") {
+  Wire wire;
+  auto& alice = wire.add(1, session_config("alice", "ops"));
+  CHECK(alice.state() == SessionState::joining);
+  wire.settle();
+  CHECK(alice.state() == SessionState::joined);
+  const auto joined = events_of<event::Joined>(alice);
+  REQUIRE(joined.size() == 1);
+  CHECK(joined[0].address == "10.0.0.1:1");
+  CHECK(joined[0].room == "ops");
+  CHECK_FALSE(joined[0].again);
+  CHECK(wire.relay().find(Peer::v4(10, 0, 0, 1, 1))->room_name() == "ops");
+}
+
+TEST_CASE("a line typed while joining waits and goes out once welcomed", "[core][session]") {
+  Wire wire;
+  auto& alice = wire.add(1, session_config("alice"));
+  CHECK(alice.send_line("early bird", wire.now) == LineVerdict::accepted);
+  wire.settle();
+  REQUIRE(wire.sent[1].size() == 3);
+  CHECK(wire.sent[1][0] == proto::encode_cookie_request());
+  CHECK(wire.sent[1][1].starts_with("reg "));
+  CHECK(wire.sent[1][2] == "early bird");
+  CHECK(texts(events_of<event::Message>(alice)) == std::vector<std::string>{"early bird"});
+  CHECK(alice.settled());
+  CHECK(alice.echoed() == 1);
+}
+
+TEST_CASE("a session with no cookie after three requests continues in legacy mode",
+          "[core][session]") {
+  ClientSession session(session_config(), t0);
+  CHECK(session.take_datagrams().size() == 1);
+  session.on_timer(t0 + 200ms);
+  session.on_timer(t0 + 600ms);
+  CHECK(session.take_datagrams().size() == 2);
+  CHECK(session.state() == SessionState::joining);
+  session.on_timer(t0 + 1400ms);
+  CHECK(session.state() == SessionState::legacy);
+  CHECK(session.take_datagrams().empty());  // the padded reg already made us a member there
+  const auto joined = events_of<event::Joined>(session);
+  REQUIRE(joined.size() == 1);
+  CHECK(joined[0].legacy);
+
+  // Original servers get the original bytes: no padding, no ping.
+  session.send_line("hi", t0 + 1500ms);
+  CHECK(session.take_datagrams() == std::vector<std::string>{"hi"});
+  session.on_timer(t0 + 2400ms);
+  session.on_timer(t0 + 3400ms);
+  CHECK(session.take_datagrams() == std::vector<std::string>{"^hb^", "^hb^"});
+  session.on_datagram("ack: 10.0.0.1 7\nhi\n", t0 + 3500ms);
+  const auto seen = events_of<event::Message>(session);
+  REQUIRE(seen.size() == 1);
+  CHECK(seen[0].own);  // the address is learnt from the echo of our own line
+  CHECK(session.settled());
+}
+
+TEST_CASE("a cookie that comes after the legacy decision joins the udpchat server after all",
+          "[core][session]") {
+  Wire wire;
+  wire.down = true;  // paused: nothing comes back
+  auto& alice = wire.add(1, session_config("alice"));
+  wire.run_for(1500ms);
+  REQUIRE(alice.state() == SessionState::legacy);
+  alice.send_line("sent while it slept", wire.now);
+  wire.settle();
+  alice.take_events();
+  wire.down = false;  // resumed: it answers what arrives now
+  alice.on_datagram("cookie AAAA", wire.now);  // a late answer to an early request
+  CHECK(alice.state() == SessionState::rejoining);
+  const auto again = alice.take_datagrams();
+  REQUIRE(again.size() == 1);
+  CHECK(again[0] == "reg AAAA alice");
+  wire.run_for(300ms);  // the forged cookie fails; the next request joins for real
+  CHECK(alice.state() == SessionState::joined);
+  CHECK(texts(events_of<event::Message>(alice)) == std::vector<std::string>{"sent while it slept"});
+}
+
+TEST_CASE("a restarted relay's notice makes the session rejoin and resend, in order, once",
+          "[core][session]") {
+  Wire wire;
+  SessionConfig quiet = session_config("alice");
+  quiet.hb_interval = 5s;  // alice learns of the restart from her own lines, not a heartbeat
+  auto& alice = wire.add(1, quiet);
+  auto& bob = wire.add(2, session_config("bob"));
+  wire.settle();
+  alice.send_line("before", wire.now);
+  wire.settle();
+  CHECK(texts(events_of<event::Message>(bob)) == std::vector<std::string>{"before"});
+  alice.take_events();
+
+  wire.restart();
+  wire.run_for(1s);  // bob's heartbeat meets the notice and bob rejoins
+  CHECK(bob.state() == SessionState::joined);
+  CHECK(alice.state() == SessionState::joined);  // she does not know yet
+  alice.send_line("one", wire.now);
+  alice.send_line("two", wire.now);
+  wire.settle();
+  CHECK(alice.state() == SessionState::joined);
+  const auto rejoined = events_of<event::Joined>(alice);
+  REQUIRE(rejoined.size() == 1);
+  CHECK(rejoined[0].again);
+  CHECK(texts(events_of<event::Message>(bob)) == std::vector<std::string>{"one", "two"});
+  CHECK(alice.settled());
+  CHECK(alice.echoed() == 3);
+  CHECK(wire.relay().stats().lines == 2);  // each line relayed exactly once
+}
+
+TEST_CASE("a line whose echo is merely late is not resent", "[core][session]") {
+  Wire wire;
+  auto& alice = wire.add(1, session_config());
+  wire.settle();
+  alice.send_line("slow echo", wire.now);
+  const auto first = alice.take_datagrams();
+  REQUIRE(first.size() == 1);
+  // Heartbeats and pings go on while the echo is on its way; nothing is sent twice.
+  wire.run_for(3s);
+  for (const auto& datagram : wire.sent[1]) CHECK(proto::strip(datagram) != "slow echo");
+  alice.on_datagram("ack: 10.0.0.1 1\nslow echo\n", wire.now);
+  CHECK(alice.settled());
+  CHECK(alice.echoed() == 1);
+}
+
+TEST_CASE("a full server is retried with backoff and queued lines go once a slot frees",
+          "[core][session]") {
+  Wire wire(relay_config(1));
+  auto& first = wire.add(1, session_config("first"));
+  wire.settle();
+  auto& late = wire.add(2, session_config("late"));
+  late.send_line("waited for a seat", wire.now);
+  wire.settle();
+  CHECK(late.state() == SessionState::joining);
+  const auto trouble = events_of<event::Joining>(late);
+  REQUIRE(trouble.size() == 2);
+  CHECK(trouble[1].why == JoinTrouble::server_full);
+  CHECK(trouble[1].retry_in >= 500ms);
+  wire.run_for(3s);
+  CHECK(late.state() == SessionState::joining);  // still full, still trying, nothing lost
+  CHECK(late.waiting() == 1);
+  first.leave();
+  wire.run_for(6s);
+  CHECK(late.state() == SessionState::joined);
+  CHECK(texts(events_of<event::Message>(late)) == std::vector<std::string>{"waited for a seat"});
+}
+
+TEST_CASE("a nick taken in the room ends the session; the holder keeps it on rejoining",
+          "[core][session]") {
+  Wire wire;
+  auto& holder = wire.add(1, session_config("alice"));
+  wire.settle();
+  auto& impostor = wire.add(2, session_config("alice"));
+  wire.settle();
+  CHECK(impostor.state() == SessionState::ended);
+  CHECK(impostor.end_reason() == EndReason::nick_taken);
+  // Unheard long enough to rejoin while the relay still holds it: its own nick is its own.
+  wire.down = true;
+  wire.run_for(6100ms);
+  REQUIRE(holder.state() == SessionState::rejoining);
+  wire.down = false;
+  wire.run_for(3s);
+  CHECK(holder.state() == SessionState::joined);
+  auto& elsewhere = wire.add(3, session_config("alice", "other"));
+  wire.settle();
+  CHECK(elsewhere.state() == SessionState::joined);  // unique per room, not per server
+}
+
+TEST_CASE("lines typed after /join wait for the new room's welcome", "[core][session]") {
+  Wire wire;
+  auto& mover = wire.add(1, session_config("mover"));
+  auto& lobby = wire.add(2, session_config("lobbyist"));
+  auto& ops = wire.add(3, session_config("operator", "ops"));
+  wire.settle();
+  // Piped input arrives all at once: the secret must not reach the lobby.
+  mover.send_line("for the lobby", wire.now);
+  mover.move_to("ops", wire.now);
+  mover.send_line("secret", wire.now);
+  wire.settle();
+  CHECK(texts(events_of<event::Message>(lobby)) == std::vector<std::string>{"for the lobby"});
+  CHECK(texts(events_of<event::Message>(ops)) == std::vector<std::string>{"secret"});
+  CHECK(events_of<event::RoomChanged>(mover).size() == 1);
+  CHECK(mover.room() == "ops");
+  CHECK(mover.settled());
+}
+
+TEST_CASE("a /join refused for a taken nick keeps the room and sends nothing typed for it",
+          "[core][session]") {
+  Wire wire;
+  auto& mover = wire.add(1, session_config("alice"));
+  auto& holder = wire.add(2, session_config("alice", "ops"));
+  wire.settle();
+  holder.take_events();
+  mover.move_to("ops", wire.now);
+  mover.send_line("meant for ops", wire.now);
+  wire.settle();
+  CHECK(mover.state() == SessionState::joined);
+  CHECK(mover.room() == "lobby");
+  std::vector<SessionEvent> seen = mover.take_events();
+  bool refused = false;
+  bool told = false;
+  for (const auto& e : seen) {
+    if (const auto* r = std::get_if<event::RoomRefused>(&e)) refused = r->room == "ops";
+    if (const auto* u = std::get_if<event::LinesUnsent>(&e)) {
+      told = u->count == 1 && u->why == Unsent::room_refused;
+    }
+  }
+  CHECK(refused);
+  CHECK(told);
+  CHECK(mover.unsent() == 1);
+  CHECK(events_of<event::Message>(holder).empty());
+}
+
+TEST_CASE("a silent server is declared gone after six heartbeats and rejoined when back",
+          "[core][session]") {
+  Wire wire;
+  auto& alice = wire.add(1, session_config());
+  wire.settle();
+  alice.take_events();
+  wire.down = true;
+  wire.run_for(5900ms);
+  CHECK(alice.state() == SessionState::joined);
+  wire.run_for(200ms);
+  CHECK(alice.state() == SessionState::rejoining);
+  const auto trouble = events_of<event::Joining>(alice);
+  REQUIRE(trouble.size() == 1);
+  CHECK(trouble[0].why == JoinTrouble::silent);
+  alice.send_line("typed in the dark", wire.now);
+  wire.run_for(10s);
+  CHECK(alice.waiting() == 1);  // kept, not lost
+  wire.down = false;
+  wire.restart();
+  wire.run_for(3s);
+  CHECK(alice.state() == SessionState::joined);
+  CHECK(alice.settled());
+}
+
+TEST_CASE("a line longer than a datagram is split at character boundaries, in order",
+          "[core][session]") {
+  ClientSession session(session_config(), t0);
+  session.on_datagram("cookie AAAA", t0);
+  session.on_datagram("welcome 10.0.0.1 9", t0);
+  session.take_datagrams();
+  std::string chinese;
+  for (int i = 0; i < 400; ++i) chinese += "\xE4\xBD\xA0";  // 你: 1200 bytes
+  CHECK(session.send_line(chinese, t0) == LineVerdict::accepted);
+  const auto parts = session.take_datagrams();
+  REQUIRE(parts.size() == 2);
+  CHECK(parts[0].size() == 1023);  // 341 whole characters
+  CHECK(parts[0] + parts[1] == chinese);
+  CHECK(proto::check_text(parts[0]) == proto::TextCheck::ok);
+  CHECK(proto::check_text(parts[1]) == proto::TextCheck::ok);
+}
+
+TEST_CASE("lines that cannot be sent are refused whole and never sent", "[core][session]") {
+  ClientSession session(session_config(), t0);
+  session.on_datagram("cookie AAAA", t0);
+  session.on_datagram("welcome 10.0.0.1 9", t0);
+  session.take_datagrams();
+  CHECK(session.send_line("bad \xFF utf8", t0) == LineVerdict::invalid_utf8);
+  CHECK(session.send_line("bell\a", t0) == LineVerdict::control_character);
+  CHECK(session.send_line("evil \xE2\x80\xAE reversed", t0) == LineVerdict::format_character);
+  CHECK(session.send_line("^hb^", t0) == LineVerdict::protocol_command);
+  CHECK(session.send_line("   ", t0) == LineVerdict::empty);
+  CHECK(session.send_line(std::string(1500, 'x') + "\x01", t0) == LineVerdict::control_character);
+  CHECK(session.take_datagrams().empty());
+  CHECK(session.send_line("ok", t0) == LineVerdict::accepted);
+  // Short lines are padded so that a notice can answer them; the server strips the padding.
+  CHECK(session.take_datagrams() == std::vector<std::string>{"ok  "});
+}
+
+TEST_CASE("beyond the bound the oldest waiting line goes, and the session says so",
+          "[core][session]") {
+  SessionConfig config = session_config();
+  config.max_waiting = 3;
+  ClientSession session(config, t0);
+  for (const auto* text : {"a", "b", "c", "d"}) session.send_line(text, t0);
+  const auto unsent = events_of<event::LinesUnsent>(session);
+  REQUIRE(unsent.size() == 1);
+  CHECK(unsent[0].why == Unsent::overflow);
+  CHECK(session.waiting() == 3);
+  CHECK(session.unsent() == 1);
+}
+
+TEST_CASE("a burst of lines is paced below the server's default budget", "[core][session]") {
+  ClientSession session(session_config(), t0);
+  session.on_datagram("cookie AAAA", t0);
+  session.on_datagram("welcome 10.0.0.1 9", t0);
+  session.take_datagrams();
+  for (int i = 0; i < 300; ++i) session.send_line(fmt::format("line {}", i), t0);
+  CHECK(session.take_datagrams().size() == 200);  // the burst
+  CHECK(session.deadline() <= t0 + 10ms);
+  session.on_timer(t0 + 500ms);
+  CHECK(session.take_datagrams().size() == 50);  // 100 lines per second after it
+}
+
+TEST_CASE("datagrams that break the field rules are counted and reported once",
+          "[core][session]") {
+  ClientSession session(session_config(), t0);
+  session.on_datagram("cookie AAAA", t0);
+  session.on_datagram("welcome 10.0.0.1 9", t0);
+  session.take_events();
+  session.on_datagram("ack: 10.0.0.1 9 \x1B[2J\nhi\n", t0);
+  session.on_datagram("ack: 1.2.3.4.5 9\nhi\n", t0);
+  session.on_datagram("ack: 10.0.0.1 9\n\x1B]52;c;ZXZpbA==\x07\n", t0);
+  session.on_datagram("welcome 10.0.0.1 9 " + std::string(60000, 'n'), t0);
+  CHECK(session.malformed() == 4);
+  const auto events = session.take_events();
+  REQUIRE(events.size() == 1);
+  CHECK(std::holds_alternative<event::Malformed>(events[0]));
+}
+
+TEST_CASE("end from the server ends the session; leave says quit", "[core][session]") {
+  ClientSession session(session_config(), t0);
+  session.leave();
+  CHECK(session.take_datagrams().back() == "quit");
+  CHECK(session.end_reason() == EndReason::left);
+  ClientSession other(session_config(), t0);
+  other.on_datagram("end", t0);
+  CHECK(other.end_reason() == EndReason::server_closed);
+  CHECK(other.deadline() == TimePoint::max());
+}
+
+TEST_CASE("bench's hint skips legacy detection both ways", "[core][session]") {
+  SessionConfig legacy = session_config();
+  legacy.hint = ServerHint::legacy;
+  ClientSession old(legacy, t0);
+  CHECK(old.state() == SessionState::legacy);
+  CHECK(old.take_datagrams() == std::vector<std::string>{proto::encode_cookie_request()});
+  SessionConfig udpchat = session_config();
+  udpchat.hint = ServerHint::udpchat;
+  ClientSession patient(udpchat, t0);
+  for (auto t = t0; t < t0 + 10s; t += 100ms) patient.on_timer(t);
+  CHECK(patient.state() == SessionState::joining);  // never mistaken for an original server
+}
