@@ -456,7 +456,7 @@ TEST_CASE("a fake server's escape sequences never reach the screen", "[e2e][chat
   CHECK(client.err().find("break the protocol's rules") != std::string::npos);
 }
 
-TEST_CASE("an incoming line does not garble the line being typed on a terminal",
+TEST_CASE("typed Chinese goes out exactly and a half-typed wide line survives a redraw",
           "[e2e][chat][tty]") {
 #ifndef UDPCHAT_HAVE_LIBEDIT
   WARN("skipped: this build has no line editor (libedit), so chat uses plain line mode");
@@ -468,8 +468,12 @@ TEST_CASE("an incoming line does not garble the line being typed on a terminal",
     return;
   }
   Server server;
+  Process listener({"chat", "--json", "--listen", server.address()}, "");
+  REQUIRE(listener.wait_for_output("\"type\":\"joined\""));
   const std::string session = "udpchat-test-" + std::to_string(server.port());
-  const std::string start = "tmux new-session -d -s " + session + " -x 120 -y 20 '" +
+  // 16 columns: the prompt and the half-typed line wrap, so the redraw must count columns
+  // (two per CJK character), not bytes. -u and LANG: tmux and chat both in UTF-8.
+  const std::string start = "tmux -u new-session -d -s " + session + " -x 16 -y 30 'env LANG=C.UTF-8 " +
                             std::string(UDPCHAT_BINARY) + " chat --nick typist " +
                             server.address() + "'";
   REQUIRE(std::system(start.c_str()) == 0);
@@ -477,9 +481,10 @@ TEST_CASE("an incoming line does not garble the line being typed on a terminal",
     std::string session;
     ~Cleanup() { std::system(("tmux kill-session -t " + session + " 2>/dev/null").c_str()); }
   } cleanup{session};
+  // Wrapped rows joined back into lines (-J), as the person reads them.
   auto screen = [&] {
     std::string text;
-    FILE* pipe = popen(("tmux capture-pane -p -t " + session).c_str(), "r");
+    FILE* pipe = popen(("tmux capture-pane -p -J -t " + session).c_str(), "r");
     char buffer[4096];
     std::size_t n = 0;
     while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0) text.append(buffer, n);
@@ -494,20 +499,34 @@ TEST_CASE("an incoming line does not garble the line being typed on a terminal",
     }
     return false;
   };
-  REQUIRE(wait_for_screen("joined"));
-  REQUIRE(std::system(("tmux send-keys -t " + session + " 'half a li'").c_str()) == 0);
-  REQUIRE(wait_for_screen("> half a li"));
-  Process other({"chat", "--nick", "other", server.address()}, "message from elsewhere\n");
+  auto type = [&](const std::string& keys) {
+    REQUIRE(std::system(("tmux send-keys -t " + session + " -l '" + keys + "'").c_str()) == 0);
+  };
+  REQUIRE(wait_for_screen("type a line"));
+  type("\xE4\xBD\xA0\xE5\xA5\xBD\xEF\xBC\x8C\xE4\xB8\x96\xE7\x95\x8C caf");  // 你好，世界 caf
+  REQUIRE(wait_for_screen("> \xE4\xBD\xA0\xE5\xA5\xBD\xEF\xBC\x8C\xE4\xB8\x96\xE7\x95\x8C caf"));
+  Process other({"chat", "--nick", "other", server.address()}, "from elsewhere\n");
   CHECK(other.wait(5s) == 0);
-  REQUIRE(wait_for_screen("other: message from elsewhere"));
+  REQUIRE(wait_for_screen("other: from elsewhere"));
   const std::string text = screen();
   // The message sits above the prompt, and the half-typed line is intact below it.
-  const auto message_at = text.find("other: message from elsewhere");
-  const auto prompt_at = text.rfind("> half a li");
+  const auto message_at = text.find("other: from elsewhere");
+  const auto prompt_at = text.rfind("> \xE4\xBD\xA0\xE5\xA5\xBD\xEF\xBC\x8C\xE4\xB8\x96\xE7\x95\x8C caf");
   CHECK(prompt_at != std::string::npos);
   CHECK(prompt_at > message_at);
   CHECK(text.substr(prompt_at).find("other:") == std::string::npos);
-  // Finishing the line sends it whole.
-  REQUIRE(std::system(("tmux send-keys -t " + session + " 'ne' Enter").c_str()) == 0);
-  CHECK(wait_for_screen("typist (me): half a line"));
+  // Finishing the line sends it whole, byte for byte.
+  type("\xC3\xA9 \xE2\x9C\x93");  // é ✓
+  REQUIRE(std::system(("tmux send-keys -t " + session + " Enter").c_str()) == 0);
+  const std::string typed = "\xE4\xBD\xA0\xE5\xA5\xBD\xEF\xBC\x8C\xE4\xB8\x96\xE7\x95\x8C caf\xC3\xA9 \xE2\x9C\x93";
+  REQUIRE(listener.wait_for_output("typist"));
+  bool exact = false;
+  for (const auto& m : messages(listener)) {
+    if (m["nick"] == "typist") exact = m["text"].get<std::string>() == typed;
+  }
+  CHECK(exact);
+  CHECK(wait_for_screen("typist (me): " + typed));
+  listener.signal(SIGTERM);
+  CHECK(listener.wait(5s) == 0);
 }
+
