@@ -9,35 +9,11 @@ namespace udpchat::protocol {
 
 namespace {
 
-constexpr std::size_t kMaxIpBytes = 45;  // the longest IPv6 text form
-
 // A decimal number without a leading zero (so that it has one spelling) up to `max`.
 bool is_canonical_number(std::string_view s, unsigned max, unsigned& value) noexcept {
   if (s.empty() || (s.size() > 1 && s.front() == '0')) return false;
   const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
   return ec == std::errc{} && end == s.data() + s.size() && value <= max;
-}
-
-// The text form a relay writes for an address: a dotted quad, or IPv6 (hex digits, colons,
-// and dots for an embedded IPv4 tail).
-bool is_ip_text(std::string_view ip) noexcept {
-  if (ip.empty() || ip.size() > kMaxIpBytes) return false;
-  if (ip.find(':') != std::string_view::npos) {
-    if (ip.find(':') == ip.rfind(':')) return false;  // at least two colons
-    for (char c : ip) {
-      const bool hex = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-      if (!hex && c != ':' && c != '.') return false;
-    }
-    return true;
-  }
-  for (int octet = 0; octet < 4; ++octet) {
-    const auto dot = ip.find('.');
-    if ((octet < 3) == (dot == std::string_view::npos)) return false;
-    unsigned value = 0;
-    if (!is_canonical_number(ip.substr(0, dot), 255, value)) return false;
-    ip = dot == std::string_view::npos ? std::string_view{} : ip.substr(dot + 1);
-  }
-  return true;
 }
 
 // Takes the text up to the next space (or all of it) off the front of `s`.
@@ -87,9 +63,10 @@ std::optional<Envelope> decode_envelope(std::string_view data) noexcept {
   envelope.nick = next_field(header);
   if (!header.empty()) return std::nullopt;  // more fields than the format has
 
-  if (!is_node_id(envelope.node) || !is_ip_text(envelope.ip)) return std::nullopt;
+  // The same field rules as an ack: a client must be able to read what this envelope becomes.
+  if (!is_node_id(envelope.node) || !is_ip_address(envelope.ip)) return std::nullopt;
   unsigned port_number = 0;
-  if (!is_canonical_number(port, 65535, port_number)) return std::nullopt;
+  if (!is_canonical_number(port, 65535, port_number) || port_number == 0) return std::nullopt;
   envelope.port = static_cast<std::uint16_t>(port_number);
   if (!envelope.nick.empty() && !is_nick(envelope.nick)) return std::nullopt;
   // The text is what a relay would have accepted as a chat line, already stripped.

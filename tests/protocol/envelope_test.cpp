@@ -59,6 +59,10 @@ TEST_CASE("decode_envelope refuses anything a relay would not have sent", "[prot
   CHECK_FALSE(proto::decode_envelope("udpchat1 a 1.2.3.4 80\n\xFF"));           // not UTF-8
   CHECK_FALSE(proto::decode_envelope("udpchat1 a 1.2.3.4 80\n padded "));       // unstripped
   CHECK_FALSE(proto::decode_envelope("udpchat1 a 1.2.3.4 80\n" + std::string(1025, 'x')));
+  CHECK_FALSE(proto::decode_envelope("udpchat1 a 1.2.3.4 0\nhi"));                     // port 0
+  CHECK_FALSE(proto::decode_envelope("udpchat1 a " + std::string(45, ':') + " 80\nhi"));  // 45 colons
+  CHECK_FALSE(proto::decode_envelope("udpchat1 a fe80::.1 9\nhi"));                     // not IPv6
+  CHECK_FALSE(proto::decode_envelope("udpchat1 a 1::2::3 9\nhi"));                      // two gaps
   CHECK(proto::decode_envelope("udpchat1 a 1.2.3.4 80\n" + std::string(1024, 'x')));
 }
 
