@@ -147,6 +147,8 @@ class ClientSession {
     return state_ == SessionState::joined || state_ == SessionState::legacy;
   }
   bool is_udpchat() const noexcept { return cookie_seen_; }
+  // The last join was refused as full; retrying.
+  bool waiting_for_seat() const noexcept { return full_; }
   // The room the server last confirmed ("lobby" when none was named).
   const std::string& room() const noexcept { return room_; }
   // Lines not yet echoed by the server, and room moves not yet confirmed.

@@ -104,10 +104,11 @@ awaitable<void> ChatClient::session() {
     asio::co_spawn(io_, receive_loop(generation), asio::detached);
     asio::co_spawn(io_, timer_loop(generation), asio::detached);
     apply();
-    // A refusal comes back within a round trip; a cookie or the legacy decision means that
-    // someone is there.
+    // A refusal comes back within a round trip; a welcome, a full server or the legacy
+    // decision means that someone is there. Input waits meanwhile, so that what is shown
+    // reads in order.
     co_await wait_until(core::TimePoint::max(), [&] {
-      return done_ || refused_ || session_->is_udpchat() ||
+      return done_ || refused_ || session_->waiting_for_seat() ||
              session_->state() != core::SessionState::joining;
     });
     if (done_) co_return;

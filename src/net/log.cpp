@@ -10,8 +10,10 @@
 namespace udpchat::net {
 
 std::string utc_timestamp() {
+  // fmt 9 prints whole seconds for a time point: the milliseconds are written apart.
   const auto now = std::chrono::floor<std::chrono::milliseconds>(std::chrono::system_clock::now());
-  return fmt::format("{:%FT%T}Z", now);
+  const auto seconds = std::chrono::floor<std::chrono::seconds>(now);
+  return fmt::format("{:%FT%H:%M:%S}.{:03}Z", seconds, (now - seconds).count());
 }
 
 void Logger::info(std::string_view event, const nlohmann::ordered_json& fields) const {
