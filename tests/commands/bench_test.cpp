@@ -96,4 +96,9 @@ TEST_CASE("bench exits 3 when refused and 2 on bad options", "[e2e][bench]") {
   CHECK(run_udpchat({"bench", "--size", "10"}).exit_code == 2);
   CHECK(run_udpchat({"bench", "--rate", "0"}).exit_code == 2);
   CHECK(run_udpchat({"bench", "--json", "--csv"}).exit_code == 2);
+  CHECK(run_udpchat({"bench", "--duration", "0s"}).exit_code == 2);
+  CHECK(run_udpchat({"bench", "--hb-interval", "0s"}).exit_code == 2);
+  const auto senders = run_udpchat({"bench", "--senders", "20", "--clients", "10"});
+  CHECK(senders.exit_code == 2);
+  CHECK(senders.err.find("--senders 20 is more than --clients 10") != std::string::npos);
 }

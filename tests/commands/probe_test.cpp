@@ -44,6 +44,25 @@ TEST_CASE("probe --json prints one object describing the answer", "[e2e][probe]"
   CHECK(json["error"].is_null());
 }
 
+TEST_CASE("probe --json percentiles are nearest-rank and its fields never change", "[e2e][probe]") {
+  Server server;
+  const auto two = run_udpchat({"probe", "--json", "--count", "2", server.address()});
+  REQUIRE(two.exit_code == 0);
+  const auto answered = nlohmann::json::parse(two.out);
+  // With two answers the 99th percentile is the slower one, never the faster.
+  CHECK(answered["rtt_p99_us"] == answered["rtt_max_us"]);
+  CHECK(answered["rtt_p50_us"] == answered["rtt_min_us"]);
+  const auto refused = run_udpchat({"probe", "--json", "127.0.0.1:" + std::to_string(free_port())});
+  const auto failed = nlohmann::json::parse(refused.out);
+  std::vector<std::string> keys_answered;
+  std::vector<std::string> keys_failed;
+  for (const auto& [key, value] : answered.items()) keys_answered.push_back(key);
+  for (const auto& [key, value] : failed.items()) keys_failed.push_back(key);
+  CHECK(keys_answered == keys_failed);
+  CHECK(failed["rtt_p99_us"].is_null());
+  CHECK(failed["server"].is_null());
+}
+
 TEST_CASE("probe answers over IPv6 loopback", "[e2e][probe]") {
   Server server({}, "[::1]:0");
   CHECK(run_udpchat({"probe", server.address()}).exit_code == 0);
@@ -79,6 +98,9 @@ TEST_CASE("probe exits 2 on a usage error", "[e2e][probe]") {
   CHECK(run_udpchat({"probe", "--count", "0"}).exit_code == 2);
   CHECK(run_udpchat({"probe", "host:port"}).exit_code == 2);
   CHECK(run_udpchat({"probe", "--wait"}).exit_code == 2);
+  const auto colons = run_udpchat({"probe", "1.2.3.4:5:6"});
+  CHECK(colons.exit_code == 2);
+  CHECK(colons.err.find("[ADDRESS]:PORT") != std::string::npos);
 }
 
 TEST_CASE("probe accepts an original-protocol server's echo and leaves afterwards",
