@@ -12,6 +12,8 @@
 #include <fmt/format.h>
 
 #include "commands/command.hpp"
+#include "core/duration.hpp"
+#include "core/relay.hpp"
 #include "net/address.hpp"
 #include "net/log.hpp"
 #include "net/relay_server.hpp"
@@ -42,6 +44,8 @@ struct ServeOptions {
   std::string node_id;                 // empty: random
   std::string backplane_send = "asap";
   double backplane_buffer = 1 << 20;
+  core::Duration max_queue_delay = core::RelayConfig{}.max_queue_delay;
+  std::size_t legacy_credit = core::RelayConfig{}.legacy_credit;
 };
 
 // 12 characters of [a-z0-9]: unique enough to tell a handful of nodes apart.
@@ -105,6 +109,20 @@ std::optional<double> parse_buffer_bytes(const std::string& text) {
   const auto bytes = parse_bytes_rate(text);
   if (!bytes || *bytes < 1 || *bytes > 1e9) return std::nullopt;
   return bytes;
+}
+
+// A byte count, or "off" (0).
+std::optional<double> parse_bytes_or_off(const std::string& text) {
+  if (text == "off") return 0.0;
+  return parse_buffer_bytes(text);
+}
+
+// A duration, or "off" (zero).
+std::optional<double> parse_delay_or_off(const std::string& text) {
+  if (text == "off") return 0.0;
+  const auto delay = core::parse_duration(text);
+  if (!delay || *delay < std::chrono::milliseconds(1)) return std::nullopt;
+  return std::chrono::duration<double>(*delay).count();
 }
 
 CLI::Validator parsed_by(std::optional<double> (*parse)(const std::string&), std::string example) {
@@ -173,6 +191,8 @@ int run_serve(const ServeOptions& options) {
   config.cookie_limit = {options.cookie_rate_limit, options.cookie_rate_limit * 2};
   config.max_egress = options.max_egress;
   config.report_room_changes = !options.backplane.empty();
+  config.max_queue_delay = options.max_queue_delay;
+  config.legacy_credit = options.legacy_credit;
   net::RelayServer server(io, std::move(socket), config, log, options.stats_interval);
 
   // The engine is optional at run time: the node serves its own members while it connects.
@@ -309,6 +329,27 @@ void add_serve(CLI::App& app, Runner& run) {
                   "gather them (about 1 ms later)")
       ->capture_default_str()
       ->check(CLI::IsMember({"asap", "batched"}));
+  cmd->add_option_function<std::string>(
+         "--max-queue-delay",
+         [options](const std::string& text) {
+           options->max_queue_delay = std::chrono::duration_cast<core::Duration>(
+               std::chrono::duration<double>(*parse_delay_or_off(text)));
+         },
+         "Drop a chat line that waited longer than this between the kernel and the relay "
+         "(counted as stale), so an overloaded relay serves fresh lines; off keeps every line")
+      ->default_str(core::format_duration(options->max_queue_delay))
+      ->type_name("DURATION")
+      ->check(parsed_by(&parse_delay_or_off, "100ms, 1s, off"));
+  cmd->add_option_function<std::string>(
+         "--legacy-credit",
+         [options](const std::string& text) {
+           options->legacy_credit = static_cast<std::size_t>(*parse_bytes_or_off(text));
+         },
+         "With --legacy: bytes sent to a member admitted without a cookie since it last sent "
+         "anything, at most (its heartbeat renews it); off: no cap")
+      ->default_str(std::to_string(options->legacy_credit))
+      ->type_name("BYTES")
+      ->check(parsed_by(&parse_bytes_or_off, "64K, 1M, off"));
   cmd->add_option_function<std::string>(
          "--backplane-buffer",
          [options](const std::string& text) { options->backplane_buffer = *parse_buffer_bytes(text); },

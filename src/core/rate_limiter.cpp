@@ -76,6 +76,19 @@ bool RateLimiter::allow_cookie(const Peer& peer, TimePoint now) {
   return take(entry.cookie_tokens, cookies_, 0.0);
 }
 
+bool BucketState::take(const TokenBucket& bucket, TimePoint now) noexcept {
+  if (bucket.rate <= 0) return true;
+  const std::int64_t now_ns = nanoseconds(now);
+  const double elapsed = started ? static_cast<double>(std::max<std::int64_t>(0, now_ns - last_ns)) * 1e-9 : 0.0;
+  if (!started) tokens = static_cast<float>(bucket.burst);
+  started = true;
+  last_ns = now_ns;
+  tokens = static_cast<float>(std::min(bucket.burst, static_cast<double>(tokens) + bucket.rate * elapsed));
+  if (tokens < 1.0f) return false;
+  tokens -= 1.0f;
+  return true;
+}
+
 EgressBudget::EgressBudget(double bytes_per_second) noexcept
     : rate_(bytes_per_second), tokens_(bytes_per_second) {}
 

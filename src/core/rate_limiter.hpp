@@ -18,6 +18,15 @@ struct TokenBucket {
   double burst = 0;  // most tokens held
 };
 
+// One bucket's state, for a budget that belongs to one holder (a member's own).
+struct BucketState {
+  float tokens = 0;
+  std::int64_t last_ns = 0;
+  bool started = false;
+  // Takes a token; false when none is left. A first call starts full.
+  bool take(const TokenBucket& bucket, TimePoint now) noexcept;
+};
+
 class RateLimiter {
  public:
   // `slots` is rounded up to a whole number of sets.

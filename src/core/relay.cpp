@@ -60,6 +60,7 @@ std::string_view to_string(DropReason reason) noexcept {
     case DropReason::rate_limited: return "rate_limited";
     case DropReason::cookie_rate_limited: return "cookie_rate_limited";
     case DropReason::egress_limited: return "egress_limited";
+    case DropReason::stale: return "stale";
   }
   return "unknown";
 }
@@ -121,7 +122,7 @@ Outcome Relay::tell_not_member(const Peer& from, std::string_view datagram, Time
 }
 
 Member* Relay::join(const Peer& peer, std::string_view nick, std::string_view room, TimePoint now,
-                    JoinResult& result) {
+                    bool validated, JoinResult& result) {
   if (room.empty()) room = proto::kDefaultRoom;
   Member* member = find_mutable(peer);
   if (!nick.empty()) {
@@ -135,6 +136,11 @@ Member* Relay::join(const Peer& peer, std::string_view nick, std::string_view ro
   }
   if (member != nullptr) {
     const auto index = static_cast<std::size_t>(member - members_.data());
+    if (validated && !member->validated) {
+      // A legacy member that completed the handshake: its address is proven now.
+      --member->room->unvalidated;
+      member->validated = true;
+    }
     result = member->room_name() == room ? JoinResult::refreshed : JoinResult::moved;
     if (result == JoinResult::refreshed && member->nick != nick) {
       if (!member->nick.empty()) member->room->nicks.erase(member->nick);
@@ -152,7 +158,12 @@ Member* Relay::join(const Peer& peer, std::string_view nick, std::string_view ro
   }
   result = JoinResult::joined;
   index_.emplace(peer, members_.size());
-  members_.push_back(Member{peer, config_.format_ip(peer), std::string(nick), now});
+  Member& added = members_.emplace_back();
+  added.peer = peer;
+  added.ip = config_.format_ip(peer);
+  added.nick.assign(nick);
+  added.last_seen = now;
+  added.validated = validated;
   links_.push_back({kNone, kNone});
   link_newest(members_.size() - 1);
   enter_room(members_.size() - 1, room);
@@ -172,6 +183,7 @@ void Relay::enter_room(std::size_t index, std::string_view name) {
   member.room_slot = static_cast<std::uint32_t>(room.members.size());
   room.members.push_back(static_cast<std::uint32_t>(index));
   if (!member.nick.empty()) room.nicks.insert(member.nick);
+  if (!member.validated) ++room.unvalidated;
 }
 
 // Swap-remove within the room, as take() does within members_.
@@ -183,6 +195,7 @@ void Relay::leave_room(std::size_t index) {
   members_[moved].room_slot = member.room_slot;
   room.members.pop_back();
   if (!member.nick.empty()) room.nicks.erase(member.nick);
+  if (!member.validated) --room.unvalidated;
   member.room = nullptr;
   if (room.members.empty()) {
     if (config_.report_room_changes) room_changes_.push_back({room.name, false});
@@ -212,6 +225,7 @@ void Relay::unlink(std::size_t index) {
 
 void Relay::refresh(std::size_t index, TimePoint now) {
   members_[index].last_seen = now;
+  members_[index].unheard_bytes = 0;
   if (newest_ != index) {
     unlink(index);
     link_newest(index);
@@ -251,15 +265,35 @@ Outcome Relay::broadcast(const Member& sender, std::string_view text, TimePoint 
   return out;
 }
 
-// The `ack` in buffer_ to every member of `room`, within the egress budget.
+// The `ack` in buffer_ to every member of `room`, within the egress budget and, for members
+// admitted without a cookie, within their credit.
 Outcome Relay::fan_out(const Room& room, TimePoint now) {
-  const std::size_t count = room.members.size();
+  std::span<const std::uint32_t> recipients = room.members;
+  const bool credited = room.unvalidated > 0 && config_.legacy_credit > 0;
+  if (credited) {
+    recipients_.clear();
+    for (const std::uint32_t index : room.members) {
+      const Member& member = members_[index];
+      if (!member.validated && member.unheard_bytes + buffer_.size() > config_.legacy_credit) {
+        ++stats_.credit_skipped;
+        continue;
+      }
+      recipients_.push_back(index);
+    }
+    recipients = recipients_;
+  }
+  const std::size_t count = recipients.size();
   if (egress_ && !egress_->allow(static_cast<double>(buffer_.size() * count), now)) {
     return drop(DropReason::egress_limited);
   }
+  if (credited) {
+    for (const std::uint32_t index : recipients) {
+      if (!members_[index].validated) members_[index].unheard_bytes += buffer_.size();
+    }
+  }
   stats_.deliveries += count;
   Outcome out = send_to(Audience::room, buffer_);
-  out.recipients = room.members;
+  out.recipients = recipients;
   return out;
 }
 
@@ -277,12 +311,18 @@ Outcome Relay::on_remote_line(std::string_view room, std::string_view ip, std::u
   return out;
 }
 
-Outcome Relay::on_datagram(const Peer& from, std::string_view datagram, TimePoint now) {
+Outcome Relay::on_datagram(const Peer& from, std::string_view datagram, TimePoint now,
+                           Duration queued) {
   ++stats_.datagrams;
-  // The cheapest refusal first: a source over its budget costs no decoding.
-  if (limiter_ && !limiter_->allow_datagram(from, now)) return drop(DropReason::rate_limited);
-  const proto::ClientMessage message = proto::decode_client(datagram);
   Member* member = find_mutable(from);
+  // The cheapest refusal first: a source over its budget costs no decoding. A member spends
+  // its own budget; strangers share their source's (IPv4 address or IPv6 /64).
+  if (limiter_) {
+    const bool allowed = member != nullptr ? member->budget.take(config_.datagram_limit, now)
+                                           : limiter_->allow_datagram(from, now);
+    if (!allowed) return drop(DropReason::rate_limited);
+  }
+  const proto::ClientMessage message = proto::decode_client(datagram);
   // Any datagram from a member refreshes it.
   if (member != nullptr) refresh(static_cast<std::size_t>(member - members_.data()), now);
 
@@ -291,13 +331,17 @@ Outcome Relay::on_datagram(const Peer& from, std::string_view datagram, TimePoin
     if (member != nullptr) return out;
     if (!config_.legacy) return tell_not_member(from, datagram, now);
     JoinResult result{};
-    member = join(from, {}, {}, now, result);
+    member = join(from, {}, {}, now, false, result);
     if (result == JoinResult::full) return drop(DropReason::server_full);
     return with_event(out, Event::joined, member);
   };
   auto relay_line = [&](std::string_view text) -> Outcome {
     Outcome out = admit({});
     if (member == nullptr) return out;
+    // Late is worse than dropped for a chat line; it still proved the member alive.
+    if (config_.max_queue_delay > Duration::zero() && queued > config_.max_queue_delay) {
+      return with_event(drop(DropReason::stale), out.event, out.member);
+    }
     return with_event(broadcast(*member, text, now), out.event, out.member);
   };
 
@@ -309,7 +353,8 @@ Outcome Relay::on_datagram(const Peer& from, std::string_view datagram, TimePoin
             return admit({});
           },
           [&](const proto::CookieRequest&) -> Outcome {
-            if (limiter_ && !limiter_->allow_cookie(from, now)) {
+            // A member (moving rooms, refreshing) has spent its own budget already.
+            if (limiter_ && member == nullptr && !limiter_->allow_cookie(from, now)) {
               return drop(DropReason::cookie_rate_limited);
             }
             proto::encode_cookie(buffer_, cookies_.issue(from, now));
@@ -322,7 +367,7 @@ Outcome Relay::on_datagram(const Peer& from, std::string_view datagram, TimePoin
             }
             // The cookie proved the address, so refusals are said, not just counted.
             JoinResult result{};
-            Member* joined = join(from, j.nick, j.room, now, result);
+            Member* joined = join(from, j.nick, j.room, now, true, result);
             if (result == JoinResult::full || result == JoinResult::nick_taken) {
               Outcome out = drop(result == JoinResult::full ? DropReason::server_full
                                                             : DropReason::nick_taken);

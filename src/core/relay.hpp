@@ -41,6 +41,12 @@ struct RelayConfig {
   // Record when a room gains its first member or loses its last (take_room_changes): what a
   // backplane subscribes by. Off, nothing is recorded.
   bool report_room_changes = false;
+  // A chat line that waited longer than this between the kernel and the relay is dropped as
+  // stale: under overload the relay spends itself on fresh lines. Zero: never.
+  Duration max_queue_delay = std::chrono::milliseconds(100);
+  // Bytes fanned out to a member admitted without a cookie (--legacy) since it last sent
+  // anything: a spoofed one-byte join cannot make the relay flood its victim. Zero: no cap.
+  std::size_t legacy_credit = 64 * 1024;
 };
 
 struct Room;
@@ -52,6 +58,10 @@ struct Member {
   TimePoint last_seen;
   Room* room = nullptr;         // null once the member has left
   std::uint32_t room_slot = 0;  // position in room->members
+  // Its own datagram budget: a flood forged from its IP on other ports costs it nothing.
+  BucketState budget;
+  bool validated = true;  // joined with a cookie; false: admitted by --legacy on any datagram
+  std::size_t unheard_bytes = 0;  // fanned out to it since it last sent anything (unvalidated)
 
   std::string_view room_name() const noexcept;
 };
@@ -61,6 +71,7 @@ struct Room {
   std::string name;
   std::vector<std::uint32_t> members;
   std::unordered_set<std::string> nicks;  // held by members here: one member per nick
+  std::uint32_t unvalidated = 0;  // members here admitted without a cookie
 };
 
 struct RoomChange {
@@ -83,8 +94,9 @@ enum class DropReason : std::uint8_t {
   rate_limited,         // the source's datagram budget is spent
   cookie_rate_limited,  // the source's cookie-request budget is spent
   egress_limited,       // the fan-out would exceed --max-egress
+  stale,                // a chat line that waited longer than max_queue_delay
 };
-inline constexpr std::size_t kDropReasonCount = 14;
+inline constexpr std::size_t kDropReasonCount = 15;
 
 std::string_view to_string(DropReason reason) noexcept;
 
@@ -97,6 +109,7 @@ struct RelayStats {
   std::uint64_t deliveries = 0;
   std::uint64_t remote_lines = 0;       // lines from other nodes delivered to a local room
   std::uint64_t remote_unrouted = 0;    // lines from other nodes for a room with no member here
+  std::uint64_t credit_skipped = 0;     // deliveries withheld from legacy members over credit
   std::array<std::uint64_t, kDropReasonCount> drops{};
 
   std::uint64_t dropped() const noexcept;
@@ -124,7 +137,9 @@ class Relay {
  public:
   Relay(RelayConfig config, TimePoint now);
 
-  Outcome on_datagram(const Peer& from, std::string_view datagram, TimePoint now);
+  // `queued`: how long the datagram waited between the kernel and this call.
+  Outcome on_datagram(const Peer& from, std::string_view datagram, TimePoint now,
+                      Duration queued = {});
 
   // A chat line another node relayed: `ack` bytes built exactly as that node built them, for
   // this node's members of `room`.
@@ -151,7 +166,7 @@ class Relay {
   Outcome tell_not_member(const Peer& from, std::string_view datagram, TimePoint now);
   Member* find_mutable(const Peer& peer) noexcept;
   Member* join(const Peer& peer, std::string_view nick, std::string_view room, TimePoint now,
-               JoinResult& result);
+               bool validated, JoinResult& result);
   void enter_room(std::size_t index, std::string_view name);
   void leave_room(std::size_t index);
   Member take(std::size_t index);
@@ -184,6 +199,7 @@ class Relay {
   std::vector<Member> expired_;
   Member departed_;
   std::string buffer_;
+  std::vector<std::uint32_t> recipients_;  // a room minus legacy members over their credit
   RelayStats stats_;
 };
 

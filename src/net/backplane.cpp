@@ -4,6 +4,9 @@
 
 #include <nats/nats.h>
 
+#include <atomic>
+#include <deque>
+#include <mutex>
 #include <random>
 #include <unordered_map>
 
@@ -19,15 +22,23 @@ constexpr int64_t kConnectTimeoutMs = 2000;
 // A dead engine that does not reset the connection is noticed within about 4 s.
 constexpr int64_t kPingIntervalMs = 2000;
 constexpr int kMaxPingsOut = 2;
-// Inbound lines waiting for the io thread, per room subscription.
+// nats.c's own queue per subscription; ours (inbound_lines/bytes) bounds what waits for the
+// io thread, and the callback only ever copies into it, so this one stays short.
 constexpr int kPendingMessages = 65536;
 constexpr int kPendingBytes = 16 << 20;
+// Lines handled per turn of the io thread before it looks at its sockets and signals again.
+constexpr std::size_t kDrainBatch = 64;
 constexpr int kCloseWaitMs = 2000;
 
 class NatsBackplane final : public Backplane {
  public:
-  NatsBackplane(asio::io_context& io, const Logger& log, LineHandler on_line)
-      : io_(io), log_(log), on_line_(std::move(on_line)) {}
+  NatsBackplane(asio::io_context& io, const Logger& log, LineHandler on_line,
+                std::size_t inbound_lines, std::size_t inbound_bytes)
+      : io_(io),
+        log_(log),
+        on_line_(std::move(on_line)),
+        inbound_lines_(inbound_lines),
+        inbound_bytes_(inbound_bytes) {}
   ~NatsBackplane() override { close(); }
 
   bool connect(const BackplaneConfig& config, std::string& error);
@@ -35,8 +46,15 @@ class NatsBackplane final : public Backplane {
   void unsubscribe(std::string_view room) override;
   bool publish(std::string_view room, std::string_view envelope) override;
   void close() override;
+  std::uint64_t dropped() const override { return dropped_.load(std::memory_order_relaxed); }
 
  private:
+  struct Line {
+    std::string room;
+    std::string envelope;
+  };
+
+  void drain();
   enum class State { connecting, connected, disconnected, closed };
 
   static void on_message(natsConnection*, natsSubscription*, natsMsg* msg, void* self);
@@ -58,6 +76,15 @@ class NatsBackplane final : public Backplane {
   std::unordered_map<std::string, natsSubscription*> subscriptions_;
   State state_ = State::connecting;
   bool open_ = false;  // io thread only
+  // The inbound queue, filled on nats.c's threads and drained on the io thread.
+  const std::size_t inbound_lines_;
+  const std::size_t inbound_bytes_;
+  std::mutex inbound_mutex_;
+  std::deque<Line> inbound_;
+  std::size_t inbound_size_ = 0;  // bytes of envelopes waiting
+  bool drain_posted_ = false;
+  bool dropping_ = false;  // said once until the queue has room again
+  std::atomic<std::uint64_t> dropped_{0};
   std::string subject_;
   std::string last_error_;
 };
@@ -171,12 +198,62 @@ void NatsBackplane::close() {
 
 void NatsBackplane::on_message(natsConnection*, natsSubscription*, natsMsg* msg, void* self) {
   auto* backplane = static_cast<NatsBackplane*>(self);
-  std::string room(protocol::subject_room(natsMsg_GetSubject(msg)));
-  std::string data(natsMsg_GetData(msg), static_cast<std::size_t>(natsMsg_GetDataLength(msg)));
+  const std::string_view room = protocol::subject_room(natsMsg_GetSubject(msg));
+  const auto size = static_cast<std::size_t>(natsMsg_GetDataLength(msg));
+  bool post_drain = false;
+  bool started_dropping = false;
+  {
+    std::lock_guard lock(backplane->inbound_mutex_);
+    if (room.empty()) {
+      // Not one of ours: nothing to queue.
+    } else if (backplane->inbound_.size() >= backplane->inbound_lines_ ||
+               backplane->inbound_size_ + size > backplane->inbound_bytes_) {
+      backplane->dropped_.fetch_add(1, std::memory_order_relaxed);
+      started_dropping = !backplane->dropping_;
+      backplane->dropping_ = true;
+    } else {
+      backplane->inbound_.push_back(Line{std::string(room), std::string(natsMsg_GetData(msg), size)});
+      backplane->inbound_size_ += size;
+      post_drain = !backplane->drain_posted_;
+      backplane->drain_posted_ = backplane->drain_posted_ || post_drain;
+    }
+  }
   natsMsg_Destroy(msg);
-  asio::post(backplane->io_, [backplane, room = std::move(room), data = std::move(data)] {
-    if (backplane->open_ && !room.empty()) backplane->on_line_(room, data);
-  });
+  if (post_drain) asio::post(backplane->io_, [backplane] { backplane->drain(); });
+  if (started_dropping) {
+    asio::post(backplane->io_, [backplane] {
+      if (!backplane->open_) return;
+      backplane->log_.warn("backplane inbound queue full",
+                           {{"note", "dropping lines from the engine until the node catches up"},
+                            {"dropped", backplane->dropped()}});
+    });
+  }
+}
+
+// A few lines per turn, then the io thread's other work: a flood from the engine neither
+// starves local members nor delays a signal.
+void NatsBackplane::drain() {
+  std::vector<Line> lines;
+  bool more = false;
+  bool recovered = false;
+  {
+    std::lock_guard lock(inbound_mutex_);
+    while (!inbound_.empty() && lines.size() < kDrainBatch) {
+      inbound_size_ -= inbound_.front().envelope.size();
+      lines.push_back(std::move(inbound_.front()));
+      inbound_.pop_front();
+    }
+    more = !inbound_.empty();
+    drain_posted_ = more;
+    if (!more && dropping_) {
+      dropping_ = false;
+      recovered = true;
+    }
+  }
+  if (!open_) return;
+  for (const auto& line : lines) on_line_(line.room, line.envelope);
+  if (recovered) log_.info("backplane inbound queue drained", {{"dropped", dropped()}});
+  if (more) asio::post(io_, [this] { drain(); });
 }
 
 void NatsBackplane::post_state(State state, std::string url) {
@@ -236,7 +313,8 @@ void NatsBackplane::change_state(State state, const std::string& url) {
 std::unique_ptr<Backplane> start_backplane(asio::io_context& io, const BackplaneConfig& config,
                                            const Logger& log, Backplane::LineHandler on_line,
                                            std::string& error) {
-  auto backplane = std::make_unique<NatsBackplane>(io, log, std::move(on_line));
+  auto backplane = std::make_unique<NatsBackplane>(io, log, std::move(on_line),
+                                                   config.inbound_lines, config.inbound_bytes);
   if (!backplane->connect(config, error)) return nullptr;
   return backplane;
 }

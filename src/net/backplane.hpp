@@ -1,11 +1,13 @@
 // The engine that carries rooms across serve nodes: NATS, through nats.c. This is transport
 // only; what a line means is decided by RelayServer and core::Relay on the io thread.
 //
-// Threads: nats.c calls back on its own threads. Every callback copies what it needs and
-// posts it into the io_context; nothing else crosses threads. close() returns once nats.c's
-// threads have finished, so nothing calls back afterwards.
+// Threads: nats.c calls back on its own threads. Lines from the engine wait in a bounded queue
+// (beyond it they are dropped and counted) that the io thread drains in small batches, between
+// its own datagrams and signals; state changes are posted. Nothing else crosses threads.
+// close() returns once nats.c's threads have finished, so nothing calls back afterwards.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -25,6 +27,10 @@ struct BackplaneConfig {
   bool send_asap = true;
   // Lines published while the engine is away are held up to this many bytes, then dropped.
   int buffer_bytes = 1 << 20;
+  // Lines from the engine waiting for the io thread, at most (count and bytes): an engine
+  // that floods a node costs it bounded memory, and what does not fit is counted.
+  std::size_t inbound_lines = 16384;
+  std::size_t inbound_bytes = 8 << 20;
 };
 
 class Backplane {
@@ -39,6 +45,8 @@ class Backplane {
   virtual bool publish(std::string_view room, std::string_view envelope) = 0;
   // Closes the connection; call before the io_context ends. Idempotent.
   virtual void close() = 0;
+  // Lines from the engine dropped because the inbound queue was full.
+  virtual std::uint64_t dropped() const = 0;
 };
 
 // Starts connecting in the background and returns at once: the node serves its local members

@@ -58,6 +58,10 @@ RelayServer::RelayServer(asio::io_context& io, udp::socket socket, core::RelayCo
 udp::endpoint RelayServer::local_endpoint() const { return socket_.local_endpoint(); }
 
 void RelayServer::start(bool handle_signals) {
+#ifdef SIGHUP
+  // A closed terminal or a service manager's hang-up ends the relay as cleanly as SIGTERM.
+  if (handle_signals) signals_.add(SIGHUP);
+#endif
   asio::co_spawn(io_, receive_loop(), asio::detached);
   asio::co_spawn(io_, sweep_loop(), asio::detached);
   if (handle_signals) {
@@ -90,12 +94,14 @@ void RelayServer::stop_after(core::Duration duration) {
 awaitable<void> RelayServer::receive_loop() {
 #ifdef __linux__
   // recvmmsg takes a burst of datagrams in one system call. Slots hold the largest datagram,
-  // so nothing is truncated; memory is touched only as far as datagrams reach.
+  // so nothing is truncated; memory is touched only as far as datagrams reach. The kernel
+  // stamps each datagram with its arrival, which is how long a line waited is known.
   constexpr std::size_t kBatch = 32;
-  std::vector<char> data(kBatch * protocol::kMaxDatagramBytes);
-  std::array<mmsghdr, kBatch> headers{};
-  std::array<iovec, kBatch> vectors{};
-  std::array<sockaddr_storage, kBatch> sources{};
+  // Batches read before the loop yields: a flood must not starve signals, timers or the
+  // backplane's queue.
+  constexpr int kBatchesPerTurn = 16;
+  ReceiveBatch batch(kBatch, protocol::kMaxDatagramBytes);
+  ReceiveBatch::enable_timestamps(socket_);
   while (!stopped_) {
     auto [wait_error] = co_await socket_.async_wait(udp::socket::wait_read, use_nothrow);
     if (stopped_) break;
@@ -105,30 +111,25 @@ awaitable<void> RelayServer::receive_loop() {
       stop();
       break;
     }
-    while (!stopped_) {
-      for (std::size_t i = 0; i < kBatch; ++i) {
-        vectors[i] = {data.data() + i * protocol::kMaxDatagramBytes, protocol::kMaxDatagramBytes};
-        headers[i].msg_hdr = {};
-        headers[i].msg_hdr.msg_name = &sources[i];
-        headers[i].msg_hdr.msg_namelen = sizeof sources[i];
-        headers[i].msg_hdr.msg_iov = &vectors[i];
-        headers[i].msg_hdr.msg_iovlen = 1;
-      }
-      const int received =
-          ::recvmmsg(socket_.native_handle(), headers.data(), kBatch, MSG_DONTWAIT, nullptr);
-      if (received < 0) {
-        const std::error_code ec(errno, asio::error::get_system_category());
+    for (int turn = 0; turn < kBatchesPerTurn && !stopped_; ++turn) {
+      std::error_code ec;
+      const std::size_t received = batch.read(socket_, ec);
+      if (ec) {
         if (ec == asio::error::would_block || ec == asio::error::try_again) break;
         if (survives(ec)) continue;
         co_return;
       }
-      for (std::size_t i = 0; i < static_cast<std::size_t>(received) && !stopped_; ++i) {
-        udp::endpoint from;
-        std::memcpy(from.data(), &sources[i], headers[i].msg_hdr.msg_namelen);
-        handle(from, std::string_view(data.data() + i * protocol::kMaxDatagramBytes,
-                                      headers[i].msg_len));
+      // One clock pair per batch turns kernel stamps (CLOCK_REALTIME) into steady time.
+      const core::TimePoint read_at = core::Clock::now();
+      const std::int64_t read_at_ns = realtime_ns();
+      for (std::size_t i = 0; i < received && !stopped_; ++i) {
+        const std::int64_t stamp = batch.received_ns(i);
+        const core::TimePoint arrived =
+            stamp == 0 ? read_at
+                       : read_at - std::chrono::nanoseconds(std::max<std::int64_t>(0, read_at_ns - stamp));
+        handle(batch.source(i), batch.datagram(i), arrived);
       }
-      if (received < static_cast<int>(kBatch)) break;
+      if (received < kBatch) break;
     }
   }
 #else
@@ -141,7 +142,7 @@ awaitable<void> RelayServer::receive_loop() {
       if (survives(ec)) continue;
       break;
     }
-    handle(from, std::string_view(buffer.data(), size));
+    handle(from, std::string_view(buffer.data(), size), core::Clock::now());
   }
 #endif
 }
@@ -177,7 +178,11 @@ awaitable<void> RelayServer::sweep_loop() {
 awaitable<void> RelayServer::signal_loop() {
   auto [ec, signal] = co_await signals_.async_wait(use_nothrow);
   if (ec) co_return;
-  log_.info("signal", {{"signal", signal == SIGINT ? "SIGINT" : "SIGTERM"}});
+  std::string_view name = signal == SIGINT ? "SIGINT" : "SIGTERM";
+#ifdef SIGHUP
+  if (signal == SIGHUP) name = "SIGHUP";
+#endif
+  log_.info("signal", {{"signal", name}});
   stop();
 }
 
@@ -188,8 +193,10 @@ awaitable<void> RelayServer::deadline_wait() {
   stop();
 }
 
-void RelayServer::handle(const udp::endpoint& from, std::string_view datagram) {
-  const core::Outcome outcome = relay_.on_datagram(to_peer(from), datagram, core::Clock::now());
+void RelayServer::handle(const udp::endpoint& from, std::string_view datagram,
+                         core::TimePoint arrived) {
+  const core::TimePoint now = core::Clock::now();
+  const core::Outcome outcome = relay_.on_datagram(to_peer(from), datagram, now, now - arrived);
   deliver(outcome, from);
   switch (outcome.event) {
     case core::Event::joined: log_.info("joined", member_fields(*outcome.member)); break;
@@ -312,11 +319,13 @@ void RelayServer::log_stats(std::string_view event) const {
                                    {"rooms", relay_.room_count()},
                                    {"receive_errors", receive_errors_},
                                    {"send_errors", send_errors_}};
+  if (relay_.config().legacy) fields["credit_skipped"] = stats.credit_skipped;
   if (backplane_ != nullptr) {
     fields["remote_lines"] = stats.remote_lines;
     fields["remote_unrouted"] = stats.remote_unrouted;
     fields["backplane_published"] = backplane_counts_.published;
-    fields["backplane_dropped"] = backplane_counts_.publish_dropped;
+    fields["backplane_publish_dropped"] = backplane_counts_.publish_dropped;
+    fields["backplane_dropped"] = backplane_->dropped();
     fields["backplane_received"] = backplane_counts_.received;
     fields["backplane_own"] = backplane_counts_.own;
     fields["backplane_malformed"] = backplane_counts_.malformed;

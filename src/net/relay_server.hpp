@@ -44,7 +44,8 @@ class RelayServer {
   awaitable<void> deadline_wait();
 
   bool survives(const std::error_code& ec);
-  void handle(const udp::endpoint& from, std::string_view datagram);
+  // `arrived`: when the kernel received the datagram (its stamp), or when it was read.
+  void handle(const udp::endpoint& from, std::string_view datagram, core::TimePoint arrived);
   void send(std::string_view payload, const udp::endpoint& to);
   void broadcast(std::string_view payload, std::span<const std::uint32_t> recipients);
   void broadcast_to_all(std::string_view payload);

@@ -5,8 +5,10 @@
 #endif
 #ifdef __linux__
 #include <sys/socket.h>
+#include <time.h>
 
 #include <array>
+#include <cstring>
 #endif
 
 namespace udpchat::net {
@@ -120,5 +122,84 @@ bool is_per_datagram_error(const std::error_code& ec) {
          ec == asio::error::network_unreachable || ec == asio::error::host_unreachable ||
          ec == asio::error::interrupted;
 }
+
+#ifdef __linux__
+ReceiveBatch::ReceiveBatch(std::size_t count, std::size_t slot_bytes)
+    : slot_bytes_(slot_bytes),
+      data_(count * slot_bytes),
+      headers_(count),
+      vectors_(count),
+      sources_(count),
+      controls_(count),
+      stamps_(count) {}
+
+void ReceiveBatch::enable_timestamps(udp::socket& socket) {
+  const int on = 1;
+  ::setsockopt(socket.native_handle(), SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof on);
+}
+
+void ReceiveBatch::enable_drop_count(udp::socket& socket) {
+  const int on = 1;
+  ::setsockopt(socket.native_handle(), SOL_SOCKET, SO_RXQ_OVFL, &on, sizeof on);
+}
+
+std::size_t ReceiveBatch::read(udp::socket& socket, std::error_code& ec) {
+  ec.clear();
+  // The kernel rewrites lengths on every call: every header is set afresh.
+  for (std::size_t i = 0; i < headers_.size(); ++i) {
+    vectors_[i] = {data_.data() + i * slot_bytes_, slot_bytes_};
+    auto& header = headers_[i].msg_hdr;
+    header = {};
+    header.msg_name = &sources_[i];
+    header.msg_namelen = sizeof sources_[i];
+    header.msg_iov = &vectors_[i];
+    header.msg_iovlen = 1;
+    header.msg_control = controls_[i].data();
+    header.msg_controllen = controls_[i].size();
+  }
+  const int received = ::recvmmsg(socket.native_handle(), headers_.data(),
+                                  static_cast<unsigned>(headers_.size()), MSG_DONTWAIT, nullptr);
+  if (received < 0) {
+    ec = std::error_code(errno, asio::error::get_system_category());
+    return 0;
+  }
+  const auto count = static_cast<std::size_t>(received);
+  for (std::size_t i = 0; i < count; ++i) {
+    stamps_[i] = 0;
+    auto& header = headers_[i].msg_hdr;
+    for (cmsghdr* c = CMSG_FIRSTHDR(&header); c != nullptr; c = CMSG_NXTHDR(&header, c)) {
+      if (c->cmsg_level != SOL_SOCKET) continue;
+      if (c->cmsg_type == SCM_TIMESTAMPNS) {
+        timespec stamp{};
+        std::memcpy(&stamp, CMSG_DATA(c), sizeof stamp);
+        stamps_[i] = static_cast<std::int64_t>(stamp.tv_sec) * 1'000'000'000 + stamp.tv_nsec;
+      } else if (c->cmsg_type == SO_RXQ_OVFL) {
+        std::memcpy(&kernel_drops_, CMSG_DATA(c), sizeof kernel_drops_);
+      }
+    }
+  }
+  return count;
+}
+
+std::string_view ReceiveBatch::datagram(std::size_t i) const noexcept {
+  return {data_.data() + i * slot_bytes_, headers_[i].msg_len};
+}
+
+bool ReceiveBatch::truncated(std::size_t i) const noexcept {
+  return (headers_[i].msg_hdr.msg_flags & MSG_TRUNC) != 0;
+}
+
+udp::endpoint ReceiveBatch::source(std::size_t i) const {
+  udp::endpoint from;
+  std::memcpy(from.data(), &sources_[i], headers_[i].msg_hdr.msg_namelen);
+  return from;
+}
+
+std::int64_t realtime_ns() noexcept {
+  timespec now{};
+  ::clock_gettime(CLOCK_REALTIME, &now);
+  return static_cast<std::int64_t>(now.tv_sec) * 1'000'000'000 + now.tv_nsec;
+}
+#endif
 
 }  // namespace udpchat::net

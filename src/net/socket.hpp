@@ -1,9 +1,16 @@
 // UDP socket set-up shared by every subcommand.
 #pragma once
 
+#include <array>
+#include <cstdint>
 #include <span>
 #include <string_view>
 #include <system_error>
+#include <vector>
+
+#ifdef __linux__
+#include <sys/socket.h>
+#endif
 
 #include "net/asio_compat.hpp"
 
@@ -38,5 +45,44 @@ std::size_t send_to_each(udp::socket& socket, std::string_view payload,
 
 // Errors a receive loop counts and survives: they concern one datagram or one peer.
 bool is_per_datagram_error(const std::error_code& ec);
+
+#ifdef __linux__
+// Datagrams read in batches with recvmmsg (one system call for up to `count`), each with its
+// source and what the kernel says of it: its receive time (SO_TIMESTAMPNS) and the socket's
+// running count of datagrams dropped for want of buffer (SO_RXQ_OVFL), when enabled.
+class ReceiveBatch {
+ public:
+  ReceiveBatch(std::size_t count, std::size_t slot_bytes);
+
+  static void enable_timestamps(udp::socket& socket);
+  static void enable_drop_count(udp::socket& socket);
+
+  // Reads what is queued without waiting: how many datagrams came (0 with would_block or
+  // try_again in `ec` when none), or an error in `ec`.
+  std::size_t read(udp::socket& socket, std::error_code& ec);
+
+  std::size_t capacity() const noexcept { return headers_.size(); }
+  std::string_view datagram(std::size_t i) const noexcept;
+  bool truncated(std::size_t i) const noexcept;
+  udp::endpoint source(std::size_t i) const;
+  // CLOCK_REALTIME nanoseconds at which the kernel received datagram i; 0 without a stamp.
+  std::int64_t received_ns(std::size_t i) const noexcept { return stamps_[i]; }
+  // The socket's drop count as last reported (SO_RXQ_OVFL; cumulative, wraps).
+  std::uint32_t kernel_drops() const noexcept { return kernel_drops_; }
+
+ private:
+  std::size_t slot_bytes_;
+  std::vector<char> data_;
+  std::vector<mmsghdr> headers_;
+  std::vector<iovec> vectors_;
+  std::vector<sockaddr_storage> sources_;
+  std::vector<std::array<char, 64>> controls_;  // room for a timestamp and a drop count
+  std::vector<std::int64_t> stamps_;
+  std::uint32_t kernel_drops_ = 0;
+};
+
+// CLOCK_REALTIME now, in nanoseconds: what kernel receive stamps are measured against.
+std::int64_t realtime_ns() noexcept;
+#endif
 
 }  // namespace udpchat::net

@@ -9,7 +9,10 @@
 #include <string>
 #include <thread>
 
+#include <fstream>
+
 #include <asio.hpp>
+#include <nats/nats.h>
 
 #include "support/catch.hpp"
 #include "support/process.hpp"
@@ -104,6 +107,35 @@ bool wait_until_lines_cross(UdpPeer& from, UdpPeer& to, std::initializer_list<Ud
   from.drain(50ms);
   to.drain(50ms);
   return crossed;
+}
+
+long resident_kib(const Process& process) {
+  std::ifstream status("/proc/" + std::to_string(process.pid()) + "/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.starts_with("VmRSS:")) return std::stol(line.substr(6));
+  }
+  return -1;
+}
+
+// Publishes `envelopes` on `subject` as fast as nats.c takes them: what another node (or
+// anyone able to publish on the engine) could do.
+void publish_all(std::uint16_t engine_port, const std::string& subject,
+                 const std::vector<std::string>& envelopes) {
+  natsConnection* connection = nullptr;
+  const std::string url = "nats://127.0.0.1:" + std::to_string(engine_port);
+  REQUIRE(natsConnection_ConnectTo(&connection, url.c_str()) == NATS_OK);
+  for (const auto& envelope : envelopes) {
+    natsConnection_Publish(connection, subject.c_str(), envelope.data(),
+                           static_cast<int>(envelope.size()));
+  }
+  natsConnection_FlushTimeout(connection, 10000);
+  natsConnection_Destroy(connection);
+}
+
+long number_after(const std::string& log, std::string_view key) {
+  const auto at = log.rfind(" " + std::string(key) + "=");
+  return at == std::string::npos ? -1 : std::stol(log.substr(at + key.size() + 2));
 }
 
 }  // namespace
@@ -248,7 +280,7 @@ TEST_CASE("with the engine away a node holds at most --backplane-buffer and coun
     return at == std::string::npos ? -1 : std::stol(log.substr(at + key.size() + 1));
   };
   const long published = number_after("backplane_published");
-  const long dropped = number_after("backplane_dropped");
+  const long dropped = number_after("backplane_publish_dropped");
   CHECK(published + dropped == 60);
   CHECK(published > 0);
   CHECK(published < 40);  // 2 KiB holds about 20 of these
@@ -263,4 +295,86 @@ TEST_CASE("bad backplane options are usage errors", "[e2e][backplane]") {
   CHECK(udpchat::test::run_udpchat({"serve", "--backplane", "nats://h:1,nats://"}).exit_code == 2);
   CHECK(udpchat::test::run_udpchat({"serve", "--node-id", "bad/id"}).exit_code == 2);
   CHECK(udpchat::test::run_udpchat({"serve", "--backplane-buffer", "off"}).exit_code == 2);
+}
+
+TEST_CASE("a burst of 200,000 envelopes costs a node bounded memory, never its probe or its "
+          "signal",
+          "[e2e][backplane]") {
+  const std::uint16_t engine_port = free_tcp_port();
+  Engine engine(engine_port);
+  Server node(node_args(engine_port, "target"));
+  REQUIRE(wait_for_log_count(node.process(), "backplane connected", 1, 15s));
+  UdpPeer member(loopback(node.port()));
+  member.join("member");
+  // Subscribed once a published line reaches the member.
+  bool subscribed = false;
+  for (int i = 0; i < 100 && !subscribed; ++i) {
+    publish_all(engine_port, "udpchat.room.lobby", {"udpchat1 other 10.0.0.1 4242\nready?"});
+    for (const auto& d : member.drain(50ms)) subscribed = subscribed || d.ends_with("\nready?\n");
+  }
+  REQUIRE(subscribed);
+  const long before = resident_kib(node.process());
+
+  std::vector<std::string> envelopes;
+  for (int i = 0; i < 200'000; ++i) {
+    envelopes.push_back("udpchat1 flood 10.0.0." + std::to_string(1 + i % 200) + " 4242\nline " +
+                        std::to_string(i));
+  }
+  std::atomic<bool> publishing{true};
+  std::thread publisher([&] {
+    publish_all(engine_port, "udpchat.room.lobby", envelopes);
+    publishing = false;
+  });
+  UdpPeer prober(loopback(node.port()));
+  long peak = before;
+  int probes = 0;
+  int slow = 0;
+  while (publishing || probes < 5) {
+    const auto sent = std::chrono::steady_clock::now();
+    prober.send("ping burst" + std::to_string(probes));
+    const auto answer = prober.receive(1s);
+    const auto rtt = std::chrono::steady_clock::now() - sent;
+    ++probes;
+    if (!answer || rtt > 100ms) ++slow;
+    peak = std::max(peak, resident_kib(node.process()));
+    std::this_thread::sleep_for(20ms);
+  }
+  publisher.join();
+  const auto signalled = std::chrono::steady_clock::now();
+  node.process().signal(SIGTERM);
+  REQUIRE(node.process().wait(5s) == 0);
+  CHECK(std::chrono::steady_clock::now() - signalled < 1s);
+  CHECK(slow == 0);
+  CHECK(peak - before <= 32 * 1024);
+  const std::string log = node.process().err();
+  const long dropped = number_after(log, "backplane_dropped");
+  const long lines = number_after(log, "remote_lines");
+  CHECK(dropped > 0);  // a burst this size overflows the queue, and says so
+  CHECK(log.find("backplane inbound queue full") != std::string::npos);
+  CHECK(lines > 0);
+  CHECK(lines + dropped <= 200'000 + 100);
+}
+
+TEST_CASE("envelopes with impossible addresses are dropped and counted, never relayed",
+          "[e2e][backplane]") {
+  const std::uint16_t engine_port = free_tcp_port();
+  Engine engine(engine_port);
+  Server node(node_args(engine_port, "strict"));
+  REQUIRE(wait_for_log_count(node.process(), "backplane connected", 1, 15s));
+  UdpPeer member(loopback(node.port()));
+  member.join("member");
+  bool subscribed = false;
+  for (int i = 0; i < 100 && !subscribed; ++i) {
+    publish_all(engine_port, "udpchat.room.lobby", {"udpchat1 other 10.0.0.1 4242\nready?"});
+    for (const auto& d : member.drain(50ms)) subscribed = subscribed || d.ends_with("\nready?\n");
+  }
+  REQUIRE(subscribed);
+  publish_all(engine_port, "udpchat.room.lobby",
+              {"udpchat1 bad " + std::string(45, ':') + " 80\nforty-five colons",
+               "udpchat1 bad 10.0.0.1 0\nport zero", "udpchat1 bad 1.2.3.4.5 80\nfive octets",
+               "udpchat1 bad 10.0.0.1 80\nclear \x1B[2J"});
+  CHECK(member.drain(300ms).empty());
+  node.process().signal(SIGTERM);
+  REQUIRE(node.process().wait(5s) == 0);
+  CHECK(number_after(node.process().err(), "backplane_malformed") == 4);
 }

@@ -274,3 +274,80 @@ TEST_CASE("SIGTERM under load sends end to all 100 members and exits 0 within a 
     CHECK(ended);
   }
 }
+
+TEST_CASE("a flood forged from a member's IP on other ports neither silences nor expires it",
+          "[e2e][hardening]") {
+  Server server({"--hb-timeout", "2s"});
+  UdpPeer watcher(loopback(server.port()), asio::ip::make_address_v4("127.0.0.9"));
+  watcher.join("watcher");
+  UdpPeer victim(loopback(server.port()), asio::ip::make_address_v4("127.0.0.7"));
+  victim.join("victim");
+  // The forger shares the victim's address (127.0.0.7), not its port.
+  asio::io_context io;
+  std::vector<std::unique_ptr<asio::ip::udp::socket>> forged;
+  for (int i = 0; i < 50; ++i) {
+    forged.push_back(std::make_unique<asio::ip::udp::socket>(
+        io, asio::ip::udp::endpoint(asio::ip::make_address_v4("127.0.0.7"), 0)));
+    forged.back()->non_blocking(true);
+  }
+  const std::string padded = udpchat::protocol::encode_cookie_request();
+  std::atomic<bool> flooding{true};
+  std::thread flood([&] {
+    const auto start = std::chrono::steady_clock::now();
+    for (int i = 0; i < 15'000; ++i) {  // 3000 datagrams/s for 5 s, one in four a padded reg
+      std::this_thread::sleep_until(start + std::chrono::microseconds(333 * i));
+      std::error_code ec;
+      const std::string_view datagram = i % 4 == 0 ? std::string_view(padded) : "^hb^";
+      forged[static_cast<std::size_t>(i) % forged.size()]->send_to(asio::buffer(datagram),
+                                                                      loopback(server.port()), 0, ec);
+    }
+    flooding = false;
+  });
+  int sent = 0;
+  while (flooding) {
+    victim.send("line " + std::to_string(sent++));
+    watcher.send("^hb^");
+    std::this_thread::sleep_for(50ms);
+  }
+  flood.join();
+  std::size_t delivered = 0;
+  for (const auto& seen : watcher.drain(1s)) delivered += seen.find(" victim\nline ") != std::string::npos;
+  CHECK(sent >= 80);
+  CHECK(delivered * 100 >= static_cast<std::size_t>(sent) * 99);
+  CHECK(server.process().err().find("expired") == std::string::npos);
+}
+
+TEST_CASE("a one-byte spoofed legacy join into a busy room gets at most its credit",
+          "[e2e][hardening]") {
+  Server server({"--legacy"});
+  UdpPeer victim(loopback(server.port()), asio::ip::make_address_v4("127.0.0.66"));
+  victim.send("x");  // as if forged: the victim never speaks again
+  std::vector<std::unique_ptr<UdpPeer>> room;
+  for (int i = 0; i < 20; ++i) {
+    room.push_back(std::make_unique<UdpPeer>(loopback(server.port())));
+    room.back()->send("^hb^");
+  }
+  std::this_thread::sleep_for(100ms);
+  const std::string line(500, 'b');
+  for (int i = 0; i < 1000; ++i) {
+    room[static_cast<std::size_t>(i) % room.size()]->send(line);
+    if (i % 50 == 49) std::this_thread::sleep_for(2ms);
+  }
+  std::size_t bytes = 0;
+  for (const auto& seen : victim.drain(1s)) bytes += seen.size();
+  const std::size_t one_line = line.size() + 40;
+  CHECK(bytes <= 65536 + one_line);
+  CHECK(bytes >= 65536 - one_line);  // it got its credit's worth, then nothing
+}
+
+TEST_CASE("SIGHUP ends serve like SIGTERM: end to every member, totals, exit 0",
+          "[e2e][hardening]") {
+  Server server;
+  UdpPeer member(loopback(server.port()));
+  member.join();
+  server.process().signal(SIGHUP);
+  CHECK(member.receive(2s) == "end");
+  CHECK(server.process().wait(2s) == 0);
+  CHECK(server.process().err().find("signal=SIGHUP") != std::string::npos);
+  CHECK(server.process().err().find("totals") != std::string::npos);
+}

@@ -388,6 +388,91 @@ TEST_CASE("datagrams beyond a source's budget are dropped and counted", "[core][
   CHECK(drops(relay, DropReason::rate_limited) == 30);  // 50 in the burst, 40 + 40 asked
 }
 
+TEST_CASE("a member's budget is its own: a flood from its IP on other ports costs it nothing",
+          "[core][relay]") {
+  RelayConfig limited = config();
+  limited.datagram_limit = {200, 400};
+  limited.cookie_limit = {10, 20};
+  Relay relay(limited, t0);
+  // Join before the flood (the handshake spends the source's budget as a stranger's would).
+  join(relay, Peer::v4(10, 0, 0, 7, 5000), "victim", t0);
+  join(relay, peer(1), "watcher", t0);
+  int delivered = 0;
+  TimePoint now = t0;
+  for (int ms = 0; ms < 20'000; ++ms) {
+    now = t0 + std::chrono::milliseconds(ms);
+    // 3000 datagrams a second forged from the victim's IP, one in four a padded reg.
+    for (int k = 0; k < 3; ++k) {
+      const auto port = static_cast<std::uint16_t>(6000 + (ms * 3 + k) % 1000);
+      const auto forged = Peer::v4(10, 0, 0, 7, port);
+      relay.on_datagram(forged, (ms + k) % 4 == 0 ? proto::encode_cookie_request() : "^hb^", now);
+    }
+    if (ms % 1000 == 500) {
+      relay.on_datagram(Peer::v4(10, 0, 0, 7, 5000), "^hb^", now);
+      relay.on_datagram(peer(1), "^hb^", now);
+    }
+    if (ms % 4000 == 0) {
+      delivered += relay.on_datagram(Peer::v4(10, 0, 0, 7, 5000), "still here", now).audience ==
+                   Audience::room;
+    }
+    relay.expire(now);
+  }
+  CHECK(delivered == 5);
+  CHECK(relay.find(Peer::v4(10, 0, 0, 7, 5000)) != nullptr);
+  CHECK(relay.stats().expiries == 0);
+  CHECK(drops(relay, DropReason::rate_limited) > 50'000);  // the flood paid, from its own budget
+}
+
+TEST_CASE("a chat line that waited past max_queue_delay is dropped as stale; the rest is not",
+          "[core][relay]") {
+  Relay relay(config(), t0);  // max_queue_delay 100 ms by default
+  join(relay, peer(1), "", t0);
+  CHECK(relay.on_datagram(peer(1), "fresh", t0, 99ms).audience == Audience::room);
+  const Outcome stale = relay.on_datagram(peer(1), "stale", t0 + 10s, 101ms);
+  CHECK(stale.audience == Audience::nobody);
+  CHECK(stale.drop == DropReason::stale);
+  CHECK(drops(relay, DropReason::stale) == 1);
+  // Heartbeats, pings and joins late by seconds are still handled, and keep the member alive.
+  CHECK(relay.on_datagram(peer(1), "ping tok", t0 + 10s, 3s).payload == "pong tok");
+  relay.on_datagram(peer(1), "^hb^", t0 + 19s, 3s);
+  CHECK(relay.expire(t0 + 20s).empty());
+  const Outcome cookie = relay.on_datagram(peer(2), proto::encode_cookie_request(), t0 + 20s, 3s);
+  CHECK(cookie.audience == Audience::sender);
+  RelayConfig off = config();
+  off.max_queue_delay = {};
+  Relay patient(off, t0);
+  join(patient, peer(1), "", t0);
+  CHECK(patient.on_datagram(peer(1), "late but wanted", t0, 30s).audience == Audience::room);
+}
+
+TEST_CASE("a member admitted without a cookie receives at most its credit until it speaks",
+          "[core][relay]") {
+  RelayConfig legacy = config(true);
+  legacy.legacy_credit = 1000;
+  Relay relay(legacy, t0);
+  relay.on_datagram(peer(1), "x", t0);  // a spoofed one-byte join: the victim is at port 1
+  join(relay, peer(2), "talker", t0);
+  std::size_t to_victim = 0;
+  const std::string line(100, 'z');
+  for (int i = 0; i < 50; ++i) {
+    const Outcome out = relay.on_datagram(peer(2), line, t0 + std::chrono::milliseconds(i));
+    for (const auto index : out.recipients) {
+      if (relay.members()[index].peer == peer(1)) to_victim += out.payload.size();
+    }
+  }
+  CHECK(to_victim <= 1000);
+  CHECK(to_victim > 1000 - 200);
+  CHECK(relay.stats().credit_skipped > 0);
+  // A heartbeat from the member renews it; a cookie join makes it a member like any other.
+  relay.on_datagram(peer(1), "^hb^", t0 + 1s);
+  CHECK(recipient_ports(relay, relay.on_datagram(peer(2), line, t0 + 1s)) ==
+        std::vector<std::uint16_t>{1, 2});
+  join(relay, peer(1), "", t0 + 2s);
+  for (int i = 0; i < 50; ++i) relay.on_datagram(peer(2), line, t0 + 2s);
+  CHECK(recipient_ports(relay, relay.on_datagram(peer(2), line, t0 + 2s)) ==
+        std::vector<std::uint16_t>{1, 2});
+}
+
 TEST_CASE("a fan-out beyond --max-egress is dropped whole and counted", "[core][relay]") {
   RelayConfig limited = config();
   limited.max_egress = 100;  // bytes per second
