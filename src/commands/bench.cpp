@@ -2,6 +2,7 @@
 #include <cmath>
 #include <cstdio>
 #include <memory>
+#include <future>
 #include <thread>
 
 #include <fmt/format.h>
@@ -71,6 +72,14 @@ class EmbeddedRelay {
     thread_.join();
   }
   std::uint16_t port() const { return server_->local_endpoint().port(); }
+  // Lines the relay dropped as stale so far (read on its own thread).
+  std::uint64_t stale() {
+    std::promise<std::uint64_t> count;
+    asio::post(io_, [&] {
+      count.set_value(server_->relay().stats().drops[static_cast<std::size_t>(core::DropReason::stale)]);
+    });
+    return count.get_future().get();
+  }
 
  private:
   asio::io_context io_{1};
@@ -174,6 +183,9 @@ void print_table(const nlohmann::ordered_json& r) {
   if (!r["kernel_drops"].is_null()) {
     fmt::print("bench receive-buffer drops {}\n", r["kernel_drops"].dump());
   }
+  if (r.contains("relay_stale") && !r["relay_stale"].is_null()) {
+    fmt::print("relay stale lines {} (waited past --max-queue-delay)\n", r["relay_stale"].dump());
+  }
 }
 
 int run_bench(const BenchOptions& options) {
@@ -231,8 +243,12 @@ int run_bench(const BenchOptions& options) {
           co_return;
         }
         if (!options.find_max) {
+          const std::uint64_t stale_before = relay ? relay->stale() : 0;
           const net::BenchReport report = co_await runner.trial(settings);
           result = to_json(where, options.room, report);
+          // Lines the embedded relay dropped for waiting too long (--max-queue-delay).
+          (*result)["relay_stale"] =
+              relay ? nlohmann::ordered_json(relay->stale() - stale_before) : nlohmann::ordered_json();
         } else {
           // Short trials, doubling then bisecting; the loss limit decides each one.
           net::BenchSettings trial = settings;
