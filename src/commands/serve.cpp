@@ -250,8 +250,9 @@ void add_serve(CLI::App& app, Runner& run) {
       "A chat line goes to the members of its sender's room (lobby unless the join named one).\n"
       "--backplane shares rooms with other nodes through a NATS engine; the node serves its own\n"
       "members whether or not the engine is up, and reconnects by itself (docs/scale-out.md).\n"
-      "SIGINT, SIGTERM (Ctrl-C on Windows) or the end of --duration sends 'end' to every member\n"
-      "and exits 0.\n"
+      "SIGINT, SIGTERM, SIGHUP (Ctrl-C on Windows) or the end of --duration sends 'end' to every\n"
+      "member and exits 0. Under overload, chat lines older than --max-queue-delay are dropped\n"
+      "(counted as stale) so that fresh lines get through.\n"
       "Exit codes: 0 clean shutdown, 1 bind or runtime failure, 2 usage error,\n"
       "4 bind address does not resolve.");
   cmd->add_option("--bind", options->bind,
