@@ -1,8 +1,8 @@
 // `udpchat bench`: the load generator.
 #include <cmath>
 #include <cstdio>
-#include <memory>
 #include <future>
+#include <memory>
 #include <thread>
 
 #include <fmt/format.h>
@@ -12,33 +12,26 @@
 #include "commands/command.hpp"
 #include "core/client_session.hpp"
 #include "core/duration.hpp"
-#include "core/relay.hpp"
 #include "core/rate_search.hpp"
+#include "core/relay.hpp"
 #include "net/bench_runner.hpp"
 #include "net/log.hpp"
 #include "net/relay_server.hpp"
 #include "net/socket.hpp"
 #include "protocol/bench_line.hpp"
-#include "protocol/message.hpp"
 
 namespace udpchat::commands {
 
 namespace {
 
 using namespace std::chrono_literals;
+using Json = nlohmann::ordered_json;
 
 struct BenchOptions {
   std::string target{net::kDefaultTarget};
   std::vector<std::string> servers;  // several nodes of one cluster, clients spread over them
-  std::string room;
   bool embedded = false;
-  int clients = 10;
-  int senders = 1;
-  double rate = 1000;
-  std::size_t size = 64;
-  core::Duration duration = 5s;
-  core::Duration warmup = 1s;
-  core::Duration hb_interval = 2s;
+  net::BenchSettings settings;  // targets are filled in from target, servers or embedded
   bool json = false;
   bool csv = false;
   bool find_max = false;
@@ -76,7 +69,8 @@ class EmbeddedRelay {
   std::uint64_t stale() {
     std::promise<std::uint64_t> count;
     asio::post(io_, [&] {
-      count.set_value(server_->relay().stats().drops[static_cast<std::size_t>(core::DropReason::stale)]);
+      count.set_value(
+          server_->relay().stats().drops[static_cast<std::size_t>(core::DropReason::stale)]);
     });
     return count.get_future().get();
   }
@@ -93,7 +87,7 @@ double micros(std::uint64_t ns) { return static_cast<double>(ns) / 1000.0; }
 // Three decimals, and 0 for NaN or infinity, so that every report is valid JSON.
 double round3(double v) { return std::isfinite(v) ? std::round(v * 1000.0) / 1000.0 : 0.0; }
 
-nlohmann::ordered_json latency_json(const core::Histogram& h) {
+Json latency_json(const core::Histogram& h) {
   return {{"min", round3(micros(h.min()))},
           {"p50", round3(micros(h.percentile(50)))},
           {"p90", round3(micros(h.percentile(90)))},
@@ -103,12 +97,19 @@ nlohmann::ordered_json latency_json(const core::Histogram& h) {
           {"mean", round3(h.mean() / 1000.0)}};
 }
 
-// Every figure of a report, in one order for JSON and CSV; never NaN or infinite.
-nlohmann::ordered_json to_json(const std::string& target, const std::string& room,
-                               const net::BenchReport& r) {
-  nlohmann::ordered_json out = {
+// What a --find-max search adds to the report of its best trial.
+struct SearchResult {
+  double max_lossless_rate = 0;
+  int trials = 0;
+};
+
+// Every figure of a report, in one order for JSON and CSV; never NaN or infinite. Newer
+// fields go last, so that CSV columns keep their places.
+Json to_json(const std::string& target, const BenchOptions& options, const core::BenchReport& r,
+             const std::optional<SearchResult>& search) {
+  Json out = {
       {"target", target},
-      {"server", net::to_string(r.server)},
+      {"server", core::to_string(r.server)},
       {"clients", r.clients},
       {"senders", r.senders},
       {"rate", round3(r.rate)},
@@ -126,24 +127,31 @@ nlohmann::ordered_json to_json(const std::string& target, const std::string& roo
       {"bytes_per_s", round3(r.bytes_per_second())},
       {"latency_us", latency_json(r.latency)},
       {"jitter_us", round3(r.jitter_ns / 1000.0)},
-      {"kernel_drops", r.kernel_drops ? nlohmann::ordered_json(*r.kernel_drops) : nlohmann::ordered_json()},
+      {"kernel_drops", r.kernel_drops ? Json(*r.kernel_drops) : Json()},
       {"send_errors", r.send_errors},
-      // Newer fields last, so that CSV columns keep their places.
       {"nodes", r.nodes},
-      {"room", room.empty() ? nlohmann::ordered_json() : nlohmann::ordered_json(room)},
+      {"room", options.settings.room.empty() ? Json() : Json(options.settings.room)},
   };
   // Deliveries that crossed from one node to another through the backplane.
   if (r.nodes > 1) {
     out["cross_node_delivered"] = r.cross_delivered;
     out["cross_node_latency_us"] = latency_json(r.cross_latency);
   }
+  out["relay_stale"] = r.relay_stale ? Json(*r.relay_stale) : Json();
+  if (search) {
+    out["max_lossless_rate"] = search->max_lossless_rate;
+    out["loss_limit_percent"] = options.loss_limit;
+    out["latency_limit_us"] = micros(static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(options.latency_limit).count()));
+    out["trials"] = search->trials;
+  }
   return out;
 }
 
-void print_csv(const nlohmann::ordered_json& row) {
+void print_csv(const Json& row) {
   std::vector<std::string> header;
   std::vector<std::string> values;
-  auto add = [&](const std::string& key, const nlohmann::ordered_json& value) {
+  auto add = [&](const std::string& key, const Json& value) {
     header.push_back(key);
     values.push_back(value.is_string() ? value.get<std::string>() : value.is_null() ? "" : value.dump());
   };
@@ -157,54 +165,104 @@ void print_csv(const nlohmann::ordered_json& row) {
   fmt::print("{}\n{}\n", fmt::join(header, ","), fmt::join(values, ","));
 }
 
-void print_table(const nlohmann::ordered_json& r) {
-  const auto& l = r["latency_us"];
-  fmt::print("server     {} ({}), {} clients, {} sender(s)\n", r["target"].get<std::string>(),
-             r["server"].get<std::string>(), r["clients"].get<int>(), r["senders"].get<int>());
-  fmt::print("offered    {} lines/s of {} bytes for {} s\n", r["rate"].dump(), r["size"].dump(),
-             r["seconds"].dump());
-  fmt::print("sent       {} lines ({} lines/s achieved), expected {} deliveries\n",
-             r["sent"].dump(), r["send_rate"].dump(), r["expected"].dump());
-  fmt::print("delivered  {} ({} lost, {}%), {} duplicates, {} out of order\n",
-             r["delivered"].dump(), r["lost"].dump(), r["lost_percent"].dump(),
-             r["duplicates"].dump(), r["out_of_order"].dump());
-  fmt::print("throughput {} deliveries/s, {} bytes/s\n", r["deliveries_per_s"].dump(),
-             r["bytes_per_s"].dump());
-  fmt::print("latency us min {} p50 {} p90 {} p99 {} p99.9 {} max {} mean {}\n",
-             l["min"].dump(), l["p50"].dump(), l["p90"].dump(), l["p99"].dump(),
-             l["p99_9"].dump(), l["max"].dump(), l["mean"].dump());
-  if (r.contains("cross_node_latency_us")) {
-    const auto& x = r["cross_node_latency_us"];
-    fmt::print("cross-node {} deliveries, latency us p50 {} p90 {} p99 {} max {}\n",
-               r["cross_node_delivered"].dump(), x["p50"].dump(), x["p90"].dump(),
-               x["p99"].dump(), x["max"].dump());
-  }
-  fmt::print("jitter     {} us (RFC 3550)\n", r["jitter_us"].dump());
-  if (!r["kernel_drops"].is_null()) {
-    fmt::print("bench receive-buffer drops {}\n", r["kernel_drops"].dump());
-  }
-  if (r.contains("relay_stale") && !r["relay_stale"].is_null()) {
-    fmt::print("relay stale lines {} (waited past --max-queue-delay)\n", r["relay_stale"].dump());
-  }
+void print_latency(std::string_view label, const core::Histogram& h) {
+  fmt::print("{} min {:.3f} p50 {:.3f} p90 {:.3f} p99 {:.3f} p99.9 {:.3f} max {:.3f} mean {:.3f}\n",
+             label, micros(h.min()), micros(h.percentile(50)), micros(h.percentile(90)),
+             micros(h.percentile(99)), micros(h.percentile(99.9)), micros(h.max()),
+             h.mean() / 1000.0);
 }
 
-int run_bench(const BenchOptions& options) {
+void print_table(const std::string& target, const core::BenchReport& r) {
+  fmt::print("server     {} ({}), {} clients, {} sender(s)\n", target, core::to_string(r.server),
+             r.clients, r.senders);
+  fmt::print("offered    {:.1f} lines/s of {} bytes for {:.1f} s\n", r.rate, r.size, r.seconds);
+  fmt::print("sent       {} lines ({:.1f} lines/s achieved), expected {} deliveries\n", r.sent,
+             r.send_rate(), r.expected);
+  fmt::print("delivered  {} ({} lost, {:.3f}%), {} duplicates, {} out of order\n", r.delivered,
+             r.lost, r.lost_percent(), r.duplicates, r.out_of_order);
+  fmt::print("throughput {:.1f} deliveries/s, {:.1f} bytes/s\n", r.deliveries_per_second(),
+             r.bytes_per_second());
+  print_latency("latency us", r.latency);
+  if (r.nodes > 1) {
+    fmt::print("cross-node {} deliveries, ", r.cross_delivered);
+    print_latency("latency us", r.cross_latency);
+  }
+  fmt::print("jitter     {:.3f} us (RFC 3550)\n", r.jitter_ns / 1000.0);
+  if (r.kernel_drops) fmt::print("bench receive-buffer drops {}\n", *r.kernel_drops);
+  if (r.relay_stale) fmt::print("relay stale lines {} (waited past --max-queue-delay)\n", *r.relay_stale);
+}
+
+// What the trials came to, or why there are none.
+struct BenchResult {
+  std::optional<core::BenchReport> report;
+  std::optional<SearchResult> search;
+  int code = kExitOk;
   std::string error;
-  std::vector<net::HostPort> targets;
+};
+
+// One trial at --rate, or a --find-max search: short trials, doubling then bisecting, each
+// decided by the loss and latency limits.
+asio::awaitable<void> run_trials(net::BenchRunner& runner, const BenchOptions& options,
+                           EmbeddedRelay* relay, BenchResult& result) {
+  const net::BenchSettings& settings = options.settings;
+  if (const auto failure = co_await runner.connect(settings)) {
+    result.error = failure->message;
+    result.code = exit_code(failure->status);
+    co_return;
+  }
+  if (!options.find_max) {
+    const std::uint64_t stale_before = relay != nullptr ? relay->stale() : 0;
+    core::BenchReport report = co_await runner.trial(settings);
+    if (relay != nullptr) report.relay_stale = relay->stale() - stale_before;
+    result.report = std::move(report);
+    co_return;
+  }
+  net::BenchSettings trial = settings;
+  trial.duration = options.trial;
+  trial.warmup = std::min<core::Duration>(settings.warmup, options.trial / 4);
+  const auto limit_ns = static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(options.latency_limit).count());
+  core::RateSearch search(settings.rate, 10'000'000);
+  while (const auto rate = search.next()) {
+    trial.rate = *rate;
+    core::BenchReport report = co_await runner.trial(trial);
+    const bool passed = report.lost_percent() <= options.loss_limit && report.delivered > 0 &&
+                        report.latency.percentile(99) <= limit_ns;
+    search.record(*rate, passed);
+    if (!options.json && !options.csv) {
+      fmt::print(stderr, "trial {:>10.0f} lines/s: {:.3f}% lost, p99 {:.0f} us -> {}\n", *rate,
+                 report.lost_percent(), micros(report.latency.percentile(99)),
+                 passed ? "pass" : "fail");
+    }
+    if (passed && *rate >= search.best()) result.report = std::move(report);
+  }
+  if (!result.report) {
+    result.error = fmt::format("no rate tried stayed within {}% loss and p99 {}",
+                               options.loss_limit, core::format_duration(options.latency_limit));
+    result.code = kExitFailure;
+    co_return;
+  }
+  result.search = SearchResult{search.best(), search.trials()};
+}
+
+int run_bench(BenchOptions options) {
+  std::string error;
+  net::BenchSettings& settings = options.settings;
+  settings.targets.clear();
   for (const auto& text : options.servers.empty() ? std::vector{options.target} : options.servers) {
     auto target = net::parse_host_port(text, error);
     if (!target) {
       print_error(error);
       return kExitUsage;
     }
-    targets.push_back(*target);
+    settings.targets.push_back(*target);
   }
-  if (options.senders > options.clients) {
+  if (settings.senders > settings.clients) {
     print_error(fmt::format("--senders {} is more than --clients {}: senders are clients",
-                            options.senders, options.clients));
+                            settings.senders, settings.clients));
     return kExitUsage;
   }
-  if (options.size < protocol::kMinBenchLineBytes || options.size > protocol::kMaxLineBytes) {
+  if (settings.size < protocol::kMinBenchLineBytes || settings.size > protocol::kMaxLineBytes) {
     print_error(fmt::format("--size must be from {} to {} bytes", protocol::kMinBenchLineBytes,
                             protocol::kMaxLineBytes));
     return kExitUsage;
@@ -212,101 +270,41 @@ int run_bench(const BenchOptions& options) {
 
   std::unique_ptr<EmbeddedRelay> relay;
   if (options.embedded) {
-    relay = std::make_unique<EmbeddedRelay>(static_cast<std::size_t>(options.clients));
-    targets = {net::HostPort{"127.0.0.1", relay->port()}};
+    relay = std::make_unique<EmbeddedRelay>(static_cast<std::size_t>(settings.clients));
+    settings.targets = {net::HostPort{"127.0.0.1", relay->port()}};
   }
   std::vector<std::string> names;
-  for (const auto& target : targets) names.push_back(fmt::format("{}:{}", target.host, target.port));
+  for (const auto& target : settings.targets) {
+    names.push_back(fmt::format("{}:{}", target.host, target.port));
+  }
   const std::string where = fmt::format("{}", fmt::join(names, ","));
 
+  // The trials run until done; then the runner closes its sockets and timers, and run() returns.
   asio::io_context io(1);
   net::BenchRunner runner(io);
-  net::BenchSettings settings;
-  settings.targets = targets;
-  settings.room = options.room;
-  settings.clients = options.clients;
-  settings.senders = options.senders;
-  settings.rate = options.rate;
-  settings.size = options.size;
-  settings.duration = options.duration;
-  settings.warmup = options.warmup;
-  settings.hb_interval = options.hb_interval;
-  int code = kExitOk;
-  std::optional<nlohmann::ordered_json> result;
-  asio::co_spawn(
-      io,
-      [&]() -> asio::awaitable<void> {
-        const auto failure = co_await runner.connect(settings);
-        if (failure) {
-          error = failure->message;
-          code = exit_code(failure->status);
-          co_return;
-        }
-        if (!options.find_max) {
-          const std::uint64_t stale_before = relay ? relay->stale() : 0;
-          const net::BenchReport report = co_await runner.trial(settings);
-          result = to_json(where, options.room, report);
-          // Lines the embedded relay dropped for waiting too long (--max-queue-delay).
-          (*result)["relay_stale"] =
-              relay ? nlohmann::ordered_json(relay->stale() - stale_before) : nlohmann::ordered_json();
-        } else {
-          // Short trials, doubling then bisecting; the loss limit decides each one.
-          net::BenchSettings trial = settings;
-          trial.duration = options.trial;
-          trial.warmup = std::min<core::Duration>(options.warmup, options.trial / 4);
-          core::RateSearch search(options.rate, 10'000'000);
-          std::optional<nlohmann::ordered_json> best;
-          while (auto rate = search.next()) {
-            trial.rate = *rate;
-            const net::BenchReport report = co_await runner.trial(trial);
-            const auto limit_ns = static_cast<std::uint64_t>(
-                std::chrono::duration_cast<std::chrono::nanoseconds>(options.latency_limit).count());
-            const bool passed = report.lost_percent() <= options.loss_limit &&
-                                report.delivered > 0 && report.latency.percentile(99) <= limit_ns;
-            search.record(*rate, passed);
-            if (!options.json && !options.csv) {
-              fmt::print(stderr, "trial {:>10.0f} lines/s: {:.3f}% lost, p99 {:.0f} us -> {}\n",
-                         *rate, report.lost_percent(), micros(report.latency.percentile(99)),
-                         passed ? "pass" : "fail");
-            }
-            if (passed && *rate >= search.best()) best = to_json(where, options.room, report);
-          }
-          if (!best) {
-            error = fmt::format("no rate tried stayed within {}% loss and p99 {}",
-                                options.loss_limit, core::format_duration(options.latency_limit));
-            code = kExitFailure;
-            co_return;
-          }
-          result = std::move(best);
-          (*result)["max_lossless_rate"] = search.best();
-          (*result)["loss_limit_percent"] = options.loss_limit;
-          (*result)["latency_limit_us"] = micros(static_cast<std::uint64_t>(
-              std::chrono::duration_cast<std::chrono::nanoseconds>(options.latency_limit).count()));
-          (*result)["trials"] = search.trials();
-        }
-        runner.leave();
-      },
-      [&io](std::exception_ptr failure) {
-        if (failure) std::rethrow_exception(failure);
-        io.stop();  // the clients' receive and heartbeat loops would run forever
-      });
+  BenchResult result;
+  asio::co_spawn(io, run_trials(runner, options, relay.get(), result),
+                 [&runner](std::exception_ptr failure) {
+                   runner.close();
+                   if (failure) std::rethrow_exception(failure);
+                 });
   io.run();
 
-  if (!result) {
-    print_error(error);
-    return code;
+  if (!result.report) {
+    print_error(result.error);
+    return result.code;
   }
   if (options.json) {
-    fmt::print("{}\n", result->dump());
+    fmt::print("{}\n", to_json(where, options, *result.report, result.search).dump());
   } else if (options.csv) {
-    print_csv(*result);
+    print_csv(to_json(where, options, *result.report, result.search));
   } else {
-    if (options.find_max) {
+    if (result.search) {
       fmt::print("max lossless rate {} lines/s (loss <= {}%, p99 <= {})\n",
-                 (*result)["max_lossless_rate"].dump(), options.loss_limit,
+                 result.search->max_lossless_rate, options.loss_limit,
                  core::format_duration(options.latency_limit));
     }
-    print_table(*result);
+    print_table(where, *result.report);
   }
   return kExitOk;
 }
@@ -315,6 +313,7 @@ int run_bench(const BenchOptions& options) {
 
 void add_bench(CLI::App& app, Runner& run) {
   auto options = std::make_shared<BenchOptions>();
+  net::BenchSettings& settings = options->settings;
   auto* cmd = app.add_subcommand("bench", "Load generator: throughput, loss and latency of a relay");
   cmd->footer(
       "N clients join with the real handshake; S of them send paced chat lines (open loop:\n"
@@ -333,21 +332,21 @@ void add_bench(CLI::App& app, Runner& run) {
                   "A node of a cluster, HOST:PORT; repeat for each node (instead of target)")
       ->excludes(target)
       ->excludes(embedded);
-  add_room(*cmd, "--room", options->room, "Room every client joins (default: lobby)");
-  cmd->add_option("--clients", options->clients, "Members joined")
+  add_room(*cmd, "--room", settings.room, "Room every client joins (default: lobby)");
+  cmd->add_option("--clients", settings.clients, "Members joined")
       ->capture_default_str()
       ->check(CLI::Range(1, 100'000));
-  cmd->add_option("--senders", options->senders, "How many of the members send")
+  cmd->add_option("--senders", settings.senders, "How many of the members send")
       ->capture_default_str()
       ->check(CLI::Range(1, 100'000));
-  cmd->add_option("--rate", options->rate, "Lines per second, all senders together")
+  cmd->add_option("--rate", settings.rate, "Lines per second, all senders together")
       ->capture_default_str()
       ->check(CLI::Range(1.0, 1e8));
-  cmd->add_option("--size", options->size, "Bytes per chat line")->capture_default_str();
+  cmd->add_option("--size", settings.size, "Bytes per chat line")->capture_default_str();
   const DurationBounds measurable{100ms, core::Duration::max(), "a period must be long enough to measure"};
-  add_duration(*cmd, "--duration", options->duration, "Measured period", measurable);
-  add_duration(*cmd, "--warmup", options->warmup, "Traffic before measuring, not counted");
-  add_duration(*cmd, "--hb-interval", options->hb_interval, "Heartbeat period of every client",
+  add_duration(*cmd, "--duration", settings.duration, "Measured period", measurable);
+  add_duration(*cmd, "--warmup", settings.warmup, "Traffic before measuring, not counted");
+  add_duration(*cmd, "--hb-interval", settings.hb_interval, "Heartbeat period of every client",
                {core::kMinHbInterval, core::kDefaultHbTimeout,
                 "members must beat more often than serve's default --hb-timeout expires them"});
   auto* json = cmd->add_flag("--json", options->json, "Print one JSON object");

@@ -9,17 +9,6 @@
 
 namespace udpchat::commands {
 
-int exit_code(net::ProbeStatus status) {
-  switch (status) {
-    case net::ProbeStatus::answered: return kExitOk;
-    case net::ProbeStatus::refused: return kExitRefused;
-    case net::ProbeStatus::unresolved: return kExitUnresolved;
-    case net::ProbeStatus::timeout:
-    case net::ProbeStatus::failed: return kExitFailure;
-  }
-  return kExitFailure;
-}
-
 void print_error(const std::string& message) {
   fmt::print(stderr, "udpchat: error: {}\n", message);
 }

@@ -7,21 +7,18 @@
 #include <CLI/CLI.hpp>
 
 #include "core/time.hpp"
-#include "net/probe_client.hpp"
+#include "core/status.hpp"
 
 namespace udpchat::commands {
 
-// Exit codes shared by every subcommand and documented in --help and the README.
-inline constexpr int kExitOk = 0;
-inline constexpr int kExitFailure = 1;  // no answer, or a run that did not succeed
-inline constexpr int kExitUsage = 2;
-inline constexpr int kExitRefused = 3;
-inline constexpr int kExitUnresolved = 4;
+using core::exit_code;
+using core::kExitFailure;
+using core::kExitOk;
+using core::kExitRefused;
+using core::kExitUnresolved;
+using core::kExitUsage;
 
 using Runner = std::function<int()>;
-
-// The exit code for how reaching a relay ended: the same for probe and bench.
-int exit_code(net::ProbeStatus status);
 
 void add_serve(CLI::App& app, Runner& run);
 void add_chat(CLI::App& app, Runner& run);

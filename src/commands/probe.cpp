@@ -48,7 +48,7 @@ void print_json(const ProbeOptions& options, const net::ProbeReport& report) {
       {"target", options.target},
       {"endpoint", report.endpoint.empty() ? Json() : Json(report.endpoint)},
       {"ok", ok},
-      {"server", ok ? Json(net::to_string(report.server)) : Json()},
+      {"server", ok ? Json(core::to_string(report.server)) : Json()},
       {"rtt_us", micros_or_null(report.rtts.empty() ? 0 : micros(report.rtts.front()))},
       {"attempts", report.attempts},
       {"answered", report.rtts.size()},
@@ -74,13 +74,13 @@ void print_text(const ProbeOptions& options, const net::ProbeReport& report) {
   if (options.quiet) return;
   if (options.count == 1) {
     fmt::print("{} answered in {} us ({})\n", report.endpoint, micros(report.rtts.front()),
-               net::to_string(report.server));
+               core::to_string(report.server));
     return;
   }
   const auto [min, max] = std::minmax_element(report.rtts.begin(), report.rtts.end());
   const auto sum = std::accumulate(report.rtts.begin(), report.rtts.end(), core::Duration{});
   fmt::print("{} ({}): {}/{} answered, rtt min/avg/max = {}/{}/{} us\n", report.endpoint,
-             net::to_string(report.server), report.rtts.size(), report.attempts, micros(*min),
+             core::to_string(report.server), report.rtts.size(), report.attempts, micros(*min),
              micros(sum / static_cast<long>(report.rtts.size())), micros(*max));
 }
 

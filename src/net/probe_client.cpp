@@ -78,15 +78,6 @@ std::string make_ping_token() {
   return token;
 }
 
-std::string_view to_string(ServerKind kind) noexcept {
-  switch (kind) {
-    case ServerKind::unknown: return "unknown";
-    case ServerKind::udpchat: return "udpchat";
-    case ServerKind::legacy: return "legacy";
-  }
-  return "unknown";
-}
-
 awaitable<ProbeReport> probe(ProbeRequest request) {
   const auto executor = co_await asio::this_coro::executor;
   const auto started = core::Clock::now();

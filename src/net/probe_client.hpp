@@ -7,16 +7,15 @@
 #include <string>
 #include <vector>
 
+#include "core/status.hpp"
 #include "core/time.hpp"
 #include "net/address.hpp"
 #include "net/asio_compat.hpp"
 
 namespace udpchat::net {
 
-enum class ServerKind { unknown, udpchat, legacy };
-std::string_view to_string(ServerKind kind) noexcept;
-
-enum class ProbeStatus { answered, timeout, refused, unresolved, failed };
+using core::ProbeStatus;
+using core::ServerKind;
 
 struct ProbeRequest {
   HostPort target;

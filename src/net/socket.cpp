@@ -1,5 +1,7 @@
 #include "net/socket.hpp"
 
+#include <algorithm>
+
 #ifdef _WIN32
 #include <mstcpip.h>
 #endif
@@ -115,6 +117,43 @@ std::size_t send_to_each(udp::socket& socket, std::string_view payload,
   return failed;
 }
 
+std::size_t send_many(udp::socket& socket, std::span<const std::string> payloads,
+                      std::error_code& ec) {
+  ec.clear();
+#ifdef __linux__
+  constexpr std::size_t kBatch = 64;
+  std::array<mmsghdr, kBatch> headers{};
+  std::array<iovec, kBatch> vectors{};
+  std::size_t done = 0;
+  while (done < payloads.size()) {
+    const std::size_t count = std::min(kBatch, payloads.size() - done);
+    for (std::size_t i = 0; i < count; ++i) {
+      vectors[i] = {const_cast<char*>(payloads[done + i].data()), payloads[done + i].size()};
+      headers[i].msg_hdr = {};
+      headers[i].msg_hdr.msg_iov = &vectors[i];
+      headers[i].msg_hdr.msg_iovlen = 1;
+    }
+    const int sent =
+        ::sendmmsg(socket.native_handle(), headers.data(), static_cast<unsigned>(count), MSG_DONTWAIT);
+    if (sent < 0) {
+      if (errno == EINTR) continue;
+      ec = std::error_code(errno, asio::error::get_system_category());
+      return done;
+    }
+    done += static_cast<std::size_t>(sent);
+  }
+  return done;
+#else
+  std::size_t done = 0;
+  for (const auto& payload : payloads) {
+    socket.send(asio::buffer(payload), 0, ec);
+    if (ec) return done;
+    ++done;
+  }
+  return done;
+#endif
+}
+
 bool is_per_datagram_error(const std::error_code& ec) {
   return ec == asio::error::connection_refused || ec == asio::error::connection_reset ||
          ec == asio::error::message_size || ec == asio::error::would_block ||
@@ -164,6 +203,7 @@ std::size_t ReceiveBatch::read(udp::socket& socket, std::error_code& ec) {
     return 0;
   }
   const auto count = static_cast<std::size_t>(received);
+  kernel_drops_.reset();
   for (std::size_t i = 0; i < count; ++i) {
     stamps_[i] = 0;
     auto& header = headers_[i].msg_hdr;
@@ -174,7 +214,9 @@ std::size_t ReceiveBatch::read(udp::socket& socket, std::error_code& ec) {
         std::memcpy(&stamp, CMSG_DATA(c), sizeof stamp);
         stamps_[i] = static_cast<std::int64_t>(stamp.tv_sec) * 1'000'000'000 + stamp.tv_nsec;
       } else if (c->cmsg_type == SO_RXQ_OVFL) {
-        std::memcpy(&kernel_drops_, CMSG_DATA(c), sizeof kernel_drops_);
+        std::uint32_t drops = 0;
+        std::memcpy(&drops, CMSG_DATA(c), sizeof drops);
+        kernel_drops_ = drops;
       }
     }
   }

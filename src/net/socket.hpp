@@ -3,7 +3,9 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <span>
+#include <string>
 #include <string_view>
 #include <system_error>
 #include <vector>
@@ -43,6 +45,13 @@ std::error_code send_datagram(udp::socket& socket, std::string_view payload,
 std::size_t send_to_each(udp::socket& socket, std::string_view payload,
                          std::span<const udp::endpoint> to);
 
+// Sends `payloads` in order on a connected, non-blocking socket without waiting (sendmmsg on
+// Linux: one system call per batch). Returns how many went; fewer with would_block (or
+// try_again) in `ec` when the send buffer is full, none with another error in `ec` when the
+// first one failed.
+std::size_t send_many(udp::socket& socket, std::span<const std::string> payloads,
+                      std::error_code& ec);
+
 // Errors a receive loop counts and survives: they concern one datagram or one peer.
 bool is_per_datagram_error(const std::error_code& ec);
 
@@ -67,8 +76,9 @@ class ReceiveBatch {
   udp::endpoint source(std::size_t i) const;
   // CLOCK_REALTIME nanoseconds at which the kernel received datagram i; 0 without a stamp.
   std::int64_t received_ns(std::size_t i) const noexcept { return stamps_[i]; }
-  // The socket's drop count as last reported (SO_RXQ_OVFL; cumulative, wraps).
-  std::uint32_t kernel_drops() const noexcept { return kernel_drops_; }
+  // The socket's drop count as the last read reported it (SO_RXQ_OVFL; cumulative, wraps);
+  // nothing when that read carried none.
+  std::optional<std::uint32_t> kernel_drops() const noexcept { return kernel_drops_; }
 
  private:
   std::size_t slot_bytes_;
@@ -78,7 +88,7 @@ class ReceiveBatch {
   std::vector<sockaddr_storage> sources_;
   std::vector<std::array<char, 64>> controls_;  // room for a timestamp and a drop count
   std::vector<std::int64_t> stamps_;
-  std::uint32_t kernel_drops_ = 0;
+  std::optional<std::uint32_t> kernel_drops_;
 };
 
 // CLOCK_REALTIME now, in nanoseconds: what kernel receive stamps are measured against.

@@ -1,0 +1,40 @@
+// Words every command shares: what kind of server answered, how reaching one ended, and the
+// exit codes those map to (documented in --help and the README).
+#pragma once
+
+#include <string_view>
+
+namespace udpchat::core {
+
+enum class ServerKind { unknown, udpchat, legacy };
+
+constexpr std::string_view to_string(ServerKind kind) noexcept {
+  switch (kind) {
+    case ServerKind::unknown: return "unknown";
+    case ServerKind::udpchat: return "udpchat";
+    case ServerKind::legacy: return "legacy";
+  }
+  return "unknown";
+}
+
+// How reaching a relay ended: probe's answer, and how bench's or chat's connect failed.
+enum class ProbeStatus { answered, timeout, refused, unresolved, failed };
+
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailure = 1;  // no answer, or a run that did not succeed
+inline constexpr int kExitUsage = 2;
+inline constexpr int kExitRefused = 3;
+inline constexpr int kExitUnresolved = 4;
+
+constexpr int exit_code(ProbeStatus status) noexcept {
+  switch (status) {
+    case ProbeStatus::answered: return kExitOk;
+    case ProbeStatus::refused: return kExitRefused;
+    case ProbeStatus::unresolved: return kExitUnresolved;
+    case ProbeStatus::timeout:
+    case ProbeStatus::failed: return kExitFailure;
+  }
+  return kExitFailure;
+}
+
+}  // namespace udpchat::core
