@@ -1,38 +1,21 @@
 // `udpchat chat`: the interactive client, also usable from scripts.
 #include <clocale>
-#include <cstdio>
-#include <ctime>
 #include <iostream>
 #include <memory>
-#include <variant>
 
-#include <fmt/chrono.h>
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
+#include "commands/chat_view.hpp"
 #include "commands/command.hpp"
 #include "core/client_session.hpp"
-#include "core/duration.hpp"
 #include "core/relay.hpp"
 #include "net/chat_client.hpp"
-#include "net/log.hpp"
 #include "net/terminal.hpp"
 #include "protocol/message.hpp"
-#include "protocol/text.hpp"
 
 namespace udpchat::commands {
 
 namespace {
-
-namespace event = core::event;
-using Json = nlohmann::ordered_json;
-
-template <class... Ts>
-struct Overloaded : Ts... {
-  using Ts::operator()...;
-};
-template <class... Ts>
-Overloaded(Ts...) -> Overloaded<Ts...>;
 
 struct ChatOptions {
   std::string target{net::kDefaultTarget};
@@ -40,230 +23,6 @@ struct ChatOptions {
   core::Duration linger = std::chrono::seconds(1);
   bool json = false;
   bool listen = false;
-};
-
-std::string_view code_of(core::JoinTrouble why) {
-  switch (why) {
-    case core::JoinTrouble::none: return "joining";
-    case core::JoinTrouble::server_full: return "server_full";
-    case core::JoinTrouble::not_member: return "not_member";
-    case core::JoinTrouble::silent: return "silent";
-    case core::JoinTrouble::no_cookie: return "no_cookie";
-  }
-  return "joining";
-}
-
-std::string_view code_of(core::Unsent why) {
-  switch (why) {
-    case core::Unsent::overflow: return "overflow";
-    case core::Unsent::room_refused: return "room_refused";
-    case core::Unsent::stale_room: return "stale_room";
-  }
-  return "overflow";
-}
-
-std::string_view code_of(net::ClientNotice what) {
-  switch (what) {
-    case net::ClientNotice::joining: return "connecting";
-    case net::ClientNotice::help: return "help";
-    case net::ClientNotice::unknown_command: return "unknown_command";
-    case net::ClientNotice::refused_line: return "refused_line";
-    case net::ClientNotice::bad_room: return "bad_room";
-    case net::ClientNotice::same_room: return "same_room";
-  }
-  return "notice";
-}
-
-// For the person at the keyboard: what each event means.
-std::string describe(const event::Joining& joining) {
-  switch (joining.why) {
-    case core::JoinTrouble::none: return "joining…";
-    case core::JoinTrouble::server_full:
-      return fmt::format("server full: retrying (next in {}); typed lines wait",
-                         core::format_duration(std::chrono::round<std::chrono::milliseconds>(joining.retry_in)));
-    case core::JoinTrouble::not_member:
-      return "the server no longer knows us (restarted?): rejoining; unacknowledged lines "
-             "will be sent again";
-    case core::JoinTrouble::silent: return "server not answering, rejoining";
-    case core::JoinTrouble::no_cookie: return "the server speaks udpchat after all: joining";
-  }
-  return "joining…";
-}
-
-std::string describe(const event::LinesUnsent& unsent, const std::string& room) {
-  switch (unsent.why) {
-    case core::Unsent::overflow:
-      return fmt::format("{} line(s) dropped, oldest first: too many were waiting for the server",
-                         unsent.count);
-    case core::Unsent::room_refused:
-      return fmt::format("{} line(s) typed after that /join not sent; still in room {}",
-                         unsent.count, room);
-    case core::Unsent::stale_room:
-      return fmt::format("{} unacknowledged line(s) not sent again: meant for a room since left",
-                         unsent.count);
-  }
-  return {};
-}
-
-// Lines for people: on a terminal through the line editor, so that incoming lines never garble
-// the line being typed; otherwise plain lines. Everything from the network goes through
-// printable(): no escape sequence, bidi control or invisible character reaches the screen raw.
-class TextView final : public net::ChatView {
- public:
-  TextView(net::Terminal* terminal, std::string nick) : terminal_(terminal), nick_(std::move(nick)) {}
-
-  void show(const core::SessionEvent& e) override {
-    std::visit(
-        Overloaded{
-            [&](const event::Joining& joining) {
-              // The first attempt is announced by notice(joining) with the server's address.
-              if (joining.why != core::JoinTrouble::none) say(describe(joining));
-            },
-            [&](const event::Joined& joined) {
-              room_ = joined.room;
-              if (joined.again) {
-                say(fmt::format("rejoined {}, room {}", server_, joined.room));
-                return;
-              }
-              if (joined.legacy) {
-                say(fmt::format("no cookie from {}: it speaks the original protocol, continuing "
-                                "in legacy mode",
-                                server_));
-              }
-              print(fmt::format("joined {} ({}) as {}{}{}", server_,
-                                joined.legacy ? "legacy" : "udpchat",
-                                joined.address.empty() ? "unknown address" : joined.address,
-                                nick_.empty() ? "" : ", nick " + nick_,
-                                joined.legacy ? "" : ", room " + joined.room),
-                    stderr);
-              if (terminal_ != nullptr) print("type a line and press enter; /help lists commands", stderr);
-            },
-            [&](const event::Message& m) {
-              const std::time_t now = std::time(nullptr);
-              const std::string from = m.nick.empty() ? net::format_address(m.ip, m.port) : m.nick;
-              print(fmt::format("{:%H:%M:%S} {}{}: {}", fmt::localtime(now), from,
-                                m.own ? " (me)" : "", protocol::printable(m.text)),
-                    stdout);
-            },
-            [&](const event::RoomChanged& changed) {
-              room_ = changed.room;
-              say(fmt::format("now in room {}", changed.room));
-            },
-            [&](const event::RoomRefused& refused) {
-              say(refused.nick_taken
-                      ? fmt::format("could not move to room {}: nick {} is taken there",
-                                    refused.room, nick_)
-                      : fmt::format("could not move to room {}: the server has no rooms",
-                                    refused.room));
-            },
-            [&](const event::LinesUnsent& unsent) { say(describe(unsent, room_)); },
-            [&](const event::Malformed&) {
-              say("ignoring datagrams from the server that break the protocol's rules");
-            },
-            [&](const event::Ended& ended) {
-              if (ended.why == core::EndReason::server_closed) print("server closed the chat", stderr);
-            },
-        },
-        e);
-  }
-
-  void notice(net::ClientNotice what, std::string_view text) override {
-    if (what == net::ClientNotice::joining) {
-      server_ = text;
-      if (terminal_ != nullptr) say(fmt::format("joining {}…", server_));
-      return;
-    }
-    say(text);
-  }
-
- private:
-  void say(std::string_view text) { print(fmt::format("-- {}", text), stderr); }
-
-  void print(const std::string& line, std::FILE* stream) {
-    if (terminal_ != nullptr) {
-      terminal_->print_above(line);
-    } else {
-      fmt::print(stream, "{}\n", line);
-      std::fflush(stream);
-    }
-  }
-
-  net::Terminal* terminal_;
-  std::string nick_;
-  std::string server_;
-  std::string room_;
-};
-
-// One JSON object per line on stdout, for scripts and tests. Text fields carry the exact
-// bytes (JSON escapes what needs escaping).
-class JsonView final : public net::ChatView {
- public:
-  explicit JsonView(std::string nick) : nick_(std::move(nick)) {}
-
-  void show(const core::SessionEvent& e) override {
-    std::visit(
-        Overloaded{
-            [&](const event::Joining& joining) {
-              Json status = {{"type", "status"}, {"code", code_of(joining.why)}};
-              if (joining.why == core::JoinTrouble::server_full) {
-                status["retry_ms"] =
-                    std::chrono::duration_cast<std::chrono::milliseconds>(joining.retry_in).count();
-              }
-              emit(std::move(status));
-            },
-            [&](const event::Joined& joined) {
-              emit({{"type", joined.again ? "rejoined" : "joined"},
-                    {"server", server_},
-                    {"mode", joined.legacy ? "legacy" : "udpchat"},
-                    {"address", joined.address.empty() ? Json() : Json(joined.address)},
-                    {"nick", nick_.empty() ? Json() : Json(nick_)},
-                    {"room", joined.legacy ? Json() : Json(joined.room)}});
-            },
-            [&](const event::Message& m) {
-              emit({{"type", "message"},
-                    {"from", m.ip},
-                    {"port", m.port},
-                    {"nick", m.nick.empty() ? Json() : Json(m.nick)},
-                    {"text", m.text},
-                    {"own", m.own}});
-            },
-            [&](const event::RoomChanged& changed) {
-              emit({{"type", "room"}, {"room", changed.room}});
-            },
-            [&](const event::RoomRefused& refused) {
-              emit({{"type", "room_refused"},
-                    {"room", refused.room},
-                    {"reason", refused.nick_taken ? "nick_taken" : "no_rooms"}});
-            },
-            [&](const event::LinesUnsent& unsent) {
-              emit({{"type", "unsent"}, {"count", unsent.count}, {"reason", code_of(unsent.why)}});
-            },
-            [&](const event::Malformed&) { emit({{"type", "malformed"}}); },
-            [&](const event::Ended& ended) {
-              if (ended.why == core::EndReason::server_closed) emit({{"type", "end"}});
-              if (ended.why == core::EndReason::nick_taken) {
-                emit({{"type", "nick_taken"}, {"nick", nick_}});
-              }
-            },
-        },
-        e);
-  }
-
-  void notice(net::ClientNotice what, std::string_view text) override {
-    if (what == net::ClientNotice::joining) server_ = text;
-    emit({{"type", "notice"}, {"code", code_of(what)}, {"text", text}});
-  }
-
- private:
-  static void emit(Json object) {
-    Json line = {{"time", net::utc_timestamp()}};
-    for (auto& [key, value] : object.items()) line[key] = std::move(value);
-    fmt::print("{}\n", line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
-    std::fflush(stdout);
-  }
-
-  std::string nick_;
-  std::string server_;
 };
 
 // Typed text is UTF-8 on the wire: the line editor reads multibyte input only under a locale
@@ -309,14 +68,14 @@ int run_chat(const ChatOptions& options) {
     use_utf8_input();
     terminal = std::make_unique<net::Terminal>(io.get_executor());
   }
-  TextView text_view(terminal.get(), options.session.nick);
-  JsonView json_view(options.session.nick);
-  net::ChatView& view = options.json ? static_cast<net::ChatView&>(json_view) : text_view;
+  const std::unique_ptr<net::ChatView> view = options.json
+                                                  ? make_json_view(options.session.nick)
+                                                  : make_text_view(terminal.get(), options.session.nick);
   std::unique_ptr<net::LineSource> input;
   if (!options.listen) input = std::make_unique<net::LineSource>(io.get_executor(), std::cin, terminal.get());
 
   net::ChatClient client(io, net::ChatSettings{*target, options.session, options.linger, options.listen},
-                         view, input.get());
+                         *view, input.get());
   const net::ChatEnd end = client.run();
   terminal.reset();  // restore the terminal before the last words
   if (!client.error().empty()) print_error(client.error());
@@ -361,6 +120,13 @@ void add_chat(CLI::App& app, Runner& run) {
   cmd->add_flag("--json", options->json, "Print one JSON object per event instead of text");
   cmd->add_flag("--listen", options->listen,
                 "Receive only: read no input, run until the server ends or a signal");
+  cmd->add_option("--history", options->session.history,
+                  "On joining, fetch and show the room's last N lines (a server with repair)")
+      ->type_name("N")
+      ->check(CLI::Range(std::uint64_t{0}, std::uint64_t{1'000'000}));
+  cmd->add_flag("!--no-repair", options->session.repair,
+                "Do not number lines or ask for lost ones: the original bytes, as to an older "
+                "server");
   cmd->callback([options, &run] { run = [options] { return run_chat(*options); }; });
 }
 

@@ -1,6 +1,7 @@
 // What a line typed into `chat` asks for: a chat line or one of the client's commands. Pure.
 #pragma once
 
+#include <cstdint>
 #include <string_view>
 #include <variant>
 
@@ -13,6 +14,9 @@ struct Chat {
 struct Join {
   std::string_view room;  // not yet checked against the room rules
 };
+struct History {
+  std::uint64_t count = 0;  // 0: the text after /history is not a number
+};
 struct Quit {};
 struct Help {};
 struct Unknown {
@@ -21,10 +25,11 @@ struct Unknown {
 struct Empty {};
 }  // namespace input
 
-using ChatInput =
-    std::variant<input::Chat, input::Join, input::Quit, input::Help, input::Unknown, input::Empty>;
+using ChatInput = std::variant<input::Chat, input::Join, input::History, input::Quit, input::Help,
+                               input::Unknown, input::Empty>;
 
-// `/join ROOM`, `/quit` (or a bare `quit`, as the original client had it), `/help`; `//text`
+// `/join ROOM`, `/history [N]` (20 by default), `/quit` (or a bare `quit`, as the original
+// client had it), `/help`; `//text`
 // sends `/text`; any other line starting with `/` is an unknown command.
 ChatInput parse_input(std::string_view line) noexcept;
 

@@ -30,6 +30,12 @@ constexpr Backoff kFullBackoff{500ms, 5s};
 // A ping every this many heartbeats; this many pings' worth of silence means the server is gone.
 constexpr std::uint64_t kPingEvery = 2;
 constexpr int kSilentHeartbeats = 6;  // three pings
+// Resending (+r1): the timeout before any round trip is measured, its bounds, and how often a
+// line goes before it is given up.
+constexpr Duration kInitialRto = 300ms;
+constexpr Duration kMinRto = 100ms;
+constexpr Duration kMaxRto = 3s;
+constexpr int kMaxTries = 10;
 
 }  // namespace
 
@@ -61,7 +67,9 @@ void ClientSession::start_joining(JoinTrouble why, TimePoint now) {
 }
 
 void ClientSession::request_cookie(TimePoint now) {
-  datagrams_.push_back(proto::encode_cookie_request());
+  // The longer request says we speak +r1; to anything else it is the same request.
+  datagrams_.push_back(config_.repair ? proto::encode_extended_cookie_request()
+                                      : proto::encode_cookie_request());
   ++attempts_;
   Duration delay{};
   if (!cookie_seen_ && static_cast<std::size_t>(attempts_) <= kFirstAttempts.size()) {
@@ -80,9 +88,26 @@ void ClientSession::on_message(const proto::ServerMessage& message, TimePoint no
   if (state_ == SessionState::ended) return;
   last_heard_ = now;
   std::visit(Overloaded{
-                 [&](const proto::Cookie& cookie) { on_cookie(cookie.token); },
+                 [&](const proto::Cookie& cookie) { on_cookie(cookie); },
                  [&](const proto::Welcome& welcome) { on_welcome(welcome, now); },
-                 [&](const proto::Ack& ack) { on_ack(ack); },
+                 [&](const proto::Ack& ack) { on_ack(ack, now); },
+                 [&](const proto::Got& got) {
+                   acknowledged(got.seq, now, false);
+                   if (got.room_seq > 0) stream_.on_head(got.room_seq, now);
+                 },
+                 [&](const proto::Want& want) { on_want(want.seq, now); },
+                 [&](const proto::Head& head) { stream_.on_head(head.room_seq, now); },
+                 [&](const proto::Missed& missed) {
+                   stream_.on_missed(missed.from, missed.to, now, ready_);
+                   show(ready_);
+                 },
+                 [&](const proto::Gap& gap) {
+                   RoomLine lost;
+                   lost.seq = gap.room_seq;
+                   lost.missed = gap.count;
+                   stream_.on_line(std::move(lost), now, ready_);
+                   show(ready_);
+                 },
                  [&](const proto::Pong&) {},
                  [&](const proto::End&) { end(EndReason::server_closed); },
                  [&](const proto::NotMember&) {
@@ -105,8 +130,21 @@ void ClientSession::on_message(const proto::ServerMessage& message, TimePoint no
              message);
 }
 
-void ClientSession::on_cookie(std::string_view token) {
+// reg <cookie>[ <nick>[ <room>]], with ` +r1 <next>` when the server offered repair: the first
+// of our lines it has not acknowledged comes next (a rejoined relay resumes from there).
+std::string ClientSession::join_datagram(std::string_view token, std::string_view room) const {
+  if (!(offered_repair_ && config_.repair)) return proto::encode_join(token, config_.nick, room);
+  std::uint64_t next = next_seq_;
+  for (const Line& line : lines_) {
+    if (line.seq != 0) next = std::min(next, line.seq);
+  }
+  return proto::encode_join(token, config_.nick, room, next);
+}
+
+void ClientSession::on_cookie(const proto::Cookie& cookie) {
+  const std::string_view token = cookie.token;
   cookie_seen_ = true;
+  offered_repair_ = cookie.repair;
   if (state_ == SessionState::legacy) {
     // A paused or overloaded udpchat server answering at last: join it properly.
     state_ = SessionState::rejoining;
@@ -114,9 +152,9 @@ void ClientSession::on_cookie(std::string_view token) {
     events_.push_back(event::Joining{JoinTrouble::no_cookie, {}});
   }
   if (state_ == SessionState::joining || state_ == SessionState::rejoining) {
-    datagrams_.push_back(proto::encode_join(token, config_.nick, joined_room_));
+    datagrams_.push_back(join_datagram(token, joined_room_));
   } else if (state_ == SessionState::joined && moving_) {
-    datagrams_.push_back(proto::encode_join(token, config_.nick, moves_.front().room));
+    datagrams_.push_back(join_datagram(token, moves_.front().room));
   }
 }
 
@@ -132,6 +170,7 @@ void ClientSession::on_welcome(const proto::Welcome& welcome, TimePoint now) {
     // Every line still waiting goes (again): the server handles one address's datagrams in
     // order, so had it relayed a line, its echo would have come before this welcome.
     sent_ = 0;
+    for (Line& line : lines_) line.tries = 0;
     while (!lines_.empty() && lines_.front().epoch < epoch_) {
       lines_.pop_front();
       ++unsent_;
@@ -140,6 +179,19 @@ void ClientSession::on_welcome(const proto::Welcome& welcome, TimePoint now) {
     heartbeats_ = 0;
     next_heartbeat_ = now + config_.hb_interval;
     events_.push_back(event::Joined{own_address(), room_, false, again});
+    // The room's numbering: a rejoin that finds the same numbering asks for what came
+    // meanwhile; a new one (the relay restarted, or the room was opened anew) began while we
+    // were not a member, so all of it is ours to fetch. A first join fetches --history.
+    repair_ = welcome.repair;
+    const std::uint64_t head = welcome.head;
+    if (repair_ && !again) {
+      stream_.reset(head + 1 - std::min(config_.history, head), head,
+                    config_.history > 0 ? head : 0, now);
+    } else if (repair_ && welcome.stream != stream_id_) {
+      stream_.reset(1, head, 0, now);
+    }
+    stream_id_ = welcome.stream;
+    if (repair_) stream_.on_head(head, now);
     flush(now);
   } else if (state_ == SessionState::joined && moving_ && confirmed == moves_.front().room) {
     moving_ = false;
@@ -148,6 +200,9 @@ void ClientSession::on_welcome(const proto::Welcome& welcome, TimePoint now) {
     room_ = moves_.front().room;
     moves_.pop_front();
     events_.push_back(event::RoomChanged{room_});
+    repair_ = welcome.repair;
+    if (repair_) stream_.reset(welcome.head + 1, welcome.head, 0, now);
+    stream_id_ = welcome.stream;
     flush(now);
   }
 }
@@ -158,7 +213,11 @@ std::string ClientSession::own_address() const {
   return (v6 ? "[" + own_->first + "]" : own_->first) + ":" + std::to_string(own_->second);
 }
 
-void ClientSession::on_ack(const proto::Ack& ack) {
+void ClientSession::on_ack(const proto::Ack& ack, TimePoint now) {
+  if (ack.room_seq > 0) {
+    on_numbered_ack(ack, now);
+    return;
+  }
   bool own = own_ && own_->first == ack.ip && own_->second == ack.port;
   const auto sent_end = lines_.begin() + static_cast<std::ptrdiff_t>(sent_);
   const auto line = std::find_if(lines_.begin(), sent_end,
@@ -174,7 +233,130 @@ void ClientSession::on_ack(const proto::Ack& ack) {
     ++echoed_;
   }
   events_.push_back(event::Message{std::string(ack.ip), ack.port, std::string(ack.nick),
-                                   std::string(ack.text), own});
+                                   std::string(ack.text), own, false});
+}
+
+// A numbered ack: our own line's echo acknowledges it by number; every line is shown in the
+// room's order, once, whatever order it came in.
+void ClientSession::on_numbered_ack(const proto::Ack& ack, TimePoint now) {
+  if (!repair_) return;
+  const bool own = own_ && own_->first == ack.ip && own_->second == ack.port;
+  if (own && ack.sender_seq > 0) acknowledged(ack.sender_seq, now, true);
+  RoomLine line;
+  line.seq = ack.room_seq;
+  line.ip.assign(ack.ip);
+  line.port = ack.port;
+  line.nick.assign(ack.nick);
+  line.text.assign(ack.text);
+  line.sender_seq = ack.sender_seq;
+  stream_.on_line(std::move(line), now, ready_);
+  show(ready_);
+}
+
+void ClientSession::show(std::vector<RoomLine>& ready) {
+  for (RoomLine& line : ready) {
+    if (line.missed > 0) {
+      events_.push_back(event::LinesMissed{line.missed});
+      continue;
+    }
+    const bool own = own_ && own_->first == line.ip && own_->second == line.port;
+    events_.push_back(event::Message{std::move(line.ip), line.port, std::move(line.nick),
+                                     std::move(line.text), own, line.history});
+  }
+  ready.clear();
+}
+
+// Line `seq` reached the relay: forget it. An echo of a line sent once times the round trip.
+void ClientSession::acknowledged(std::uint64_t seq, TimePoint now, bool by_echo) {
+  const auto sent_end = lines_.begin() + static_cast<std::ptrdiff_t>(sent_);
+  const auto line = std::find_if(lines_.begin(), sent_end, [&](const Line& l) { return l.seq == seq; });
+  if (line == sent_end) return;
+  if (by_echo && line->tries == 1) {
+    // RFC 6298; Karn: a resent line says nothing about the round trip.
+    const Duration sample = now - line->sent_at;
+    if (!srtt_) {
+      srtt_ = sample;
+      rttvar_ = sample / 2;
+    } else {
+      const Duration delta = *srtt_ > sample ? *srtt_ - sample : sample - *srtt_;
+      rttvar_ = (rttvar_ * 3 + delta) / 4;
+      srtt_ = (*srtt_ * 7 + sample) / 8;
+    }
+  }
+  lines_.erase(line);
+  --sent_;
+  ++echoed_;
+}
+
+Duration ClientSession::rto() const noexcept {
+  if (!srtt_) return kInitialRto;
+  return std::clamp<Duration>(*srtt_ + std::max<Duration>(rttvar_ * 4, 1ms), kMinRto, kMaxRto);
+}
+
+// The relay expects `seq` next: what we sent from there is sent again, in order; a number we
+// gave up is withdrawn, so that the relay can go on. Answered once per round trip, however
+// many lines ahead of the gap each drew a `want`.
+void ClientSession::on_want(std::uint64_t seq, TimePoint now) {
+  if (!repair_ || !is_member()) return;
+  if (seq == last_want_ && now - last_want_at_ < rto() / 2) return;
+  last_want_ = seq;
+  last_want_at_ = now;
+  // Bounded: one `want` never draws more than a NACK's worth of datagrams.
+  const std::uint64_t until = std::min(next_seq_, seq + proto::kMaxNackLines);
+  for (std::uint64_t gap = seq; gap < until; ++gap) {
+    const auto line = std::find_if(lines_.begin(), lines_.begin() + static_cast<std::ptrdiff_t>(sent_),
+                                   [&](const Line& l) { return l.seq == gap; });
+    if (line == lines_.begin() + static_cast<std::ptrdiff_t>(sent_)) {
+      datagrams_.push_back(proto::encode_numbered(gap, {}));
+      continue;
+    }
+    send_line_datagram(*line, now);
+    ++resent_;
+  }
+}
+
+void ClientSession::send_line_datagram(Line& line, TimePoint now) {
+  if (state_ == SessionState::legacy) {
+    datagrams_.push_back(line.text);
+  } else if (repair_) {
+    if (line.seq == 0) line.seq = next_seq_++;
+    datagrams_.push_back(proto::encode_numbered(line.seq, line.text));
+  } else {
+    datagrams_.push_back(proto::encode_chat(line.text));
+  }
+  line.sent_at = now;
+  ++line.tries;
+}
+
+// Lines whose echo is overdue go again, each on its own backed-off timeout; one that never
+// gets through is given up and said, and its number withdrawn.
+void ClientSession::resend_due(TimePoint now) {
+  if (!repair_ || state_ != SessionState::joined) return;
+  for (std::size_t i = 0; i < sent_;) {
+    Line& line = lines_[i];
+    const Duration wait = std::min(kMaxRto, rto() * (1 << std::min(line.tries - 1, 5)));
+    if (now - line.sent_at < wait) {
+      ++i;
+      continue;
+    }
+    if (line.tries >= kMaxTries) {
+      datagrams_.push_back(proto::encode_numbered(line.seq, {}));
+      lines_.erase(lines_.begin() + static_cast<std::ptrdiff_t>(i));
+      --sent_;
+      ++unsent_;
+      events_.push_back(event::LinesUnsent{1, Unsent::gave_up});
+      continue;
+    }
+    send_line_datagram(line, now);
+    ++resent_;
+    ++i;
+  }
+}
+
+void ClientSession::fetch_history(std::uint64_t count, TimePoint now) {
+  if (!repair_ || !stream_.active() || count == 0) return;
+  const std::uint64_t head = stream_.next() - 1;
+  stream_.reset(head + 1 - std::min(count, head), head, head, now);
 }
 
 void ClientSession::on_refusal(bool full, TimePoint now) {
@@ -257,6 +439,13 @@ void ClientSession::on_timer(TimePoint now) {
     lost_membership(JoinTrouble::silent, now);
   }
   if (now >= next_send_) flush(now);
+  resend_due(now);
+  if (repair_ && is_member()) {
+    if (const auto nack = stream_.nack_due(now, rto(), ready_)) {
+      datagrams_.push_back(proto::encode_nack(nack->from, nack->to));
+    }
+    show(ready_);
+  }
 }
 
 TimePoint ClientSession::deadline() const noexcept {
@@ -269,6 +458,13 @@ TimePoint ClientSession::deadline() const noexcept {
     if (moving_) at = std::min(at, next_attempt_);
     if (state_ == SessionState::joined) {
       at = std::min(at, last_heard_ + silence_limit() + std::chrono::nanoseconds(1));
+    }
+    if (repair_) {
+      at = std::min(at, stream_.deadline());
+      for (std::size_t i = 0; i < sent_; ++i) {
+        const Line& line = lines_[i];
+        at = std::min(at, line.sent_at + std::min(kMaxRto, rto() * (1 << std::min(line.tries - 1, 5))));
+      }
     }
   }
   return at;
@@ -338,8 +534,7 @@ void ClientSession::flush(TimePoint now) {
       }
       tokens_ -= 1.0;
     }
-    const std::string& text = lines_[sent_].text;
-    datagrams_.push_back(state_ == SessionState::legacy ? text : proto::encode_chat(text));
+    send_line_datagram(lines_[sent_], now);
     ++sent_;
   }
   // Every line for this room is out: the next /join may go. Lines typed after it wait for

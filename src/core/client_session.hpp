@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "core/rate_limiter.hpp"
+#include "core/room_stream.hpp"
 #include "core/time.hpp"
 #include "protocol/message.hpp"
 
@@ -40,6 +41,12 @@ struct SessionConfig {
   // that a pasted or piped burst is paced rather than dropped by the server.
   TokenBucket send_budget{100, 200};
   ServerHint hint = ServerHint::unknown;
+  // Numbered lines with repair when the server offers them (+r1, docs/protocol.md): a lost line
+  // is sent again, a line lost on the way to us is asked for. Off: the client never asks, and
+  // every byte is as without it.
+  bool repair = true;
+  // With repair: the room's last lines to fetch on joining, shown as history.
+  std::uint64_t history = 0;
 };
 
 enum class SessionState : std::uint8_t {
@@ -65,6 +72,7 @@ enum class Unsent : std::uint8_t {
   overflow,      // more than max_waiting lines waited
   room_refused,  // typed after a /join the server refused
   stale_room,    // to be resent after a rejoin, but meant for a room since left
+  gave_up,       // sent again and again with no echo: something keeps dropping it
 };
 
 namespace event {
@@ -84,6 +92,10 @@ struct Message {
   std::string nick;
   std::string text;
   bool own = false;
+  bool history = false;  // fetched on joining (--history), not new
+};
+struct LinesMissed {  // room lines that will never come: the view says so, never a silent hole
+  std::uint64_t count = 0;
 };
 struct RoomChanged {
   std::string room;
@@ -104,7 +116,7 @@ struct Ended {
 
 using SessionEvent = std::variant<event::Joining, event::Joined, event::Message,
                                   event::RoomChanged, event::RoomRefused, event::LinesUnsent,
-                                  event::Malformed, event::Ended>;
+                                  event::LinesMissed, event::Malformed, event::Ended>;
 
 // What became of a line handed to send_line.
 enum class LineVerdict : std::uint8_t {
@@ -153,16 +165,28 @@ class ClientSession {
   const std::string& room() const noexcept { return room_; }
   // Lines not yet echoed by the server, and room moves not yet confirmed.
   std::size_t waiting() const noexcept { return lines_.size(); }
-  bool settled() const noexcept { return lines_.empty() && moves_.empty(); }
+  // Nothing of ours waits, and every room line known to exist has been shown.
+  bool settled() const noexcept {
+    return lines_.empty() && moves_.empty() && (!repair_ || stream_.caught_up());
+  }
   // Lines given up: dropped by the bound, or meant for a room that refused or was left.
   std::uint64_t unsent() const noexcept { return unsent_; }
   std::uint64_t echoed() const noexcept { return echoed_; }
   std::uint64_t malformed() const noexcept { return malformed_; }
+  // +r1 in effect: lines numbered and repaired.
+  bool repairing() const noexcept { return repair_; }
+  std::uint64_t resent() const noexcept { return resent_; }
+  std::uint64_t missed() const noexcept { return stream_.missed(); }
+  // Fetches the room's last `count` lines (as history), as on joining with --history.
+  void fetch_history(std::uint64_t count, TimePoint now);
 
  private:
   struct Line {
     std::string text;      // as the server will echo it (stripped)
     std::uint32_t epoch;   // the room move it follows: lines go only to their own room
+    std::uint64_t seq = 0;  // with repair: its number, given when first sent
+    TimePoint sent_at{};
+    int tries = 0;
   };
   struct Move {
     std::uint32_t epoch;
@@ -171,9 +195,17 @@ class ClientSession {
 
   void start_joining(JoinTrouble why, TimePoint now);
   void request_cookie(TimePoint now);
-  void on_cookie(std::string_view token);
+  void on_cookie(const protocol::Cookie& cookie);
   void on_welcome(const protocol::Welcome& welcome, TimePoint now);
-  void on_ack(const protocol::Ack& ack);
+  void on_ack(const protocol::Ack& ack, TimePoint now);
+  void on_numbered_ack(const protocol::Ack& ack, TimePoint now);
+  void show(std::vector<RoomLine>& ready);
+  void acknowledged(std::uint64_t seq, TimePoint now, bool by_echo);
+  void on_want(std::uint64_t seq, TimePoint now);
+  void resend_due(TimePoint now);
+  void send_line_datagram(Line& line, TimePoint now);
+  std::string join_datagram(std::string_view token, std::string_view room) const;
+  Duration rto() const noexcept;
   void on_refusal(bool full, TimePoint now);
   void lost_membership(JoinTrouble why, TimePoint now);
   void become_legacy(TimePoint now);
@@ -215,9 +247,23 @@ class ClientSession {
   TimePoint tokens_at_{};
   TimePoint next_send_ = TimePoint::max();
 
+  // Repair (+r1): numbering of our lines, the round-trip estimate (RFC 6298) that times their
+  // resending, and the room's numbered lines as they come.
+  bool repair_ = false;
+  bool offered_repair_ = false;  // the last cookie offered +r1
+  std::uint64_t next_seq_ = 1;
+  std::optional<Duration> srtt_;
+  Duration rttvar_{};
+  std::uint64_t last_want_ = 0;
+  TimePoint last_want_at_{};
+  RoomStream stream_;
+  std::uint32_t stream_id_ = 0;  // the numbering stream_ follows
+  std::vector<RoomLine> ready_;
+
   std::uint64_t unsent_ = 0;
   std::uint64_t echoed_ = 0;
   std::uint64_t malformed_ = 0;
+  std::uint64_t resent_ = 0;
   std::vector<std::string> datagrams_;
   std::vector<SessionEvent> events_;
 };

@@ -1,9 +1,12 @@
 #include "core/relay.hpp"
 
+#include <sodium.h>
+
 #include <algorithm>
 #include <variant>
 
 #include "protocol/message.hpp"
+#include "protocol/text.hpp"
 
 namespace udpchat::core {
 
@@ -61,6 +64,9 @@ std::string_view to_string(DropReason reason) noexcept {
     case DropReason::cookie_rate_limited: return "cookie_rate_limited";
     case DropReason::egress_limited: return "egress_limited";
     case DropReason::stale: return "stale";
+    case DropReason::unnumbered: return "unnumbered";
+    case DropReason::out_of_sequence: return "out_of_sequence";
+    case DropReason::resent: return "resent";
   }
   return "unknown";
 }
@@ -176,6 +182,7 @@ void Relay::enter_room(std::size_t index, std::string_view name) {
   Room& room = it->second;
   if (opened) {
     room.name = it->first;
+    room.stream = randombytes_random();
     if (config_.report_room_changes) room_changes_.push_back({room.name, true});
   }
   Member& member = members_[index];
@@ -184,6 +191,7 @@ void Relay::enter_room(std::size_t index, std::string_view name) {
   room.members.push_back(static_cast<std::uint32_t>(index));
   if (!member.nick.empty()) room.nicks.insert(member.nick);
   if (!member.validated) ++room.unvalidated;
+  if (member.repair) ++room.repair;
 }
 
 // Swap-remove within the room, as take() does within members_.
@@ -196,9 +204,11 @@ void Relay::leave_room(std::size_t index) {
   room.members.pop_back();
   if (!member.nick.empty()) room.nicks.erase(member.nick);
   if (!member.validated) --room.unvalidated;
+  if (member.repair) --room.repair;
   member.room = nullptr;
   if (room.members.empty()) {
     if (config_.report_room_changes) room_changes_.push_back({room.name, false});
+    history_bytes_ -= room.history_bytes;
     rooms_.erase(rooms_.find(room.name));
   }
 }
@@ -255,9 +265,9 @@ Member Relay::take(std::size_t index) {
   return taken;
 }
 
-Outcome Relay::broadcast(const Member& sender, std::string_view text, TimePoint now) {
-  proto::encode_ack(buffer_, sender.ip, sender.peer.port, sender.nick, text);
-  Outcome out = fan_out(*sender.room, now);
+Outcome Relay::broadcast(const Member& sender, std::string_view text, std::uint64_t sender_seq,
+                         TimePoint now) {
+  Outcome out = fan_out(*sender.room, {sender.ip, sender.peer.port, sender.nick, text, sender_seq}, now);
   if (out.event == Event::dropped) return out;
   ++stats_.lines;
   out.sender = &sender;
@@ -265,36 +275,161 @@ Outcome Relay::broadcast(const Member& sender, std::string_view text, TimePoint 
   return out;
 }
 
-// The `ack` in buffer_ to every member of `room`, within the egress budget and, for members
-// admitted without a cookie, within their credit.
-Outcome Relay::fan_out(const Room& room, TimePoint now) {
-  std::span<const std::uint32_t> recipients = room.members;
+// A line to every member of `room`: the original ack to plain members (within their credit,
+// for those admitted without a cookie), the numbered ack to +r1 members, all within the egress
+// budget. The numbered form is kept in the room's window for repair and history.
+Outcome Relay::fan_out(Room& room, const Line& line, TimePoint now) {
+  const bool numbering = config_.history_lines > 0;
+  const bool mixed = room.repair > 0 && room.repair < room.members.size();
   const bool credited = room.unvalidated > 0 && config_.legacy_credit > 0;
-  if (credited) {
+  std::span<const std::uint32_t> plain = room.members;
+  std::span<const std::uint32_t> numbered;
+  if (room.repair == room.members.size()) std::swap(plain, numbered);
+  if (mixed || credited) {
     recipients_.clear();
+    numbered_recipients_.clear();
     for (const std::uint32_t index : room.members) {
       const Member& member = members_[index];
-      if (!member.validated && member.unheard_bytes + buffer_.size() > config_.legacy_credit) {
+      if (member.repair) {
+        numbered_recipients_.push_back(index);
+      } else if (!member.validated && config_.legacy_credit > 0 &&
+                 member.unheard_bytes + line.text.size() + 64 > config_.legacy_credit) {
         ++stats_.credit_skipped;
-        continue;
+      } else {
+        recipients_.push_back(index);
       }
-      recipients_.push_back(index);
     }
-    recipients = recipients_;
+    plain = recipients_;
+    numbered = numbered_recipients_;
   }
-  const std::size_t count = recipients.size();
-  if (egress_ && !egress_->allow(static_cast<double>(buffer_.size() * count), now)) {
+  if (!plain.empty()) proto::encode_ack(buffer_, line.ip, line.port, line.nick, line.text);
+  // The number is taken only for a line that goes out.
+  const std::uint64_t seq = room.next_seq;
+  if (numbering) {
+    proto::encode_numbered_ack(numbered_, seq, line.sender_seq, line.ip, line.port, line.nick,
+                               line.text);
+  }
+  const std::size_t bytes = buffer_.size() * plain.size() + numbered_.size() * numbered.size();
+  if (egress_ && !egress_->allow(static_cast<double>(bytes), now)) {
     return drop(DropReason::egress_limited);
   }
   if (credited) {
-    for (const std::uint32_t index : recipients) {
+    for (const std::uint32_t index : plain) {
       if (!members_[index].validated) members_[index].unheard_bytes += buffer_.size();
     }
   }
-  stats_.deliveries += count;
-  Outcome out = send_to(Audience::room, buffer_);
-  out.recipients = recipients;
+  if (numbering) {
+    ++room.next_seq;
+    remember(room, seq);
+  }
+  stats_.deliveries += plain.size() + numbered.size();
+  Outcome out;
+  out.audience = Audience::room;
+  out.payload = buffer_;
+  out.recipients = plain;
+  if (!numbered.empty()) {
+    out.numbered_payload = numbered_;
+    out.numbered_recipients = numbered;
+  }
   return out;
+}
+
+// The room's window keeps its last lines within the per-room and total bounds; the room that
+// adds a line is the one that gives up its oldest.
+void Relay::remember(Room& room, std::uint64_t seq) {
+  const std::size_t cost = numbered_.size() + kHistoryEntryOverhead;
+  room.history.push_back({seq, numbered_});
+  room.history_bytes += cost;
+  history_bytes_ += cost;
+  while (!room.history.empty() &&
+         (room.history.size() > config_.history_lines ||
+          room.history_bytes > config_.history_room_bytes ||
+          history_bytes_ > config_.history_total_bytes)) {
+    const std::size_t freed = room.history.front().payload.size() + kHistoryEntryOverhead;
+    room.history.pop_front();
+    room.history_bytes -= freed;
+    history_bytes_ -= freed;
+  }
+}
+
+// A +r1 member's numbered line: relayed once, in the member's order. A number already relayed
+// is answered `got` (its echo was lost, not the line); one ahead of the next expected is
+// answered `want` (the ones before it were lost), and the member sends again from there.
+Outcome Relay::numbered_line(Member& member, std::uint64_t seq, std::string_view text,
+                             Duration queued, TimePoint now) {
+  if (seq < member.next_seq) {
+    std::uint64_t room_seq = 0;
+    for (const auto& [sent, in_room] : member.recent) {
+      if (sent == seq) room_seq = in_room;
+    }
+    Outcome out = drop(DropReason::resent);
+    proto::encode_got(buffer_, seq, room_seq);
+    out.audience = Audience::sender;
+    out.payload = buffer_;
+    return out;
+  }
+  if (seq > member.next_seq) {
+    Outcome out = drop(DropReason::out_of_sequence);
+    proto::encode_want(buffer_, member.next_seq);
+    out.audience = Audience::sender;
+    out.payload = buffer_;
+    return out;
+  }
+  if (text.empty()) {  // withdrawn by the client: the next one may follow
+    ++member.next_seq;
+    return {};
+  }
+  // A stale line is not taken: the member sends it again, later.
+  if (config_.max_queue_delay > Duration::zero() && queued > config_.max_queue_delay) {
+    return drop(DropReason::stale);
+  }
+  Outcome out = broadcast(member, text, seq, now);
+  if (out.event == Event::dropped) return out;
+  member.recent[member.recent_at] = {seq, member.room->next_seq - 1};
+  member.recent_at = static_cast<std::uint8_t>((member.recent_at + 1) % member.recent.size());
+  ++member.next_seq;
+  return out;
+}
+
+// Lines from..to of the member's room, as it should have had them, to it alone: each costs a
+// token of its own budget, so repair cannot be turned into a flood. What left the window is
+// said with `missed`.
+Outcome Relay::repair(Member& member, std::uint64_t from, std::uint64_t to, TimePoint now) {
+  Room& room = *member.room;
+  replies_.clear();
+  const std::uint64_t oldest = room.history.empty() ? room.next_seq : room.history.front().seq;
+  to = std::min(to, room.next_seq - 1);
+  if (from < oldest && from <= to) {
+    const std::uint64_t gone_to = std::min(to, oldest - 1);
+    if (member.budget.take(config_.datagram_limit, now)) {
+      proto::encode_missed(buffer_, from, gone_to);
+      replies_.push_back(buffer_);
+      stats_.missed += gone_to - from + 1;
+    }
+    from = gone_to + 1;
+  }
+  for (std::uint64_t seq = from; seq <= to; ++seq) {
+    if (!member.budget.take(config_.datagram_limit, now)) break;
+    replies_.push_back(room.history[static_cast<std::size_t>(seq - oldest)].payload);
+    ++stats_.repaired;
+  }
+  Outcome out;
+  out.audience = replies_.empty() ? Audience::nobody : Audience::sender;
+  out.replies = replies_;
+  return out;
+}
+
+// The numbered form is a member's choice at each join; the room counts who made it.
+void Relay::set_repair(Member& member, bool repair) {
+  if (member.repair == repair) return;
+  if (member.room != nullptr) {
+    if (repair) {
+      ++member.room->repair;
+    } else {
+      --member.room->repair;
+    }
+  }
+  member.repair = repair;
 }
 
 Outcome Relay::on_remote_line(std::string_view room, std::string_view ip, std::uint16_t port,
@@ -305,8 +440,7 @@ Outcome Relay::on_remote_line(std::string_view room, std::string_view ip, std::u
     ++stats_.remote_unrouted;
     return {};
   }
-  proto::encode_ack(buffer_, ip, port, nick, text);
-  Outcome out = fan_out(it->second, now);
+  Outcome out = fan_out(it->second, {ip, port, nick, text, 0}, now);
   if (out.event != Event::dropped) ++stats_.remote_lines;
   return out;
 }
@@ -338,11 +472,13 @@ Outcome Relay::on_datagram(const Peer& from, std::string_view datagram, TimePoin
   auto relay_line = [&](std::string_view text) -> Outcome {
     Outcome out = admit({});
     if (member == nullptr) return out;
+    // Only a +r1 member's line may be longer by its number.
+    if (text.size() > proto::kMaxLineBytes) return with_event(drop(DropReason::too_long), out.event, out.member);
     // Late is worse than dropped for a chat line; it still proved the member alive.
     if (config_.max_queue_delay > Duration::zero() && queued > config_.max_queue_delay) {
       return with_event(drop(DropReason::stale), out.event, out.member);
     }
-    return with_event(broadcast(*member, text, now), out.event, out.member);
+    return with_event(broadcast(*member, text, 0, now), out.event, out.member);
   };
 
   return std::visit(
@@ -352,12 +488,15 @@ Outcome Relay::on_datagram(const Peer& from, std::string_view datagram, TimePoin
             if (member == nullptr && !config_.legacy) return drop(DropReason::unpadded_reg);
             return admit({});
           },
-          [&](const proto::CookieRequest&) -> Outcome {
+          [&](const proto::CookieRequest& request) -> Outcome {
             // A member (moving rooms, refreshing) has spent its own budget already.
             if (limiter_ && member == nullptr && !limiter_->allow_cookie(from, now)) {
               return drop(DropReason::cookie_rate_limited);
             }
-            proto::encode_cookie(buffer_, cookies_.issue(from, now));
+            // +r1 is offered only to a client that said it speaks it (and while rooms keep
+            // lines to repair from).
+            proto::encode_cookie(buffer_, cookies_.issue(from, now),
+                                 request.extended && config_.history_lines > 0);
             return reply_to_stranger(datagram);
           },
           [&](const proto::Join& j) -> Outcome {
@@ -376,13 +515,34 @@ Outcome Relay::on_datagram(const Peer& from, std::string_view datagram, TimePoin
               return out;
             }
             member = joined;
-            proto::encode_welcome(buffer_, member->ip, from.port, member->nick, j.room);
+            const bool repair = j.repair && config_.history_lines > 0;
+            // A fresh membership starts where the client says; a member joining again keeps
+            // what it has relayed, so that nothing is relayed twice.
+            const bool had = member->repair && result != JoinResult::joined;
+            set_repair(*member, repair);
+            if (repair) member->next_seq = had ? std::max(member->next_seq, j.next_seq) : j.next_seq;
+            if (repair) {
+              proto::encode_repair_welcome(buffer_, member->ip, from.port, member->nick, j.room,
+                                           member->room->next_seq - 1, member->room->stream);
+            } else {
+              proto::encode_welcome(buffer_, member->ip, from.port, member->nick, j.room);
+            }
             const Event event = result == JoinResult::joined  ? Event::joined
                                 : result == JoinResult::moved ? Event::moved
                                                               : Event::none;
             return with_event(send_to(Audience::sender, buffer_), event, member);
           },
-          [&](const proto::Heartbeat&) { return admit({}); },
+          [&](const proto::Heartbeat&) -> Outcome {
+            if (member == nullptr || !member->repair) return admit({});
+            // A +r1 member learns the room's latest line: a lost last line shows as a gap.
+            proto::encode_head(buffer_, member->room->next_seq - 1);
+            return send_to(Audience::sender, buffer_);
+          },
+          [&](const proto::Nack& nack) -> Outcome {
+            if (member == nullptr) return admit({});
+            if (!member->repair) return relay_line(proto::strip(datagram));  // chat, as it was
+            return repair(*member, nack.from, nack.to, now);
+          },
           [&](const proto::Quit&) -> Outcome {
             // Nothing to tell a stranger that is leaving anyway.
             if (member == nullptr) return drop(DropReason::not_member);
@@ -394,7 +554,11 @@ Outcome Relay::on_datagram(const Peer& from, std::string_view datagram, TimePoin
             proto::encode_pong(buffer_, p.token);
             return reply_to_stranger(datagram);
           },
-          [&](const proto::Chat& c) { return relay_line(c.text); },
+          [&](const proto::Chat& c) -> Outcome {
+            if (member == nullptr || !member->repair) return relay_line(c.text);
+            if (!c.numbered) return drop(DropReason::unnumbered);
+            return numbered_line(*member, c.numbered->seq, c.numbered->text, queued, now);
+          },
       },
       message);
 }

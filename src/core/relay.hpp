@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cstddef>
+#include <deque>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -47,7 +48,16 @@ struct RelayConfig {
   // Bytes fanned out to a member admitted without a cookie (--legacy) since it last sent
   // anything: a spoofed one-byte join cannot make the relay flood its victim. Zero: no cap.
   std::size_t legacy_credit = 64 * 1024;
+  // Numbered lines each room keeps for repair and history (+r1): at most this many, this many
+  // bytes per room, and this many bytes in all rooms together (the room adding a line gives
+  // up its oldest when the total is reached). Zero lines: no numbering, +r1 is not offered.
+  std::size_t history_lines = 1024;
+  std::size_t history_room_bytes = 256 * 1024;
+  std::size_t history_total_bytes = 64 << 20;
 };
+
+// What the window counts for one line besides its bytes (the entry and the string).
+inline constexpr std::size_t kHistoryEntryOverhead = 48;
 
 struct Room;
 
@@ -62,6 +72,12 @@ struct Member {
   BucketState budget;
   bool validated = true;  // joined with a cookie; false: admitted by --legacy on any datagram
   std::size_t unheard_bytes = 0;  // fanned out to it since it last sent anything (unvalidated)
+  // +r1: its lines come numbered; the next one expected, and the room lines its last few
+  // became, so that a resend is answered (`got`) instead of relayed twice.
+  bool repair = false;
+  std::uint64_t next_seq = 1;
+  std::array<std::pair<std::uint64_t, std::uint64_t>, 8> recent{};
+  std::uint8_t recent_at = 0;
 
   std::string_view room_name() const noexcept;
 };
@@ -72,6 +88,17 @@ struct Room {
   std::vector<std::uint32_t> members;
   std::unordered_set<std::string> nicks;  // held by members here: one member per nick
   std::uint32_t unvalidated = 0;  // members here admitted without a cookie
+  std::uint32_t repair = 0;       // members here that get numbered acks (+r1)
+  // Numbered lines: which numbering (random, new each time the room opens), the next number,
+  // and the last lines fanned out (as +r1 members got them).
+  std::uint32_t stream = 0;
+  std::uint64_t next_seq = 1;
+  struct Line {
+    std::uint64_t seq;
+    std::string payload;
+  };
+  std::deque<Line> history;
+  std::size_t history_bytes = 0;
 };
 
 struct RoomChange {
@@ -85,7 +112,7 @@ enum class DropReason : std::uint8_t {
   invalid_utf8,
   control_character,
   format_character,  // a bidi override or isolate, or a line or paragraph separator
-  not_member,     // heartbeat, quit or chat line from an address that has not joined
+  not_member,     // heartbeat, quit, nack or chat line from an address that has not joined
   unpadded_reg,   // bare `reg` in validated mode: too short to earn a cookie
   bad_cookie,     // forged, expired or issued to another address
   server_full,    // join refused by max_clients
@@ -95,8 +122,11 @@ enum class DropReason : std::uint8_t {
   cookie_rate_limited,  // the source's cookie-request budget is spent
   egress_limited,       // the fan-out would exceed --max-egress
   stale,                // a chat line that waited longer than max_queue_delay
+  unnumbered,           // a +r1 member's chat line without its number
+  out_of_sequence,      // a +r1 member's line ahead of the next one expected (`want` answers)
+  resent,               // a +r1 member's line relayed already (`got` answers)
 };
-inline constexpr std::size_t kDropReasonCount = 15;
+inline constexpr std::size_t kDropReasonCount = 18;
 
 std::string_view to_string(DropReason reason) noexcept;
 
@@ -110,6 +140,8 @@ struct RelayStats {
   std::uint64_t remote_lines = 0;       // lines from other nodes delivered to a local room
   std::uint64_t remote_unrouted = 0;    // lines from other nodes for a room with no member here
   std::uint64_t credit_skipped = 0;     // deliveries withheld from legacy members over credit
+  std::uint64_t repaired = 0;           // lines sent again for a NACK (or as history)
+  std::uint64_t missed = 0;             // lines asked for that had left the window
   std::array<std::uint64_t, kDropReasonCount> drops{};
 
   std::uint64_t dropped() const noexcept;
@@ -125,6 +157,11 @@ struct Outcome {
   Audience audience = Audience::nobody;
   std::string_view payload;
   std::span<const std::uint32_t> recipients;  // Audience::room: indices into members()
+  // Audience::room: the numbered ack, for the members that negotiated +r1 (not in recipients).
+  std::string_view numbered_payload;
+  std::span<const std::uint32_t> numbered_recipients;
+  // Audience::sender: several datagrams instead of one payload (repair of a NACK).
+  std::span<const std::string_view> replies;
   Event event = Event::none;
   DropReason drop = DropReason::empty;  // when event == dropped
   const Member* member = nullptr;       // when event is joined, moved or left
@@ -154,6 +191,8 @@ class Relay {
   const Member* find(const Peer& peer) const noexcept;
   const RelayStats& stats() const noexcept { return stats_; }
   std::size_t room_count() const noexcept { return rooms_.size(); }
+  // Bytes the rooms' windows hold (with kHistoryEntryOverhead per line).
+  std::size_t history_bytes() const noexcept { return history_bytes_; }
   // Rooms opened and closed since the last call, oldest first (report_room_changes).
   std::vector<RoomChange> take_room_changes();
   const RelayConfig& config() const noexcept { return config_; }
@@ -173,8 +212,23 @@ class Relay {
   void refresh(std::size_t index, TimePoint now);
   void link_newest(std::size_t index);
   void unlink(std::size_t index);
-  Outcome broadcast(const Member& sender, std::string_view text, TimePoint now);
-  Outcome fan_out(const Room& room, TimePoint now);
+  // An ack's fields, written once per line in each form its room's members need.
+  struct Line {
+    std::string_view ip;
+    std::uint16_t port = 0;
+    std::string_view nick;
+    std::string_view text;
+    std::uint64_t sender_seq = 0;
+  };
+  Outcome broadcast(const Member& sender, std::string_view text, std::uint64_t sender_seq,
+                    TimePoint now);
+  Outcome fan_out(Room& room, const Line& line, TimePoint now);
+  void remember(Room& room, std::uint64_t seq);
+  void forget_room(Room& room);
+  Outcome numbered_line(Member& member, std::uint64_t seq, std::string_view text,
+                        Duration queued, TimePoint now);
+  Outcome repair(Member& member, std::uint64_t from, std::uint64_t to, TimePoint now);
+  void set_repair(Member& member, bool repair);
 
   RelayConfig config_;
   CookieJar cookies_;
@@ -199,7 +253,11 @@ class Relay {
   std::vector<Member> expired_;
   Member departed_;
   std::string buffer_;
-  std::vector<std::uint32_t> recipients_;  // a room minus legacy members over their credit
+  std::string numbered_;  // the +r1 form of the line in buffer_
+  std::vector<std::uint32_t> recipients_;  // plain members within their credit
+  std::vector<std::uint32_t> numbered_recipients_;  // +r1 members, in a room with both kinds
+  std::vector<std::string_view> replies_;
+  std::size_t history_bytes_ = 0;
   RelayStats stats_;
 };
 

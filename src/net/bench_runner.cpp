@@ -297,6 +297,8 @@ awaitable<std::optional<BenchRunner::Failure>> BenchRunner::connect(const BenchS
     client->config.room = settings.room;
     if (!settings.room.empty()) client->config.nick = fmt::format("b{}-{:06x}", i, suffix);
     client->config.hb_interval = settings.hb_interval;
+    // The bench sends its lines itself, unnumbered: repair is for chat (and bench --repair).
+    client->config.repair = false;
     client->config.ping_token = make_ping_token();
     std::error_code ec;
     client->socket = connect_socket(s.io.get_executor(), servers[client->node], ec);

@@ -31,9 +31,10 @@ Overloaded(Ts...) -> Overloaded<Ts...>;
 constexpr core::Duration kJoinGrace = 2s;
 
 constexpr std::string_view kHelp =
-    "commands: /join ROOM moves to another room, /quit (or quit) leaves, /help shows this; a "
-    "line starting with // sends it with one / removed; anything else is sent as a chat line "
-    "(longer than 1024 bytes of UTF-8, it goes as several)";
+    "commands: /join ROOM moves to another room, /history [N] shows the room's last N lines "
+    "(20), /quit (or quit) leaves, /help shows this; a line starting with // sends it with one "
+    "/ removed; anything else is sent as a chat line (longer than 1024 bytes of UTF-8, it goes "
+    "as several)";
 
 std::string_view refusal(core::LineVerdict verdict) {
   switch (verdict) {
@@ -213,6 +214,16 @@ void ChatClient::handle_input(std::string_view line) {
           [](const core::input::Empty&) {},
           [](const core::input::Quit&) {},
           [&](const core::input::Help&) { view_.notice(ClientNotice::help, kHelp); },
+          [&](const core::input::History& history) {
+            if (history.count == 0) {
+              view_.notice(ClientNotice::unknown_command, "/history takes a number of lines");
+            } else if (!session_->repairing()) {
+              view_.notice(ClientNotice::unknown_command,
+                           "this server keeps no history (it does not offer repair)");
+            } else {
+              session_->fetch_history(history.count, core::Clock::now());
+            }
+          },
           [&](const core::input::Unknown& unknown) {
             view_.notice(ClientNotice::unknown_command,
                          fmt::format("unknown command '{}'; /help lists commands",

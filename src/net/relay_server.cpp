@@ -215,8 +215,20 @@ void RelayServer::handle(const udp::endpoint& from, std::string_view datagram,
 void RelayServer::deliver(const core::Outcome& outcome, const udp::endpoint& from) {
   switch (outcome.audience) {
     case core::Audience::nobody: break;
-    case core::Audience::sender: send(outcome.payload, from); break;
-    case core::Audience::room: broadcast(outcome.payload, outcome.recipients); break;
+    case core::Audience::sender:
+      if (outcome.replies.empty()) {
+        send(outcome.payload, from);
+      } else {
+        for (const auto reply : outcome.replies) send(reply, from);
+      }
+      break;
+    case core::Audience::room:
+      // Members with and without numbering each get their own form of the line.
+      if (!outcome.recipients.empty()) broadcast(outcome.payload, outcome.recipients);
+      if (!outcome.numbered_recipients.empty()) {
+        broadcast(outcome.numbered_payload, outcome.numbered_recipients);
+      }
+      break;
   }
 }
 
@@ -260,7 +272,7 @@ void RelayServer::on_backplane_line(std::string_view room, std::string_view enve
   }
   const core::Outcome outcome =
       relay_.on_remote_line(room, line->ip, line->port, line->nick, line->text, core::Clock::now());
-  if (outcome.audience == core::Audience::room) broadcast(outcome.payload, outcome.recipients);
+  deliver(outcome, {});
 }
 
 void RelayServer::send(std::string_view payload, const udp::endpoint& to) {

@@ -81,12 +81,36 @@ bool is_ipv6(std::string_view s) noexcept {
          count_groups(s.substr(gap + 2), true, groups) && groups <= 7;
 }
 
-// A line split at single spaces into at most five non-empty fields; count is 0 when the line
+// A line split at single spaces into at most eight non-empty fields; count is 0 when the line
 // has more fields or an empty one (a doubled, leading or trailing space): such a line is chat.
 struct Fields {
-  std::array<std::string_view, 5> at;
+  std::array<std::string_view, 8> at;
   std::size_t count = 0;
 };
+
+// A decimal number in its one spelling (no leading zero, no sign).
+bool parse_u64(std::string_view s, std::uint64_t& value) noexcept {
+  if (s.empty() || s.size() > 19 || (s.size() > 1 && s.front() == '0')) return false;
+  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
+  return ec == std::errc{} && end == s.data() + s.size();
+}
+
+// A trailing ` +r1 <number>` on a reg or welcome: takes it off `f` and returns the number.
+std::optional<std::uint64_t> take_repair_tag(Fields& f, std::size_t min_count) noexcept {
+  std::uint64_t value = 0;
+  if (f.count < min_count + 2 || f.at[f.count - 2] != kRepairTag ||
+      !parse_u64(f.at[f.count - 1], value)) {
+    return std::nullopt;
+  }
+  f.count -= 2;
+  return value;
+}
+
+void append_number(std::string& out, std::uint64_t value) {
+  char digits[24];
+  const auto [end, ec] = std::to_chars(digits, digits + sizeof digits, value);
+  out.append(digits, end);
+}
 
 Fields split_fields(std::string_view s) noexcept {
   Fields f;
@@ -134,30 +158,65 @@ bool is_ip_address(std::string_view text) noexcept {
 ClientMessage decode_client(std::string_view datagram) noexcept {
   const std::string_view line = strip(datagram);
   if (line.empty()) return Malformed{Malformation::empty};
-  if (line.size() > kMaxLineBytes) return Malformed{Malformation::too_long};
+  const auto numbered = parse_numbered(line);
+  const std::size_t limit = numbered ? numbered->text.size() : line.size();
+  if (limit > kMaxLineBytes || line.size() > kMaxLineBytes + kMaxNumberPrefixBytes) {
+    return Malformed{Malformation::too_long};
+  }
 
   if (line == kRegister) {
-    if (datagram.size() >= kCookieRequestBytes) return CookieRequest{};
+    if (datagram.size() >= kCookieRequestBytes) {
+      return CookieRequest{datagram.size() >= kExtendedCookieRequestBytes};
+    }
     return Register{};
   }
   if (line == kHeartbeat) return Heartbeat{};
   if (line == kQuit) return Quit{};
 
   // Commands with arguments; a line of another shape is chat, as the original server saw it.
-  const Fields f = split_fields(line);
-  if (f.at[0] == kRegister && f.count >= 2 && f.count <= 4 && is_cookie(f.at[1]) &&
-      (f.count < 3 || is_nick(f.at[2])) && (f.count < 4 || is_room(f.at[3]))) {
-    return Join{f.at[1], f.at[2], f.at[3], line};
+  Fields f = split_fields(line);
+  if (f.at[0] == kRegister) {
+    const auto next = take_repair_tag(f, 2);
+    if (f.count >= 2 && f.count <= 4 && is_cookie(f.at[1]) && (f.count < 3 || is_nick(f.at[2])) &&
+        (f.count < 4 || is_room(f.at[3])) && (!next || *next >= 1)) {
+      return Join{f.at[1], f.count >= 3 ? f.at[2] : std::string_view{},
+                  f.count >= 4 ? f.at[3] : std::string_view{}, line, next.has_value(),
+                  next.value_or(0)};
+    }
   }
   if (f.at[0] == "ping" && f.count == 2 && is_ping_token(f.at[1])) return Ping{f.at[1]};
+  if (f.at[0] == "nack" && f.count == 3) {
+    Nack nack;
+    if (parse_u64(f.at[1], nack.from) && parse_u64(f.at[2], nack.to) && nack.from >= 1 &&
+        nack.from <= nack.to && nack.to - nack.from < kMaxNackLines) {
+      return nack;
+    }
+  }
 
   switch (check_text(line)) {
-    case TextCheck::ok: return Chat{line};
+    case TextCheck::ok: return Chat{line, numbered};
     case TextCheck::invalid_utf8: return Malformed{Malformation::invalid_utf8};
     case TextCheck::control_character: return Malformed{Malformation::control_character};
     case TextCheck::format_character: return Malformed{Malformation::format_character};
   }
   return Malformed{Malformation::invalid_utf8};
+}
+
+std::optional<Numbered> parse_numbered(std::string_view chat) noexcept {
+  if (!chat.starts_with('#')) return std::nullopt;
+  const auto space = chat.find(' ');
+  Numbered numbered;
+  if (!parse_u64(chat.substr(1, space == std::string_view::npos ? std::string_view::npos : space - 1),
+                 numbered.seq) ||
+      numbered.seq == 0) {
+    return std::nullopt;
+  }
+  if (space != std::string_view::npos) {
+    numbered.text = chat.substr(space + 1);
+    // One spelling: the text starts right after one space and is not empty.
+    if (numbered.text.empty() || numbered.text.front() == ' ') return std::nullopt;
+  }
+  return numbered;
 }
 
 ServerMessage decode_server(std::string_view datagram) noexcept {
@@ -168,6 +227,25 @@ ServerMessage decode_server(std::string_view datagram) noexcept {
   if (line == kNickTaken) return NickTaken{};
 
   constexpr std::string_view kAckPrefix = "ack: ";
+  if (line.starts_with("ack ")) {
+    // Numbered: ack <room-seq> <sender-seq> <ip> <port>[ <nick>]\n<text>
+    const auto newline = line.find('\n');
+    if (newline == std::string_view::npos) return Invalid{};
+    const Fields f = split_fields(line.substr(0, newline));
+    Ack ack;
+    if (f.count < 5 || f.count > 6 || !parse_u64(f.at[1], ack.room_seq) || ack.room_seq == 0 ||
+        !parse_u64(f.at[2], ack.sender_seq) || !is_ip_address(f.at[3]) ||
+        !parse_port(f.at[4], ack.port) || (f.count == 6 && !is_nick(f.at[5]))) {
+      return Invalid{};
+    }
+    ack.ip = f.at[3];
+    ack.nick = f.count == 6 ? f.at[5] : std::string_view{};
+    ack.text = line.substr(newline + 1);
+    if (ack.text.empty() || ack.text.size() > kMaxLineBytes || check_text(ack.text) != TextCheck::ok) {
+      return Invalid{};
+    }
+    return ack;
+  }
   if (line.starts_with(kAckPrefix)) {
     const auto newline = line.find('\n');
     if (newline == std::string_view::npos) return Invalid{};
@@ -186,19 +264,49 @@ ServerMessage decode_server(std::string_view datagram) noexcept {
     return ack;
   }
 
-  const Fields f = split_fields(line);
-  if (f.at[0] == "cookie" && f.count == 2 && is_cookie(f.at[1])) return Cookie{f.at[1]};
+  Fields f = split_fields(line);
+  if (f.at[0] == "cookie" && is_cookie(f.at[1]) &&
+      (f.count == 2 || (f.count == 3 && f.at[2] == kRepairTag))) {
+    return Cookie{f.at[1], f.count == 3};
+  }
   if (f.at[0] == "pong" && f.count == 2 && is_ping_token(f.at[1])) return Pong{f.at[1]};
-  if (f.at[0] == "welcome" && f.count >= 3 && f.count <= 5) {
+  if (f.at[0] == "welcome") {
     Welcome welcome;
+    std::uint64_t stream = 0;
+    std::optional<std::uint64_t> head;
+    if (f.count >= 6 && f.at[f.count - 3] == kRepairTag && parse_u64(f.at[f.count - 1], stream) &&
+        stream <= 0xFFFFFFFFu) {
+      --f.count;
+      head = take_repair_tag(f, 3);
+      if (!head) return Invalid{};
+      welcome.stream = static_cast<std::uint32_t>(stream);
+    }
+    if (f.count < 3 || f.count > 5) return Unknown{};
     if (!is_ip_address(f.at[1]) || !parse_port(f.at[2], welcome.port) ||
         (f.count >= 4 && !is_nick(f.at[3])) || (f.count == 5 && !is_room(f.at[4]))) {
       return Invalid{};
     }
     welcome.ip = f.at[1];
-    welcome.nick = f.at[3];
-    welcome.room = f.at[4];
+    welcome.nick = f.count >= 4 ? f.at[3] : std::string_view{};
+    welcome.room = f.count >= 5 ? f.at[4] : std::string_view{};
+    welcome.repair = head.has_value();
+    welcome.head = head.value_or(0);
     return welcome;
+  }
+  std::uint64_t a = 0;
+  std::uint64_t b = 0;
+  if (f.at[0] == "got" && f.count == 3 && parse_u64(f.at[1], a) && parse_u64(f.at[2], b) && a >= 1) {
+    return Got{a, b};
+  }
+  if (f.at[0] == "want" && f.count == 2 && parse_u64(f.at[1], a) && a >= 1) return Want{a};
+  if (f.at[0] == "head" && f.count == 2 && parse_u64(f.at[1], a)) return Head{a};
+  if (f.at[0] == "missed" && f.count == 3 && parse_u64(f.at[1], a) && parse_u64(f.at[2], b) &&
+      a >= 1 && a <= b) {
+    return Missed{a, b};
+  }
+  if (f.at[0] == "gap" && f.count == 3 && parse_u64(f.at[1], a) && parse_u64(f.at[2], b) &&
+      a >= 1 && b >= 1) {
+    return Gap{a, b};
   }
   return Unknown{};
 }
@@ -234,9 +342,73 @@ void encode_welcome(std::string& out, std::string_view ip, std::uint16_t port,
   }
 }
 
-void encode_cookie(std::string& out, std::string_view token) {
+void encode_repair_welcome(std::string& out, std::string_view ip, std::uint16_t port,
+                           std::string_view nick, std::string_view room, std::uint64_t head,
+                           std::uint32_t stream) {
+  encode_welcome(out, ip, port, nick, room);
+  out.push_back(' ');
+  out.append(kRepairTag);
+  out.push_back(' ');
+  append_number(out, head);
+  out.push_back(' ');
+  append_number(out, stream);
+}
+
+void encode_cookie(std::string& out, std::string_view token, bool repair) {
   out.assign("cookie ");
   out.append(token);
+  if (repair) {
+    out.push_back(' ');
+    out.append(kRepairTag);
+  }
+}
+
+void encode_numbered_ack(std::string& out, std::uint64_t room_seq, std::uint64_t sender_seq,
+                         std::string_view ip, std::uint16_t port, std::string_view nick,
+                         std::string_view text) {
+  out.assign("ack ");
+  append_number(out, room_seq);
+  out.push_back(' ');
+  append_number(out, sender_seq);
+  out.push_back(' ');
+  out.append(ip);
+  out.push_back(' ');
+  append_port(out, port);
+  if (!nick.empty()) {
+    out.push_back(' ');
+    out.append(nick);
+  }
+  out.push_back('\n');
+  out.append(text);
+  out.push_back('\n');
+}
+
+namespace {
+void encode_pair(std::string& out, std::string_view word, std::uint64_t a, std::uint64_t b) {
+  out.assign(word);
+  out.push_back(' ');
+  append_number(out, a);
+  out.push_back(' ');
+  append_number(out, b);
+}
+}  // namespace
+
+void encode_got(std::string& out, std::uint64_t seq, std::uint64_t room_seq) {
+  encode_pair(out, "got", seq, room_seq);
+}
+void encode_want(std::string& out, std::uint64_t seq) {
+  out.assign("want ");
+  append_number(out, seq);
+}
+void encode_head(std::string& out, std::uint64_t room_seq) {
+  out.assign("head ");
+  append_number(out, room_seq);
+}
+void encode_missed(std::string& out, std::uint64_t from, std::uint64_t to) {
+  encode_pair(out, "missed", from, to);
+}
+void encode_gap(std::string& out, std::uint64_t room_seq, std::uint64_t count) {
+  encode_pair(out, "gap", room_seq, count);
 }
 
 void encode_pong(std::string& out, std::string_view token) {
@@ -250,7 +422,30 @@ std::string encode_cookie_request() {
   return out;
 }
 
-std::string encode_join(std::string_view cookie, std::string_view nick, std::string_view room) {
+std::string encode_extended_cookie_request() {
+  std::string out(kRegister);
+  out.resize(kExtendedCookieRequestBytes, ' ');
+  return out;
+}
+
+std::string encode_numbered(std::uint64_t seq, std::string_view text) {
+  std::string out("#");
+  append_number(out, seq);
+  if (!text.empty()) {
+    out.push_back(' ');
+    out.append(text);
+  }
+  return out;
+}
+
+std::string encode_nack(std::uint64_t from, std::uint64_t to) {
+  std::string out;
+  encode_pair(out, "nack", from, to);
+  return out;
+}
+
+std::string encode_join(std::string_view cookie, std::string_view nick, std::string_view room,
+                        std::optional<std::uint64_t> next_seq) {
   std::string out(kRegister);
   out.push_back(' ');
   out.append(cookie);
@@ -261,6 +456,12 @@ std::string encode_join(std::string_view cookie, std::string_view nick, std::str
   if (!room.empty()) {
     out.push_back(' ');
     out.append(room);
+  }
+  if (next_seq) {
+    out.push_back(' ');
+    out.append(kRepairTag);
+    out.push_back(' ');
+    append_number(out, *next_seq);
   }
   return out;
 }

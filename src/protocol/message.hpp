@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -13,6 +14,14 @@ namespace udpchat::protocol {
 inline constexpr std::size_t kMaxLineBytes = 1024;
 // A `reg` padded to this size asks for a cookie; the answer is never longer than the request.
 inline constexpr std::size_t kCookieRequestBytes = 64;
+// Padded to this size, it also says that the client speaks the extensions below (numbered lines
+// and repair, docs/protocol.md): only such a client is offered them, so older clients never see
+// a field they do not know.
+inline constexpr std::size_t kExtendedCookieRequestBytes = 96;
+// The extension tag in cookie, reg and welcome: numbered lines with repair, version 1.
+inline constexpr std::string_view kRepairTag = "+r1";
+// A NACK asks for at most this many room lines; a client splits a longer gap.
+inline constexpr std::uint64_t kMaxNackLines = 64;
 inline constexpr std::size_t kMaxPingTokenBytes = 32;
 inline constexpr std::size_t kMaxCookieBytes = 64;
 inline constexpr std::size_t kMaxNickBytes = 32;
@@ -46,44 +55,94 @@ std::string_view to_string(Malformation reason) noexcept;
 
 // Client to server. Views point into the decoded datagram.
 struct Register {};        // bare `reg`: the original join
-struct CookieRequest {};   // `reg` padded with spaces to at least kCookieRequestBytes
+struct CookieRequest {     // `reg` padded with spaces to at least kCookieRequestBytes
+  bool extended = false;   // padded to kExtendedCookieRequestBytes: the client speaks +r1
+};
 struct Join {              // `reg <cookie>`, `reg <cookie> <nick>` or `reg <cookie> <nick> <room>`
   std::string_view cookie;
   std::string_view nick;   // empty when absent
   std::string_view room;   // empty when absent: kDefaultRoom
   std::string_view line;   // the whole line: an original server would relay it as chat
+  // ` +r1 <next>` after the other fields: numbered lines, the next one being `next_seq`.
+  bool repair = false;
+  std::uint64_t next_seq = 0;
+};
+struct Nack {              // `nack <from> <to>`: room lines from..to, please (repair members)
+  std::uint64_t from = 0;
+  std::uint64_t to = 0;
 };
 struct Heartbeat {};
 struct Quit {};
 struct Ping {
   std::string_view token;
 };
+// A chat line from a member that negotiated +r1: `#<seq> <text>`, or `#<seq>` alone, which
+// withdraws that number (the client gave the line up) so that the next one can follow.
+struct Numbered {
+  std::uint64_t seq = 0;
+  std::string_view text;  // empty: withdrawn
+};
+// Longest `#<seq> ` in front of a numbered line's text.
+inline constexpr std::size_t kMaxNumberPrefixBytes = 21;
+
 struct Chat {
   std::string_view text;
+  // The line read as numbered (only a +r1 member's are); its text alone is held to the
+  // 1024-byte limit, so `text` may be longer by the prefix.
+  std::optional<Numbered> numbered;
 };
 struct Malformed {
   Malformation reason;
 };
 using ClientMessage =
-    std::variant<Register, CookieRequest, Join, Heartbeat, Quit, Ping, Chat, Malformed>;
+    std::variant<Register, CookieRequest, Join, Heartbeat, Quit, Ping, Chat, Nack, Malformed>;
 
 ClientMessage decode_client(std::string_view datagram) noexcept;
+std::optional<Numbered> parse_numbered(std::string_view chat) noexcept;
 
 // Server to client.
 struct Cookie {
   std::string_view token;
+  bool repair = false;  // the server offers +r1 (only to an extended request)
 };
 struct Welcome {
   std::string_view ip;
   std::uint16_t port = 0;
   std::string_view nick;
   std::string_view room;  // present when the join named a room
+  bool repair = false;     // +r1 granted
+  std::uint64_t head = 0;  // with repair: the room's latest line number
+  // With repair: which numbering the head belongs to. A room's numbering starts again when the
+  // room is opened anew (a relay restart, the room emptied meanwhile): a new id says so.
+  std::uint32_t stream = 0;
 };
 struct Ack {
   std::string_view ip;
   std::uint16_t port = 0;
   std::string_view nick;
   std::string_view text;
+  // A numbered ack (`ack <room-seq> <sender-seq> ...`, to +r1 members): the room's line number
+  // and the sender's own number for the line (0 when it had none). Zero for an original ack.
+  std::uint64_t room_seq = 0;
+  std::uint64_t sender_seq = 0;
+};
+struct Got {    // `got <seq> <room-seq>`: your line seq was relayed already, as room line room-seq
+  std::uint64_t seq = 0;
+  std::uint64_t room_seq = 0;
+};
+struct Want {   // `want <seq>`: the next line expected from you is seq
+  std::uint64_t seq = 0;
+};
+struct Head {   // `head <room-seq>`: the room's latest line (answers a +r1 member's heartbeat)
+  std::uint64_t room_seq = 0;
+};
+struct Missed {  // `missed <from> <to>`: room lines from..to are gone from the window
+  std::uint64_t from = 0;
+  std::uint64_t to = 0;
+};
+struct Gap {     // `gap <room-seq> <count>`: room line room-seq stands for count lines lost on
+  std::uint64_t room_seq = 0;  // the way from another node
+  std::uint64_t count = 0;
 };
 struct Pong {
   std::string_view token;
@@ -94,8 +153,8 @@ struct ServerFull {};  // the join was refused by --max-clients
 struct NickTaken {};  // a live member of that room holds the nick
 struct Unknown {};    // no known shape
 struct Invalid {};    // a known shape with a field that breaks the field rules
-using ServerMessage =
-    std::variant<Cookie, Welcome, Ack, Pong, End, NotMember, ServerFull, NickTaken, Unknown, Invalid>;
+using ServerMessage = std::variant<Cookie, Welcome, Ack, Pong, End, NotMember, ServerFull, NickTaken,
+                                   Got, Want, Head, Missed, Gap, Unknown, Invalid>;
 
 // Every field is checked against the field rules (an IP address in text form, a port from 1 to
 // 65535, nick and room rules, chat text rules): a server, or someone forging its address, must
@@ -119,12 +178,29 @@ void encode_ack(std::string& out, std::string_view ip, std::uint16_t port, std::
 // rooms still read the welcome they expect.
 void encode_welcome(std::string& out, std::string_view ip, std::uint16_t port,
                     std::string_view nick, std::string_view room = {});
-void encode_cookie(std::string& out, std::string_view token);
+// The welcome of a +r1 join: the same fields, then ` +r1 <head> <stream>`.
+void encode_repair_welcome(std::string& out, std::string_view ip, std::uint16_t port,
+                           std::string_view nick, std::string_view room, std::uint64_t head,
+                           std::uint32_t stream);
+void encode_cookie(std::string& out, std::string_view token, bool repair = false);
 void encode_pong(std::string& out, std::string_view token);
+void encode_numbered_ack(std::string& out, std::uint64_t room_seq, std::uint64_t sender_seq,
+                         std::string_view ip, std::uint16_t port, std::string_view nick,
+                         std::string_view text);
+void encode_got(std::string& out, std::uint64_t seq, std::uint64_t room_seq);
+void encode_want(std::string& out, std::uint64_t seq);
+void encode_head(std::string& out, std::uint64_t room_seq);
+void encode_missed(std::string& out, std::uint64_t from, std::uint64_t to);
+void encode_gap(std::string& out, std::uint64_t room_seq, std::uint64_t count);
 
 std::string encode_cookie_request();
-// A room needs a nick: the fields are positional.
-std::string encode_join(std::string_view cookie, std::string_view nick, std::string_view room = {});
+std::string encode_extended_cookie_request();
+// A room needs a nick: the fields are positional. A `next_seq` asks for +r1: numbered lines,
+// the next one `next_seq`.
+std::string encode_join(std::string_view cookie, std::string_view nick, std::string_view room = {},
+                        std::optional<std::uint64_t> next_seq = std::nullopt);
+std::string encode_numbered(std::uint64_t seq, std::string_view text);
+std::string encode_nack(std::uint64_t from, std::uint64_t to);
 std::string encode_ping(std::string_view token);
 // A chat line as a udpchat client sends it to a udpchat server: padded with trailing spaces
 // (which the server strips) to at least the size of kNotMember, so that a server that no longer

@@ -2,7 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <functional>
 #include <map>
+#include <random>
 #include <memory>
 #include <string>
 #include <vector>
@@ -82,7 +84,7 @@ class Wire {
         for (const auto& datagram : session->take_datagrams()) {
           busy = true;
           sent[port].push_back(datagram);
-          if (down) continue;
+          if (down || (lose && lose(port, true))) continue;
           deliver(Peer::v4(10, 0, 0, 1, port), datagram);
         }
       }
@@ -100,20 +102,30 @@ class Wire {
   TimePoint now = t0;
   bool down = false;  // the server is gone: datagrams to it vanish
   std::map<std::uint16_t, std::vector<std::string>> sent;
+  // Decides, for each datagram on the way (to the relay or from it), whether the link loses it.
+  std::function<bool(std::uint16_t port, bool to_relay)> lose;
 
  private:
   void deliver(const Peer& from, const std::string& datagram) {
     const auto out = relay_->on_datagram(from, datagram, now);
+    // Copied before any reply is handled: a reply can make the session send, and the relay
+    // overwrite what the outcome points into.
+    std::vector<std::pair<std::uint16_t, std::string>> replies;
     if (out.audience == udpchat::core::Audience::sender) {
-      reply(from.port, out.payload);
+      if (out.replies.empty()) replies.emplace_back(from.port, out.payload);
+      for (const auto reply : out.replies) replies.emplace_back(from.port, reply);
     } else if (out.audience == udpchat::core::Audience::room) {
-      const std::string payload(out.payload);
-      std::vector<std::uint16_t> ports;
-      for (const auto index : out.recipients) ports.push_back(relay_->members()[index].peer.port);
-      for (const auto port : ports) reply(port, payload);
+      for (const auto index : out.recipients) {
+        replies.emplace_back(relay_->members()[index].peer.port, out.payload);
+      }
+      for (const auto index : out.numbered_recipients) {
+        replies.emplace_back(relay_->members()[index].peer.port, out.numbered_payload);
+      }
     }
+    for (const auto& [port, payload] : replies) reply(port, payload);
   }
   void reply(std::uint16_t port, std::string_view payload) {
+    if (lose && lose(port, false)) return;
     const auto it = sessions_.find(port);
     if (it != sessions_.end()) it->second->on_datagram(payload, now);
   }
@@ -161,9 +173,10 @@ TEST_CASE("a line typed while joining waits and goes out once welcomed", "[core]
   CHECK(alice.send_line("early bird", wire.now) == LineVerdict::accepted);
   wire.settle();
   REQUIRE(wire.sent[1].size() == 3);
-  CHECK(wire.sent[1][0] == proto::encode_cookie_request());
+  CHECK(wire.sent[1][0] == proto::encode_extended_cookie_request());
   CHECK(wire.sent[1][1].starts_with("reg "));
-  CHECK(wire.sent[1][2] == "early bird");
+  CHECK(wire.sent[1][1].ends_with(" +r1 1"));
+  CHECK(wire.sent[1][2] == "#1 early bird");
   CHECK(texts(events_of<event::Message>(alice)) == std::vector<std::string>{"early bird"});
   CHECK(alice.settled());
   CHECK(alice.echoed() == 1);
@@ -472,4 +485,155 @@ TEST_CASE("bench's hint skips legacy detection both ways", "[core][session]") {
   ClientSession patient(udpchat, t0);
   for (auto t = t0; t < t0 + 10s; t += 100ms) patient.on_timer(t);
   CHECK(patient.state() == SessionState::joining);  // never mistaken for an original server
+}
+
+TEST_CASE("with repair, a link losing one datagram in five each way still carries every line "
+          "to every member once and in order",
+          "[core][session][repair]") {
+  Wire wire;
+  std::mt19937 random(15);
+  std::bernoulli_distribution lost(0.2);
+  auto& sender = wire.add(1, session_config("sender"));
+  std::vector<ClientSession*> members;
+  for (std::uint16_t port = 2; port <= 4; ++port) {
+    members.push_back(&wire.add(port, session_config("m" + std::to_string(port))));
+  }
+  wire.run_for(3s);  // joined despite no loss yet
+  REQUIRE(sender.repairing());
+  for (auto* member : members) REQUIRE(member->repairing());
+  for (auto* member : members) member->take_events();
+  wire.lose = [&](std::uint16_t, bool) { return lost(random); };
+  std::vector<std::string> lines;
+  for (int i = 0; i < 100; ++i) {
+    lines.push_back("line " + std::to_string(i));
+    sender.send_line(lines.back(), wire.now);
+    wire.run_for(50ms);
+  }
+  wire.run_for(30s);
+  CHECK(sender.settled());
+  CHECK(sender.unsent() == 0);
+  CHECK(sender.resent() > 0);
+  for (auto* member : members) {
+    CHECK(texts(events_of<event::Message>(*member)) == lines);
+    CHECK(member->missed() == 0);
+    CHECK(member->state() == SessionState::joined);
+  }
+  CHECK(wire.relay().stats().lines == 100);  // each relayed once, however often it was sent
+  CHECK(wire.relay().stats().repaired > 0);
+}
+
+TEST_CASE("without repair the same link loses lines, and nothing says so to the members",
+          "[core][session][repair]") {
+  Wire wire;
+  std::mt19937 random(15);
+  std::bernoulli_distribution lost(0.2);
+  SessionConfig plain = session_config("sender");
+  plain.repair = false;
+  auto& sender = wire.add(1, plain);
+  SessionConfig plain_member = session_config("member");
+  plain_member.repair = false;
+  auto& member = wire.add(2, plain_member);
+  wire.run_for(3s);
+  REQUIRE_FALSE(member.repairing());
+  member.take_events();
+  wire.lose = [&](std::uint16_t, bool) { return lost(random); };
+  for (int i = 0; i < 100; ++i) {
+    sender.send_line("line " + std::to_string(i), wire.now);
+    wire.run_for(50ms);
+  }
+  wire.run_for(10s);
+  const auto got = events_of<event::Message>(member).size();
+  CHECK(got < 90);
+  CHECK(got > 40);
+}
+
+TEST_CASE("a resent line whose echo was lost is acknowledged, never relayed twice",
+          "[core][session][repair]") {
+  Wire wire;
+  auto& sender = wire.add(1, session_config("sender"));
+  auto& member = wire.add(2, session_config("member"));
+  wire.settle();
+  member.take_events();
+  // Every datagram from the relay to the sender is lost for a while: its echoes never come.
+  wire.lose = [&](std::uint16_t port, bool to_relay) { return port == 1 && !to_relay; };
+  sender.send_line("only once", wire.now);
+  wire.run_for(2s);
+  CHECK(sender.resent() > 0);
+  wire.lose = nullptr;
+  wire.run_for(5s);
+  CHECK(sender.settled());
+  CHECK(texts(events_of<event::Message>(member)) == std::vector<std::string>{"only once"});
+  CHECK(wire.relay().stats().lines == 1);
+  CHECK(wire.relay().stats().drops[static_cast<std::size_t>(udpchat::core::DropReason::resent)] > 0);
+}
+
+TEST_CASE("a member further behind than the window is told how many lines it missed",
+          "[core][session][repair]") {
+  RelayConfig small = relay_config();
+  small.history_lines = 10;
+  Wire wire(small);
+  auto& sender = wire.add(1, session_config("sender"));
+  auto& member = wire.add(2, session_config("member"));
+  wire.settle();
+  member.take_events();
+  wire.lose = [&](std::uint16_t port, bool to_relay) { return port == 2 && !to_relay; };
+  for (int i = 0; i < 30; ++i) {
+    sender.send_line("line " + std::to_string(i), wire.now);
+    wire.run_for(20ms);
+  }
+  wire.lose = nullptr;
+  wire.run_for(10s);  // a heartbeat tells the member where the room is; it asks for the rest
+  const auto events = member.take_events();
+  std::uint64_t missed = 0;
+  std::vector<std::string> shown;
+  for (const auto& e : events) {
+    if (const auto* m = std::get_if<event::LinesMissed>(&e)) missed += m->count;
+    if (const auto* m = std::get_if<event::Message>(&e)) shown.push_back(m->text);
+  }
+  CHECK(missed == 20);
+  REQUIRE(shown.size() == 10);
+  CHECK(shown.front() == "line 20");
+  CHECK(shown.back() == "line 29");
+}
+
+TEST_CASE("a member joining with history gets the room's last lines, shown as history",
+          "[core][session][repair]") {
+  Wire wire;
+  auto& talker = wire.add(1, session_config("talker"));
+  wire.settle();
+  for (int i = 0; i < 5; ++i) talker.send_line("old " + std::to_string(i), wire.now);
+  wire.settle();
+  SessionConfig late = session_config("late");
+  late.history = 3;
+  auto& latecomer = wire.add(2, late);
+  wire.run_for(100ms);
+  talker.send_line("new", wire.now);
+  wire.run_for(100ms);
+  const auto seen = events_of<event::Message>(latecomer);
+  REQUIRE(seen.size() == 4);
+  CHECK(seen[0].text == "old 2");
+  CHECK(seen[0].history);
+  CHECK(seen[2].text == "old 4");
+  CHECK(seen[3].text == "new");
+  CHECK_FALSE(seen[3].history);
+}
+
+TEST_CASE("a repair client and an original-style client share a room, each in its own bytes",
+          "[core][session][repair]") {
+  Wire wire;
+  auto& modern = wire.add(1, session_config("modern"));
+  SessionConfig old = session_config("old");
+  old.repair = false;
+  auto& classic = wire.add(2, old);
+  wire.settle();
+  CHECK(modern.repairing());
+  CHECK_FALSE(classic.repairing());
+  modern.send_line("from modern", wire.now);
+  classic.send_line("from classic", wire.now);
+  wire.settle();
+  CHECK(texts(events_of<event::Message>(classic)) ==
+        std::vector<std::string>{"from modern", "from classic"});
+  CHECK(texts(events_of<event::Message>(modern)) ==
+        std::vector<std::string>{"from modern", "from classic"});
+  CHECK(wire.sent[2].back().find('#') == std::string::npos);
 }

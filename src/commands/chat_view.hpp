@@ -1,0 +1,18 @@
+// How `chat` shows what happens: lines for people (TextView) or one JSON object per event for
+// scripts (JsonView). Both take the session's events and the client's own notices.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "net/chat_client.hpp"
+#include "net/terminal.hpp"
+
+namespace udpchat::commands {
+
+// On a terminal (`terminal` not null) through the line editor, else plain lines on stdout
+// (messages) and stderr (everything else).
+std::unique_ptr<net::ChatView> make_text_view(net::Terminal* terminal, std::string nick);
+std::unique_ptr<net::ChatView> make_json_view(std::string nick);
+
+}  // namespace udpchat::commands

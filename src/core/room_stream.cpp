@@ -1,0 +1,106 @@
+#include "core/room_stream.hpp"
+
+#include <algorithm>
+
+#include "protocol/message.hpp"
+
+namespace udpchat::core {
+
+namespace {
+constexpr Duration kMaxBackoff = std::chrono::seconds(2);
+}  // namespace
+
+void RoomStream::reset(std::uint64_t next, std::uint64_t head, std::uint64_t history_until,
+                       TimePoint now) {
+  held_.clear();
+  head_ = head;
+  history_until_ = history_until;
+  next_ = std::clamp<std::uint64_t>(next, 1, head + 1);
+  tries_ = 0;
+  gap_at_ = 0;
+  nack_at_ = TimePoint::max();
+  look_for_gap(now);
+}
+
+void RoomStream::on_line(RoomLine line, TimePoint now, std::vector<RoomLine>& ready) {
+  if (!active() || line.seq < next_) return;  // shown already
+  head_ = std::max(head_, line.seq);
+  line.history = line.seq <= history_until_;
+  if (line.seq == next_) {
+    ready.push_back(std::move(line));
+    ++next_;
+    release(ready);
+  } else {
+    held_.try_emplace(line.seq, std::move(line));
+    // Too much waits behind one gap: give it up rather than hold without bound.
+    if (held_.size() > kMaxHeld) give_up(held_.begin()->first - 1, ready);
+  }
+  look_for_gap(now);
+}
+
+void RoomStream::on_head(std::uint64_t head, TimePoint now) {
+  if (!active() || head <= head_) return;
+  head_ = head;
+  look_for_gap(now);
+}
+
+void RoomStream::on_missed(std::uint64_t from, std::uint64_t to, TimePoint now,
+                           std::vector<RoomLine>& ready) {
+  if (!active() || to < next_ || from > next_) return;
+  give_up(to, ready);
+  look_for_gap(now);
+}
+
+std::optional<NackRange> RoomStream::nack_due(TimePoint now, Duration rto,
+                                              std::vector<RoomLine>& ready) {
+  if (!active() || now < nack_at_ || next_ > head_) return std::nullopt;
+  const std::uint64_t gap_end = held_.empty() ? head_ : held_.begin()->first - 1;
+  if (tries_ >= kMaxTries) {
+    give_up(gap_end, ready);
+    look_for_gap(now);
+    return std::nullopt;
+  }
+  ++tries_;
+  const Duration backoff = std::min(kMaxBackoff, rto * (1 << std::min(tries_ - 1, 8)));
+  nack_at_ = now + backoff;
+  return NackRange{next_, std::min(gap_end, next_ + protocol::kMaxNackLines - 1)};
+}
+
+void RoomStream::release(std::vector<RoomLine>& ready) {
+  while (!held_.empty() && held_.begin()->first == next_) {
+    ready.push_back(std::move(held_.begin()->second));
+    held_.erase(held_.begin());
+    ++next_;
+  }
+}
+
+// Lines up to `to` will not come: say how many, and go on from there.
+void RoomStream::give_up(std::uint64_t to, std::vector<RoomLine>& ready) {
+  if (to < next_) return;
+  RoomLine lost;
+  lost.seq = next_;
+  lost.missed = to - next_ + 1;
+  missed_ += lost.missed;
+  ready.push_back(std::move(lost));
+  next_ = to + 1;
+  while (!held_.empty() && held_.begin()->first < next_) held_.erase(held_.begin());
+  release(ready);
+  tries_ = 0;
+}
+
+// A gap starts the reorder wait, unless one is already being asked for.
+void RoomStream::look_for_gap(TimePoint now) {
+  if (next_ > head_) {
+    nack_at_ = TimePoint::max();
+    gap_at_ = 0;
+    tries_ = 0;
+    return;
+  }
+  if (gap_at_ != next_) {
+    gap_at_ = next_;
+    tries_ = 0;
+    nack_at_ = now + kReorderWait;
+  }
+}
+
+}  // namespace udpchat::core
