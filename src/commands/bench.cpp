@@ -138,6 +138,7 @@ Json to_json(const std::string& target, const BenchOptions& options, const core:
     out["cross_node_latency_us"] = latency_json(r.cross_latency);
   }
   out["relay_stale"] = r.relay_stale ? Json(*r.relay_stale) : Json();
+  out["repair"] = options.settings.repair;
   if (search) {
     out["max_lossless_rate"] = search->max_lossless_rate;
     out["loss_limit_percent"] = options.loss_limit;
@@ -349,6 +350,9 @@ void add_bench(CLI::App& app, Runner& run) {
   add_duration(*cmd, "--hb-interval", settings.hb_interval, "Heartbeat period of every client",
                {core::kMinHbInterval, core::kDefaultHbTimeout,
                 "members must beat more often than serve's default --hb-timeout expires them"});
+  cmd->add_flag("--repair", settings.repair,
+                "Negotiate numbered lines with repair (+r1): lost lines are sent again and asked "
+                "for, and counted once, in order");
   auto* json = cmd->add_flag("--json", options->json, "Print one JSON object");
   cmd->add_flag("--csv", options->csv, "Print a CSV header and one row")->excludes(json);
   cmd->add_flag("--find-max", options->find_max,

@@ -286,6 +286,7 @@ void ClientSession::acknowledged(std::uint64_t seq, TimePoint now, bool by_echo)
   lines_.erase(line);
   --sent_;
   ++echoed_;
+  flush(now);  // room in the window for the next line
 }
 
 Duration ClientSession::rto() const noexcept {
@@ -526,6 +527,7 @@ void ClientSession::flush(TimePoint now) {
     tokens_at_ = now;
   }
   while (sent_ < lines_.size() && lines_[sent_].epoch == epoch_) {
+    if (repair_ && sent_ >= config_.max_in_flight) break;
     if (budget_.rate > 0) {
       if (tokens_ < 1.0) {
         next_send_ = now + std::chrono::duration_cast<Duration>(

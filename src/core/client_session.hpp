@@ -47,6 +47,10 @@ struct SessionConfig {
   bool repair = true;
   // With repair: the room's last lines to fetch on joining, shown as history.
   std::uint64_t history = 0;
+  // With repair: lines sent and not yet acknowledged, at most. The relay takes a member's
+  // lines in order only, so a loss costs a resend of whatever followed it: the window bounds
+  // that cost, and still allows hundreds of lines a second over a 100 ms round trip.
+  std::size_t max_in_flight = 32;
 };
 
 enum class SessionState : std::uint8_t {
@@ -159,6 +163,7 @@ class ClientSession {
     return state_ == SessionState::joined || state_ == SessionState::legacy;
   }
   bool is_udpchat() const noexcept { return cookie_seen_; }
+  bool ever_joined() const noexcept { return ever_joined_; }
   // The last join was refused as full; retrying.
   bool waiting_for_seat() const noexcept { return full_; }
   // The room the server last confirmed ("lobby" when none was named).

@@ -94,25 +94,33 @@ struct BenchRunner::Impl {
 
   void handle(Client& client, std::string_view datagram, std::int64_t arrival_ns) {
     const auto message = protocol::decode_server(datagram);
-    if (const auto* ack = std::get_if<protocol::Ack>(&message)) {
-      if (!tally) return;
-      if (const auto line = protocol::decode_bench_line(ack->text)) {
-        tally->record(client.index, *line, datagram.size(), arrival_ns);
-        if (tally->complete()) wake.cancel();
-      }
+    if (const auto* ack = std::get_if<protocol::Ack>(&message); ack && ack->room_seq == 0) {
+      count(client, ack->text, datagram.size(), arrival_ns);
       return;
     }
+    // Numbered acks go through the session, which hands them over in order (pump counts them).
     if (!client.session) return;
     client.session->on_message(message, core::Clock::now());
-    pump(client);
+    pump(client, arrival_ns);
+  }
+
+  void count(Client& client, std::string_view text, std::size_t bytes, std::int64_t arrival_ns) {
+    if (!tally) return;
+    if (const auto line = protocol::decode_bench_line(text)) {
+      tally->record(client.index, *line, bytes, arrival_ns);
+      if (tally->complete()) wake.cancel();
+    }
   }
 
   // Sends what the session has to send and notes what became of it.
-  void pump(Client& client) {
+  void pump(Client& client, std::int64_t arrival_ns = 0) {
     core::ClientSession& session = *client.session;
     for (const auto& datagram : session.take_datagrams()) send(client, datagram);
     for (const auto& e : session.take_events()) {
-      if (const auto* joining = std::get_if<core::event::Joining>(&e)) {
+      if (const auto* message = std::get_if<core::event::Message>(&e)) {
+        // The ack's header is not kept with the line: its size is estimated.
+        count(client, message->text, message->text.size() + 40, arrival_ns == 0 ? now_ns() : arrival_ns);
+      } else if (const auto* joining = std::get_if<core::event::Joining>(&e)) {
         if (joining->why == core::JoinTrouble::server_full) full = true;
       } else if (const auto* joined_event = std::get_if<core::event::Joined>(&e)) {
         if (!joined_event->again) ++joined;
@@ -215,6 +223,14 @@ struct BenchRunner::Impl {
         line.intended_ns = to_ns(schedule.pacer.intended(n));
         protocol::encode_bench_line(lines[i], line, size);
       }
+      if (client.session && client.session->repairing()) {
+        // Numbered: the session numbers each line and keeps it until it is acknowledged.
+        const auto now = core::Clock::now();
+        for (std::size_t i = 0; i < count; ++i) client.session->send_line(lines[i], now);
+        pump(client);
+        from += count;
+        continue;
+      }
       std::size_t done = 0;
       while (done < count) {
         std::error_code ec;
@@ -297,8 +313,12 @@ awaitable<std::optional<BenchRunner::Failure>> BenchRunner::connect(const BenchS
     client->config.room = settings.room;
     if (!settings.room.empty()) client->config.nick = fmt::format("b{}-{:06x}", i, suffix);
     client->config.hb_interval = settings.hb_interval;
-    // The bench sends its lines itself, unnumbered: repair is for chat (and bench --repair).
-    client->config.repair = false;
+    // Without repair the bench sends its lines itself, unnumbered; with it, through the session,
+    // unpaced (the offered rate is the bench's to set) and with a window for the whole burst.
+    client->config.repair = settings.repair;
+    client->config.send_budget = {0, 0};
+    client->config.max_in_flight = 4096;
+    client->config.max_waiting = 1 << 20;
     client->config.ping_token = make_ping_token();
     std::error_code ec;
     client->socket = connect_socket(s.io.get_executor(), servers[client->node], ec);

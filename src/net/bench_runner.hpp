@@ -32,6 +32,10 @@ struct BenchSettings {
   core::Duration drain = std::chrono::milliseconds(500);
   // Every client heartbeats this often, so that no member expires during a long run.
   core::Duration hb_interval = std::chrono::seconds(2);
+  // Numbered lines with repair (+r1): lines go out through each sender's client session, which
+  // resends what is lost, and every member's session asks for what it lacks and hands lines
+  // over in order. Off: the raw path, one sendmmsg per batch and acks counted as they come.
+  bool repair = false;
 };
 
 class BenchRunner {

@@ -294,7 +294,7 @@ void ChatClient::finish_session() {
   if (unsent > 0) parts.push_back(fmt::format("{} dropped unsent", unsent));
   if (waiting > 0) {
     parts.push_back(fmt::format("{} never acknowledged by {}{}", waiting, server_,
-                                session_->is_member() ? "" : " (not a member: could not join)"));
+                                session_->ever_joined() ? "" : " (never joined)"));
   }
   finish(ChatEnd::undelivered, fmt::format("{} line(s) not delivered: {}",
                                            waiting + unsent + refused_lines_,

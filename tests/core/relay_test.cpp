@@ -614,3 +614,130 @@ TEST_CASE("room membership stays consistent through random joins, moves and leav
     REQUIRE(relay.room_count() <= relay.members().size());
   }
 }
+
+namespace {
+
+// The +r1 handshake: an extended cookie request, a join with the next line number.
+Outcome join_repair(Relay& relay, const Peer& who, std::string_view nick, TimePoint now,
+                    std::uint64_t next = 1, std::string_view room = {}) {
+  const Outcome cookie = relay.on_datagram(who, proto::encode_extended_cookie_request(), now);
+  const auto decoded = proto::decode_server(cookie.payload);
+  REQUIRE(std::holds_alternative<proto::Cookie>(decoded));
+  REQUIRE(std::get<proto::Cookie>(decoded).repair);
+  const std::string token(std::get<proto::Cookie>(decoded).token);
+  return relay.on_datagram(who, proto::encode_join(token, nick, room, next), now);
+}
+
+}  // namespace
+
+TEST_CASE("+r1 is offered only to a client that asks with the longer request", "[core][relay][repair]") {
+  Relay relay(config(), t0);
+  const Outcome plain = relay.on_datagram(peer(1), proto::encode_cookie_request(), t0);
+  CHECK_FALSE(std::get<proto::Cookie>(proto::decode_server(plain.payload)).repair);
+  const std::string extended = proto::encode_extended_cookie_request();
+  const Outcome offered = relay.on_datagram(peer(1), extended, t0);
+  CHECK(std::get<proto::Cookie>(proto::decode_server(offered.payload)).repair);
+  CHECK(offered.payload.size() <= extended.size());
+  RelayConfig no_history = config();
+  no_history.history_lines = 0;
+  Relay bare(no_history, t0);
+  const Outcome not_offered = bare.on_datagram(peer(1), extended, t0);
+  CHECK_FALSE(std::get<proto::Cookie>(proto::decode_server(not_offered.payload)).repair);
+}
+
+TEST_CASE("a +r1 member gets numbered acks while a plain member gets the original bytes",
+          "[core][relay][repair]") {
+  Relay relay(config(), t0);
+  const Outcome welcome = join_repair(relay, peer(1), "modern", t0);
+  const auto w = std::get<proto::Welcome>(proto::decode_server(welcome.payload));
+  CHECK(w.repair);
+  CHECK(w.head == 0);
+  join(relay, peer(2), "classic", t0);
+  const Outcome line = relay.on_datagram(peer(1), "#1 hello", t0);
+  CHECK(line.audience == Audience::room);
+  CHECK(line.payload == "ack: 10.0.0.1 1 modern\nhello\n");  // byte for byte as ever
+  CHECK(recipient_ports(relay, line) == std::vector<std::uint16_t>{2});
+  CHECK(line.numbered_payload == "ack 1 1 10.0.0.1 1 modern\nhello\n");
+  REQUIRE(line.numbered_recipients.size() == 1);
+  CHECK(relay.members()[line.numbered_recipients[0]].peer == peer(1));
+  // The plain member's line is numbered for the +r1 member too, with no sender number.
+  const Outcome reply = relay.on_datagram(peer(2), "hi", t0);
+  CHECK(reply.numbered_payload == "ack 2 0 10.0.0.1 2 classic\nhi\n");
+  // A +r1 member's heartbeat learns the room's latest line.
+  CHECK(relay.on_datagram(peer(1), "^hb^", t0).payload == "head 2");
+}
+
+TEST_CASE("a resent number is answered got and one ahead answered want; neither is relayed",
+          "[core][relay][repair]") {
+  Relay relay(config(), t0);
+  join_repair(relay, peer(1), "a", t0, 5);
+  CHECK(relay.on_datagram(peer(1), "#5 first", t0).audience == Audience::room);
+  const Outcome again = relay.on_datagram(peer(1), "#5 first", t0);
+  CHECK(again.audience == Audience::sender);
+  CHECK(again.payload == "got 5 1");
+  const Outcome ahead = relay.on_datagram(peer(1), "#8 later", t0);
+  CHECK(ahead.payload == "want 6");
+  CHECK(relay.on_datagram(peer(1), "#6", t0).audience == Audience::nobody);  // withdrawn
+  CHECK(relay.on_datagram(peer(1), "#7 next", t0).audience == Audience::room);
+  CHECK(relay.on_datagram(peer(1), "unnumbered", t0).drop == DropReason::unnumbered);
+  CHECK(relay.stats().lines == 2);
+  // Joining again does not forget what was relayed: no second copy after a rejoin.
+  join_repair(relay, peer(1), "a", t0, 5);
+  CHECK(relay.on_datagram(peer(1), "#5 first", t0).payload == "got 5 1");
+}
+
+TEST_CASE("a NACK is answered from the window to the member alone, within its budget",
+          "[core][relay][repair]") {
+  RelayConfig small = config();
+  small.history_lines = 4;
+  small.datagram_limit = {1, 3};  // a budget small enough to see
+  Relay relay(small, t0);
+  const Peer other = Peer::v4(10, 0, 0, 2, 2);  // its own source budget for the handshake
+  join_repair(relay, peer(1), "a", t0);
+  join_repair(relay, other, "b", t0);
+  for (int i = 1; i <= 6; ++i) relay.on_datagram(peer(1), "#" + std::to_string(i) + " l" + std::to_string(i), t0 + std::chrono::seconds(i));
+  const TimePoint later = t0 + 100s;
+  // Lines 1 and 2 left the window of 4; 3 to 6 are there. The budget holds 3: the NACK takes
+  // one, the answers the others.
+  const Outcome repair = relay.on_datagram(other, "nack 1 6", later);
+  CHECK(repair.audience == Audience::sender);
+  REQUIRE(repair.replies.size() == 2);
+  CHECK(repair.replies[0] == "missed 1 2");
+  CHECK(repair.replies[1] == "ack 3 3 10.0.0.1 1 a\nl3\n");
+  CHECK(relay.stats().missed == 2);
+  // The budget refills: the rest comes on the next requests, only to the member that asked.
+  const Outcome more = relay.on_datagram(other, "nack 4 6", later + 3s);
+  REQUIRE(more.replies.size() == 2);
+  CHECK(more.replies[1] == "ack 5 5 10.0.0.1 1 a\nl5\n");
+}
+
+TEST_CASE("a NACK from a non-member gets no more bytes than it sent", "[core][relay][repair]") {
+  Relay relay(config(), t0);
+  join_repair(relay, peer(1), "a", t0);
+  for (int i = 1; i <= 50; ++i) relay.on_datagram(peer(1), "#" + std::to_string(i) + " " + std::string(500, 'x'), t0);
+  const std::string nack = "nack 1 50";
+  const Outcome out = relay.on_datagram(peer(9), nack, t0);
+  CHECK(out.replies.empty());
+  CHECK(out.payload.size() <= nack.size());
+  // From a plain member it is a chat line, as it always was.
+  join(relay, peer(3), "plain", t0);
+  CHECK(relay.on_datagram(peer(3), nack, t0).audience == Audience::room);
+}
+
+TEST_CASE("windows are bounded per room and in total: 1000 full rooms stay within the bound",
+          "[core][relay][repair]") {
+  RelayConfig bounded = config();
+  bounded.history_lines = 1024;
+  bounded.history_room_bytes = 256 * 1024;
+  bounded.history_total_bytes = 16 << 20;
+  Relay relay(bounded, t0);
+  const std::string text(900, 'w');
+  for (int room = 0; room < 1000; ++room) {
+    const Peer who = Peer::v4(10, 1, static_cast<std::uint8_t>(room / 250), static_cast<std::uint8_t>(room % 250), 7);
+    join_repair(relay, who, "m", t0, 1, "r" + std::to_string(room));
+    for (int i = 1; i <= 300; ++i) relay.on_datagram(who, "#" + std::to_string(i) + " " + text, t0);
+    CHECK(relay.history_bytes() <= bounded.history_total_bytes);
+  }
+  CHECK(relay.room_count() == 1000);
+  CHECK(relay.history_bytes() > bounded.history_total_bytes - 2 * (text.size() + 200));
+}
