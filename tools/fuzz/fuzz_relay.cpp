@@ -1,10 +1,11 @@
 // libFuzzer target: the relay state machine driven by a byte stream read as steps of
 //   [op] [source] [time step, ms] [length] [datagram bytes...]
 // op 0 sends the datagram; op 1 completes a join with the cookie the relay last gave that
-// source (the fuzzer cannot forge one); op 2 only lets time pass. After every step:
-// members <= max_clients; no address that is not a validated member has been sent more bytes
-// than it sent; every ack is at most 1200 bytes with exactly two newlines; nobody silent past
-// the timeout is still a member once the sweep has run.
+// source (the fuzzer cannot forge one), half of them asking for +r1; op 2 only lets time pass.
+// After every step: members <= max_clients; no address that is not a validated member has
+// been sent more bytes than it sent; every ack is at most 1200 bytes with exactly two newlines;
+// nobody silent past the timeout is still a member once the sweep has run; the rooms' windows
+// stay within their bound; repair goes to the member that asked and nobody else.
 #include <algorithm>
 #include <array>
 #include <cstddef>
@@ -52,6 +53,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   config.cookie_limit = {5, 3};
   config.limiter_slots = 16;  // small, so that recycling is exercised
   config.max_egress = (data[0] & 1) ? 4000 : 0;
+  config.history_lines = 8;
+  config.history_room_bytes = 2048;
+  config.history_total_bytes = 4096;
   core::TimePoint now{std::chrono::hours(1)};
   core::Relay relay(config, now);
   std::map<std::uint8_t, Traffic> traffic;
@@ -72,7 +76,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       if (t.cookie.empty()) continue;
       // A third of the sources name no room (lobby), the others one of two rooms.
       const std::string room = source % 3 == 0 ? "" : "r" + std::to_string(source % 3);
-      datagram = proto::encode_join(t.cookie, "n" + std::to_string(source), room);
+      const bool repair = (data[at - 1 - length] & 1) != 0;
+      datagram = proto::encode_join(t.cookie, "n" + std::to_string(source), room,
+                                    repair ? std::optional<std::uint64_t>(1) : std::nullopt);
     } else if (op == 2) {
       datagram.clear();
     }
@@ -81,13 +87,19 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       const bool member_before = relay.find(peer) != nullptr;
       const core::Outcome out = relay.on_datagram(peer, datagram, now);
       if (out.audience == core::Audience::sender) {
-        t.sent += out.payload.size();
+        for (const auto reply : out.replies) t.sent += reply.size();
+        if (!out.replies.empty()) check(relay.find(peer) != nullptr);  // repair: members only
+        t.sent += out.replies.empty() ? out.payload.size() : 0;
         const auto reply = proto::decode_server(out.payload);
         if (const auto* cookie = std::get_if<proto::Cookie>(&reply)) t.cookie = std::string(cookie->token);
         if (std::holds_alternative<proto::Welcome>(reply)) t.validated = true;
         if (!member_before && !t.validated) check(out.payload.size() <= datagram.size());
       }
-      if (out.audience == core::Audience::room) {
+      if (out.audience == core::Audience::room && !out.numbered_recipients.empty()) {
+        check(std::count(out.numbered_payload.begin(), out.numbered_payload.end(), '\n') == 2);
+        for (const std::uint32_t index : out.numbered_recipients) check(relay.members()[index].repair);
+      }
+      if (out.audience == core::Audience::room && !out.recipients.empty()) {
         check(out.payload.size() <= 1200);
         check(std::count(out.payload.begin(), out.payload.end(), '\n') == 2);
         check(std::holds_alternative<proto::Ack>(proto::decode_server(out.payload)));
@@ -102,6 +114,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       }
     }
     relay.expire(now);
+    check(relay.history_bytes() <= config.history_total_bytes);
     check(relay.members().size() <= config.max_clients);
     for (const auto& member : relay.members()) check(now - member.last_seen <= config.hb_timeout);
     // Every member is in exactly one room, at the slot it records.
