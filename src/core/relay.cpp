@@ -445,6 +445,27 @@ Outcome Relay::on_remote_line(std::string_view room, std::string_view ip, std::u
   return out;
 }
 
+Outcome Relay::on_remote_gap(std::string_view room, std::uint64_t count, TimePoint now) {
+  (void)now;
+  const auto it = rooms_.find(std::string(room));
+  stats_.remote_missed += count;
+  if (it == rooms_.end() || config_.history_lines == 0) return {};
+  Room& target = it->second;
+  const std::uint64_t seq = target.next_seq++;
+  proto::encode_gap(numbered_, seq, count);
+  remember(target, seq);
+  numbered_recipients_.clear();
+  for (const std::uint32_t index : target.members) {
+    if (members_[index].repair) numbered_recipients_.push_back(index);
+  }
+  Outcome out;
+  if (numbered_recipients_.empty()) return out;
+  out.audience = Audience::room;
+  out.numbered_payload = numbered_;
+  out.numbered_recipients = numbered_recipients_;
+  return out;
+}
+
 Outcome Relay::on_datagram(const Peer& from, std::string_view datagram, TimePoint now,
                            Duration queued) {
   ++stats_.datagrams;

@@ -140,6 +140,7 @@ struct RelayStats {
   std::uint64_t remote_lines = 0;       // lines from other nodes delivered to a local room
   std::uint64_t remote_unrouted = 0;    // lines from other nodes for a room with no member here
   std::uint64_t credit_skipped = 0;     // deliveries withheld from legacy members over credit
+  std::uint64_t remote_missed = 0;      // lines from other nodes lost on the way (gaps seen)
   std::uint64_t repaired = 0;           // lines sent again for a NACK (or as history)
   std::uint64_t missed = 0;             // lines asked for that had left the window
   std::array<std::uint64_t, kDropReasonCount> drops{};
@@ -182,6 +183,9 @@ class Relay {
   // this node's members of `room`.
   Outcome on_remote_line(std::string_view room, std::string_view ip, std::uint16_t port,
                          std::string_view nick, std::string_view text, TimePoint now);
+  // `count` lines for `room` were lost on the way from another node: +r1 members are told in
+  // order (`gap`), as a line of the room's numbering.
+  Outcome on_remote_gap(std::string_view room, std::uint64_t count, TimePoint now);
 
   // Removes members silent for longer than hb_timeout and returns them (valid until the next
   // call). Calling it every hb_timeout / 4 bounds how late an expiry can be.

@@ -239,7 +239,10 @@ void RelayServer::attach(Backplane& backplane, std::string node_id) {
 }
 
 void RelayServer::publish(const core::Member& sender, std::string_view text) {
-  protocol::encode_envelope(envelope_, {node_id_, sender.ip, sender.peer.port, sender.nick, text});
+  // Numbered whether or not the engine takes it: a line dropped here shows as a gap there.
+  const std::uint64_t seq = ++published_[std::string(sender.room_name())];
+  protocol::encode_envelope(envelope_,
+                            {node_id_, sender.ip, sender.peer.port, sender.nick, text, seq});
   if (backplane_->publish(sender.room_name(), envelope_)) {
     ++backplane_counts_.published;
   } else {
@@ -254,6 +257,8 @@ void RelayServer::sync_subscriptions() {
       backplane_->subscribe(change.room);
     } else {
       backplane_->unsubscribe(change.room);
+      published_.erase(change.room);
+      std::erase_if(heard_, [&](const auto& entry) { return entry.first.starts_with(change.room + '\n'); });
     }
   }
 }
@@ -269,6 +274,18 @@ void RelayServer::on_backplane_line(std::string_view room, std::string_view enve
   if (line->node == node_id_) {
     ++backplane_counts_.own;
     return;
+  }
+  if (line->seq != 0) {
+    std::string key(room);
+    key.push_back('\n');
+    key.append(line->node);
+    auto [heard, first] = heard_.try_emplace(std::move(key), line->seq);
+    // A number that goes back is a node that started again: counting starts again too.
+    if (!first && line->seq > heard->second + 1) {
+      ++backplane_counts_.gaps;
+      deliver(relay_.on_remote_gap(room, line->seq - heard->second - 1, core::Clock::now()), {});
+    }
+    heard->second = line->seq;
   }
   const core::Outcome outcome =
       relay_.on_remote_line(room, line->ip, line->port, line->nick, line->text, core::Clock::now());
@@ -341,6 +358,8 @@ void RelayServer::log_stats(std::string_view event) const {
     fields["backplane_received"] = backplane_counts_.received;
     fields["backplane_own"] = backplane_counts_.own;
     fields["backplane_malformed"] = backplane_counts_.malformed;
+    fields["backplane_gaps"] = backplane_counts_.gaps;
+    fields["remote_missed"] = stats.remote_missed;
   }
   const nlohmann::ordered_json drops = drop_fields(stats);  // kept alive for the loop
   for (const auto& [key, value] : drops.items()) fields[key] = value;

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <unordered_map>
 
 #include "core/relay.hpp"
 #include "net/asio_compat.hpp"
@@ -73,12 +74,17 @@ class RelayServer {
   Backplane* backplane_ = nullptr;
   std::string node_id_;
   std::string envelope_;
+  // Lines published per room, and the last number heard from each other node per room: a
+  // jump is lines lost on the way, which the room's +r1 members are told of.
+  std::unordered_map<std::string, std::uint64_t> published_;
+  std::unordered_map<std::string, std::uint64_t> heard_;
   struct BackplaneCounters {
     std::uint64_t published = 0;
     std::uint64_t publish_dropped = 0;
     std::uint64_t received = 0;
     std::uint64_t own = 0;        // our own lines handed back (no-echo should make this 0)
     std::uint64_t malformed = 0;
+    std::uint64_t gaps = 0;  // jumps in another node's numbering: lines lost on the way
   } backplane_counts_;
   bool stopped_ = false;
   bool failed_ = false;

@@ -30,10 +30,16 @@ std::string_view next_field(std::string_view& s) noexcept {
 bool is_node_id(std::string_view id) noexcept { return is_room(id); }
 
 void encode_envelope(std::string& out, const Envelope& envelope) {
-  out.assign(kEnvelopeVersion);
+  out.assign(envelope.seq == 0 ? kUnnumberedEnvelopeVersion : kEnvelopeVersion);
   out.push_back(' ');
   out.append(envelope.node);
   out.push_back(' ');
+  if (envelope.seq != 0) {
+    char seq[24];
+    const auto [seq_end, seq_ec] = std::to_chars(seq, seq + sizeof seq, envelope.seq);
+    out.append(seq, seq_end);
+    out.push_back(' ');
+  }
   out.append(envelope.ip);
   out.push_back(' ');
   char digits[8];
@@ -56,8 +62,16 @@ std::optional<Envelope> decode_envelope(std::string_view data) noexcept {
   Envelope envelope;
   envelope.text = data.substr(newline + 1);
 
-  if (next_field(header) != kEnvelopeVersion) return std::nullopt;
+  const std::string_view version = next_field(header);
+  if (version != kEnvelopeVersion && version != kUnnumberedEnvelopeVersion) return std::nullopt;
   envelope.node = next_field(header);
+  if (version == kEnvelopeVersion) {
+    const std::string_view seq = next_field(header);
+    const auto [end, ec] = std::from_chars(seq.data(), seq.data() + seq.size(), envelope.seq);
+    if (seq.empty() || seq.front() == '0' || ec != std::errc{} || end != seq.data() + seq.size()) {
+      return std::nullopt;
+    }
+  }
   envelope.ip = next_field(header);
   const std::string_view port = next_field(header);
   envelope.nick = next_field(header);

@@ -2,7 +2,11 @@
 // for every node to build the same `ack` bytes for its own members. Pure, like the rest of
 // protocol/. The room travels in the subject (udpchat.room.<room>), not in the envelope.
 //
-//   udpchat1 <node-id> <ip> <port>[ <nick>]\n<text>
+//   udpchat2 <node-id> <seq> <ip> <port>[ <nick>]\n<text>
+// <seq> numbers the node's lines for the room (1, 2, 3, ...; again from 1 when the node starts),
+// so that a node receiving them sees a gap when lines were lost on the way (the engine away
+// longer than the sender's buffer, a full inbound queue) and can say how many. The earlier
+// form, `udpchat1 <node-id> <ip> <port>[ <nick>]\n<text>`, is still read, without that check.
 #pragma once
 
 #include <cstdint>
@@ -12,7 +16,8 @@
 
 namespace udpchat::protocol {
 
-inline constexpr std::string_view kEnvelopeVersion = "udpchat1";
+inline constexpr std::string_view kEnvelopeVersion = "udpchat2";
+inline constexpr std::string_view kUnnumberedEnvelopeVersion = "udpchat1";
 inline constexpr std::string_view kRoomSubjectPrefix = "udpchat.room.";
 
 struct Envelope {
@@ -21,6 +26,7 @@ struct Envelope {
   std::uint16_t port = 0;
   std::string_view nick;  // empty when the sender has none
   std::string_view text;
+  std::uint64_t seq = 0;  // 0: an unnumbered (udpchat1) envelope
 };
 
 bool is_node_id(std::string_view id) noexcept;  // 1..32 of [A-Za-z0-9_-]

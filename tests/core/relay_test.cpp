@@ -741,3 +741,20 @@ TEST_CASE("windows are bounded per room and in total: 1000 full rooms stay withi
   CHECK(relay.room_count() == 1000);
   CHECK(relay.history_bytes() > bounded.history_total_bytes - 2 * (text.size() + 200));
 }
+
+TEST_CASE("lines lost between nodes become a gap line that +r1 members are told in order",
+          "[core][relay][repair]") {
+  Relay relay(config(), t0);
+  join_repair(relay, peer(1), "modern", t0);
+  join(relay, peer(2), "classic", t0);
+  relay.on_remote_line("lobby", "10.9.9.9", 5, "far", "first", t0);
+  const Outcome gap = relay.on_remote_gap("lobby", 12, t0);
+  CHECK(gap.audience == Audience::room);
+  CHECK(gap.recipients.empty());  // a plain member cannot be told
+  CHECK(gap.numbered_payload == "gap 2 12");
+  CHECK(relay.stats().remote_missed == 12);
+  // It sits in the window like any line: a member that lost it gets it again.
+  const Outcome repaired = relay.on_datagram(peer(1), "nack 2 2", t0);
+  REQUIRE(repaired.replies.size() == 1);
+  CHECK(repaired.replies[0] == "gap 2 12");
+}

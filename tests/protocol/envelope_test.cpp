@@ -73,3 +73,19 @@ TEST_CASE("room subjects carry the room and nothing else", "[protocol][envelope]
   CHECK(proto::subject_room("other.room.x").empty());
   CHECK(proto::subject_room("udpchat.room.").empty());
 }
+
+TEST_CASE("a numbered envelope carries the node's line number for the room, one spelling",
+          "[protocol][envelope]") {
+  std::string out;
+  proto::encode_envelope(out, {"node-a", "127.0.0.1", 40000, "alice", "hello", 42});
+  CHECK(out == "udpchat2 node-a 42 127.0.0.1 40000 alice\nhello");
+  const auto envelope = proto::decode_envelope(out);
+  REQUIRE(envelope);
+  CHECK(envelope->seq == 42);
+  CHECK(envelope->ip == "127.0.0.1");
+  CHECK(envelope->nick == "alice");
+  CHECK_FALSE(proto::decode_envelope("udpchat2 a 042 1.2.3.4 80\nhi"));  // two spellings
+  CHECK_FALSE(proto::decode_envelope("udpchat2 a 0 1.2.3.4 80\nhi"));
+  CHECK_FALSE(proto::decode_envelope("udpchat2 a 1.2.3.4 80\nhi"));      // no number
+  CHECK(proto::decode_envelope("udpchat1 a 1.2.3.4 80\nhi")->seq == 0);  // still read
+}
