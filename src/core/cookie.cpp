@@ -28,19 +28,34 @@ void compute_mac(unsigned char* mac, const unsigned char* stamp, const Peer& pee
 
 CookieJar::CookieJar(TimePoint now) : epoch_(now) {
   if (sodium_init() < 0) std::abort();  // no usable randomness: nothing is safe to run
-  randombytes_buf(current_.data(), current_.size());
-  randombytes_buf(previous_.data(), previous_.size());
+  randombytes_buf(secret_.data(), secret_.size());
+  current_ = derive(0);
+  previous_ = derive(-1);
+}
+
+CookieJar::CookieJar(TimePoint epoch, const Secret& secret) : epoch_(epoch), secret_(secret) {
+  if (sodium_init() < 0) std::abort();
+  current_ = derive(0);
+  previous_ = derive(-1);
+}
+
+// Each generation's key is a keyed hash of its number: nothing but the secret to share, and a
+// key from two generations ago cannot be recomputed without it.
+CookieJar::Key CookieJar::derive(std::int64_t generation) const {
+  Key key{};
+  unsigned char number[8];
+  for (int i = 0; i < 8; ++i) {
+    number[i] = static_cast<unsigned char>(static_cast<std::uint64_t>(generation) >> (8 * (7 - i)));
+  }
+  crypto_generichash(key.data(), key.size(), number, sizeof number, secret_.data(), secret_.size());
+  return key;
 }
 
 void CookieJar::rotate_keys(TimePoint now) {
   const auto generation = (now - epoch_) / kRotation;
   if (generation <= generation_) return;
-  if (generation == generation_ + 1) {
-    previous_ = current_;
-  } else {
-    randombytes_buf(previous_.data(), previous_.size());
-  }
-  randombytes_buf(current_.data(), current_.size());
+  current_ = derive(generation);
+  previous_ = derive(generation - 1);
   generation_ = generation;
 }
 

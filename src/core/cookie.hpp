@@ -17,7 +17,13 @@ class CookieJar {
   static constexpr Duration kLifetime = std::chrono::seconds(30);
   static constexpr Duration kRotation = std::chrono::minutes(2);
 
+  using Secret = std::array<unsigned char, 32>;
+
+  // Keys derived from a random secret, generations counted from `now`.
   explicit CookieJar(TimePoint now);
+  // Keys derived from `secret`, generations counted from `epoch`: jars built alike issue and
+  // verify the same cookies (the shards of one node).
+  CookieJar(TimePoint epoch, const Secret& secret);
 
   // A token of [A-Za-z0-9_-]: a time stamp and a truncated keyed MAC (BLAKE2b) over the time
   // stamp and the peer's address and port.
@@ -33,7 +39,10 @@ class CookieJar {
   void rotate_keys(TimePoint now);
   std::uint64_t millis_since_epoch(TimePoint now) const;
 
+  Key derive(std::int64_t generation) const;
+
   TimePoint epoch_;
+  Secret secret_{};
   std::int64_t generation_ = 0;
   Key current_{};
   Key previous_{};

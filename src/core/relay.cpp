@@ -81,11 +81,14 @@ std::uint64_t RelayStats::dropped() const noexcept {
   return total;
 }
 
-Relay::Relay(RelayConfig config, TimePoint now) : config_(config), cookies_(now) {
-  if (config_.datagram_limit.rate > 0 || config_.cookie_limit.rate > 0) {
+Relay::Relay(RelayConfig config, TimePoint now)
+    : config_(config),
+      cookies_(config_.share ? CookieJar(config_.share->cookie_epoch(), config_.share->cookie_secret())
+                             : CookieJar(now)) {
+  if (!config_.share && (config_.datagram_limit.rate > 0 || config_.cookie_limit.rate > 0)) {
     limiter_.emplace(config_.datagram_limit, config_.cookie_limit, config_.limiter_slots);
   }
-  if (config_.max_egress > 0) egress_.emplace(config_.max_egress);
+  if (!config_.share && config_.max_egress > 0) egress_.emplace(config_.max_egress);
   members_.reserve(std::min<std::size_t>(config_.max_clients, 1024));
   index_.reserve(std::min<std::size_t>(config_.max_clients, 1024));
 }
@@ -98,6 +101,38 @@ const Member* Relay::find(const Peer& peer) const noexcept {
 Member* Relay::find_mutable(const Peer& peer) noexcept {
   const auto it = index_.find(peer);
   return it == index_.end() ? nullptr : &members_[it->second];
+}
+
+bool Relay::limits_on() const noexcept {
+  return config_.share ? config_.share->limits_on() : limiter_.has_value();
+}
+
+bool Relay::allow_stranger(const Peer& from, TimePoint now) {
+  if (config_.share) return config_.share->allow_datagram(from, now);
+  return !limiter_ || limiter_->allow_datagram(from, now);
+}
+
+bool Relay::allow_cookie(const Peer& from, TimePoint now) {
+  if (config_.share) return config_.share->allow_cookie(from, now);
+  return !limiter_ || limiter_->allow_cookie(from, now);
+}
+
+bool Relay::allow_egress(double bytes, TimePoint now) {
+  if (config_.share) return config_.share->allow_egress(bytes, now);
+  return !egress_ || egress_->allow(bytes, now);
+}
+
+// A nick is unique in its room on the node: the share holds it when the node has shards.
+bool Relay::claim_nick(std::string_view room, std::string_view nick, const Peer& peer) {
+  if (config_.share) return config_.share->claim_nick(room, nick, peer);
+  const auto it = rooms_.find(std::string(room));
+  if (it == rooms_.end() || !it->second.nicks.contains(std::string(nick))) return true;
+  const Member* holder = find(peer);
+  return holder != nullptr && holder->room == &it->second && holder->nick == nick;
+}
+
+void Relay::release_nick(std::string_view room, const Member& member) {
+  if (config_.share && !member.nick.empty()) config_.share->release_nick(room, member.nick, member.peer);
 }
 
 Outcome Relay::drop(DropReason reason) {
@@ -121,7 +156,7 @@ Outcome Relay::reply_to_stranger(std::string_view datagram) {
 Outcome Relay::tell_not_member(const Peer& from, std::string_view datagram, TimePoint now) {
   Outcome out = drop(DropReason::not_member);
   if (datagram.size() < proto::kNotMember.size()) return out;
-  if (limiter_ && !limiter_->allow_cookie(from, now)) return out;
+  if (!allow_cookie(from, now)) return out;
   out.audience = Audience::sender;
   out.payload = proto::kNotMember;
   return out;
@@ -131,14 +166,10 @@ Member* Relay::join(const Peer& peer, std::string_view nick, std::string_view ro
                     bool validated, JoinResult& result) {
   if (room.empty()) room = proto::kDefaultRoom;
   Member* member = find_mutable(peer);
-  if (!nick.empty()) {
-    // A member may keep its own nick (a rejoin, a refreshed membership); nobody takes another's.
-    const auto it = rooms_.find(std::string(room));
-    const bool own = member != nullptr && member->room_name() == room && member->nick == nick;
-    if (it != rooms_.end() && !own && it->second.nicks.contains(std::string(nick))) {
-      result = JoinResult::nick_taken;
-      return nullptr;
-    }
+  // A member may keep its own nick (a rejoin, a refreshed membership); nobody takes another's.
+  if (!nick.empty() && !claim_nick(room, nick, peer)) {
+    result = JoinResult::nick_taken;
+    return nullptr;
   }
   if (member != nullptr) {
     const auto index = static_cast<std::size_t>(member - members_.data());
@@ -150,6 +181,7 @@ Member* Relay::join(const Peer& peer, std::string_view nick, std::string_view ro
     result = member->room_name() == room ? JoinResult::refreshed : JoinResult::moved;
     if (result == JoinResult::refreshed && member->nick != nick) {
       if (!member->nick.empty()) member->room->nicks.erase(member->nick);
+      release_nick(room, *member);
       if (!nick.empty()) member->room->nicks.emplace(nick);
     }
     if (result == JoinResult::moved) leave_room(index);
@@ -158,7 +190,10 @@ Member* Relay::join(const Peer& peer, std::string_view nick, std::string_view ro
     refresh(index, now);
     return &members_[index];
   }
-  if (members_.size() >= config_.max_clients) {
+  const bool seat = config_.share ? config_.share->admit(config_.max_clients)
+                                  : members_.size() < config_.max_clients;
+  if (!seat) {
+    if (!nick.empty() && config_.share) config_.share->release_nick(room, nick, peer);
     result = JoinResult::full;
     return nullptr;
   }
@@ -203,6 +238,7 @@ void Relay::leave_room(std::size_t index) {
   members_[moved].room_slot = member.room_slot;
   room.members.pop_back();
   if (!member.nick.empty()) room.nicks.erase(member.nick);
+  release_nick(room.name, member);
   if (!member.validated) --room.unvalidated;
   if (member.repair) --room.repair;
   member.room = nullptr;
@@ -249,6 +285,7 @@ Member Relay::take(std::size_t index) {
   leave_room(index);
   Member taken = std::move(members_[index]);
   index_.erase(taken.peer);
+  if (config_.share) config_.share->release();
   const std::size_t last = members_.size() - 1;
   if (index != last) {
     members_[index] = std::move(members_[last]);
@@ -310,9 +347,7 @@ Outcome Relay::fan_out(Room& room, const Line& line, TimePoint now) {
                                line.text);
   }
   const std::size_t bytes = buffer_.size() * plain.size() + numbered_.size() * numbered.size();
-  if (egress_ && !egress_->allow(static_cast<double>(bytes), now)) {
-    return drop(DropReason::egress_limited);
-  }
+  if (!allow_egress(static_cast<double>(bytes), now)) return drop(DropReason::egress_limited);
   if (credited) {
     for (const std::uint32_t index : plain) {
       if (!members_[index].validated) members_[index].unheard_bytes += buffer_.size();
@@ -472,9 +507,9 @@ Outcome Relay::on_datagram(const Peer& from, std::string_view datagram, TimePoin
   Member* member = find_mutable(from);
   // The cheapest refusal first: a source over its budget costs no decoding. A member spends
   // its own budget; strangers share their source's (IPv4 address or IPv6 /64).
-  if (limiter_) {
+  if (limits_on()) {
     const bool allowed = member != nullptr ? member->budget.take(config_.datagram_limit, now)
-                                           : limiter_->allow_datagram(from, now);
+                                           : allow_stranger(from, now);
     if (!allowed) return drop(DropReason::rate_limited);
   }
   const proto::ClientMessage message = proto::decode_client(datagram);
@@ -511,7 +546,7 @@ Outcome Relay::on_datagram(const Peer& from, std::string_view datagram, TimePoin
           },
           [&](const proto::CookieRequest& request) -> Outcome {
             // A member (moving rooms, refreshing) has spent its own budget already.
-            if (limiter_ && member == nullptr && !limiter_->allow_cookie(from, now)) {
+            if (member == nullptr && !allow_cookie(from, now)) {
               return drop(DropReason::cookie_rate_limited);
             }
             // +r1 is offered only to a client that said it speaks it (and while rooms keep

@@ -6,6 +6,7 @@
 #include <array>
 #include <cstddef>
 #include <deque>
+#include <memory>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -16,6 +17,7 @@
 #include <vector>
 
 #include "core/cookie.hpp"
+#include "core/node_share.hpp"
 #include "core/peer.hpp"
 #include "core/rate_limiter.hpp"
 #include "core/time.hpp"
@@ -54,6 +56,9 @@ struct RelayConfig {
   std::size_t history_lines = 1024;
   std::size_t history_room_bytes = 256 * 1024;
   std::size_t history_total_bytes = 64 << 20;
+  // The shards of one node share this (serve --threads); a relay on its own has none, and
+  // keeps its cookies, member count, nicks and budgets to itself.
+  std::shared_ptr<NodeShare> share;
 };
 
 // What the window counts for one line besides its bytes (the entry and the string).
@@ -203,6 +208,14 @@ class Relay {
 
  private:
   enum class JoinResult : std::uint8_t { joined, moved, refreshed, full, nick_taken };
+
+  // Budgets, from the node's share when there is one.
+  bool limits_on() const noexcept;
+  bool allow_stranger(const Peer& from, TimePoint now);
+  bool allow_cookie(const Peer& from, TimePoint now);
+  bool allow_egress(double bytes, TimePoint now);
+  bool claim_nick(std::string_view room, std::string_view nick, const Peer& peer);
+  void release_nick(std::string_view room, const Member& member);
 
   Outcome drop(DropReason reason);
   Outcome reply_to_stranger(std::string_view datagram);

@@ -758,3 +758,33 @@ TEST_CASE("lines lost between nodes become a gap line that +r1 members are told 
   REQUIRE(repaired.replies.size() == 1);
   CHECK(repaired.replies[0] == "gap 2 12");
 }
+
+TEST_CASE("shards sharing a node are one relay: cookies, seats, nicks and budgets are node-wide",
+          "[core][relay][shards]") {
+  RelayConfig shared = config(false, 3);
+  shared.datagram_limit = {100, 30};
+  shared.share = std::make_shared<udpchat::core::NodeShare>(shared, t0);
+  Relay a(shared, t0);
+  Relay b(shared, t0);
+  // A cookie issued by one shard joins on the other (the kernel may hash a client's datagrams
+  // to another socket after a rebind, or a test may send from two).
+  const Outcome cookie = a.on_datagram(peer(1), proto::encode_cookie_request(), t0);
+  const std::string token(std::get<proto::Cookie>(proto::decode_server(cookie.payload)).token);
+  CHECK(b.on_datagram(peer(1), proto::encode_join(token, "alice"), t0).event == Event::joined);
+  // Seats are counted over the node, nicks held over the node.
+  CHECK(join(a, peer(2), "bob", t0).event == Event::joined);
+  CHECK(join(a, peer(3), "alice", t0).payload == "nick taken");
+  CHECK(join(a, peer(3), "carol", t0).event == Event::joined);
+  CHECK(join(b, peer(4), "dave", t0).payload == "full");
+  CHECK(shared.share->members() == 3);
+  b.on_datagram(peer(1), "quit", t0);
+  CHECK(shared.share->members() == 2);
+  CHECK(join(a, peer(4), "alice", t0).event == Event::joined);  // free again, on any shard
+  // A stranger's budget is the node's, not one per shard.
+  int allowed = 0;
+  for (int i = 0; i < 40; ++i) {
+    Relay& shard = i % 2 == 0 ? a : b;
+    allowed += shard.on_datagram(Peer::v4(192, 0, 2, 1, 9), "^hb^", t0 + 1s).drop != DropReason::rate_limited;
+  }
+  CHECK(allowed == 30);
+}
