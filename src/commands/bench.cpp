@@ -57,7 +57,7 @@ class EmbeddedRelay {
     config.datagram_limit = {0, 0};
     config.cookie_limit = {0, 0};
     server_ = std::make_unique<net::RelayServer>(io_, std::move(socket), config, log_);
-    server_->start(false);
+    server_->start();
     thread_ = std::thread([this] { io_.run(); });
   }
   ~EmbeddedRelay() {

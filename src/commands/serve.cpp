@@ -7,6 +7,7 @@
 #include <optional>
 #include <random>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include <fmt/format.h>
@@ -16,15 +17,13 @@
 #include "core/relay.hpp"
 #include "net/address.hpp"
 #include "net/log.hpp"
-#include "net/relay_server.hpp"
+#include "net/relay_node.hpp"
 #include "net/socket.hpp"
 #include "protocol/envelope.hpp"
 
 namespace udpchat::commands {
 
 namespace {
-
-constexpr int kSocketBufferBytes = 4 << 20;
 
 struct ServeOptions {
   std::string bind{net::kDefaultTarget};
@@ -45,6 +44,7 @@ struct ServeOptions {
   std::string backplane_send = "asap";
   double backplane_buffer = 1 << 20;
   core::Duration max_queue_delay = core::RelayConfig{}.max_queue_delay;
+  unsigned threads = 1;  // 0: one per core
   std::size_t legacy_credit = core::RelayConfig{}.legacy_credit;
 };
 
@@ -171,18 +171,11 @@ int run_serve(const ServeOptions& options) {
     return kExitUnresolved;
   }
   const net::udp::endpoint local = results.begin()->endpoint();
-  net::udp::socket socket = net::bind_socket(io.get_executor(), local, ec);
-  if (ec) {
-    print_error(fmt::format("cannot bind {}: {}", net::format_endpoint(local), ec.message()));
-    return kExitFailure;
-  }
 
   const net::Logger log(options.log_format == "json" ? net::LogFormat::json : net::LogFormat::text,
                         options.quiet);
-  // Big buffers absorb bursts: a full receive buffer drops lines before the relay sees them.
-  const net::BufferSizes buffers = net::set_buffer_sizes(socket, kSocketBufferBytes);
-  log.info("socket buffers", {{"receive", buffers.receive}, {"send", buffers.send}});
-  core::RelayConfig config;
+  net::NodeConfig node;
+  core::RelayConfig& config = node.relay;
   config.legacy = options.legacy;
   config.hb_timeout = options.hb_timeout;
   config.max_clients = options.max_clients;
@@ -190,37 +183,35 @@ int run_serve(const ServeOptions& options) {
   config.datagram_limit = {options.rate_limit, options.burst};
   config.cookie_limit = {options.cookie_rate_limit, options.cookie_rate_limit * 2};
   config.max_egress = options.max_egress;
-  config.report_room_changes = !options.backplane.empty();
   config.max_queue_delay = options.max_queue_delay;
   config.legacy_credit = options.legacy_credit;
-  net::RelayServer server(io, std::move(socket), config, log, options.stats_interval);
-
-  // The engine is optional at run time: the node serves its own members while it connects.
-  std::unique_ptr<net::Backplane> backplane;
+  node.threads = options.threads == 0 ? std::max(1u, std::thread::hardware_concurrency())
+                                      : options.threads;
+  node.stats_interval = options.stats_interval;
+  node.duration = options.duration;
   if (!options.backplane.empty()) {
-    net::BackplaneConfig backplane_config;
-    backplane_config.servers = split_servers(options.backplane);
-    backplane_config.node_id = options.node_id.empty() ? random_node_id() : options.node_id;
-    backplane_config.send_asap = options.backplane_send == "asap";
-    backplane_config.buffer_bytes = static_cast<int>(options.backplane_buffer);
-    backplane = net::start_backplane(
-        io, backplane_config, log,
-        [&server](std::string_view room, std::string_view envelope) {
-          server.on_backplane_line(room, envelope);
-        },
-        error);
-    if (!backplane) {
-      print_error(fmt::format("--backplane: {}", error));
-      return kExitFailure;
-    }
-    server.attach(*backplane, backplane_config.node_id);
+    net::BackplaneConfig& backplane = node.backplane.emplace();
+    backplane.servers = split_servers(options.backplane);
+    backplane.node_id = options.node_id.empty() ? random_node_id() : options.node_id;
+    backplane.send_asap = options.backplane_send == "asap";
+    backplane.buffer_bytes = static_cast<int>(options.backplane_buffer);
+  }
+  auto relay = net::RelayNode::bind(io, local, std::move(node), log, error);
+  if (!relay) {
+    print_error(error);
+    return kExitFailure;
+  }
+  // The engine is optional at run time: the node serves its own members while it connects.
+  if (!relay->start_backplane(error)) {
+    print_error(fmt::format("--backplane: {}", error));
+    return kExitFailure;
   }
 
   // Scripts wait for this line (or the port file) before they send anything.
-  fmt::print("listening on {}\n", net::format_endpoint(server.local_endpoint()));
+  fmt::print("listening on {}\n", net::format_endpoint(relay->local_endpoint()));
   std::fflush(stdout);
   if (!options.port_file.empty() &&
-      !write_port_file(options.port_file, server.local_endpoint().port(), error)) {
+      !write_port_file(options.port_file, relay->local_endpoint().port(), error)) {
     print_error(error);
     return kExitFailure;
   }
@@ -228,12 +219,8 @@ int run_serve(const ServeOptions& options) {
     log.warn("legacy mode", {{"note", "open relay: any address joins without a cookie; "
                                       "use on trusted networks only"}});
   }
-
-  server.start();
-  if (options.duration > core::Duration::zero()) server.stop_after(options.duration);
-  io.run();
-  if (backplane) backplane->close();
-  return server.failed() ? kExitFailure : kExitOk;
+  if (relay->shards() > 1) log.info("shards", {{"threads", relay->shards()}});
+  return relay->run() ? kExitOk : kExitFailure;
 }
 
 }  // namespace
@@ -296,6 +283,25 @@ void add_serve(CLI::App& app, Runner& run) {
       ->default_str("off")
       ->type_name("BYTES/s")
       ->check(parsed_by(&parse_bytes_rate, "500K, 10M, 1G, off"));
+  cmd->add_option_function<std::string>(
+         "--threads",
+         [options](const std::string& text) {
+           options->threads = text == "auto" ? 0 : static_cast<unsigned>(std::stoul(text));
+         },
+         "Shards serving one address, each on its own core (Linux; auto: one per core)")
+      ->default_str("1")
+      ->type_name("N|auto")
+      ->check(CLI::Validator(
+          [](std::string& text) -> std::string {
+            if (text == "auto") return {};
+            unsigned value = 0;
+            const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+            if (ec == std::errc{} && end == text.data() + text.size() && value >= 1 && value <= 256) {
+              return {};
+            }
+            return fmt::format("'{}' is not a number of threads (1 to 256, or auto)", text);
+          },
+          ""));
   add_duration(*cmd, "--stats-interval", options->stats_interval,
                "How often to log traffic and drop counters (only when they changed)");
   add_duration(*cmd, "--duration", options->duration,

@@ -249,6 +249,13 @@ void Relay::leave_room(std::size_t index) {
   }
 }
 
+std::vector<std::string> Relay::room_names() const {
+  std::vector<std::string> names;
+  names.reserve(rooms_.size());
+  for (const auto& [name, room] : rooms_) names.push_back(name);
+  return names;
+}
+
 std::vector<RoomChange> Relay::take_room_changes() {
   std::vector<RoomChange> changes;
   changes.swap(room_changes_);

@@ -200,6 +200,7 @@ class Relay {
   const Member* find(const Peer& peer) const noexcept;
   const RelayStats& stats() const noexcept { return stats_; }
   std::size_t room_count() const noexcept { return rooms_.size(); }
+  std::vector<std::string> room_names() const;
   // Bytes the rooms' windows hold (with kHistoryEntryOverhead per line).
   std::size_t history_bytes() const noexcept { return history_bytes_; }
   // Rooms opened and closed since the last call, oldest first (report_room_changes).

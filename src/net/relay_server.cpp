@@ -6,6 +6,7 @@
 #include <csignal>
 #include <cstring>
 #include <ranges>
+#include <set>
 
 #ifdef __linux__
 #include <sys/socket.h>
@@ -43,52 +44,35 @@ nlohmann::ordered_json drop_fields(const core::RelayStats& stats) {
 }  // namespace
 
 RelayServer::RelayServer(asio::io_context& io, udp::socket socket, core::RelayConfig config,
-                         const Logger& log, core::Duration stats_interval)
+                         const Logger& log)
     : io_(io),
       socket_(std::move(socket)),
       protocol_(socket_.local_endpoint().protocol()),
       sweep_timer_(io),
-      signals_(io, SIGINT, SIGTERM),
-      deadline_timer_(io),
       relay_(config, core::Clock::now()),
-      log_(log),
-      stats_interval_(stats_interval),
-      stats_logged_at_(core::Clock::now()) {}
+      log_(log) {}
 
 udp::endpoint RelayServer::local_endpoint() const { return socket_.local_endpoint(); }
 
-void RelayServer::start(bool handle_signals) {
-#ifdef SIGHUP
-  // A closed terminal or a service manager's hang-up ends the relay as cleanly as SIGTERM.
-  if (handle_signals) signals_.add(SIGHUP);
-#endif
+void RelayServer::start() {
   asio::co_spawn(io_, receive_loop(), asio::detached);
   asio::co_spawn(io_, sweep_loop(), asio::detached);
-  if (handle_signals) {
-    asio::co_spawn(io_, signal_loop(), asio::detached);
-  } else {
-    std::error_code ignored;
-    signals_.clear(ignored);
-  }
 }
 
-void RelayServer::stop() {
-  if (stopped_) return;
+std::size_t RelayServer::stop() {
+  if (stopped_) return 0;
   stopped_ = true;
   const std::size_t notified = relay_.members().size();
   broadcast_to_all(protocol::kEnd);
-  log_.info("shutdown", {{"notified", notified}});
-  log_stats("totals");
   std::error_code ignored;
   socket_.close(ignored);
   sweep_timer_.cancel();
-  deadline_timer_.cancel();
-  signals_.cancel(ignored);
+  return notified;
 }
 
-void RelayServer::stop_after(core::Duration duration) {
-  deadline_timer_.expires_after(duration);
-  asio::co_spawn(io_, deadline_wait(), asio::detached);
+void RelayServer::link(ShardLinks& links, std::size_t index) {
+  links_ = &links;
+  index_ = index;
 }
 
 awaitable<void> RelayServer::receive_loop() {
@@ -106,9 +90,7 @@ awaitable<void> RelayServer::receive_loop() {
     auto [wait_error] = co_await socket_.async_wait(udp::socket::wait_read, use_nothrow);
     if (stopped_) break;
     if (wait_error) {
-      log_.warn("receive failed", {{"error", wait_error.message()}});
-      failed_ = true;
-      stop();
+      survives(wait_error);
       break;
     }
     for (int turn = 0; turn < kBatchesPerTurn && !stopped_; ++turn) {
@@ -129,6 +111,7 @@ awaitable<void> RelayServer::receive_loop() {
                        : read_at - std::chrono::nanoseconds(std::max<std::int64_t>(0, read_at_ns - stamp));
         handle(batch.source(i), batch.datagram(i), arrived);
       }
+      if (links_ != nullptr) links_->on_batch_end(index_);
       if (received < kBatch) break;
     }
   }
@@ -143,6 +126,7 @@ awaitable<void> RelayServer::receive_loop() {
       break;
     }
     handle(from, std::string_view(buffer.data(), size), core::Clock::now());
+    if (links_ != nullptr) links_->on_batch_end(index_);
   }
 #endif
 }
@@ -157,6 +141,7 @@ bool RelayServer::survives(const std::error_code& ec) {
   log_.warn("receive failed", {{"error", ec.message()}});
   failed_ = true;
   stop();
+  if (links_ != nullptr) links_->on_failure(index_);
   return false;
 }
 
@@ -170,27 +155,8 @@ awaitable<void> RelayServer::sweep_loop() {
     for (const auto& member : relay_.expire(core::Clock::now())) {
       log_.info("expired", member_fields(member));
     }
-    if (backplane_ != nullptr) sync_subscriptions();
-    log_stats_if_due();
+    report_room_changes();
   }
-}
-
-awaitable<void> RelayServer::signal_loop() {
-  auto [ec, signal] = co_await signals_.async_wait(use_nothrow);
-  if (ec) co_return;
-  std::string_view name = signal == SIGINT ? "SIGINT" : "SIGTERM";
-#ifdef SIGHUP
-  if (signal == SIGHUP) name = "SIGHUP";
-#endif
-  log_.info("signal", {{"signal", name}});
-  stop();
-}
-
-awaitable<void> RelayServer::deadline_wait() {
-  auto [ec] = co_await deadline_timer_.async_wait(use_nothrow);
-  if (ec || stopped_) co_return;
-  log_.info("duration reached");
-  stop();
 }
 
 void RelayServer::handle(const udp::endpoint& from, std::string_view datagram,
@@ -205,11 +171,16 @@ void RelayServer::handle(const udp::endpoint& from, std::string_view datagram,
     case core::Event::none:
     case core::Event::dropped: break;
   }
-  if (backplane_ != nullptr) {
-    // Local members first: they never wait on, or depend on, the engine.
-    if (outcome.sender != nullptr) publish(*outcome.sender, outcome.text);
-    sync_subscriptions();
+  if (links_ != nullptr) {
+    // Local members first: they never wait on, or depend on, other shards or the engine.
+    if (outcome.sender != nullptr) links_->on_local_line(index_, *outcome.sender, outcome.text);
+    report_room_changes();
   }
+}
+
+void RelayServer::report_room_changes() {
+  if (links_ == nullptr) return;
+  for (const auto& change : relay_.take_room_changes()) links_->on_room_change(index_, change);
 }
 
 void RelayServer::deliver(const core::Outcome& outcome, const udp::endpoint& from) {
@@ -232,47 +203,26 @@ void RelayServer::deliver(const core::Outcome& outcome, const udp::endpoint& fro
   }
 }
 
-void RelayServer::attach(Backplane& backplane, std::string node_id) {
-  backplane_ = &backplane;
-  node_id_ = std::move(node_id);
-  sync_subscriptions();
-}
-
-void RelayServer::publish(const core::Member& sender, std::string_view text) {
-  // Numbered whether or not the engine takes it: a line dropped here shows as a gap there.
-  const std::uint64_t seq = ++published_[std::string(sender.room_name())];
-  protocol::encode_envelope(envelope_,
-                            {node_id_, sender.ip, sender.peer.port, sender.nick, text, seq});
-  if (backplane_->publish(sender.room_name(), envelope_)) {
-    ++backplane_counts_.published;
-  } else {
-    ++backplane_counts_.publish_dropped;
-  }
-}
-
-// A node listens to a room's subject exactly while it has members in that room.
-void RelayServer::sync_subscriptions() {
-  for (const auto& change : relay_.take_room_changes()) {
-    if (change.opened) {
-      backplane_->subscribe(change.room);
-    } else {
-      backplane_->unsubscribe(change.room);
-      published_.erase(change.room);
-      std::erase_if(heard_, [&](const auto& entry) { return entry.first.starts_with(change.room + '\n'); });
-    }
-  }
-}
-
-void RelayServer::on_backplane_line(std::string_view room, std::string_view envelope) {
+void RelayServer::on_shard_line(std::string_view room, std::string_view envelope) {
   if (stopped_) return;
-  ++backplane_counts_.received;
+  const auto line = protocol::decode_envelope(envelope);
+  if (!line) return;  // built by this node: cannot happen
+  deliver(relay_.on_remote_line(room, line->ip, line->port, line->nick, line->text,
+                                core::Clock::now()),
+          {});
+}
+
+void RelayServer::on_backplane_line(std::string_view room, std::string_view envelope,
+                                    std::string_view node_id) {
+  if (stopped_) return;
+  ++backplane_received_;
   const auto line = protocol::decode_envelope(envelope);
   if (!line) {
-    ++backplane_counts_.malformed;
+    ++backplane_malformed_;
     return;
   }
-  if (line->node == node_id_) {
-    ++backplane_counts_.own;
+  if (line->node == node_id) {
+    ++backplane_own_;
     return;
   }
   if (line->seq != 0) {
@@ -282,14 +232,28 @@ void RelayServer::on_backplane_line(std::string_view room, std::string_view enve
     auto [heard, first] = heard_.try_emplace(std::move(key), line->seq);
     // A number that goes back is a node that started again: counting starts again too.
     if (!first && line->seq > heard->second + 1) {
-      ++backplane_counts_.gaps;
+      ++backplane_gaps_;
       deliver(relay_.on_remote_gap(room, line->seq - heard->second - 1, core::Clock::now()), {});
     }
     heard->second = line->seq;
   }
-  const core::Outcome outcome =
-      relay_.on_remote_line(room, line->ip, line->port, line->nick, line->text, core::Clock::now());
-  deliver(outcome, {});
+  deliver(relay_.on_remote_line(room, line->ip, line->port, line->nick, line->text,
+                                core::Clock::now()),
+          {});
+}
+
+ShardSnapshot RelayServer::snapshot() const {
+  ShardSnapshot snapshot;
+  snapshot.relay = relay_.stats();
+  snapshot.members = relay_.members().size();
+  snapshot.rooms = relay_.room_names();
+  snapshot.receive_errors = receive_errors_;
+  snapshot.send_errors = send_errors_;
+  snapshot.backplane_received = backplane_received_;
+  snapshot.backplane_own = backplane_own_;
+  snapshot.backplane_malformed = backplane_malformed_;
+  snapshot.backplane_gaps = backplane_gaps_;
+  return snapshot;
 }
 
 void RelayServer::send(std::string_view payload, const udp::endpoint& to) {
@@ -325,45 +289,62 @@ std::uint64_t RelayServer::send_in_batches(std::string_view payload, Peers&& pee
   return errors;
 }
 
-// Counters go to the log every stats interval, and only when traffic came in: a flood must
-// not become a flood of log lines, and an idle relay stays quiet.
-void RelayServer::log_stats_if_due() {
-  const auto now = core::Clock::now();
-  if (now - stats_logged_at_ < stats_interval_) return;
-  stats_logged_at_ = now;
-  if (relay_.stats().datagrams == datagrams_logged_) return;
-  datagrams_logged_ = relay_.stats().datagrams;
-  log_stats("stats");
-}
-
-void RelayServer::log_stats(std::string_view event) const {
-  const auto& stats = relay_.stats();
-  nlohmann::ordered_json fields = {{"members", relay_.members().size()},
-                                   {"datagrams", stats.datagrams},
-                                   {"joins", stats.joins},
-                                   {"leaves", stats.leaves},
-                                   {"expiries", stats.expiries},
-                                   {"lines", stats.lines},
-                                   {"deliveries", stats.deliveries},
-                                   {"rooms", relay_.room_count()},
-                                   {"receive_errors", receive_errors_},
-                                   {"send_errors", send_errors_}};
-  if (relay_.config().legacy) fields["credit_skipped"] = stats.credit_skipped;
-  if (backplane_ != nullptr) {
-    fields["remote_lines"] = stats.remote_lines;
-    fields["remote_unrouted"] = stats.remote_unrouted;
-    fields["backplane_published"] = backplane_counts_.published;
-    fields["backplane_publish_dropped"] = backplane_counts_.publish_dropped;
-    fields["backplane_dropped"] = backplane_->dropped();
-    fields["backplane_received"] = backplane_counts_.received;
-    fields["backplane_own"] = backplane_counts_.own;
-    fields["backplane_malformed"] = backplane_counts_.malformed;
-    fields["backplane_gaps"] = backplane_counts_.gaps;
-    fields["remote_missed"] = stats.remote_missed;
+nlohmann::ordered_json node_fields(const std::vector<ShardSnapshot>& shards, bool backplane) {
+  core::RelayStats total;
+  std::size_t members = 0;
+  std::set<std::string> rooms;
+  ShardSnapshot sum;
+  for (const auto& shard : shards) {
+    const core::RelayStats& s = shard.relay;
+    total.datagrams += s.datagrams;
+    total.joins += s.joins;
+    total.leaves += s.leaves;
+    total.expiries += s.expiries;
+    total.lines += s.lines;
+    total.deliveries += s.deliveries;
+    total.remote_lines += s.remote_lines;
+    total.remote_unrouted += s.remote_unrouted;
+    total.remote_missed += s.remote_missed;
+    total.credit_skipped += s.credit_skipped;
+    total.repaired += s.repaired;
+    total.missed += s.missed;
+    for (std::size_t i = 0; i < core::kDropReasonCount; ++i) total.drops[i] += s.drops[i];
+    members += shard.members;
+    rooms.insert(shard.rooms.begin(), shard.rooms.end());
+    sum.receive_errors += shard.receive_errors;
+    sum.send_errors += shard.send_errors;
+    sum.backplane_received += shard.backplane_received;
+    sum.backplane_own += shard.backplane_own;
+    sum.backplane_malformed += shard.backplane_malformed;
+    sum.backplane_gaps += shard.backplane_gaps;
   }
-  const nlohmann::ordered_json drops = drop_fields(stats);  // kept alive for the loop
+  nlohmann::ordered_json fields = {{"members", members},
+                                   {"datagrams", total.datagrams},
+                                   {"joins", total.joins},
+                                   {"leaves", total.leaves},
+                                   {"expiries", total.expiries},
+                                   {"lines", total.lines},
+                                   {"deliveries", total.deliveries},
+                                   {"rooms", rooms.size()},
+                                   {"receive_errors", sum.receive_errors},
+                                   {"send_errors", sum.send_errors}};
+  if (total.repaired + total.missed > 0) {
+    fields["repaired"] = total.repaired;
+    fields["missed"] = total.missed;
+  }
+  if (total.credit_skipped > 0) fields["credit_skipped"] = total.credit_skipped;
+  if (backplane) {
+    fields["remote_lines"] = total.remote_lines;
+    fields["remote_unrouted"] = total.remote_unrouted;
+    fields["remote_missed"] = total.remote_missed;
+    fields["backplane_received"] = sum.backplane_received;
+    fields["backplane_own"] = sum.backplane_own;
+    fields["backplane_malformed"] = sum.backplane_malformed;
+    fields["backplane_gaps"] = sum.backplane_gaps;
+  }
+  const nlohmann::ordered_json drops = drop_fields(total);  // kept alive for the loop
   for (const auto& [key, value] : drops.items()) fields[key] = value;
-  log_.info(event, fields);
+  return fields;
 }
 
 }  // namespace udpchat::net

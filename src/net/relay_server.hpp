@@ -1,48 +1,72 @@
-// The Asio shell around core::Relay: a receive loop, a sweep loop and a signal loop on one
-// io_context. All decisions are the relay's; this file only moves bytes and time.
+// The Asio shell around core::Relay for one socket: a receive loop and a sweep loop on one
+// io_context. All decisions are the relay's; this file only moves bytes and time. A serve node
+// runs one of these per shard (net::RelayNode); bench --embedded runs one on its own.
 #pragma once
 
 #include <cstdint>
 #include <span>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "core/relay.hpp"
 #include "net/asio_compat.hpp"
-#include "net/backplane.hpp"
 #include "net/log.hpp"
 
 namespace udpchat::net {
 
+// What a shard tells its node, on the shard's own thread: RelayNode carries local lines to the
+// other shards and the backplane, and counts rooms for the backplane's subscriptions.
+class ShardLinks {
+ public:
+  virtual ~ShardLinks() = default;
+  // A local member's line, already relayed to this shard's own members of its room.
+  virtual void on_local_line(std::size_t shard, const core::Member& sender, std::string_view text) = 0;
+  virtual void on_room_change(std::size_t shard, const core::RoomChange& change) = 0;
+  // A batch of datagrams is handled: what the lines of the batch hand over can go, together.
+  virtual void on_batch_end(std::size_t shard) = 0;
+  // The shard's socket broke and it stopped: the node stops too.
+  virtual void on_failure(std::size_t shard) = 0;
+};
+
+// A shard's figures at one moment, for the node's stats and totals.
+struct ShardSnapshot {
+  core::RelayStats relay;
+  std::size_t members = 0;
+  std::vector<std::string> rooms;
+  std::uint64_t receive_errors = 0;
+  std::uint64_t send_errors = 0;
+  std::uint64_t backplane_received = 0;
+  std::uint64_t backplane_own = 0;  // our own lines handed back (no-echo should make this 0)
+  std::uint64_t backplane_malformed = 0;
+  std::uint64_t backplane_gaps = 0;  // jumps in another node's numbering: lines lost on the way
+};
+
 class RelayServer {
  public:
   RelayServer(asio::io_context& io, udp::socket socket, core::RelayConfig config,
-              const Logger& log, core::Duration stats_interval = std::chrono::seconds(60));
+              const Logger& log);
 
-  // Spawns the loops; io.run() returns once stop() has run (on SIGINT or SIGTERM when
-  // `handle_signals`; an embedded relay is stopped by its owner instead).
-  void start(bool handle_signals = true);
-  // Sends `end` to every member, then ends every loop.
-  void stop();
-  // Stops after `duration`, as a signal would: a shutdown path that works the same on
-  // Windows, where one process cannot send another SIGTERM.
-  void stop_after(core::Duration duration);
+  // Spawns the loops; io.run() returns once stop() has run.
+  void start();
+  // Sends `end` to every member, then ends every loop. Returns how many members were told.
+  std::size_t stop();
 
-  // Rooms span the nodes that share `backplane` (the relay must report room changes). Lines
-  // from local members reach local members first, then the backplane.
-  void attach(Backplane& backplane, std::string node_id);
-  // An envelope the backplane delivered for `room` (on the io thread).
-  void on_backplane_line(std::string_view room, std::string_view envelope);
+  // Makes this shard `index` of a node (the relay must report room changes for a backplane).
+  void link(ShardLinks& links, std::size_t index);
+  // A line from another shard of this node, or from another node through the engine; both on
+  // this shard's io thread. `node_id` is this node's: the engine must not hand our lines back.
+  void on_shard_line(std::string_view room, std::string_view envelope);
+  void on_backplane_line(std::string_view room, std::string_view envelope, std::string_view node_id);
 
   udp::endpoint local_endpoint() const;
   const core::Relay& relay() const noexcept { return relay_; }
+  ShardSnapshot snapshot() const;
   bool failed() const noexcept { return failed_; }
 
  private:
   awaitable<void> receive_loop();
   awaitable<void> sweep_loop();
-  awaitable<void> signal_loop();
-  awaitable<void> deadline_wait();
 
   bool survives(const std::error_code& ec);
   // `arrived`: when the kernel received the datagram (its stamp), or when it was read.
@@ -53,41 +77,30 @@ class RelayServer {
   template <class Peers>
   std::uint64_t send_in_batches(std::string_view payload, Peers&& peers);
   void deliver(const core::Outcome& outcome, const udp::endpoint& from);
-  void publish(const core::Member& sender, std::string_view text);
-  void sync_subscriptions();
-  void log_stats_if_due();
-  void log_stats(std::string_view event) const;
+  void report_room_changes();
 
   asio::io_context& io_;
   udp::socket socket_;
   udp protocol_;
   asio::steady_timer sweep_timer_;
-  asio::signal_set signals_;
-  asio::steady_timer deadline_timer_;
   core::Relay relay_;
   const Logger& log_;
+  ShardLinks* links_ = nullptr;
+  std::size_t index_ = 0;
   std::uint64_t receive_errors_ = 0;
   std::uint64_t send_errors_ = 0;
-  core::Duration stats_interval_;
-  std::uint64_t datagrams_logged_ = 0;
-  core::TimePoint stats_logged_at_{};
-  Backplane* backplane_ = nullptr;
-  std::string node_id_;
-  std::string envelope_;
-  // Lines published per room, and the last number heard from each other node per room: a
-  // jump is lines lost on the way, which the room's +r1 members are told of.
-  std::unordered_map<std::string, std::uint64_t> published_;
+  // The last number heard from each other node per room ("room\nnode"): a jump is lines lost
+  // on the way, which the room's +r1 members are told of.
   std::unordered_map<std::string, std::uint64_t> heard_;
-  struct BackplaneCounters {
-    std::uint64_t published = 0;
-    std::uint64_t publish_dropped = 0;
-    std::uint64_t received = 0;
-    std::uint64_t own = 0;        // our own lines handed back (no-echo should make this 0)
-    std::uint64_t malformed = 0;
-    std::uint64_t gaps = 0;  // jumps in another node's numbering: lines lost on the way
-  } backplane_counts_;
+  std::uint64_t backplane_received_ = 0;
+  std::uint64_t backplane_own_ = 0;
+  std::uint64_t backplane_malformed_ = 0;
+  std::uint64_t backplane_gaps_ = 0;
   bool stopped_ = false;
   bool failed_ = false;
 };
+
+// The node's log fields for shards' figures added up (`rooms`: rooms on any shard).
+nlohmann::ordered_json node_fields(const std::vector<ShardSnapshot>& shards, bool backplane);
 
 }  // namespace udpchat::net

@@ -30,10 +30,20 @@ void ignore_connection_reset([[maybe_unused]] udp::socket& socket) {
 
 }  // namespace
 
-udp::socket bind_socket(const asio::any_io_executor& executor, const udp::endpoint& local, std::error_code& ec) {
+udp::socket bind_socket(const asio::any_io_executor& executor, const udp::endpoint& local,
+                        std::error_code& ec, [[maybe_unused]] bool reuse_port) {
   udp::socket socket(executor);
   socket.open(local.protocol(), ec);
   if (ec) return socket;
+#ifdef __linux__
+  if (reuse_port) {
+    const int on = 1;
+    if (::setsockopt(socket.native_handle(), SOL_SOCKET, SO_REUSEPORT, &on, sizeof on) != 0) {
+      ec = std::error_code(errno, asio::error::get_system_category());
+      return socket;
+    }
+  }
+#endif
   if (local.address().is_v6() && local.address().is_unspecified()) {
     socket.set_option(asio::ip::v6_only(false), ec);
     if (ec) return socket;

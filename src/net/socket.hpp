@@ -20,7 +20,10 @@ namespace udpchat::net {
 
 // Opens a socket bound to `local`. An unspecified IPv6 address ([::]) also accepts IPv4 (set
 // explicitly: Windows defaults to v6 only). No reuse_address: "address in use" is a useful error.
-udp::socket bind_socket(const asio::any_io_executor& executor, const udp::endpoint& local, std::error_code& ec);
+// `reuse_port` (Linux): one of a group of sockets on one address, among which the kernel
+// spreads datagrams, keeping each source address on one socket (serve --threads).
+udp::socket bind_socket(const asio::any_io_executor& executor, const udp::endpoint& local,
+                        std::error_code& ec, bool reuse_port = false);
 
 // A socket connected to `remote`, so that an ICMP port unreachable comes back as
 // connection_refused on the next receive.

@@ -1,0 +1,352 @@
+#include "net/relay_node.hpp"
+
+#include <atomic>
+#include <csignal>
+#include <future>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "net/address.hpp"
+#include "net/relay_server.hpp"
+#include "net/socket.hpp"
+#include "protocol/envelope.hpp"
+
+namespace udpchat::net {
+
+namespace {
+
+constexpr int kSocketBufferBytes = 4 << 20;
+
+// A line on its way to another shard: from a local member of the node, or from the engine.
+struct BusLine {
+  std::string room;
+  std::string envelope;
+  bool from_engine = false;
+};
+
+// What waits for one shard's thread; drained there in one go.
+struct Inbox {
+  std::mutex mutex;
+  std::vector<BusLine> lines;
+  bool posted = false;
+};
+
+}  // namespace
+
+bool can_shard() noexcept {
+#ifdef __linux__
+  return true;
+#else
+  return false;
+#endif
+}
+
+struct RelayNode::Impl final : ShardLinks {
+  Impl(asio::io_context& io, NodeConfig node_config, const Logger& logger)
+      : main_io(io),
+        config(std::move(node_config)),
+        log(logger),
+        signals(io, SIGINT, SIGTERM),
+        deadline(io),
+        stats_timer(io) {}
+
+  asio::io_context& main_io;
+  NodeConfig config;
+  const Logger& log;
+  std::vector<std::unique_ptr<asio::io_context>> ios;  // shard t > 0 runs on ios[t]
+  std::vector<std::unique_ptr<RelayServer>> servers;
+  std::vector<std::unique_ptr<Inbox>> inboxes;
+  std::vector<std::vector<BusLine>> pending;  // pending[t]: only shard t's thread touches it
+  std::vector<std::thread> threads;
+  std::string node_id = "node";
+  std::unique_ptr<Backplane> backplane;
+  // Publishing is one critical section, so that the engine sees a node's lines for a room in
+  // the order they are numbered, whichever shard sent them.
+  std::mutex publish_mutex;
+  std::unordered_map<std::string, std::uint64_t> published;
+  std::string publish_buffer;
+  std::uint64_t published_count = 0;
+  std::uint64_t publish_dropped = 0;
+  std::unordered_map<std::string, int> room_refs;  // main thread only
+  asio::signal_set signals;
+  asio::steady_timer deadline;
+  asio::steady_timer stats_timer;
+  std::atomic<std::size_t> notified{0};
+  bool stopping = false;
+  std::uint64_t datagrams_logged = 0;
+
+  asio::io_context& io_of(std::size_t shard) { return shard == 0 ? main_io : *ios[shard]; }
+
+  void on_local_line(std::size_t shard, const core::Member& sender, std::string_view text) override {
+    if (servers.size() > 1) {
+      std::string envelope;
+      protocol::encode_envelope(envelope, {node_id, sender.ip, sender.peer.port, sender.nick, text});
+      pending[shard].push_back({std::string(sender.room_name()), std::move(envelope), false});
+    }
+    if (backplane) publish(sender, text);
+  }
+
+  void on_room_change(std::size_t, const core::RoomChange& change) override {
+    if (!backplane) return;
+    // A node listens to a room's subject while any of its shards has members there.
+    asio::post(main_io, [this, change] {
+      int& refs = room_refs[change.room];
+      refs += change.opened ? 1 : -1;
+      if (change.opened && refs == 1) backplane->subscribe(change.room);
+      if (!change.opened && refs == 0) {
+        backplane->unsubscribe(change.room);
+        room_refs.erase(change.room);
+        std::lock_guard lock(publish_mutex);
+        published.erase(change.room);
+      }
+    });
+  }
+
+  void on_failure(std::size_t) override {
+    asio::post(main_io, [this] { stop(); });
+  }
+
+  void on_batch_end(std::size_t shard) override {
+    if (pending[shard].empty()) return;
+    for (std::size_t target = 0; target < servers.size(); ++target) {
+      if (target != shard) hand_over(target, pending[shard]);
+    }
+    pending[shard].clear();
+  }
+
+  // One lock per batch and target; the target's thread is woken once for all that waits.
+  void hand_over(std::size_t target, const std::vector<BusLine>& lines) {
+    Inbox& inbox = *inboxes[target];
+    bool post = false;
+    {
+      std::lock_guard lock(inbox.mutex);
+      inbox.lines.insert(inbox.lines.end(), lines.begin(), lines.end());
+      post = !inbox.posted;
+      inbox.posted = true;
+    }
+    if (post) asio::post(io_of(target), [this, target] { drain(target); });
+  }
+
+  void drain(std::size_t target) {
+    std::vector<BusLine> lines;
+    {
+      Inbox& inbox = *inboxes[target];
+      std::lock_guard lock(inbox.mutex);
+      lines.swap(inbox.lines);
+      inbox.posted = false;
+    }
+    RelayServer& server = *servers[target];
+    for (const auto& line : lines) {
+      if (line.from_engine) {
+        server.on_backplane_line(line.room, line.envelope, node_id);
+      } else {
+        server.on_shard_line(line.room, line.envelope);
+      }
+    }
+  }
+
+  void publish(const core::Member& sender, std::string_view text) {
+    std::lock_guard lock(publish_mutex);
+    // Numbered whether or not the engine takes it: a line dropped here shows as a gap there.
+    const std::uint64_t seq = ++published[std::string(sender.room_name())];
+    protocol::encode_envelope(publish_buffer,
+                              {node_id, sender.ip, sender.peer.port, sender.nick, text, seq});
+    if (backplane->publish(sender.room_name(), publish_buffer)) {
+      ++published_count;
+    } else {
+      ++publish_dropped;
+    }
+  }
+
+  // On the main thread: the engine's lines go to every shard.
+  void on_engine_line(std::string_view room, std::string_view envelope) {
+    if (stopping) return;
+    servers[0]->on_backplane_line(room, envelope, node_id);
+    if (servers.size() == 1) return;
+    const std::vector<BusLine> line{{std::string(room), std::string(envelope), true}};
+    for (std::size_t target = 1; target < servers.size(); ++target) hand_over(target, line);
+  }
+
+  // Every shard's figures: shard 0 on this thread, the others each on its own, waited for.
+  std::vector<ShardSnapshot> gather() {
+    std::vector<ShardSnapshot> snapshots(servers.size());
+    snapshots[0] = servers[0]->snapshot();
+    std::vector<std::future<ShardSnapshot>> others;
+    for (std::size_t t = 1; t < servers.size(); ++t) {
+      auto task = std::make_shared<std::packaged_task<ShardSnapshot()>>(
+          [this, t] { return servers[t]->snapshot(); });
+      others.push_back(task->get_future());
+      asio::post(io_of(t), [task] { (*task)(); });
+    }
+    for (std::size_t t = 1; t < servers.size(); ++t) snapshots[t] = others[t - 1].get();
+    return snapshots;
+  }
+
+  void log_figures(std::string_view event, const std::vector<ShardSnapshot>& snapshots) {
+    nlohmann::ordered_json fields = node_fields(snapshots, backplane != nullptr);
+    if (servers.size() > 1) fields["shards"] = servers.size();
+    if (backplane) {
+      fields["backplane_published"] = published_count;
+      fields["backplane_publish_dropped"] = publish_dropped;
+      fields["backplane_dropped"] = backplane->dropped();
+    }
+    log.info(event, fields);
+  }
+
+  void stop() {
+    if (stopping) return;
+    stopping = true;
+    notified += servers[0]->stop();
+    for (std::size_t t = 1; t < servers.size(); ++t) {
+      asio::post(io_of(t), [this, t] { notified += servers[t]->stop(); });
+    }
+    std::error_code ignored;
+    signals.cancel(ignored);
+    deadline.cancel();
+    stats_timer.cancel();
+  }
+
+  awaitable<void> signal_loop() {
+    auto [ec, signal] = co_await signals.async_wait(use_nothrow);
+    if (ec) co_return;
+    std::string_view name = signal == SIGINT ? "SIGINT" : "SIGTERM";
+#ifdef SIGHUP
+    if (signal == SIGHUP) name = "SIGHUP";
+#endif
+    log.info("signal", {{"signal", name}});
+    stop();
+  }
+
+  awaitable<void> deadline_wait() {
+    deadline.expires_after(config.duration);
+    auto [ec] = co_await deadline.async_wait(use_nothrow);
+    if (ec || stopping) co_return;
+    log.info("duration reached");
+    stop();
+  }
+
+  // Counters go to the log every stats interval, and only when traffic came in: a flood must
+  // not become a flood of log lines, and an idle relay stays quiet.
+  awaitable<void> stats_loop() {
+    while (!stopping) {
+      stats_timer.expires_after(config.stats_interval);
+      auto [ec] = co_await stats_timer.async_wait(use_nothrow);
+      if (ec || stopping) co_return;
+      const auto snapshots = gather();
+      std::uint64_t datagrams = 0;
+      for (const auto& s : snapshots) datagrams += s.relay.datagrams;
+      if (datagrams == datagrams_logged) continue;
+      datagrams_logged = datagrams;
+      log_figures("stats", snapshots);
+    }
+  }
+};
+
+RelayNode::RelayNode(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+RelayNode::~RelayNode() {
+  if (!impl_) return;
+  for (auto& io : impl_->ios) {
+    if (io) io->stop();
+  }
+  for (auto& thread : impl_->threads) {
+    if (thread.joinable()) thread.join();
+  }
+}
+
+std::unique_ptr<RelayNode> RelayNode::bind(asio::io_context& io, const udp::endpoint& local,
+                                           NodeConfig config, const Logger& log,
+                                           std::string& error) {
+  std::size_t shards = std::max<std::size_t>(1, config.threads);
+  if (shards > 1 && !can_shard()) {
+    log.warn("threads", {{"note", "this platform cannot spread datagrams over sockets: running "
+                                  "one shard"}});
+    shards = 1;
+  }
+  auto impl = std::make_unique<Impl>(io, std::move(config), log);
+  Impl& node = *impl;
+  if (node.config.backplane) node.node_id = node.config.backplane->node_id;
+  node.config.relay.report_room_changes = node.config.backplane.has_value();
+  if (shards > 1) node.config.relay.share = std::make_shared<core::NodeShare>(node.config.relay, core::Clock::now());
+
+  udp::endpoint address = local;
+  std::error_code ec;
+  if (shards > 1) {
+    // A socket of our own first: "address in use" stays an error, and port 0 becomes one port
+    // that every shard then shares.
+    udp::socket probe = bind_socket(io.get_executor(), address, ec);
+    if (ec) {
+      error = fmt::format("cannot bind {}: {}", format_endpoint(address), ec.message());
+      return nullptr;
+    }
+    address = probe.local_endpoint();
+  }
+  node.ios.resize(shards);
+  for (std::size_t t = 0; t < shards; ++t) {
+    if (t > 0) node.ios[t] = std::make_unique<asio::io_context>(1);
+    udp::socket socket = bind_socket(node.io_of(t).get_executor(), address, ec, shards > 1);
+    if (ec) {
+      error = fmt::format("cannot bind {}: {}", format_endpoint(address), ec.message());
+      return nullptr;
+    }
+    // Big buffers absorb bursts: a full receive buffer drops lines before the relay sees them.
+    const BufferSizes buffers = set_buffer_sizes(socket, kSocketBufferBytes);
+    if (t == 0) log.info("socket buffers", {{"receive", buffers.receive}, {"send", buffers.send}});
+    node.servers.push_back(std::make_unique<RelayServer>(node.io_of(t), std::move(socket),
+                                                         node.config.relay, log));
+    node.inboxes.push_back(std::make_unique<Inbox>());
+  }
+  node.pending.resize(shards);
+  for (std::size_t t = 0; t < shards; ++t) node.servers[t]->link(node, t);
+  return std::unique_ptr<RelayNode>(new RelayNode(std::move(impl)));
+}
+
+udp::endpoint RelayNode::local_endpoint() const { return impl_->servers[0]->local_endpoint(); }
+
+std::size_t RelayNode::shards() const noexcept { return impl_->servers.size(); }
+
+bool RelayNode::start_backplane(std::string& error) {
+  Impl& node = *impl_;
+  if (!node.config.backplane) return true;
+  node.backplane = net::start_backplane(
+      node.main_io, *node.config.backplane, node.log,
+      [&node](std::string_view room, std::string_view envelope) { node.on_engine_line(room, envelope); },
+      error);
+  return node.backplane != nullptr;
+}
+
+bool RelayNode::run() {
+  Impl& node = *impl_;
+#ifdef SIGHUP
+  // A closed terminal or a service manager's hang-up ends the relay as cleanly as SIGTERM.
+  node.signals.add(SIGHUP);
+#endif
+  for (auto& server : node.servers) server->start();
+  for (std::size_t t = 1; t < node.servers.size(); ++t) {
+    node.threads.emplace_back([io = node.ios[t].get()] { io->run(); });
+  }
+  asio::co_spawn(node.main_io, node.signal_loop(), asio::detached);
+  asio::co_spawn(node.main_io, node.stats_loop(), asio::detached);
+  if (node.config.duration > core::Duration::zero()) {
+    asio::co_spawn(node.main_io, node.deadline_wait(), asio::detached);
+  }
+  node.main_io.run();
+  for (auto& thread : node.threads) thread.join();
+  node.threads.clear();
+  node.log.info("shutdown", {{"notified", node.notified.load()}});
+  std::vector<ShardSnapshot> snapshots;
+  bool failed = false;
+  for (const auto& server : node.servers) {
+    snapshots.push_back(server->snapshot());
+    failed = failed || server->failed();
+  }
+  node.log_figures("totals", snapshots);
+  if (node.backplane) node.backplane->close();
+  return !failed;
+}
+
+}  // namespace udpchat::net
