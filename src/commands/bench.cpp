@@ -9,7 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "commands/command.hpp"
-#include "core/duration.hpp"
+#include "core/units.hpp"
 #include "core/rate_search.hpp"
 #include "net/bench_runner.hpp"
 #include "net/log.hpp"
