@@ -68,7 +68,9 @@ std::vector<std::string> split_servers(const std::vector<std::string>& values) {
   return servers;
 }
 
-CLI::Validator parsed_by(std::optional<double> (*parse)(std::string_view), std::string example) {
+// A template, so that parsers taking std::string_view (core/units) and const std::string& fit.
+template <class Parse>
+CLI::Validator parsed_by(Parse parse, std::string example) {
   return CLI::Validator(
       [parse, example](std::string& text) -> std::string {
         if (parse(text)) return {};
