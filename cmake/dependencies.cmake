@@ -1,6 +1,7 @@
 # Where third-party code comes from. Nothing is vendored.
 #   AUTO      installed packages (Debian bookworm: libasio-dev, libcli11-dev, libfmt-dev, catch2,
-#             libsodium-dev, nlohmann-json3-dev, libnats-dev), a pinned download for any missing
+#             libsodium-dev, nlohmann-json3-dev, libnats-dev, libfast-float-dev), a pinned
+#             download for any missing
 #   LOCAL     installed packages only; a missing one is a configure error
 #   DOWNLOAD  pinned sources for everything (macOS and Windows jobs, release binaries)
 # The pins are the Debian bookworm versions, so every platform builds against the same code.
@@ -14,6 +15,15 @@ set(UDPCHAT_NATS AUTO CACHE STRING "NATS backplane for serve: AUTO, ON or OFF")
 set_property(CACHE UDPCHAT_NATS PROPERTY STRINGS AUTO ON OFF)
 
 find_package(Threads REQUIRED)
+
+# LLVM's libc++ (macOS, and the libcxx preset here): Debian's prebuilt C++ libraries (libfmt.so,
+# libCatch2WithMain.a) are built against libstdc++ and do not link into a libc++ program.
+include(CheckCXXSourceCompiles)
+check_cxx_source_compiles("#include <version>
+#ifndef _LIBCPP_VERSION
+#error not libc++
+#endif
+int main() {}" UDPCHAT_LIBCXX)
 
 if(CMAKE_CROSSCOMPILING AND MINGW)
   include(${CMAKE_CURRENT_LIST_DIR}/mingw-dependencies.cmake)
@@ -76,6 +86,22 @@ if(NOT TARGET fmt::fmt)
   udpchat_missing(fmt)
   udpchat_fetch_fmt()
 endif()
+# What udpchat links for fmt: the header-only form where the installed library cannot be used.
+add_library(udpchat_fmt INTERFACE)
+if(UDPCHAT_LIBCXX AND fmt_FOUND)
+  target_link_libraries(udpchat_fmt INTERFACE fmt::fmt-header-only)
+else()
+  target_link_libraries(udpchat_fmt INTERFACE fmt::fmt)
+endif()
+
+# Locale-independent text to double: std::from_chars for double is missing from libc++ < 20.
+if(_use_installed)
+  find_package(FastFloat QUIET)
+endif()
+if(NOT TARGET FastFloat::fast_float)
+  udpchat_missing(fast_float)
+  udpchat_fetch_fast_float()
+endif()
 
 if(_use_installed)
   find_package(nlohmann_json 3.10 QUIET)
@@ -122,7 +148,18 @@ if(NOT UDPCHAT_NATS STREQUAL "OFF")
 endif()
 
 if(UDPCHAT_BUILD_TESTS)
-  if(_use_installed)
+  if(_use_installed AND UDPCHAT_LIBCXX)
+    # Catch2 v2's single header with its main compiled here (the packaged main is libstdc++).
+    find_path(CATCH2_INCLUDE_DIR catch2/catch.hpp)
+    find_path(CATCH2_CMAKE_DIR Catch.cmake PATH_SUFFIXES lib/cmake/Catch2 share/Catch2/cmake)
+    if(CATCH2_INCLUDE_DIR AND CATCH2_CMAKE_DIR)
+      add_library(udpchat_catch_main STATIC ${PROJECT_SOURCE_DIR}/tests/support/catch_main.cpp)
+      target_include_directories(udpchat_catch_main SYSTEM PUBLIC ${CATCH2_INCLUDE_DIR})
+      add_library(Catch2::Catch2 ALIAS udpchat_catch_main)
+      add_library(Catch2::Catch2WithMain ALIAS udpchat_catch_main)
+      list(APPEND CMAKE_MODULE_PATH ${CATCH2_CMAKE_DIR})
+    endif()
+  elseif(_use_installed)
     find_package(Catch2 2 QUIET)
   endif()
   if(NOT TARGET Catch2::Catch2)

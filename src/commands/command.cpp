@@ -4,7 +4,7 @@
 
 #include <fmt/format.h>
 
-#include "core/duration.hpp"
+#include "core/units.hpp"
 #include "protocol/message.hpp"
 
 namespace udpchat::commands {

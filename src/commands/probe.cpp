@@ -8,8 +8,8 @@
 #include <nlohmann/json.hpp>
 
 #include "commands/command.hpp"
-#include "core/duration.hpp"
 #include "core/histogram.hpp"
+#include "core/units.hpp"
 #include "net/probe_client.hpp"
 
 namespace udpchat::commands {

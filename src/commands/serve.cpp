@@ -1,8 +1,8 @@
 // `udpchat serve`: the relay.
+#include <charconv>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <charconv>
 #include <memory>
 #include <optional>
 #include <random>
@@ -13,8 +13,8 @@
 #include <fmt/format.h>
 
 #include "commands/command.hpp"
-#include "core/duration.hpp"
 #include "core/relay.hpp"
+#include "core/units.hpp"
 #include "net/address.hpp"
 #include "net/log.hpp"
 #include "net/relay_node.hpp"
@@ -72,60 +72,23 @@ std::vector<std::string> split_servers(const std::vector<std::string>& values) {
   return servers;
 }
 
-// "200/s", "200" or "off".
-std::optional<double> parse_rate(const std::string& text) {
-  if (text == "off") return 0.0;
-  std::string_view number = text;
-  if (number.ends_with("/s")) number.remove_suffix(2);
-  double value = 0;
-  const auto [end, ec] = std::from_chars(number.data(), number.data() + number.size(), value);
-  if (ec != std::errc{} || end != number.data() + number.size() || !(value > 0) || value > 1e9) {
-    return std::nullopt;
-  }
-  return value;
-}
-
-// Bytes per second with an optional K, M or G (powers of 1000), or "off".
-std::optional<double> parse_bytes_rate(const std::string& text) {
-  if (text == "off") return 0.0;
-  std::string_view number = text;
-  if (number.ends_with("/s")) number.remove_suffix(2);
-  double scale = 1;
-  if (!number.empty() && (number.back() == 'K' || number.back() == 'M' || number.back() == 'G')) {
-    scale = number.back() == 'K' ? 1e3 : number.back() == 'M' ? 1e6 : 1e9;
-    number.remove_suffix(1);
-  }
-  double value = 0;
-  const auto [end, ec] = std::from_chars(number.data(), number.data() + number.size(), value);
-  if (ec != std::errc{} || end != number.data() + number.size() || !(value > 0) || value > 1e6) {
-    return std::nullopt;
-  }
-  return value * scale;
-}
-
-// A buffer size: like a byte rate without "/s" or "off", at most 1G (nats.c takes an int).
-std::optional<double> parse_buffer_bytes(const std::string& text) {
-  if (text == "off" || text.ends_with("/s")) return std::nullopt;
-  const auto bytes = parse_bytes_rate(text);
-  if (!bytes || *bytes < 1 || *bytes > 1e9) return std::nullopt;
-  return bytes;
-}
-
 // A byte count, or "off" (0).
-std::optional<double> parse_bytes_or_off(const std::string& text) {
+std::optional<double> parse_bytes_or_off(std::string_view text) {
   if (text == "off") return 0.0;
-  return parse_buffer_bytes(text);
+  return core::parse_bytes(text);
 }
 
 // A duration, or "off" (zero).
-std::optional<double> parse_delay_or_off(const std::string& text) {
+std::optional<double> parse_delay_or_off(std::string_view text) {
   if (text == "off") return 0.0;
   const auto delay = core::parse_duration(text);
   if (!delay || *delay < std::chrono::milliseconds(1)) return std::nullopt;
   return std::chrono::duration<double>(*delay).count();
 }
 
-CLI::Validator parsed_by(std::optional<double> (*parse)(const std::string&), std::string example) {
+// A template, so that parsers taking std::string_view (core/units) and const std::string& fit.
+template <class Parse>
+CLI::Validator parsed_by(Parse parse, std::string example) {
   return CLI::Validator(
       [parse, example](std::string& text) -> std::string {
         if (parse(text)) return {};
@@ -261,28 +224,28 @@ void add_serve(CLI::App& app, Runner& run) {
                   "Write the bound port to this file once listening");
   cmd->add_flag("-q,--quiet", options->quiet, "Log only warnings");
   cmd->add_option_function<std::string>(
-         "--rate-limit", [options](const std::string& text) { options->rate_limit = *parse_rate(text); },
+         "--rate-limit", [options](const std::string& text) { options->rate_limit = *core::parse_rate(text); },
          "Datagrams per second from one source (IPv4 address or IPv6 /64), or off")
       ->default_str("200/s")
       ->type_name("N/s")
-      ->check(parsed_by(&parse_rate, "200/s, 1000, off"));
+      ->check(parsed_by(&core::parse_rate, "200/s, 1000, off"));
   cmd->add_option("--burst", options->burst, "Datagrams a source may send at once above its rate")
       ->capture_default_str()
       ->check(CLI::Range(1.0, 1e9));
   cmd->add_option_function<std::string>(
          "--cookie-rate-limit",
-         [options](const std::string& text) { options->cookie_rate_limit = *parse_rate(text); },
+         [options](const std::string& text) { options->cookie_rate_limit = *core::parse_rate(text); },
          "Cookie requests (padded reg) per second from one source, or off")
       ->default_str("10/s")
       ->type_name("N/s")
-      ->check(parsed_by(&parse_rate, "10/s, off"));
+      ->check(parsed_by(&core::parse_rate, "10/s, off"));
   cmd->add_option_function<std::string>(
          "--max-egress",
-         [options](const std::string& text) { options->max_egress = *parse_bytes_rate(text); },
+         [options](const std::string& text) { options->max_egress = *core::parse_byte_rate(text); },
          "Bytes per second of fan-out for all members together (K, M, G suffixes), or off")
       ->default_str("off")
       ->type_name("BYTES/s")
-      ->check(parsed_by(&parse_bytes_rate, "500K, 10M, 1G, off"));
+      ->check(parsed_by(&core::parse_byte_rate, "500K, 10M, 1G, off"));
   cmd->add_option_function<std::string>(
          "--threads",
          [options](const std::string& text) {
@@ -359,11 +322,11 @@ void add_serve(CLI::App& app, Runner& run) {
       ->check(parsed_by(&parse_bytes_or_off, "64K, 1M, off"));
   cmd->add_option_function<std::string>(
          "--backplane-buffer",
-         [options](const std::string& text) { options->backplane_buffer = *parse_buffer_bytes(text); },
+         [options](const std::string& text) { options->backplane_buffer = *core::parse_bytes(text); },
          "Bytes of lines held while the engine is away; beyond, lines are dropped and counted")
       ->default_str("1M")
       ->type_name("BYTES")
-      ->check(parsed_by(&parse_buffer_bytes, "1M, 256K"));
+      ->check(parsed_by(&core::parse_bytes, "1M, 256K"));
   cmd->callback([options, &run] { run = [options] { return run_serve(*options); }; });
 }
 

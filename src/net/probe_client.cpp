@@ -7,7 +7,7 @@
 
 #include <fmt/format.h>
 
-#include "core/duration.hpp"
+#include "core/units.hpp"
 #include "net/socket.hpp"
 #include "protocol/message.hpp"
 

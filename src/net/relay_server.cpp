@@ -263,23 +263,22 @@ void RelayServer::send(std::string_view payload, const udp::endpoint& to) {
 
 void RelayServer::broadcast(std::string_view payload, std::span<const std::uint32_t> recipients) {
   const auto members = relay_.members();
-  send_errors_ += send_in_batches(
-      payload, recipients | std::views::transform([&](std::uint32_t i) { return members[i].peer; }));
+  send_errors_ += send_in_batches(payload, recipients, [&](std::uint32_t i) { return members[i].peer; });
 }
 
 void RelayServer::broadcast_to_all(std::string_view payload) {
-  send_errors_ += send_in_batches(payload, relay_.members() | std::views::transform(&core::Member::peer));
+  send_errors_ += send_in_batches(payload, relay_.members(), [](const core::Member& m) { return m.peer; });
 }
 
 // Batched so that a fan-out costs one system call per batch of members, not one each. A failed
 // send concerns one member; the others still get theirs.
-template <class Peers>
-std::uint64_t RelayServer::send_in_batches(std::string_view payload, Peers&& peers) {
+template <class Items, class ToPeer>
+std::uint64_t RelayServer::send_in_batches(std::string_view payload, const Items& items, ToPeer to_peer) {
   std::array<udp::endpoint, 64> batch;
   std::size_t count = 0;
   std::uint64_t errors = 0;
-  for (const core::Peer& peer : peers) {
-    batch[count++] = to_endpoint(peer, protocol_);
+  for (const auto& item : items) {
+    batch[count++] = to_endpoint(to_peer(item), protocol_);
     if (count == batch.size()) {
       errors += send_to_each(socket_, payload, std::span(batch.data(), count));
       count = 0;

@@ -74,8 +74,8 @@ class RelayServer {
   void send(std::string_view payload, const udp::endpoint& to);
   void broadcast(std::string_view payload, std::span<const std::uint32_t> recipients);
   void broadcast_to_all(std::string_view payload);
-  template <class Peers>
-  std::uint64_t send_in_batches(std::string_view payload, Peers&& peers);
+  template <class Items, class ToPeer>
+  std::uint64_t send_in_batches(std::string_view payload, const Items& items, ToPeer to_peer);
   void deliver(const core::Outcome& outcome, const udp::endpoint& from);
   void report_room_changes();
 
