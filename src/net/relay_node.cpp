@@ -301,7 +301,7 @@ std::unique_ptr<RelayNode> RelayNode::bind(asio::io_context& io, const udp::endp
     node.inboxes.push_back(std::make_unique<Inbox>());
   }
   node.pending.resize(shards);
-  for (std::size_t t = 0; t < shards; ++t) node.servers[t]->link(node, t);
+  for (std::size_t t = 0; t < shards; ++t) node.servers[t]->link(node, t, shards);
   return std::unique_ptr<RelayNode>(new RelayNode(std::move(impl)));
 }
 

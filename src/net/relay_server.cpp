@@ -24,13 +24,6 @@ namespace udpchat::net {
 
 namespace {
 
-nlohmann::ordered_json member_fields(const core::Member& member) {
-  nlohmann::ordered_json fields = {{"peer", format_address(member.ip, member.peer.port)}};
-  if (!member.nick.empty()) fields["nick"] = member.nick;
-  if (member.room != nullptr) fields["room"] = member.room_name();
-  return fields;
-}
-
 nlohmann::ordered_json drop_fields(const core::RelayStats& stats) {
   nlohmann::ordered_json fields = {{"dropped", stats.dropped()}};
   for (std::size_t i = 0; i < core::kDropReasonCount; ++i) {
@@ -70,9 +63,18 @@ std::size_t RelayServer::stop() {
   return notified;
 }
 
-void RelayServer::link(ShardLinks& links, std::size_t index) {
+void RelayServer::link(ShardLinks& links, std::size_t index, std::size_t shards) {
   links_ = &links;
   index_ = index;
+  shards_ = shards;
+}
+
+nlohmann::ordered_json RelayServer::member_fields(const core::Member& member) const {
+  nlohmann::ordered_json fields = {{"peer", format_address(member.ip, member.peer.port)}};
+  if (!member.nick.empty()) fields["nick"] = member.nick;
+  if (member.room != nullptr) fields["room"] = member.room_name();
+  if (shards_ > 1) fields["shard"] = index_;
+  return fields;
 }
 
 awaitable<void> RelayServer::receive_loop() {

@@ -52,8 +52,9 @@ class RelayServer {
   // Sends `end` to every member, then ends every loop. Returns how many members were told.
   std::size_t stop();
 
-  // Makes this shard `index` of a node (the relay must report room changes for a backplane).
-  void link(ShardLinks& links, std::size_t index);
+  // Makes this shard `index` of a node of `shards` (the relay must report room changes for a
+  // backplane).
+  void link(ShardLinks& links, std::size_t index, std::size_t shards);
   // A line from another shard of this node, or from another node through the engine; both on
   // this shard's io thread. `node_id` is this node's: the engine must not hand our lines back.
   void on_shard_line(std::string_view room, std::string_view envelope);
@@ -78,6 +79,7 @@ class RelayServer {
   std::uint64_t send_in_batches(std::string_view payload, const Items& items, ToPeer to_peer);
   void deliver(const core::Outcome& outcome, const udp::endpoint& from);
   void report_room_changes();
+  nlohmann::ordered_json member_fields(const core::Member& member) const;
 
   asio::io_context& io_;
   udp::socket socket_;
@@ -87,6 +89,7 @@ class RelayServer {
   const Logger& log_;
   ShardLinks* links_ = nullptr;
   std::size_t index_ = 0;
+  std::size_t shards_ = 1;
   std::uint64_t receive_errors_ = 0;
   std::uint64_t send_errors_ = 0;
   // The last number heard from each other node per room ("room\nnode"): a jump is lines lost

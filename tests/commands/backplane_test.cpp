@@ -438,3 +438,42 @@ TEST_CASE("lines lost while the engine was away beyond the buffer show as missed
   b1.signal(SIGTERM);
   CHECK(b1.wait(5s) == 0);
 }
+
+TEST_CASE("serve --threads 2 with a backplane: one publish per line, each line once on every "
+          "shard and node",
+          "[e2e][backplane][threads]") {
+  const std::uint16_t engine_port = free_tcp_port();
+  Engine engine(engine_port);
+  auto args_a = node_args(engine_port, "node-a");
+  args_a.insert(args_a.end(), {"--threads", "2", "--rate-limit", "off", "--cookie-rate-limit", "off"});
+  Server node_a(args_a);
+  Server node_b(node_args(engine_port, "node-b"));
+  REQUIRE(wait_for_log_count(node_a.process(), "backplane connected", 1, 15s));
+  REQUIRE(wait_for_log_count(node_b.process(), "backplane connected", 1, 15s));
+  std::vector<std::unique_ptr<UdpPeer>> on_a;
+  for (int i = 0; i < 12; ++i) {
+    on_a.push_back(std::make_unique<UdpPeer>(loopback(node_a.port())));
+    on_a.back()->join("a" + std::to_string(i));
+  }
+  REQUIRE(count_in(node_a.process().err(), "shard=1") > 0);  // both shards have members
+  REQUIRE(count_in(node_a.process().err(), "shard=0") > 0);
+  UdpPeer b1(loopback(node_b.port()));
+  b1.join("b1");
+  REQUIRE(wait_until_lines_cross(*on_a[0], b1, {}, "a"));
+  for (auto& peer : on_a) peer->drain(50ms);
+  for (int i = 0; i < 12; ++i) on_a[static_cast<std::size_t>(i)]->send("from a" + std::to_string(i));
+  std::this_thread::sleep_for(500ms);
+  const auto at_b = b1.drain(200ms);
+  for (int i = 0; i < 12; ++i) {
+    CHECK(acks_with(at_b, "from a" + std::to_string(i)) == 1);
+    const auto at_a = on_a[static_cast<std::size_t>(i)]->drain(50ms);
+    for (int j = 0; j < 12; ++j) CHECK(acks_with(at_a, "from a" + std::to_string(j)) == 1);
+  }
+  node_a.process().signal(SIGTERM);
+  REQUIRE(node_a.process().wait(5s) == 0);
+  const std::string log = node_a.process().err();
+  const long published = number_after(log, "backplane_published");
+  const long lines = number_after(log, "lines");
+  CHECK(published == lines);  // once per line, not once per shard
+  CHECK(number_after(log, "backplane_own") == 0);
+}

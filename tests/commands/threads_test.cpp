@@ -1,0 +1,153 @@
+// End to end: serve --threads N, one node of N shards on one address. The kernel spreads the
+// members over the shards by their addresses; everything a member sees must be as with one.
+#include <signal.h>
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "protocol/message.hpp"
+#include "support/catch.hpp"
+#include "support/process.hpp"
+#include "support/udp_peer.hpp"
+
+using namespace std::chrono_literals;
+using udpchat::test::loopback;
+using udpchat::test::Server;
+using udpchat::test::UdpPeer;
+
+namespace {
+
+std::size_t count_in(const std::string& text, std::string_view needle) {
+  std::size_t count = 0;
+  for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++count;
+  return count;
+}
+
+bool wait_for_log_count(udpchat::test::Process& process, std::string_view needle,
+                        std::size_t count, std::chrono::milliseconds limit) {
+  const auto until = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < until) {
+    if (count_in(process.err(), needle) >= count) return true;
+    std::this_thread::sleep_for(10ms);
+  }
+  return false;
+}
+
+// The lines of a datagram list, as "<nick>:<text>" in the order they came.
+std::vector<std::string> lines_of(const std::vector<std::string>& datagrams) {
+  std::vector<std::string> lines;
+  for (const auto& d : datagrams) {
+    const auto message = udpchat::protocol::decode_server(d);
+    if (const auto* ack = std::get_if<udpchat::protocol::Ack>(&message)) {
+      lines.push_back(std::string(ack->nick) + ":" + std::string(ack->text));
+    }
+  }
+  return lines;
+}
+
+const std::vector<std::string> kOpen = {"--rate-limit", "off", "--cookie-rate-limit", "off"};
+
+}  // namespace
+
+TEST_CASE("serve --threads 2 and 3: 100 members in four rooms get each line of their room "
+          "once, in each sender's order",
+          "[e2e][threads]") {
+  for (const char* threads : {"2", "3"}) {
+    std::vector<std::string> args = kOpen;
+    args.insert(args.end(), {"--threads", threads, "--hb-timeout", "2m"});
+    Server server(args);
+    std::vector<std::unique_ptr<UdpPeer>> members;
+    for (int i = 0; i < 100; ++i) {
+      members.push_back(std::make_unique<UdpPeer>(loopback(server.port())));
+      members.back()->join("m" + std::to_string(i), "room" + std::to_string(i % 4));
+    }
+    // Every shard has members: the kernel spreads them by address.
+    std::set<std::string> shards;
+    const std::string log = server.process().err();
+    for (auto at = log.find(" shard="); at != std::string::npos; at = log.find(" shard=", at + 1)) {
+      shards.insert(log.substr(at + 7, 1));
+    }
+    CHECK(shards.size() == std::stoul(threads));
+
+    for (int round = 0; round < 5; ++round) {
+      for (int i = 0; i < 100; ++i) {
+        members[static_cast<std::size_t>(i)]->send("line " + std::to_string(round));
+      }
+    }
+    std::this_thread::sleep_for(500ms);  // everything is queued in the members' sockets by now
+    for (int i = 0; i < 100; ++i) {
+      const auto seen = lines_of(members[static_cast<std::size_t>(i)]->drain(20ms));
+      // 25 members of its room, 5 lines each, no other room's, none twice, each sender's in
+      // the order sent.
+      REQUIRE(seen.size() == 125);
+      std::map<std::string, int> next;
+      for (const auto& line : seen) {
+        const auto colon = line.find(':');
+        const int sender = std::stoi(line.substr(1, colon - 1));
+        CHECK(sender % 4 == i % 4);
+        CHECK(line.substr(colon + 1) == "line " + std::to_string(next[line.substr(0, colon)]++));
+      }
+      CHECK(next.size() == 25);
+    }
+    server.process().signal(SIGTERM);
+    for (auto& member : members) CHECK(member->receive(2s) == "end");
+    CHECK(server.process().wait(5s) == 0);
+    CHECK(server.process().err().find("notified=100") != std::string::npos);
+    CHECK(server.process().err().find("lines=500") != std::string::npos);
+    CHECK(server.process().err().find("deliveries=12500") != std::string::npos);
+  }
+}
+
+TEST_CASE("serve --threads 3: moves, nicks, seats and expiry are the node's, not a shard's",
+          "[e2e][threads]") {
+  std::vector<std::string> args = kOpen;
+  args.insert(args.end(), {"--threads", "3", "--max-clients", "10", "--hb-timeout", "1s"});
+  Server server(args);
+  std::vector<std::unique_ptr<UdpPeer>> members;
+  for (int i = 0; i < 10; ++i) {
+    members.push_back(std::make_unique<UdpPeer>(loopback(server.port())));
+    members.back()->join("m" + std::to_string(i), "a");
+  }
+  // Seats are counted over the node: the eleventh is refused whatever shard it reaches.
+  for (int i = 0; i < 4; ++i) {
+    UdpPeer late(loopback(server.port()));
+    late.send(udpchat::protocol::encode_cookie_request());
+    const auto cookie = late.receive();
+    REQUIRE(cookie);
+    const auto token = std::get<udpchat::protocol::Cookie>(udpchat::protocol::decode_server(*cookie)).token;
+    late.send(udpchat::protocol::encode_join(token, "late" + std::to_string(i), "a"));
+    CHECK(late.receive() == "full");
+  }
+  // A nick is held over the node: m0 leaves, and only then may another take it.
+  members[0]->send("quit");
+  REQUIRE(wait_for_log_count(server.process(), " left ", 1, 2s));
+  UdpPeer impostor(loopback(server.port()));
+  impostor.send(udpchat::protocol::encode_cookie_request());
+  const auto cookie = impostor.receive();
+  REQUIRE(cookie);
+  const auto token = std::get<udpchat::protocol::Cookie>(udpchat::protocol::decode_server(*cookie)).token;
+  impostor.send(udpchat::protocol::encode_join(token, "m1", "a"));
+  CHECK(impostor.receive() == "nick taken");
+  impostor.send(udpchat::protocol::encode_join(token, "m0", "a"));
+  CHECK(impostor.receive()->starts_with("welcome "));
+  // A move on one shard: lines of the old room stop, lines of the new one come.
+  members[1]->join("m1", "b");
+  members[2]->send("for a");
+  std::this_thread::sleep_for(200ms);
+  CHECK(lines_of(members[1]->drain(200ms)).empty());
+  members[3]->drain(100ms);
+  members[3]->join("m3", "b");
+  members[3]->send("for b");
+  CHECK(lines_of(members[1]->drain(300ms)) == std::vector<std::string>{"m3:for b"});
+  // Silent members expire on every shard within the timeout and a quarter.
+  REQUIRE(wait_for_log_count(server.process(), "expired", 10, 4s));
+  server.process().signal(SIGTERM);
+  CHECK(server.process().wait(5s) == 0);
+  CHECK(server.process().err().find("members=0") != std::string::npos);
+}
