@@ -432,7 +432,9 @@ def sec_cpu(d):
         if v is not None:
             by.setdefault(r["relay"], {})[r["run"]] = v
     crelay, serve, repair = by.get("crelay", {}), by.get("serve", {}), by.get("serve-repair", {})
+    mmsg = by.get("crelay-sendmmsg", {})
     ratio_s = Series(serve[k] / crelay[k] for k in serve if k in crelay)
+    ratio_m = Series(serve[k] / mmsg[k] for k in serve if k in mmsg)
     ratio_r = Series(repair[k] / serve[k] for k in repair if k in serve)
     first = rows[0]
     out = {"members": str(first["clients"]), "rate": num(first["rate"]),
@@ -442,9 +444,11 @@ def sec_cpu(d):
            "target": target_text("cpu_ratio"), "repair_target": target_text("repair_cpu_ratio"),
            "ratio": ratio(ratio_s.median), "ratio_spread": spread(ratio_s, ratio),
            "verdict": verdict(ratio_s.median, "cpu_ratio"),
+           "mmsg_ratio": ratio(ratio_m.median), "mmsg_ratio_spread": spread(ratio_m, ratio),
            "repair_ratio": ratio(ratio_r.median), "repair_ratio_spread": spread(ratio_r, ratio),
            "repair_verdict": verdict(ratio_r.median, "repair_cpu_ratio")}
-    for key, name in (("crelay", "crelay"), ("serve", "serve"), ("repair", "serve-repair")):
+    for key, name in (("crelay", "crelay"), ("mmsg", "crelay-sendmmsg"), ("serve", "serve"),
+                      ("repair", "serve-repair")):
         s = Series(by.get(name, {}).values())
         out[key] = num(s.median)
         out[key + "_spread"] = spread(s)
@@ -456,11 +460,11 @@ def sec_repair(d):
     all_rows = d.get("repair") or []
     rows = good(all_rows)
     if not rows:
-        skipped = [r["skipped"] for r in all_rows if "skipped" in r]
+        skipped = [r["skipped"] for r in all_rows if r.get("skipped")]
         if skipped:
-            return {"clients": NA, "rate": NA, "seconds": NA, "target": target_text("repair_delivered_percent"),
-                    "rows": f"| skipped: {skipped[-1]} | | | | |", "high_loss": NA, "high_value": NA,
-                    "high_plain": NA, "high_verdict": ""}
+            return {"_skipped": True, "skipped": skipped[-1], "clients": NA, "rate": NA, "seconds": NA,
+                    "target": target_text("repair_delivered_percent"), "rows": "", "high_loss": NA,
+                    "high_value": NA, "high_plain": NA, "high_verdict": ""}
         raise Missing("repair")
 
     def delivered_percent(r):
@@ -482,7 +486,7 @@ def sec_repair(d):
     high = levels[-1]
     rep, plain = per_level[high]
     return {"clients": str(rows[0]["clients"]), "rate": num(rows[0]["rate"]),
-            "seconds": num(rows[0]["seconds"]), "rows": "\n".join(lines),
+            "seconds": num(rows[0]["seconds"]), "rows": "\n".join(lines), "skipped": "",
             "target": target_text("repair_delivered_percent"), "high_loss": num(high),
             "high_value": percent(rep.median), "high_plain": percent(plain.median),
             "high_verdict": verdict(rep.lo, "repair_delivered_percent")}
@@ -492,26 +496,22 @@ def sec_threads(d):
     all_rows = d.get("threads") or []
     rows = good(all_rows)
     if not rows:
-        skipped = [r["skipped"] for r in all_rows if "skipped" in r]
+        skipped = [r["skipped"] for r in all_rows if r.get("skipped")]
         if skipped:
-            return {"text": f"Not measured: {skipped[-1]} (`scripts/bench` measures "
-                            "`serve --threads` beside one thread once `udpchat serve --help` lists it)."}
+            return {"_skipped": True, "skipped": skipped[-1]}
         raise Missing("threads")
     counts = sorted({r["threads"] for r in rows})
     one = series(rows, "deliveries_per_s", threads=1)
-    lines = ["| threads | max lossless lines/s | deliveries/s | p99 us | x one thread |",
-             "|---|---|---|---|---|"]
+    lines = []
     for t in counts:
         dl = series(rows, "deliveries_per_s", threads=t)
         lines.append(f"| {t} | {num(series(rows, 'max_lossless_rate', threads=t).median)} | "
                      f"{num(dl.median)} {spread(dl)} | {num(series(rows, 'latency_us.p99', threads=t).median)} | "
                      f"{ratio(div(dl.median, one.median))} |")
-    members = rows[0]["clients"]
-    text = (f"`serve --threads N` beside one thread: {members} members in one room, `--find-max` "
-            "with the same limits as the matrix, alternating. The bench competes with the relay "
-            f"for this machine's cores, so more threads cannot show their worth here; the figures "
-            "are what this machine gives, not what a many-core one would.\n\n" + "\n".join(lines))
-    return {"text": text}
+    return {"members": str(rows[0]["clients"]),
+            "latency_limit": num(div(rows[0].get("latency_limit_us"), 1000)),
+            "loss_limit": num(rows[0].get("loss_limit_percent")),
+            "rows": "\n".join(lines), "skipped": ""}
 
 
 def sec_commands(d):
@@ -665,8 +665,23 @@ def check_template(text):
     return problems
 
 
+BLOCK = re.compile(r"\{\{if ([a-z_][a-z0-9_]*)\}\}\n?(.*?)(?:\{\{else\}\}\n?(.*?))?\{\{end\}\}\n?", re.S)
+
+
 def render(text, values):
+    """{{if prefix}}...{{else}}...{{end}}: the first part when that section measured something,
+    the second when it was skipped or has no data. Then every {{prefix.name}} is filled."""
     unknown = []
+
+    def choose(m):
+        block = values.get(m.group(1))
+        if block is None:
+            unknown.append(m.group(0)[:40])
+            return ""
+        measured = isinstance(block, dict) and not block.get("_skipped")
+        return m.group(2) if measured else (m.group(3) or "")
+
+    text = BLOCK.sub(choose, text)
 
     def fill(m):
         prefix, name = m.group(1), m.group(2)
@@ -675,6 +690,8 @@ def render(text, values):
             unknown.append(m.group(0))
             return m.group(0)
         if isinstance(block, Missing):
+            if name == "skipped":
+                return "no data in build/bench"
             return "" if name.endswith(("spread", "verdict")) else NA
         if name not in block:
             unknown.append(m.group(0))
