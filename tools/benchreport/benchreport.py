@@ -477,9 +477,12 @@ def sec_repair(d):
         rep = Series(delivered_percent(r) for r in good(rows, loss_percent=loss, variant="repair"))
         plain = Series(delivered_percent(r) for r in good(rows, loss_percent=loss, variant="plain"))
         dups = series(rows, "duplicates", loss_percent=loss, variant="repair")
+        p99 = Series(div(field(r, "latency_us.p99"), 1000)
+                     for r in good(rows, loss_percent=loss, variant="repair"))
         worst = rep.lo
         per_level[loss] = (rep, plain)
-        lines.append(f"| {num(loss)} % | {percent(rep.median)} % {spread(rep, percent)} | {num(dups.hi)} "
+        lines.append(f"| {num(loss)} % | {percent(rep.median)} % {spread(rep, percent)} | {num(p99.median)} ms "
+                     f"| {num(dups.hi)} "
                      f"| {percent(plain.median)} % {spread(plain, percent)} "
                      f"| {target_text('repair_delivered_percent')} "
                      f"{verdict(worst, 'repair_delivered_percent')} (worst run) |")
