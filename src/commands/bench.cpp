@@ -347,6 +347,9 @@ void add_bench(CLI::App& app, Runner& run) {
   const DurationBounds measurable{100ms, core::Duration::max(), "a period must be long enough to measure"};
   add_duration(*cmd, "--duration", settings.duration, "Measured period", measurable);
   add_duration(*cmd, "--warmup", settings.warmup, "Traffic before measuring, not counted");
+  auto* drain = add_duration(*cmd, "--drain", settings.drain,
+                             "After the last line, how long late lines still count (--repair: 3s "
+                             "unless given, time for repair)");
   add_duration(*cmd, "--hb-interval", settings.hb_interval, "Heartbeat period of every client",
                {core::kMinHbInterval, core::kDefaultHbTimeout,
                 "members must beat more often than serve's default --hb-timeout expires them"});
@@ -363,7 +366,10 @@ void add_bench(CLI::App& app, Runner& run) {
   add_duration(*cmd, "--latency-limit", options->latency_limit,
                "p99 latency allowed by --find-max: beyond it the relay is queueing, not coping");
   add_duration(*cmd, "--trial", options->trial, "Length of each --find-max trial", measurable);
-  cmd->callback([options, &run] { run = [options] { return run_bench(*options); }; });
+  cmd->callback([options, drain, &run] {
+    if (options->settings.repair && drain->count() == 0) options->settings.drain = 3s;
+    run = [options] { return run_bench(*options); };
+  });
 }
 
 }  // namespace udpchat::commands

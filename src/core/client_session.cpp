@@ -36,6 +36,8 @@ constexpr Duration kInitialRto = 300ms;
 constexpr Duration kMinRto = 100ms;
 constexpr Duration kMaxRto = 3s;
 constexpr int kMaxTries = 10;
+// How long after the last numbered line the tail probe goes.
+constexpr Duration kTailProbe = 200ms;
 
 }  // namespace
 
@@ -251,6 +253,7 @@ void ClientSession::on_numbered_ack(const proto::Ack& ack, TimePoint now) {
   line.sender_seq = ack.sender_seq;
   stream_.on_line(std::move(line), now, ready_);
   show(ready_);
+  tail_probe_at_ = now + kTailProbe;
 }
 
 void ClientSession::show(std::vector<RoomLine>& ready) {
@@ -287,6 +290,13 @@ void ClientSession::acknowledged(std::uint64_t seq, TimePoint now, bool by_echo)
   --sent_;
   ++echoed_;
   flush(now);  // room in the window for the next line
+}
+
+// How long a NACK waits for its answer before it is sent again: a round trip and its spread,
+// no more (a gap holds back every line after it), but never under 20 ms.
+Duration ClientSession::repair_timeout() const noexcept {
+  if (!srtt_) return 100ms;
+  return std::clamp<Duration>(*srtt_ * 2 + rttvar_ * 4, 20ms, kMaxRto);
 }
 
 Duration ClientSession::rto() const noexcept {
@@ -441,9 +451,13 @@ void ClientSession::on_timer(TimePoint now) {
   }
   if (now >= next_send_) flush(now);
   resend_due(now);
+  if (repair_ && state_ == SessionState::joined && now >= tail_probe_at_) {
+    datagrams_.emplace_back(proto::kHeartbeat);
+    tail_probe_at_ = TimePoint::max();
+  }
   if (repair_ && is_member()) {
-    if (const auto nack = stream_.nack_due(now, rto(), ready_)) {
-      datagrams_.push_back(proto::encode_nack(nack->from, nack->to));
+    for (const auto& nack : stream_.nack_due(now, repair_timeout(), ready_)) {
+      datagrams_.push_back(proto::encode_nack(nack.from, nack.to));
     }
     show(ready_);
   }
@@ -461,7 +475,7 @@ TimePoint ClientSession::deadline() const noexcept {
       at = std::min(at, last_heard_ + silence_limit() + std::chrono::nanoseconds(1));
     }
     if (repair_) {
-      at = std::min(at, stream_.deadline());
+      at = std::min({at, stream_.deadline(), tail_probe_at_});
       for (std::size_t i = 0; i < sent_; ++i) {
         const Line& line = lines_[i];
         at = std::min(at, line.sent_at + std::min(kMaxRto, rto() * (1 << std::min(line.tries - 1, 5))));

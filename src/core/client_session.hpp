@@ -211,6 +211,7 @@ class ClientSession {
   void send_line_datagram(Line& line, TimePoint now);
   std::string join_datagram(std::string_view token, std::string_view room) const;
   Duration rto() const noexcept;
+  Duration repair_timeout() const noexcept;
   void on_refusal(bool full, TimePoint now);
   void lost_membership(JoinTrouble why, TimePoint now);
   void become_legacy(TimePoint now);
@@ -263,6 +264,9 @@ class ClientSession {
   TimePoint last_want_at_{};
   RoomStream stream_;
   std::uint32_t stream_id_ = 0;  // the numbering stream_ follows
+  // When lines stop, a heartbeat a little later asks where the room is (`head`): a lost last
+  // line of a burst then shows as a gap at once, not at the next regular heartbeat.
+  TimePoint tail_probe_at_ = TimePoint::max();
   std::vector<RoomLine> ready_;
 
   std::uint64_t unsent_ = 0;

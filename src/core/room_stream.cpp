@@ -51,19 +51,35 @@ void RoomStream::on_missed(std::uint64_t from, std::uint64_t to, TimePoint now,
   look_for_gap(now);
 }
 
-std::optional<NackRange> RoomStream::nack_due(TimePoint now, Duration rto,
-                                              std::vector<RoomLine>& ready) {
-  if (!active() || now < nack_at_ || next_ > head_) return std::nullopt;
+std::vector<NackRange> RoomStream::nack_due(TimePoint now, Duration rto,
+                                            std::vector<RoomLine>& ready) {
+  std::vector<NackRange> ranges;
+  if (!active() || now < nack_at_ || next_ > head_) return ranges;
   const std::uint64_t gap_end = held_.empty() ? head_ : held_.begin()->first - 1;
   if (tries_ >= kMaxTries) {
     give_up(gap_end, ready);
     look_for_gap(now);
-    return std::nullopt;
+    return ranges;
   }
   ++tries_;
   const Duration backoff = std::min(kMaxBackoff, rto * (1 << std::min(tries_ - 1, 8)));
   nack_at_ = now + backoff;
-  return NackRange{next_, std::min(gap_end, next_ + protocol::kMaxNackLines - 1)};
+  // Every gap between the lines held, and after the last of them up to the head.
+  std::uint64_t from = next_;
+  auto add = [&](std::uint64_t to) {
+    while (from <= to && ranges.size() < kMaxRangesPerRound) {
+      const std::uint64_t end = std::min(to, from + protocol::kMaxNackLines - 1);
+      ranges.push_back({from, end});
+      from = end + 1;
+    }
+  };
+  for (const auto& [seq, line] : held_) {
+    if (seq > from) add(seq - 1);
+    from = seq + 1;
+    if (ranges.size() == kMaxRangesPerRound) return ranges;
+  }
+  add(head_);
+  return ranges;
 }
 
 void RoomStream::release(std::vector<RoomLine>& ready) {

@@ -38,6 +38,9 @@ class RoomStream {
   static constexpr std::size_t kMaxHeld = 1024;
   // Requests for one gap before it is given up as missed.
   static constexpr int kMaxTries = 6;
+  // Gaps asked for in one round: the first blocks what is shown, the others are asked for at
+  // the same time, so that a burst of loss is repaired in one round trip, not one per gap.
+  static constexpr std::size_t kMaxRangesPerRound = 8;
   // How long a gap may be reordering before it is asked for.
   static constexpr Duration kReorderWait = std::chrono::milliseconds(10);
 
@@ -54,8 +57,8 @@ class RoomStream {
   // Lines from..to have left the server's window.
   void on_missed(std::uint64_t from, std::uint64_t to, TimePoint now, std::vector<RoomLine>& ready);
 
-  // The NACK to send now, if one is due (`rto`: the current retransmission timeout).
-  std::optional<NackRange> nack_due(TimePoint now, Duration rto, std::vector<RoomLine>& ready);
+  // The NACKs to send now, if a round is due (`rto`: the current retransmission timeout).
+  std::vector<NackRange> nack_due(TimePoint now, Duration rto, std::vector<RoomLine>& ready);
   TimePoint deadline() const noexcept { return nack_at_; }
 
   std::uint64_t next() const noexcept { return next_; }

@@ -317,7 +317,7 @@ awaitable<std::optional<BenchRunner::Failure>> BenchRunner::connect(const BenchS
     // unpaced (the offered rate is the bench's to set) and with a window for the whole burst.
     client->config.repair = settings.repair;
     client->config.send_budget = {0, 0};
-    client->config.max_in_flight = 4096;
+    client->config.max_in_flight = 64;
     client->config.max_waiting = 1 << 20;
     client->config.ping_token = make_ping_token();
     std::error_code ec;
