@@ -45,6 +45,8 @@ struct ServeOptions {
   double backplane_buffer = 1 << 20;
   core::Duration max_queue_delay = core::RelayConfig{}.max_queue_delay;
   unsigned threads = 1;  // 0: one per core
+  std::size_t history = core::RelayConfig{}.history_lines;
+  double history_memory = static_cast<double>(core::RelayConfig{}.history_total_bytes);
   std::size_t legacy_credit = core::RelayConfig{}.legacy_credit;
 };
 
@@ -148,6 +150,8 @@ int run_serve(const ServeOptions& options) {
   config.max_egress = options.max_egress;
   config.max_queue_delay = options.max_queue_delay;
   config.legacy_credit = options.legacy_credit;
+  config.history_lines = options.history;
+  config.history_total_bytes = static_cast<std::size_t>(options.history_memory);
   node.threads = options.threads == 0 ? std::max(1u, std::thread::hardware_concurrency())
                                       : options.threads;
   node.stats_interval = options.stats_interval;
@@ -265,6 +269,19 @@ void add_serve(CLI::App& app, Runner& run) {
             return fmt::format("'{}' is not a number of threads (1 to 256, or auto)", text);
           },
           ""));
+  cmd->add_option("--history", options->history,
+                  "Lines each room keeps to repair and replay for members that number theirs "
+                  "(+r1); 0: no numbering, no repair")
+      ->capture_default_str()
+      ->check(CLI::Range(std::size_t{0}, std::size_t{1'000'000}));
+  cmd->add_option_function<std::string>(
+         "--history-memory",
+         [options](const std::string& text) { options->history_memory = *core::parse_bytes(text); },
+         "Bytes all rooms' history may hold together (each room at most 256K); beyond, the room "
+         "adding a line forgets its oldest")
+      ->default_str("64M")
+      ->type_name("BYTES")
+      ->check(parsed_by(&core::parse_bytes, "64M, 512M"));
   add_duration(*cmd, "--stats-interval", options->stats_interval,
                "How often to log traffic and drop counters (only when they changed)");
   add_duration(*cmd, "--duration", options->duration,
