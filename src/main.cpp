@@ -6,7 +6,9 @@
 
 int main(int argc, char** argv) {
   using namespace udpchat::commands;
-  CLI::App app{"udpchat: a UDP chat relay, its client, a health probe and a load generator."};
+  // Named, so that usage lines say `udpchat <command>` wherever the binary was started from.
+  CLI::App app{"udpchat: a UDP chat relay, its client, a health probe and a load generator.",
+               "udpchat"};
   app.set_version_flag("--version", UDPCHAT_VERSION);
   app.require_subcommand(1);
 

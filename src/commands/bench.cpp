@@ -1,19 +1,19 @@
 // `udpchat bench`: the load generator.
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
 #include <cmath>
 #include <cstdio>
 #include <future>
 #include <memory>
-#include <thread>
-
-#include <fmt/format.h>
-#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "commands/command.hpp"
 #include "core/client_session.hpp"
-#include "core/units.hpp"
 #include "core/rate_search.hpp"
 #include "core/relay.hpp"
+#include "core/units.hpp"
 #include "net/bench_runner.hpp"
 #include "net/log.hpp"
 #include "net/relay_server.hpp"
@@ -35,6 +35,7 @@ struct BenchOptions {
   bool json = false;
   bool csv = false;
   bool find_max = false;
+  bool quiet = false;
   double loss_limit = 0.1;  // percent
   // An overloaded relay queues before it drops: a trial whose p99 passes this did not keep up,
   // even if deep socket buffers let every line through in the end.
@@ -82,10 +83,14 @@ class EmbeddedRelay {
   std::thread thread_;
 };
 
-double micros(std::uint64_t ns) { return static_cast<double>(ns) / 1000.0; }
+double micros(std::uint64_t ns) {
+  return static_cast<double>(ns) / 1000.0;
+}
 
 // Three decimals, and 0 for NaN or infinity, so that every report is valid JSON.
-double round3(double v) { return std::isfinite(v) ? std::round(v * 1000.0) / 1000.0 : 0.0; }
+double round3(double v) {
+  return std::isfinite(v) ? std::round(v * 1000.0) / 1000.0 : 0.0;
+}
 
 Json latency_json(const core::Histogram& h) {
   return {{"min", round3(micros(h.min()))},
@@ -154,7 +159,9 @@ void print_csv(const Json& row) {
   std::vector<std::string> values;
   auto add = [&](const std::string& key, const Json& value) {
     header.push_back(key);
-    values.push_back(value.is_string() ? value.get<std::string>() : value.is_null() ? "" : value.dump());
+    values.push_back(value.is_string() ? value.get<std::string>()
+                     : value.is_null() ? ""
+                                       : value.dump());
   };
   for (const auto& [key, value] : row.items()) {
     if (value.is_object()) {
@@ -190,7 +197,8 @@ void print_table(const std::string& target, const core::BenchReport& r) {
   }
   fmt::print("jitter     {:.3f} us (RFC 3550)\n", r.jitter_ns / 1000.0);
   if (r.kernel_drops) fmt::print("bench receive-buffer drops {}\n", *r.kernel_drops);
-  if (r.relay_stale) fmt::print("relay stale lines {} (waited past --max-queue-delay)\n", *r.relay_stale);
+  if (r.relay_stale)
+    fmt::print("relay stale lines {} (waited past --max-queue-delay)\n", *r.relay_stale);
 }
 
 // What the trials came to, or why there are none.
@@ -204,7 +212,7 @@ struct BenchResult {
 // One trial at --rate, or a --find-max search: short trials, doubling then bisecting, each
 // decided by the loss and latency limits.
 asio::awaitable<void> run_trials(net::BenchRunner& runner, const BenchOptions& options,
-                           EmbeddedRelay* relay, BenchResult& result) {
+                                 EmbeddedRelay* relay, BenchResult& result) {
   const net::BenchSettings& settings = options.settings;
   if (const auto failure = co_await runner.connect(settings)) {
     result.error = failure->message;
@@ -230,7 +238,7 @@ asio::awaitable<void> run_trials(net::BenchRunner& runner, const BenchOptions& o
     const bool passed = report.lost_percent() <= options.loss_limit && report.delivered > 0 &&
                         report.latency.percentile(99) <= limit_ns;
     search.record(*rate, passed);
-    if (!options.json && !options.csv) {
+    if (!options.json && !options.csv && !options.quiet) {
       fmt::print(stderr, "trial {:>10.0f} lines/s: {:.3f}% lost, p99 {:.0f} us -> {}\n", *rate,
                  report.lost_percent(), micros(report.latency.percentile(99)),
                  passed ? "pass" : "fail");
@@ -315,7 +323,8 @@ int run_bench(BenchOptions options) {
 void add_bench(CLI::App& app, Runner& run) {
   auto options = std::make_shared<BenchOptions>();
   net::BenchSettings& settings = options->settings;
-  auto* cmd = app.add_subcommand("bench", "Load generator: throughput, loss and latency of a relay");
+  auto* cmd =
+      app.add_subcommand("bench", "Load generator: throughput, loss and latency of a relay");
   cmd->footer(
       "N clients join with the real handshake; S of them send paced chat lines (open loop:\n"
       "latency counts from each line's intended send time, so stalls are not hidden); every\n"
@@ -324,27 +333,30 @@ void add_bench(CLI::App& app, Runner& run) {
       "sharing a backplane); sender i is client i, and deliveries that crossed nodes are\n"
       "reported apart (cross-node latency).\n"
       "Exit codes: 0 done, 1 failure (clients could not join, no rate passed), 2 usage error,\n"
-      "3 refused, 4 host does not resolve.");
-  auto* target =
-      cmd->add_option("target", options->target, "Relay address, HOST:PORT")->capture_default_str();
+      "3 refused, 4 host does not resolve.\n"
+      "Examples:\n"
+      "  udpchat bench --embedded --clients 100 --rate 2000 --duration 2s\n"
+      "  udpchat bench 127.0.0.1:9998 --clients 100 --find-max --json\n"
+      "  udpchat bench --server 10.0.0.1:9998 --server 10.0.0.2:9998 --room ops --repair");
+  auto* target = cmd->add_option("target", options->target, "Relay address, HOST:PORT")
+                     ->capture_default_str()
+                     ->type_name("HOST:PORT");
   auto* embedded =
       cmd->add_flag("--embedded", options->embedded, "Bench a relay started inside this process");
   cmd->add_option("--server", options->servers,
                   "A node of a cluster, HOST:PORT; repeat for each node (instead of target)")
+      ->type_name("HOST:PORT")
       ->excludes(target)
       ->excludes(embedded);
   add_room(*cmd, "--room", settings.room, "Room every client joins (default: lobby)");
-  cmd->add_option("--clients", settings.clients, "Members joined")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 100'000));
-  cmd->add_option("--senders", settings.senders, "How many of the members send")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 100'000));
-  cmd->add_option("--rate", settings.rate, "Lines per second, all senders together")
-      ->capture_default_str()
-      ->check(CLI::Range(1.0, 1e8));
-  cmd->add_option("--size", settings.size, "Bytes per chat line")->capture_default_str();
-  const DurationBounds measurable{100ms, core::Duration::max(), "a period must be long enough to measure"};
+  add_count(*cmd, "--clients", settings.clients, 1, 100'000, "Members joined");
+  add_count(*cmd, "--senders", settings.senders, 1, 100'000, "How many of the members send");
+  add_number(*cmd, "--rate", settings.rate, 1, 1e8, "Lines per second, all senders together",
+             "LINES/s");
+  add_count(*cmd, "--size", settings.size, protocol::kMinBenchLineBytes, protocol::kMaxLineBytes,
+            "Bytes per chat line");
+  const DurationBounds measurable{100ms, core::Duration::max(),
+                                  "a period must be long enough to measure"};
   add_duration(*cmd, "--duration", settings.duration, "Measured period", measurable);
   add_duration(*cmd, "--warmup", settings.warmup, "Traffic before measuring, not counted");
   auto* drain = add_duration(*cmd, "--drain", settings.drain,
@@ -360,9 +372,9 @@ void add_bench(CLI::App& app, Runner& run) {
   cmd->add_flag("--csv", options->csv, "Print a CSV header and one row")->excludes(json);
   cmd->add_flag("--find-max", options->find_max,
                 "Search for the highest rate within --loss-limit (short trials from --rate)");
-  cmd->add_option("--loss-limit", options->loss_limit, "Loss allowed by --find-max, in percent")
-      ->capture_default_str()
-      ->check(CLI::Range(0.0, 100.0));
+  add_number(*cmd, "--loss-limit", options->loss_limit, 0, 100,
+             "Loss allowed by --find-max, in percent", "PERCENT");
+  add_quiet(*cmd, options->quiet, "the report stays");
   add_duration(*cmd, "--latency-limit", options->latency_limit,
                "p99 latency allowed by --find-max: beyond it the relay is queueing, not coping");
   add_duration(*cmd, "--trial", options->trial, "Length of each --find-max trial", measurable);

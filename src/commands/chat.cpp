@@ -1,9 +1,9 @@
 // `udpchat chat`: the interactive client, also usable from scripts.
+#include <fmt/format.h>
+
 #include <clocale>
 #include <iostream>
 #include <memory>
-
-#include <fmt/format.h>
 
 #include "commands/chat_view.hpp"
 #include "commands/command.hpp"
@@ -23,6 +23,7 @@ struct ChatOptions {
   core::Duration linger = std::chrono::seconds(1);
   bool json = false;
   bool listen = false;
+  bool quiet = false;
 };
 
 // Typed text is UTF-8 on the wire: the line editor reads multibyte input only under a locale
@@ -38,12 +39,17 @@ void use_utf8_input() {
 
 int exit_code(net::ChatEnd end) {
   switch (end) {
-    case net::ChatEnd::ok: return kExitOk;
-    case net::ChatEnd::refused: return kExitRefused;
-    case net::ChatEnd::unresolved: return kExitUnresolved;
-    case net::ChatEnd::nick_taken: return kExitUsage;
+    case net::ChatEnd::ok:
+      return kExitOk;
+    case net::ChatEnd::refused:
+      return kExitRefused;
+    case net::ChatEnd::unresolved:
+      return kExitUnresolved;
+    case net::ChatEnd::nick_taken:
+      return kExitUsage;
     case net::ChatEnd::undelivered:
-    case net::ChatEnd::failed: return kExitFailure;
+    case net::ChatEnd::failed:
+      return kExitFailure;
   }
   return kExitFailure;
 }
@@ -68,14 +74,16 @@ int run_chat(const ChatOptions& options) {
     use_utf8_input();
     terminal = std::make_unique<net::Terminal>(io.get_executor());
   }
-  const std::unique_ptr<net::ChatView> view = options.json
-                                                  ? make_json_view(options.session.nick)
-                                                  : make_text_view(terminal.get(), options.session.nick);
+  const std::unique_ptr<net::ChatView> view =
+      options.json ? make_json_view(options.session.nick)
+                   : make_text_view(terminal.get(), options.session.nick, options.quiet);
   std::unique_ptr<net::LineSource> input;
-  if (!options.listen) input = std::make_unique<net::LineSource>(io.get_executor(), std::cin, terminal.get());
+  if (!options.listen)
+    input = std::make_unique<net::LineSource>(io.get_executor(), std::cin, terminal.get());
 
-  net::ChatClient client(io, net::ChatSettings{*target, options.session, options.linger, options.listen},
-                         *view, input.get());
+  net::ChatClient client(
+      io, net::ChatSettings{*target, options.session, options.linger, options.listen}, *view,
+      input.get());
   const net::ChatEnd end = client.run();
   terminal.reset();  // restore the terminal before the last words
   if (!client.error().empty()) print_error(client.error());
@@ -86,7 +94,8 @@ int run_chat(const ChatOptions& options) {
 
 void add_chat(CLI::App& app, Runner& run) {
   auto options = std::make_shared<ChatOptions>();
-  auto* cmd = app.add_subcommand("chat", "Chat through a relay: standard input out, lines received shown");
+  auto* cmd =
+      app.add_subcommand("chat", "Chat through a relay: standard input out, lines received shown");
   cmd->footer(
       "Each input line is sent as a chat line (longer than 1024 bytes: as several, split between\n"
       "characters); /join ROOM moves to another room, /quit (or quit) leaves, /help lists\n"
@@ -99,8 +108,14 @@ void add_chat(CLI::App& app, Runner& run) {
       "--listen only receives (no input), until the server ends or SIGINT/SIGTERM.\n"
       "Exit codes: 0 every line delivered (or --listen ended), 1 a line was refused (invalid\n"
       "UTF-8, control characters) or never acknowledged, 2 usage error or nick taken in the room,\n"
-      "3 refused (nothing listening), 4 host does not resolve.");
-  cmd->add_option("target", options->target, "Relay address, HOST:PORT")->capture_default_str();
+      "3 refused (nothing listening), 4 host does not resolve.\n"
+      "Examples:\n"
+      "  udpchat chat --nick alice --room ops --history 20\n"
+      "  echo \"deploy $VERSION done\" | udpchat chat chat.example.org:9998 --nick ci\n"
+      "  udpchat chat --listen --json > chat.log &");
+  cmd->add_option("target", options->target, "Relay address, HOST:PORT")
+      ->capture_default_str()
+      ->type_name("HOST:PORT");
   cmd->add_option("-n,--nick", options->session.nick,
                   "Name shown to others, unique in its room (1-32 of A-Z a-z 0-9 _ . -)")
       ->type_name("NICK")
@@ -120,10 +135,9 @@ void add_chat(CLI::App& app, Runner& run) {
   cmd->add_flag("--json", options->json, "Print one JSON object per event instead of text");
   cmd->add_flag("--listen", options->listen,
                 "Receive only: read no input, run until the server ends or a signal");
-  cmd->add_option("--history", options->session.history,
-                  "On joining, fetch and show the room's last N lines (a server with repair)")
-      ->type_name("N")
-      ->check(CLI::Range(std::uint64_t{0}, std::uint64_t{1'000'000}));
+  add_count(*cmd, "--history", options->session.history, 0, 1'000'000,
+            "On joining, fetch and show the room's last N lines (a server with repair)");
+  add_quiet(*cmd, options->quiet, "lines received and problems stay");
   cmd->add_flag("!--no-repair", options->session.repair,
                 "Do not number lines or ask for lost ones: the original bytes, as to an older "
                 "server");

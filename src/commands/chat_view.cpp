@@ -1,14 +1,15 @@
 #include "commands/chat_view.hpp"
 
-#include <cstdio>
-#include <ctime>
-#include <variant>
-
 #include <fmt/chrono.h>
 #include <fmt/format.h>
+
+#include <cstdio>
+#include <ctime>
 #include <nlohmann/json.hpp>
+#include <variant>
 
 #include "core/client_session.hpp"
+#include "core/overloaded.hpp"
 #include "core/units.hpp"
 #include "net/address.hpp"
 #include "net/log.hpp"
@@ -19,44 +20,53 @@ namespace udpchat::commands {
 namespace {
 
 namespace event = core::event;
+using core::Overloaded;
 using Json = nlohmann::ordered_json;
-
-template <class... Ts>
-struct Overloaded : Ts... {
-  using Ts::operator()...;
-};
-template <class... Ts>
-Overloaded(Ts...) -> Overloaded<Ts...>;
 
 std::string_view code_of(core::JoinTrouble why) {
   switch (why) {
-    case core::JoinTrouble::none: return "joining";
-    case core::JoinTrouble::server_full: return "server_full";
-    case core::JoinTrouble::not_member: return "not_member";
-    case core::JoinTrouble::silent: return "silent";
-    case core::JoinTrouble::no_cookie: return "no_cookie";
+    case core::JoinTrouble::none:
+      return "joining";
+    case core::JoinTrouble::server_full:
+      return "server_full";
+    case core::JoinTrouble::not_member:
+      return "not_member";
+    case core::JoinTrouble::silent:
+      return "silent";
+    case core::JoinTrouble::no_cookie:
+      return "no_cookie";
   }
   return "joining";
 }
 
 std::string_view code_of(core::Unsent why) {
   switch (why) {
-    case core::Unsent::overflow: return "overflow";
-    case core::Unsent::room_refused: return "room_refused";
-    case core::Unsent::stale_room: return "stale_room";
-    case core::Unsent::gave_up: return "gave_up";
+    case core::Unsent::overflow:
+      return "overflow";
+    case core::Unsent::room_refused:
+      return "room_refused";
+    case core::Unsent::stale_room:
+      return "stale_room";
+    case core::Unsent::gave_up:
+      return "gave_up";
   }
   return "overflow";
 }
 
 std::string_view code_of(net::ClientNotice what) {
   switch (what) {
-    case net::ClientNotice::joining: return "connecting";
-    case net::ClientNotice::help: return "help";
-    case net::ClientNotice::unknown_command: return "unknown_command";
-    case net::ClientNotice::refused_line: return "refused_line";
-    case net::ClientNotice::bad_room: return "bad_room";
-    case net::ClientNotice::same_room: return "same_room";
+    case net::ClientNotice::joining:
+      return "connecting";
+    case net::ClientNotice::help:
+      return "help";
+    case net::ClientNotice::unknown_command:
+      return "unknown_command";
+    case net::ClientNotice::refused_line:
+      return "refused_line";
+    case net::ClientNotice::bad_room:
+      return "bad_room";
+    case net::ClientNotice::same_room:
+      return "same_room";
   }
   return "notice";
 }
@@ -64,15 +74,19 @@ std::string_view code_of(net::ClientNotice what) {
 // For the person at the keyboard: what each event means.
 std::string describe(const event::Joining& joining) {
   switch (joining.why) {
-    case core::JoinTrouble::none: return "joining…";
+    case core::JoinTrouble::none:
+      return "joining…";
     case core::JoinTrouble::server_full:
-      return fmt::format("server full: retrying (next in {}); typed lines wait",
-                         core::format_duration(std::chrono::round<std::chrono::milliseconds>(joining.retry_in)));
+      return fmt::format(
+          "server full: retrying (next in {}); typed lines wait",
+          core::format_duration(std::chrono::round<std::chrono::milliseconds>(joining.retry_in)));
     case core::JoinTrouble::not_member:
       return "the server no longer knows us (restarted?): rejoining; unacknowledged lines "
              "will be sent again";
-    case core::JoinTrouble::silent: return "server not answering, rejoining";
-    case core::JoinTrouble::no_cookie: return "the server speaks udpchat after all: joining";
+    case core::JoinTrouble::silent:
+      return "server not answering, rejoining";
+    case core::JoinTrouble::no_cookie:
+      return "the server speaks udpchat after all: joining";
   }
   return "joining…";
 }
@@ -100,80 +114,92 @@ std::string describe(const event::LinesUnsent& unsent, const std::string& room) 
 // printable(): no escape sequence, bidi control or invisible character reaches the screen raw.
 class TextView final : public net::ChatView {
  public:
-  TextView(net::Terminal* terminal, std::string nick) : terminal_(terminal), nick_(std::move(nick)) {}
+  TextView(net::Terminal* terminal, std::string nick, bool quiet)
+      : terminal_(terminal), nick_(std::move(nick)), quiet_(quiet) {}
 
   void show(const core::SessionEvent& e) override {
-    std::visit(
-        Overloaded{
-            [&](const event::Joining& joining) {
-              // The first attempt is announced by notice(joining) with the server's address.
-              if (joining.why != core::JoinTrouble::none) say(describe(joining));
-            },
-            [&](const event::Joined& joined) {
-              room_ = joined.room;
-              if (joined.again) {
-                say(fmt::format("rejoined {}, room {}", server_, joined.room));
-                return;
-              }
-              if (joined.legacy) {
-                say(fmt::format("no cookie from {}: it speaks the original protocol, continuing "
-                                "in legacy mode",
-                                server_));
-              }
-              print(fmt::format("joined {} ({}) as {}{}{}", server_,
-                                joined.legacy ? "legacy" : "udpchat",
-                                joined.address.empty() ? "unknown address" : joined.address,
-                                nick_.empty() ? "" : ", nick " + nick_,
-                                joined.legacy ? "" : ", room " + joined.room),
-                    stderr);
-              if (terminal_ != nullptr) print("type a line and press enter; /help lists commands", stderr);
-            },
-            [&](const event::Message& m) {
-              const std::time_t now = std::time(nullptr);
-              const std::string from = m.nick.empty() ? net::format_address(m.ip, m.port) : m.nick;
-              print(fmt::format("{}{:%H:%M:%S} {}{}: {}", m.history ? "(history) " : "",
-                                fmt::localtime(now), from, m.own ? " (me)" : "",
-                                protocol::printable(m.text)),
-                    stdout);
-            },
-            [&](const event::LinesMissed& missed) {
-              say(fmt::format("{} line(s) missed: they will not come (lost on the way, and gone "
-                              "from the server's window)",
-                              missed.count));
-            },
-            [&](const event::RoomChanged& changed) {
-              room_ = changed.room;
-              say(fmt::format("now in room {}", changed.room));
-            },
-            [&](const event::RoomRefused& refused) {
-              say(refused.nick_taken
-                      ? fmt::format("could not move to room {}: nick {} is taken there",
-                                    refused.room, nick_)
-                      : fmt::format("could not move to room {}: the server has no rooms",
-                                    refused.room));
-            },
-            [&](const event::LinesUnsent& unsent) { say(describe(unsent, room_)); },
-            [&](const event::Malformed&) {
-              say("ignoring datagrams from the server that break the protocol's rules");
-            },
-            [&](const event::Ended& ended) {
-              if (ended.why == core::EndReason::server_closed) print("server closed the chat", stderr);
-            },
-        },
-        e);
+    std::visit(Overloaded{
+                   [&](const event::Joining& joining) {
+                     // The first attempt is announced by notice(joining) with the server's address.
+                     if (joining.why == core::JoinTrouble::server_full) {
+                       say(describe(joining));  // a problem: said even with --quiet
+                     } else if (joining.why != core::JoinTrouble::none) {
+                       status("-- " + describe(joining));
+                     }
+                   },
+                   [&](const event::Joined& joined) {
+                     room_ = joined.room;
+                     if (joined.again) {
+                       status(fmt::format("-- rejoined {}, room {}", server_, joined.room));
+                       return;
+                     }
+                     if (joined.legacy) {
+                       status(
+                           fmt::format("-- no cookie from {}: it speaks the original protocol, "
+                                       "continuing in legacy mode",
+                                       server_));
+                     }
+                     status(fmt::format("joined {} ({}) as {}{}{}", server_,
+                                        joined.legacy ? "legacy" : "udpchat",
+                                        joined.address.empty() ? "unknown address" : joined.address,
+                                        nick_.empty() ? "" : ", nick " + nick_,
+                                        joined.legacy ? "" : ", room " + joined.room));
+                     if (terminal_ != nullptr)
+                       status("type a line and press enter; /help lists commands");
+                   },
+                   [&](const event::Message& m) {
+                     const std::time_t now = std::time(nullptr);
+                     const std::string from =
+                         m.nick.empty() ? net::format_address(m.ip, m.port) : m.nick;
+                     print(fmt::format("{}{:%H:%M:%S} {}{}: {}", m.history ? "(history) " : "",
+                                       fmt::localtime(now), from, m.own ? " (me)" : "",
+                                       protocol::printable(m.text)),
+                           stdout);
+                   },
+                   [&](const event::LinesMissed& missed) {
+                     say(fmt::format(
+                         "{} line(s) missed: they will not come (lost on the way, and gone "
+                         "from the server's window)",
+                         missed.count));
+                   },
+                   [&](const event::RoomChanged& changed) {
+                     room_ = changed.room;
+                     status(fmt::format("-- now in room {}", changed.room));
+                   },
+                   [&](const event::RoomRefused& refused) {
+                     say(refused.nick_taken
+                             ? fmt::format("could not move to room {}: nick {} is taken there",
+                                           refused.room, nick_)
+                             : fmt::format("could not move to room {}: the server has no rooms",
+                                           refused.room));
+                   },
+                   [&](const event::LinesUnsent& unsent) { say(describe(unsent, room_)); },
+                   [&](const event::Malformed&) {
+                     say("ignoring datagrams from the server that break the protocol's rules");
+                   },
+                   [&](const event::Ended& ended) {
+                     if (ended.why == core::EndReason::server_closed)
+                       print("server closed the chat", stderr);
+                   },
+               },
+               e);
   }
 
   void notice(net::ClientNotice what, std::string_view text) override {
     if (what == net::ClientNotice::joining) {
       server_ = text;
-      if (terminal_ != nullptr) say(fmt::format("joining {}…", server_));
+      if (terminal_ != nullptr) status(fmt::format("-- joining {}…", server_));
       return;
     }
     say(text);
   }
 
  private:
+  // Problems and what was asked for (/help) are said whatever --quiet says; status lines are not.
   void say(std::string_view text) { print(fmt::format("-- {}", text), stderr); }
+  void status(const std::string& line) {
+    if (!quiet_) print(line, stderr);
+  }
 
   void print(const std::string& line, std::FILE* stream) {
     if (terminal_ != nullptr) {
@@ -186,6 +212,7 @@ class TextView final : public net::ChatView {
 
   net::Terminal* terminal_;
   std::string nick_;
+  bool quiet_;
   std::string server_;
   std::string room_;
 };
@@ -238,7 +265,9 @@ class JsonView final : public net::ChatView {
             [&](const event::LinesUnsent& unsent) {
               emit({{"type", "unsent"}, {"count", unsent.count}, {"reason", code_of(unsent.why)}});
             },
-            [&](const event::Malformed&) { emit({{"type", "malformed"}}); },
+            [&](const event::Malformed&) {
+              emit({{"type", "malformed"}});
+            },
             [&](const event::Ended& ended) {
               if (ended.why == core::EndReason::server_closed) emit({{"type", "end"}});
               if (ended.why == core::EndReason::nick_taken) {
@@ -268,8 +297,9 @@ class JsonView final : public net::ChatView {
 
 }  // namespace
 
-std::unique_ptr<net::ChatView> make_text_view(net::Terminal* terminal, std::string nick) {
-  return std::make_unique<TextView>(terminal, std::move(nick));
+std::unique_ptr<net::ChatView> make_text_view(net::Terminal* terminal, std::string nick,
+                                              bool quiet) {
+  return std::make_unique<TextView>(terminal, std::move(nick), quiet);
 }
 
 std::unique_ptr<net::ChatView> make_json_view(std::string nick) {

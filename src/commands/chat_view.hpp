@@ -12,7 +12,9 @@ namespace udpchat::commands {
 
 // On a terminal (`terminal` not null) through the line editor, else plain lines on stdout
 // (messages) and stderr (everything else).
-std::unique_ptr<net::ChatView> make_text_view(net::Terminal* terminal, std::string nick);
+// `quiet`: messages and problems only, no status lines (joining, joined, room changes).
+std::unique_ptr<net::ChatView> make_text_view(net::Terminal* terminal, std::string nick,
+                                              bool quiet = false);
 std::unique_ptr<net::ChatView> make_json_view(std::string nick);
 
 }  // namespace udpchat::commands

@@ -1,8 +1,10 @@
 #include "commands/command.hpp"
 
-#include <cstdio>
-
 #include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <algorithm>
+#include <cstdio>
 
 #include "core/units.hpp"
 #include "protocol/message.hpp"
@@ -39,6 +41,55 @@ CLI::Option* add_duration(CLI::App& app, const std::string& name, core::Duration
   return option;
 }
 
+namespace {
+
+// Checks a number's text against [min, max]; `whole`: no fraction allowed.
+CLI::Validator number_check(double min, double max, bool whole) {
+  return CLI::Validator(
+      [min, max, whole](std::string& text) -> std::string {
+        const auto value = core::parse_number(text);
+        if (!value || (whole && *value != static_cast<double>(static_cast<long long>(*value)))) {
+          return fmt::format("'{}' is not {}", text, whole ? "a whole number" : "a number");
+        }
+        if (*value < min) return fmt::format("'{}' is below {}", text, min);
+        if (*value > max) return fmt::format("'{}' is above {}", text, max);
+        return {};
+      },
+      "");
+}
+
+}  // namespace
+
+CLI::Option* add_number(CLI::App& app, const std::string& name, double& target, double min,
+                        double max, const std::string& description, const std::string& type) {
+  return app.add_option(name, target, description)
+      ->capture_default_str()
+      ->type_name(type)
+      ->check(number_check(min, max, false));
+}
+
+CLI::Option* add_count(CLI::App& app, const std::string& name, int& target, int min, int max,
+                       const std::string& description) {
+  return app.add_option(name, target, description)
+      ->capture_default_str()
+      ->type_name("N")
+      ->check(number_check(min, max, true));
+}
+
+CLI::Option* add_count(CLI::App& app, const std::string& name, std::size_t& target, std::size_t min,
+                       std::size_t max, const std::string& description) {
+  return app.add_option(name, target, description)
+      ->capture_default_str()
+      ->type_name("N")
+      ->check(number_check(static_cast<double>(min), static_cast<double>(max), true));
+}
+
+CLI::Option* add_quiet(CLI::App& app, bool& target, const std::string& what_stays) {
+  return app.add_flag(
+      "-q,--quiet", target,
+      "Only results and problems: no progress, status or routine lines (" + what_stays + ")");
+}
+
 CLI::Option* add_room(CLI::App& app, const std::string& name, std::string& target,
                       const std::string& description) {
   return app.add_option(name, target, description)
@@ -52,6 +103,16 @@ CLI::Option* add_room(CLI::App& app, const std::string& name, std::string& targe
 }
 
 int parse_and_run(CLI::App& app, int argc, char** argv, const Runner& run) {
+  // A first word that is no command is said so, not "a subcommand is required".
+  std::vector<std::string> names;
+  for (const auto* command : app.get_subcommands({})) names.push_back(command->get_name());
+  if (argc > 1 && argv[1][0] != '-' &&
+      std::find(names.begin(), names.end(), argv[1]) == names.end()) {
+    print_error(
+        fmt::format("unknown command '{}' (commands: {})", argv[1], fmt::join(names, ", ")));
+    fmt::print(stderr, "Run 'udpchat --help' for usage.\n");
+    return kExitUsage;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

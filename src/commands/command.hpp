@@ -41,6 +41,19 @@ struct DurationBounds {
 CLI::Option* add_duration(CLI::App& app, const std::string& name, core::Duration& target,
                           const std::string& description, DurationBounds bounds = {});
 
+// A numeric option from `min` to `max`. Bad values get plain errors ("'abc' is not a number",
+// "'0' is below 1"), and --help shows `type` (N, RATE) rather than CLI11's range notation.
+CLI::Option* add_number(CLI::App& app, const std::string& name, double& target, double min,
+                        double max, const std::string& description, const std::string& type = "N");
+CLI::Option* add_count(CLI::App& app, const std::string& name, int& target, int min, int max,
+                       const std::string& description);
+CLI::Option* add_count(CLI::App& app, const std::string& name, std::size_t& target,
+                       std::size_t min, std::size_t max, const std::string& description);
+
+// -q/--quiet means one thing in every command: only results and problems; no progress, status
+// or routine log lines.
+CLI::Option* add_quiet(CLI::App& app, bool& target, const std::string& what_stays);
+
 // An option naming a room (1 to 32 of [A-Za-z0-9_-]); a bad name is a usage error.
 CLI::Option* add_room(CLI::App& app, const std::string& name, std::string& target,
                       const std::string& description);

@@ -1,11 +1,11 @@
 // `udpchat probe`: the health check that scripts and CI call.
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <memory>
-#include <numeric>
-
-#include <fmt/format.h>
 #include <nlohmann/json.hpp>
+#include <numeric>
 
 #include "commands/command.hpp"
 #include "core/histogram.hpp"
@@ -33,9 +33,7 @@ std::int64_t micros(core::Duration d) {
 
 void print_json(const ProbeOptions& options, const net::ProbeReport& report) {
   const bool ok = report.status == net::ProbeStatus::answered;
-  auto micros_or_null = [&](auto value) {
-    return report.rtts.empty() ? Json() : Json(value);
-  };
+  auto micros_or_null = [&](auto value) { return report.rtts.empty() ? Json() : Json(value); };
   // The same fields whatever happened, null when unknown: scripts read them without guessing.
   core::Histogram rtts;
   std::int64_t sum_us = 0;
@@ -120,16 +118,21 @@ void add_probe(CLI::App& app, Runner& run) {
       "Sends 'ping <token>' and waits for 'pong <token>'. An original-protocol server relays the\n"
       "ping as chat; its echo counts as the answer and the server is reported as legacy.\n"
       "Exit codes: 0 answered, 1 no answer in time, 2 usage error,\n"
-      "3 refused (nothing listening on the port), 4 host name does not resolve.");
-  cmd->add_option("target", options->target, "Relay address, HOST:PORT")->capture_default_str();
-  add_duration(*cmd, "--timeout", options->timeout, "How long to wait for each answer");
-  cmd->add_option("-c,--count", options->count, "Pings to send (min/avg/max reported)")
+      "3 refused (nothing listening on the port), 4 host name does not resolve.\n"
+      "Examples:\n"
+      "  udpchat probe --wait 10s                  # in CI: wait until the relay is up\n"
+      "  udpchat probe chat.example.org:9998 --count 20\n"
+      "  udpchat probe --json -q || echo down");
+  cmd->add_option("target", options->target, "Relay address, HOST:PORT")
       ->capture_default_str()
-      ->check(CLI::Range(1, 1'000'000));
+      ->type_name("HOST:PORT");
+  add_duration(*cmd, "--timeout", options->timeout, "How long to wait for each answer");
+  add_count(*cmd, "-c,--count", options->count, 1, 1'000'000,
+            "Pings to send (min/avg/max reported)");
   add_duration(*cmd, "--wait", options->wait,
                "Keep trying until an answer comes or this much time has passed");
   cmd->add_flag("--json", options->json, "Print one JSON object");
-  cmd->add_flag("-q,--quiet", options->quiet, "Print nothing on success; the exit code tells");
+  add_quiet(*cmd, options->quiet, "nothing on success: the exit code tells");
   cmd->callback([options, &run] { run = [options] { return run_probe(*options); }; });
 }
 

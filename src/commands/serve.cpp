@@ -1,4 +1,6 @@
 // `udpchat serve`: the relay.
+#include <fmt/format.h>
+
 #include <charconv>
 #include <cstdio>
 #include <filesystem>
@@ -10,13 +12,12 @@
 #include <thread>
 #include <vector>
 
-#include <fmt/format.h>
-
 #include "commands/command.hpp"
 #include "core/relay.hpp"
 #include "core/units.hpp"
 #include "net/address.hpp"
 #include "net/log.hpp"
+#include "net/metrics.hpp"
 #include "net/relay_node.hpp"
 #include "net/socket.hpp"
 #include "protocol/envelope.hpp"
@@ -38,13 +39,14 @@ struct ServeOptions {
   double cookie_rate_limit = 10;
   double max_egress = 0;  // bytes per second; 0 is off
   core::Duration stats_interval = std::chrono::seconds(60);
-  core::Duration duration{};  // zero: run until a signal
+  core::Duration duration{};           // zero: run until a signal
   std::vector<std::string> backplane;  // nats:// URLs; empty: no backplane, no NATS code runs
   std::string node_id;                 // empty: random
   std::string backplane_send = "asap";
   double backplane_buffer = 1 << 20;
   core::Duration max_queue_delay = core::RelayConfig{}.max_queue_delay;
   unsigned threads = 1;  // 0: one per core
+  std::string metrics;   // HOST:PORT or PORT (loopback); empty: none
   std::size_t history = core::RelayConfig{}.history_lines;
   double history_memory = static_cast<double>(core::RelayConfig{}.history_total_bytes);
   std::size_t legacy_credit = core::RelayConfig{}.legacy_credit;
@@ -152,8 +154,8 @@ int run_serve(const ServeOptions& options) {
   config.legacy_credit = options.legacy_credit;
   config.history_lines = options.history;
   config.history_total_bytes = static_cast<std::size_t>(options.history_memory);
-  node.threads = options.threads == 0 ? std::max(1u, std::thread::hardware_concurrency())
-                                      : options.threads;
+  node.threads =
+      options.threads == 0 ? std::max(1u, std::thread::hardware_concurrency()) : options.threads;
   node.stats_interval = options.stats_interval;
   node.duration = options.duration;
   if (!options.backplane.empty()) {
@@ -163,9 +165,18 @@ int run_serve(const ServeOptions& options) {
     backplane.send_asap = options.backplane_send == "asap";
     backplane.buffer_bytes = static_cast<int>(options.backplane_buffer);
   }
+  if (!options.metrics.empty()) {
+    // A bare port stays on loopback: metrics are for the operator, not the world.
+    const bool bare = options.metrics.find_first_not_of("0123456789") == std::string::npos;
+    node.metrics = bare ? "127.0.0.1:" + options.metrics : options.metrics;
+  }
   auto relay = net::RelayNode::bind(io, local, std::move(node), log, error);
   if (!relay) {
     print_error(error);
+    return kExitFailure;
+  }
+  if (!relay->start_metrics(error)) {
+    print_error(fmt::format("--metrics: {}", error));
     return kExitFailure;
   }
   // The engine is optional at run time: the node serves its own members while it connects.
@@ -174,17 +185,16 @@ int run_serve(const ServeOptions& options) {
     return kExitFailure;
   }
 
-  // Scripts wait for this line (or the port file) before they send anything.
-  fmt::print("listening on {}\n", net::format_endpoint(relay->local_endpoint()));
-  std::fflush(stdout);
+  log.info("listening", {{"address", net::format_endpoint(relay->local_endpoint())}});
   if (!options.port_file.empty() &&
       !write_port_file(options.port_file, relay->local_endpoint().port(), error)) {
     print_error(error);
     return kExitFailure;
   }
   if (options.legacy) {
-    log.warn("legacy mode", {{"note", "open relay: any address joins without a cookie; "
-                                      "use on trusted networks only"}});
+    log.warn("legacy mode", {{"note",
+                              "open relay: any address joins without a cookie; "
+                              "use on trusted networks only"}});
   }
   if (relay->shards() > 1) log.info("shards", {{"threads", relay->shards()}});
   return relay->run() ? kExitOk : kExitFailure;
@@ -207,38 +217,48 @@ void add_serve(CLI::App& app, Runner& run) {
       "SIGINT, SIGTERM, SIGHUP (Ctrl-C on Windows) or the end of --duration sends 'end' to every\n"
       "member and exits 0. Under overload, chat lines older than --max-queue-delay are dropped\n"
       "(counted as stale) so that fresh lines get through.\n"
+      "Logs go to stderr (--log-format json: one JSON object per line); scripts learn the port\n"
+      "from --port-file.\n"
       "Exit codes: 0 clean shutdown, 1 bind or runtime failure, 2 usage error,\n"
-      "4 bind address does not resolve.");
+      "4 bind address does not resolve.\n"
+      "Examples:\n"
+      "  udpchat serve --bind [::]:9998 --log-format json\n"
+      "  udpchat serve --bind 127.0.0.1:0 --port-file /run/udpchat.port --duration 10m\n"
+      "  udpchat serve --threads auto --backplane nats://10.0.0.5:4222 --node-id eu1");
   cmd->add_option("--bind", options->bind,
                   "Address to listen on, ADDR:PORT; [::]:PORT for dual stack, port 0 for any")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->type_name("ADDR:PORT");
   add_duration(*cmd, "--hb-timeout", options->hb_timeout,
                "Expire members silent for longer than this",
                {core::kMinHbTimeout, core::Duration::max(),
                 "shorter would expire members whose heartbeats are merely late"});
-  cmd->add_option("--max-clients", options->max_clients, "Most members at once; joins beyond are dropped")
-      ->capture_default_str()
-      ->check(CLI::Range(std::size_t{1}, std::size_t{10'000'000}));
+  add_count(*cmd, "--max-clients", options->max_clients, 1, 10'000'000,
+            "Most members at once; joins beyond are answered 'full'");
   cmd->add_flag("--legacy", options->legacy,
                 "Original open semantics: any datagram joins (trusted networks only)");
   cmd->add_option("--log-format", options->log_format, "Log lines on stderr as text or json")
       ->capture_default_str()
-      ->check(CLI::IsMember({"text", "json"}));
+      ->check(CLI::IsMember({"text", "json"}))
+      ->type_name("FORMAT");
   cmd->add_option("--port-file", options->port_file,
-                  "Write the bound port to this file once listening");
-  cmd->add_flag("-q,--quiet", options->quiet, "Log only warnings");
+                  "Write the bound port to this file once listening")
+      ->type_name("FILE");
+  add_quiet(*cmd, options->quiet, "warnings stay");
   cmd->add_option_function<std::string>(
-         "--rate-limit", [options](const std::string& text) { options->rate_limit = *core::parse_rate(text); },
+         "--rate-limit",
+         [options](const std::string& text) { options->rate_limit = *core::parse_rate(text); },
          "Datagrams per second from one source (IPv4 address or IPv6 /64), or off")
       ->default_str("200/s")
       ->type_name("N/s")
       ->check(parsed_by(&core::parse_rate, "200/s, 1000, off"));
-  cmd->add_option("--burst", options->burst, "Datagrams a source may send at once above its rate")
-      ->capture_default_str()
-      ->check(CLI::Range(1.0, 1e9));
+  add_number(*cmd, "--burst", options->burst, 1, 1e9,
+             "Datagrams a source may send at once above its rate");
   cmd->add_option_function<std::string>(
          "--cookie-rate-limit",
-         [options](const std::string& text) { options->cookie_rate_limit = *core::parse_rate(text); },
+         [options](const std::string& text) {
+           options->cookie_rate_limit = *core::parse_rate(text);
+         },
          "Cookie requests (padded reg) per second from one source, or off")
       ->default_str("10/s")
       ->type_name("N/s")
@@ -263,17 +283,16 @@ void add_serve(CLI::App& app, Runner& run) {
             if (text == "auto") return {};
             unsigned value = 0;
             const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-            if (ec == std::errc{} && end == text.data() + text.size() && value >= 1 && value <= 256) {
+            if (ec == std::errc{} && end == text.data() + text.size() && value >= 1 &&
+                value <= 256) {
               return {};
             }
             return fmt::format("'{}' is not a number of threads (1 to 256, or auto)", text);
           },
           ""));
-  cmd->add_option("--history", options->history,
-                  "Lines each room keeps to repair and replay for members that number theirs "
-                  "(+r1); 0: no numbering, no repair")
-      ->capture_default_str()
-      ->check(CLI::Range(std::size_t{0}, std::size_t{1'000'000}));
+  add_count(*cmd, "--history", options->history, 0, 1'000'000,
+            "Lines each room keeps to repair and replay for members that number theirs (+r1); "
+            "0: no numbering, no repair");
   cmd->add_option_function<std::string>(
          "--history-memory",
          [options](const std::string& text) { options->history_memory = *core::parse_bytes(text); },
@@ -282,6 +301,20 @@ void add_serve(CLI::App& app, Runner& run) {
       ->default_str("64M")
       ->type_name("BYTES")
       ->check(parsed_by(&core::parse_bytes, "64M, 512M"));
+  cmd->add_option("--metrics", options->metrics,
+                  "Serve Prometheus metrics at http://HOST:PORT/metrics (a bare PORT: on "
+                  "127.0.0.1); off by default")
+      ->type_name("HOST:PORT|PORT")
+      ->check([](const std::string& value) -> std::string {
+        if (!net::metrics_available()) return "this udpchat was built without metrics";
+        if (value.find_first_not_of("0123456789") == std::string::npos) {
+          return value.empty() || value.size() > 5 || std::stoul(value) > 65535
+                     ? "a port is 0 to 65535"
+                     : "";
+        }
+        std::string error;
+        return net::parse_host_port(value, error) ? "" : error;
+      });
   add_duration(*cmd, "--stats-interval", options->stats_interval,
                "How often to log traffic and drop counters (only when they changed)");
   add_duration(*cmd, "--duration", options->duration,
@@ -297,7 +330,8 @@ void add_serve(CLI::App& app, Runner& run) {
           std::string_view rest = server;
           const bool scheme = rest.starts_with("nats://");
           if (scheme) rest.remove_prefix(7);
-          if (const auto at = rest.rfind('@'); at != std::string_view::npos) rest.remove_prefix(at + 1);
+          if (const auto at = rest.rfind('@'); at != std::string_view::npos)
+            rest.remove_prefix(at + 1);
           const auto target = net::parse_host_port(rest, error);
           if (!scheme || !target || target->port == 0 ||
               rest.find_first_of(" \t/") != std::string_view::npos) {
@@ -308,6 +342,7 @@ void add_serve(CLI::App& app, Runner& run) {
       });
   cmd->add_option("--node-id", options->node_id,
                   "This node's name on the backplane, 1 to 32 of [A-Za-z0-9_-] (default: random)")
+      ->type_name("NAME")
       ->check([](const std::string& value) -> std::string {
         return protocol::is_node_id(value) ? "" : "must be 1 to 32 of [A-Za-z0-9_-]";
       });
@@ -315,7 +350,8 @@ void add_serve(CLI::App& app, Runner& run) {
                   "asap: write each line to the engine at once; batched: let nats.c's flusher "
                   "gather them (about 1 ms later)")
       ->capture_default_str()
-      ->check(CLI::IsMember({"asap", "batched"}));
+      ->check(CLI::IsMember({"asap", "batched"}))
+      ->type_name("MODE");
   cmd->add_option_function<std::string>(
          "--max-queue-delay",
          [options](const std::string& text) {
@@ -339,7 +375,9 @@ void add_serve(CLI::App& app, Runner& run) {
       ->check(parsed_by(&parse_bytes_or_off, "64K, 1M, off"));
   cmd->add_option_function<std::string>(
          "--backplane-buffer",
-         [options](const std::string& text) { options->backplane_buffer = *core::parse_bytes(text); },
+         [options](const std::string& text) {
+           options->backplane_buffer = *core::parse_bytes(text);
+         },
          "Bytes of lines held while the engine is away; beyond, lines are dropped and counted")
       ->default_str("1M")
       ->type_name("BYTES")

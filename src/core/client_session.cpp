@@ -1,9 +1,13 @@
+// The session's membership side: joining and rejoining, the server's answers, heartbeats,
+// liveness and timers. Lines (queued, sent, numbered, resent, shown) are in
+// client_session_lines.cpp.
 #include "core/client_session.hpp"
 
 #include <algorithm>
 #include <array>
 
 #include "core/backoff.hpp"
+#include "core/overloaded.hpp"
 #include "protocol/text.hpp"
 
 namespace udpchat::core {
@@ -14,13 +18,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-template <class... Ts>
-struct Overloaded : Ts... {
-  using Ts::operator()...;
-};
-template <class... Ts>
-Overloaded(Ts...) -> Overloaded<Ts...>;
-
 // Three cookie requests over about 1.4 s decide that a server that never sent a cookie speaks
 // the original protocol (whose `reg` handling made us a member at the first one).
 constexpr std::array<Duration, 3> kFirstAttempts = {200ms, 400ms, 800ms};
@@ -30,14 +27,6 @@ constexpr Backoff kFullBackoff{500ms, 5s};
 // A ping every this many heartbeats; this many pings' worth of silence means the server is gone.
 constexpr std::uint64_t kPingEvery = 2;
 constexpr int kSilentHeartbeats = 6;  // three pings
-// Resending (+r1): the timeout before any round trip is measured, its bounds, and how often a
-// line goes before it is given up.
-constexpr Duration kInitialRto = 300ms;
-constexpr Duration kMinRto = 100ms;
-constexpr Duration kMaxRto = 3s;
-constexpr int kMaxTries = 10;
-// How long after the last numbered line the tail probe goes.
-constexpr Duration kTailProbe = 200ms;
 
 }  // namespace
 
@@ -215,161 +204,6 @@ std::string ClientSession::own_address() const {
   return (v6 ? "[" + own_->first + "]" : own_->first) + ":" + std::to_string(own_->second);
 }
 
-void ClientSession::on_ack(const proto::Ack& ack, TimePoint now) {
-  if (ack.room_seq > 0) {
-    on_numbered_ack(ack, now);
-    return;
-  }
-  bool own = own_ && own_->first == ack.ip && own_->second == ack.port;
-  const auto sent_end = lines_.begin() + static_cast<std::ptrdiff_t>(sent_);
-  const auto line = std::find_if(lines_.begin(), sent_end,
-                                 [&](const Line& l) { return l.text == ack.text; });
-  // Without a welcome (an original server) our address is learnt from the echo of a line.
-  if (!own_ && line != sent_end && state_ == SessionState::legacy) {
-    own_.emplace(std::string(ack.ip), ack.port);
-    own = true;
-  }
-  if (own && line != sent_end) {
-    lines_.erase(line);
-    --sent_;
-    ++echoed_;
-  }
-  events_.push_back(event::Message{std::string(ack.ip), ack.port, std::string(ack.nick),
-                                   std::string(ack.text), own, false});
-}
-
-// A numbered ack: our own line's echo acknowledges it by number; every line is shown in the
-// room's order, once, whatever order it came in.
-void ClientSession::on_numbered_ack(const proto::Ack& ack, TimePoint now) {
-  if (!repair_) return;
-  const bool own = own_ && own_->first == ack.ip && own_->second == ack.port;
-  if (own && ack.sender_seq > 0) acknowledged(ack.sender_seq, now, true);
-  RoomLine line;
-  line.seq = ack.room_seq;
-  line.ip.assign(ack.ip);
-  line.port = ack.port;
-  line.nick.assign(ack.nick);
-  line.text.assign(ack.text);
-  line.sender_seq = ack.sender_seq;
-  stream_.on_line(std::move(line), now, ready_);
-  show(ready_);
-  tail_probe_at_ = now + kTailProbe;
-}
-
-void ClientSession::show(std::vector<RoomLine>& ready) {
-  for (RoomLine& line : ready) {
-    if (line.missed > 0) {
-      events_.push_back(event::LinesMissed{line.missed});
-      continue;
-    }
-    const bool own = own_ && own_->first == line.ip && own_->second == line.port;
-    events_.push_back(event::Message{std::move(line.ip), line.port, std::move(line.nick),
-                                     std::move(line.text), own, line.history});
-  }
-  ready.clear();
-}
-
-// Line `seq` reached the relay: forget it. An echo of a line sent once times the round trip.
-void ClientSession::acknowledged(std::uint64_t seq, TimePoint now, bool by_echo) {
-  const auto sent_end = lines_.begin() + static_cast<std::ptrdiff_t>(sent_);
-  const auto line = std::find_if(lines_.begin(), sent_end, [&](const Line& l) { return l.seq == seq; });
-  if (line == sent_end) return;
-  if (by_echo && line->tries == 1) {
-    // RFC 6298; Karn: a resent line says nothing about the round trip.
-    const Duration sample = now - line->sent_at;
-    if (!srtt_) {
-      srtt_ = sample;
-      rttvar_ = sample / 2;
-    } else {
-      const Duration delta = *srtt_ > sample ? *srtt_ - sample : sample - *srtt_;
-      rttvar_ = (rttvar_ * 3 + delta) / 4;
-      srtt_ = (*srtt_ * 7 + sample) / 8;
-    }
-  }
-  lines_.erase(line);
-  --sent_;
-  ++echoed_;
-  flush(now);  // room in the window for the next line
-}
-
-// How long a NACK waits for its answer before it is sent again: a round trip and its spread,
-// no more (a gap holds back every line after it), but never under 20 ms.
-Duration ClientSession::repair_timeout() const noexcept {
-  if (!srtt_) return 100ms;
-  return std::clamp<Duration>(*srtt_ * 2 + rttvar_ * 4, 20ms, kMaxRto);
-}
-
-Duration ClientSession::rto() const noexcept {
-  if (!srtt_) return kInitialRto;
-  return std::clamp<Duration>(*srtt_ + std::max<Duration>(rttvar_ * 4, 1ms), kMinRto, kMaxRto);
-}
-
-// The relay expects `seq` next: what we sent from there is sent again, in order; a number we
-// gave up is withdrawn, so that the relay can go on. Answered once per round trip, however
-// many lines ahead of the gap each drew a `want`.
-void ClientSession::on_want(std::uint64_t seq, TimePoint now) {
-  if (!repair_ || !is_member()) return;
-  if (seq == last_want_ && now - last_want_at_ < rto() / 2) return;
-  last_want_ = seq;
-  last_want_at_ = now;
-  // Bounded: one `want` never draws more than a NACK's worth of datagrams.
-  const std::uint64_t until = std::min(next_seq_, seq + proto::kMaxNackLines);
-  for (std::uint64_t gap = seq; gap < until; ++gap) {
-    const auto line = std::find_if(lines_.begin(), lines_.begin() + static_cast<std::ptrdiff_t>(sent_),
-                                   [&](const Line& l) { return l.seq == gap; });
-    if (line == lines_.begin() + static_cast<std::ptrdiff_t>(sent_)) {
-      datagrams_.push_back(proto::encode_numbered(gap, {}));
-      continue;
-    }
-    send_line_datagram(*line, now);
-    ++resent_;
-  }
-}
-
-void ClientSession::send_line_datagram(Line& line, TimePoint now) {
-  if (state_ == SessionState::legacy) {
-    datagrams_.push_back(line.text);
-  } else if (repair_) {
-    if (line.seq == 0) line.seq = next_seq_++;
-    datagrams_.push_back(proto::encode_numbered(line.seq, line.text));
-  } else {
-    datagrams_.push_back(proto::encode_chat(line.text));
-  }
-  line.sent_at = now;
-  ++line.tries;
-}
-
-// Lines whose echo is overdue go again, each on its own backed-off timeout; one that never
-// gets through is given up and said, and its number withdrawn.
-void ClientSession::resend_due(TimePoint now) {
-  if (!repair_ || state_ != SessionState::joined) return;
-  for (std::size_t i = 0; i < sent_;) {
-    Line& line = lines_[i];
-    const Duration wait = std::min(kMaxRto, rto() * (1 << std::min(line.tries - 1, 5)));
-    if (now - line.sent_at < wait) {
-      ++i;
-      continue;
-    }
-    if (line.tries >= kMaxTries) {
-      datagrams_.push_back(proto::encode_numbered(line.seq, {}));
-      lines_.erase(lines_.begin() + static_cast<std::ptrdiff_t>(i));
-      --sent_;
-      ++unsent_;
-      events_.push_back(event::LinesUnsent{1, Unsent::gave_up});
-      continue;
-    }
-    send_line_datagram(line, now);
-    ++resent_;
-    ++i;
-  }
-}
-
-void ClientSession::fetch_history(std::uint64_t count, TimePoint now) {
-  if (!repair_ || !stream_.active() || count == 0) return;
-  const std::uint64_t head = stream_.next() - 1;
-  stream_.reset(head + 1 - std::min(count, head), head, head, now);
-}
-
 void ClientSession::on_refusal(bool full, TimePoint now) {
   if (full) {
     if (state_ != SessionState::joining && state_ != SessionState::rejoining) return;
@@ -409,21 +243,6 @@ void ClientSession::become_legacy(TimePoint now) {
   next_heartbeat_ = now + config_.hb_interval;
   events_.push_back(event::Joined{{}, room_, true, false});
   flush(now);
-}
-
-void ClientSession::drop_lines_of(std::uint32_t epoch, Unsent why) {
-  std::size_t dropped = 0;
-  for (auto it = lines_.begin() + static_cast<std::ptrdiff_t>(sent_); it != lines_.end();) {
-    if (it->epoch == epoch) {
-      it = lines_.erase(it);
-      ++dropped;
-    } else {
-      ++it;
-    }
-  }
-  if (dropped == 0) return;
-  unsent_ += dropped;
-  events_.push_back(event::LinesUnsent{dropped, why});
 }
 
 void ClientSession::on_timer(TimePoint now) {
@@ -478,7 +297,8 @@ TimePoint ClientSession::deadline() const noexcept {
       at = std::min({at, stream_.deadline(), tail_probe_at_});
       for (std::size_t i = 0; i < sent_; ++i) {
         const Line& line = lines_[i];
-        at = std::min(at, line.sent_at + std::min(kMaxRto, rto() * (1 << std::min(line.tries - 1, 5))));
+        at = std::min(at,
+                      line.sent_at + std::min(kMaxRto, rto() * (1 << std::min(line.tries - 1, 5))));
       }
     }
   }
@@ -487,79 +307,6 @@ TimePoint ClientSession::deadline() const noexcept {
 
 Duration ClientSession::silence_limit() const noexcept {
   return config_.hb_interval * kSilentHeartbeats;
-}
-
-LineVerdict ClientSession::send_line(std::string_view text, TimePoint now) {
-  const auto pieces = proto::split_text(text, proto::kMaxLineBytes);
-  if (pieces.empty()) return LineVerdict::empty;
-  // All or nothing: half a refused line is not what was meant either.
-  for (const auto piece : pieces) {
-    const auto decoded = proto::decode_client(piece);
-    if (const auto* bad = std::get_if<proto::Malformed>(&decoded)) {
-      switch (bad->reason) {
-        case proto::Malformation::invalid_utf8: return LineVerdict::invalid_utf8;
-        case proto::Malformation::format_character: return LineVerdict::format_character;
-        case proto::Malformation::control_character:
-        case proto::Malformation::empty:
-        case proto::Malformation::too_long: return LineVerdict::control_character;
-      }
-    }
-    if (!std::holds_alternative<proto::Chat>(decoded)) return LineVerdict::protocol_command;
-  }
-  for (const auto piece : pieces) queue(piece, now);
-  return LineVerdict::accepted;
-}
-
-void ClientSession::queue(std::string_view text, TimePoint now) {
-  if (state_ == SessionState::ended) return;
-  lines_.push_back(Line{std::string(text), latest_epoch_});
-  if (lines_.size() > config_.max_waiting) {
-    lines_.pop_front();
-    if (sent_ > 0) --sent_;
-    ++unsent_;
-    events_.push_back(event::LinesUnsent{1, Unsent::overflow});
-  }
-  flush(now);
-}
-
-void ClientSession::move_to(std::string_view room, TimePoint now) {
-  if (state_ == SessionState::ended) return;
-  if (state_ == SessionState::legacy) {
-    events_.push_back(event::RoomRefused{std::string(room), false});
-    return;
-  }
-  moves_.push_back(Move{++latest_epoch_, std::string(room)});
-  flush(now);
-}
-
-void ClientSession::flush(TimePoint now) {
-  next_send_ = TimePoint::max();
-  if (!is_member()) return;
-  if (budget_.rate > 0) {
-    const double elapsed = std::chrono::duration<double>(now - tokens_at_).count();
-    tokens_ = std::min(budget_.burst, tokens_ + budget_.rate * std::max(0.0, elapsed));
-    tokens_at_ = now;
-  }
-  while (sent_ < lines_.size() && lines_[sent_].epoch == epoch_) {
-    if (repair_ && sent_ >= config_.max_in_flight) break;
-    if (budget_.rate > 0) {
-      if (tokens_ < 1.0) {
-        next_send_ = now + std::chrono::duration_cast<Duration>(
-                               std::chrono::duration<double>((1.0 - tokens_) / budget_.rate));
-        return;
-      }
-      tokens_ -= 1.0;
-    }
-    send_line_datagram(lines_[sent_], now);
-    ++sent_;
-  }
-  // Every line for this room is out: the next /join may go. Lines typed after it wait for
-  // its welcome, so that none reaches the room being left.
-  if (state_ == SessionState::joined && !moving_ && !moves_.empty()) {
-    moving_ = true;
-    attempts_ = 0;
-    request_cookie(now);
-  }
 }
 
 void ClientSession::leave() {

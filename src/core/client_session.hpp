@@ -46,7 +46,7 @@ struct SessionConfig {
   // every byte is as without it.
   bool repair = true;
   // With repair: the room's last lines to fetch on joining, shown as history.
-  std::uint64_t history = 0;
+  std::size_t history = 0;
   // With repair: lines sent and not yet acknowledged, at most. The relay takes a member's
   // lines in order only, so a loss costs a resend of whatever followed it: the window bounds
   // that cost, and still allows hundreds of lines a second over a 100 ms round trip.
@@ -186,6 +186,15 @@ class ClientSession {
   void fetch_history(std::uint64_t count, TimePoint now);
 
  private:
+  // Resending (+r1): the timeout before any round trip is measured, its bounds, and how often
+  // a line goes before it is given up; how long after the last numbered line the tail probe
+  // goes.
+  static constexpr Duration kInitialRto = std::chrono::milliseconds(300);
+  static constexpr Duration kMinRto = std::chrono::milliseconds(100);
+  static constexpr Duration kMaxRto = std::chrono::seconds(3);
+  static constexpr int kMaxTries = 10;
+  static constexpr Duration kTailProbe = std::chrono::milliseconds(200);
+
   struct Line {
     std::string text;      // as the server will echo it (stripped)
     std::uint32_t epoch;   // the room move it follows: lines go only to their own room

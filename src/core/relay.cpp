@@ -1,3 +1,6 @@
+// The relay's membership side: who is a member, of which room, for how long, and what each
+// datagram asks for. What becomes of a line (fan-out, numbering, windows, repair) is in
+// relay_lines.cpp.
 #include "core/relay.hpp"
 
 #include <sodium.h>
@@ -5,6 +8,7 @@
 #include <algorithm>
 #include <variant>
 
+#include "core/overloaded.hpp"
 #include "protocol/message.hpp"
 #include "protocol/text.hpp"
 
@@ -14,20 +18,18 @@ namespace proto = udpchat::protocol;
 
 namespace {
 
-template <class... Ts>
-struct Overloaded : Ts... {
-  using Ts::operator()...;
-};
-template <class... Ts>
-Overloaded(Ts...) -> Overloaded<Ts...>;
-
 DropReason drop_reason(proto::Malformation malformation) noexcept {
   switch (malformation) {
-    case proto::Malformation::empty: return DropReason::empty;
-    case proto::Malformation::too_long: return DropReason::too_long;
-    case proto::Malformation::invalid_utf8: return DropReason::invalid_utf8;
-    case proto::Malformation::control_character: return DropReason::control_character;
-    case proto::Malformation::format_character: return DropReason::format_character;
+    case proto::Malformation::empty:
+      return DropReason::empty;
+    case proto::Malformation::too_long:
+      return DropReason::too_long;
+    case proto::Malformation::invalid_utf8:
+      return DropReason::invalid_utf8;
+    case proto::Malformation::control_character:
+      return DropReason::control_character;
+    case proto::Malformation::format_character:
+      return DropReason::format_character;
   }
   return DropReason::empty;
 }
@@ -49,24 +51,42 @@ Outcome with_event(Outcome out, Event event, const Member* member) {
 
 std::string_view to_string(DropReason reason) noexcept {
   switch (reason) {
-    case DropReason::empty: return "empty";
-    case DropReason::too_long: return "too_long";
-    case DropReason::invalid_utf8: return "invalid_utf8";
-    case DropReason::control_character: return "control_character";
-    case DropReason::format_character: return "format_character";
-    case DropReason::not_member: return "not_member";
-    case DropReason::unpadded_reg: return "unpadded_reg";
-    case DropReason::bad_cookie: return "bad_cookie";
-    case DropReason::server_full: return "server_full";
-    case DropReason::nick_taken: return "nick_taken";
-    case DropReason::reply_too_big: return "reply_too_big";
-    case DropReason::rate_limited: return "rate_limited";
-    case DropReason::cookie_rate_limited: return "cookie_rate_limited";
-    case DropReason::egress_limited: return "egress_limited";
-    case DropReason::stale: return "stale";
-    case DropReason::unnumbered: return "unnumbered";
-    case DropReason::out_of_sequence: return "out_of_sequence";
-    case DropReason::resent: return "resent";
+    case DropReason::empty:
+      return "empty";
+    case DropReason::too_long:
+      return "too_long";
+    case DropReason::invalid_utf8:
+      return "invalid_utf8";
+    case DropReason::control_character:
+      return "control_character";
+    case DropReason::format_character:
+      return "format_character";
+    case DropReason::not_member:
+      return "not_member";
+    case DropReason::unpadded_reg:
+      return "unpadded_reg";
+    case DropReason::bad_cookie:
+      return "bad_cookie";
+    case DropReason::server_full:
+      return "server_full";
+    case DropReason::nick_taken:
+      return "nick_taken";
+    case DropReason::reply_too_big:
+      return "reply_too_big";
+    case DropReason::rate_limited:
+      return "rate_limited";
+    case DropReason::cookie_rate_limited:
+      return "cookie_rate_limited";
+    case DropReason::egress_limited:
+      return "egress_limited";
+    case DropReason::stale:
+      return "stale";
+    case DropReason::unnumbered:
+      return "unnumbered";
+    case DropReason::out_of_sequence:
+      return "out_of_sequence";
+    case DropReason::resent:
+      return "resent";
   }
   return "unknown";
 }
@@ -83,8 +103,9 @@ std::uint64_t RelayStats::dropped() const noexcept {
 
 Relay::Relay(RelayConfig config, TimePoint now)
     : config_(config),
-      cookies_(config_.share ? CookieJar(config_.share->cookie_epoch(), config_.share->cookie_secret())
-                             : CookieJar(now)) {
+      cookies_(config_.share
+                   ? CookieJar(config_.share->cookie_epoch(), config_.share->cookie_secret())
+                   : CookieJar(now)) {
   if (!config_.share && (config_.datagram_limit.rate > 0 || config_.cookie_limit.rate > 0)) {
     limiter_.emplace(config_.datagram_limit, config_.cookie_limit, config_.limiter_slots);
   }
@@ -132,7 +153,8 @@ bool Relay::claim_nick(std::string_view room, std::string_view nick, const Peer&
 }
 
 void Relay::release_nick(std::string_view room, const Member& member) {
-  if (config_.share && !member.nick.empty()) config_.share->release_nick(room, member.nick, member.peer);
+  if (config_.share && !member.nick.empty())
+    config_.share->release_nick(room, member.nick, member.peer);
 }
 
 Outcome Relay::drop(DropReason reason) {
@@ -272,8 +294,14 @@ void Relay::link_newest(std::size_t index) {
 
 void Relay::unlink(std::size_t index) {
   const Links links = links_[index];
-  if (links.older != kNone) links_[links.older].newer = links.newer; else oldest_ = links.newer;
-  if (links.newer != kNone) links_[links.newer].older = links.older; else newest_ = links.older;
+  if (links.older != kNone)
+    links_[links.older].newer = links.newer;
+  else
+    oldest_ = links.newer;
+  if (links.newer != kNone)
+    links_[links.newer].older = links.older;
+  else
+    newest_ = links.older;
 }
 
 void Relay::refresh(std::size_t index, TimePoint now) {
@@ -301,211 +329,18 @@ Member Relay::take(std::size_t index) {
     const Links moved = links_[last];
     links_[index] = moved;
     const auto i = static_cast<std::uint32_t>(index);
-    if (moved.older != kNone) links_[moved.older].newer = i; else oldest_ = i;
-    if (moved.newer != kNone) links_[moved.newer].older = i; else newest_ = i;
+    if (moved.older != kNone)
+      links_[moved.older].newer = i;
+    else
+      oldest_ = i;
+    if (moved.newer != kNone)
+      links_[moved.newer].older = i;
+    else
+      newest_ = i;
   }
   members_.pop_back();
   links_.pop_back();
   return taken;
-}
-
-Outcome Relay::broadcast(const Member& sender, std::string_view text, std::uint64_t sender_seq,
-                         TimePoint now) {
-  Outcome out = fan_out(*sender.room, {sender.ip, sender.peer.port, sender.nick, text, sender_seq}, now);
-  if (out.event == Event::dropped) return out;
-  ++stats_.lines;
-  out.sender = &sender;
-  out.text = text;
-  return out;
-}
-
-// A line to every member of `room`: the original ack to plain members (within their credit,
-// for those admitted without a cookie), the numbered ack to +r1 members, all within the egress
-// budget. The numbered form is kept in the room's window for repair and history.
-Outcome Relay::fan_out(Room& room, const Line& line, TimePoint now) {
-  const bool numbering = config_.history_lines > 0;
-  const bool mixed = room.repair > 0 && room.repair < room.members.size();
-  const bool credited = room.unvalidated > 0 && config_.legacy_credit > 0;
-  std::span<const std::uint32_t> plain = room.members;
-  std::span<const std::uint32_t> numbered;
-  if (room.repair == room.members.size()) std::swap(plain, numbered);
-  if (mixed || credited) {
-    recipients_.clear();
-    numbered_recipients_.clear();
-    for (const std::uint32_t index : room.members) {
-      const Member& member = members_[index];
-      if (member.repair) {
-        numbered_recipients_.push_back(index);
-      } else if (!member.validated && config_.legacy_credit > 0 &&
-                 member.unheard_bytes + line.text.size() + 64 > config_.legacy_credit) {
-        ++stats_.credit_skipped;
-      } else {
-        recipients_.push_back(index);
-      }
-    }
-    plain = recipients_;
-    numbered = numbered_recipients_;
-  }
-  if (!plain.empty()) proto::encode_ack(buffer_, line.ip, line.port, line.nick, line.text);
-  // The number is taken only for a line that goes out.
-  const std::uint64_t seq = room.next_seq;
-  if (numbering) {
-    proto::encode_numbered_ack(numbered_, seq, line.sender_seq, line.ip, line.port, line.nick,
-                               line.text);
-  }
-  const std::size_t bytes = buffer_.size() * plain.size() + numbered_.size() * numbered.size();
-  if (!allow_egress(static_cast<double>(bytes), now)) return drop(DropReason::egress_limited);
-  if (credited) {
-    for (const std::uint32_t index : plain) {
-      if (!members_[index].validated) members_[index].unheard_bytes += buffer_.size();
-    }
-  }
-  if (numbering) {
-    ++room.next_seq;
-    remember(room, seq);
-  }
-  stats_.deliveries += plain.size() + numbered.size();
-  Outcome out;
-  out.audience = Audience::room;
-  out.payload = buffer_;
-  out.recipients = plain;
-  if (!numbered.empty()) {
-    out.numbered_payload = numbered_;
-    out.numbered_recipients = numbered;
-  }
-  return out;
-}
-
-// The room's window keeps its last lines within the per-room and total bounds; the room that
-// adds a line is the one that gives up its oldest.
-void Relay::remember(Room& room, std::uint64_t seq) {
-  const std::size_t cost = numbered_.size() + kHistoryEntryOverhead;
-  room.history.push_back({seq, numbered_});
-  room.history_bytes += cost;
-  history_bytes_ += cost;
-  while (!room.history.empty() &&
-         (room.history.size() > config_.history_lines ||
-          room.history_bytes > config_.history_room_bytes ||
-          history_bytes_ > config_.history_total_bytes)) {
-    const std::size_t freed = room.history.front().payload.size() + kHistoryEntryOverhead;
-    room.history.pop_front();
-    room.history_bytes -= freed;
-    history_bytes_ -= freed;
-  }
-}
-
-// A +r1 member's numbered line: relayed once, in the member's order. A number already relayed
-// is answered `got` (its echo was lost, not the line); one ahead of the next expected is
-// answered `want` (the ones before it were lost), and the member sends again from there.
-Outcome Relay::numbered_line(Member& member, std::uint64_t seq, std::string_view text,
-                             Duration queued, TimePoint now) {
-  if (seq < member.next_seq) {
-    std::uint64_t room_seq = 0;
-    for (const auto& [sent, in_room] : member.recent) {
-      if (sent == seq) room_seq = in_room;
-    }
-    Outcome out = drop(DropReason::resent);
-    proto::encode_got(buffer_, seq, room_seq);
-    out.audience = Audience::sender;
-    out.payload = buffer_;
-    return out;
-  }
-  if (seq > member.next_seq) {
-    Outcome out = drop(DropReason::out_of_sequence);
-    proto::encode_want(buffer_, member.next_seq);
-    out.audience = Audience::sender;
-    out.payload = buffer_;
-    return out;
-  }
-  if (text.empty()) {  // withdrawn by the client: the next one may follow
-    ++member.next_seq;
-    return {};
-  }
-  // A stale line is not taken: the member sends it again, later.
-  if (config_.max_queue_delay > Duration::zero() && queued > config_.max_queue_delay) {
-    return drop(DropReason::stale);
-  }
-  Outcome out = broadcast(member, text, seq, now);
-  if (out.event == Event::dropped) return out;
-  member.recent[member.recent_at] = {seq, member.room->next_seq - 1};
-  member.recent_at = static_cast<std::uint8_t>((member.recent_at + 1) % member.recent.size());
-  ++member.next_seq;
-  return out;
-}
-
-// Lines from..to of the member's room, as it should have had them, to it alone: each costs a
-// token of its own budget, so repair cannot be turned into a flood. What left the window is
-// said with `missed`.
-Outcome Relay::repair(Member& member, std::uint64_t from, std::uint64_t to, TimePoint now) {
-  Room& room = *member.room;
-  replies_.clear();
-  const std::uint64_t oldest = room.history.empty() ? room.next_seq : room.history.front().seq;
-  to = std::min(to, room.next_seq - 1);
-  if (from < oldest && from <= to) {
-    const std::uint64_t gone_to = std::min(to, oldest - 1);
-    if (member.budget.take(config_.datagram_limit, now)) {
-      proto::encode_missed(buffer_, from, gone_to);
-      replies_.push_back(buffer_);
-      stats_.missed += gone_to - from + 1;
-    }
-    from = gone_to + 1;
-  }
-  for (std::uint64_t seq = from; seq <= to; ++seq) {
-    if (!member.budget.take(config_.datagram_limit, now)) break;
-    replies_.push_back(room.history[static_cast<std::size_t>(seq - oldest)].payload);
-    ++stats_.repaired;
-  }
-  Outcome out;
-  out.audience = replies_.empty() ? Audience::nobody : Audience::sender;
-  out.replies = replies_;
-  return out;
-}
-
-// The numbered form is a member's choice at each join; the room counts who made it.
-void Relay::set_repair(Member& member, bool repair) {
-  if (member.repair == repair) return;
-  if (member.room != nullptr) {
-    if (repair) {
-      ++member.room->repair;
-    } else {
-      --member.room->repair;
-    }
-  }
-  member.repair = repair;
-}
-
-Outcome Relay::on_remote_line(std::string_view room, std::string_view ip, std::uint16_t port,
-                              std::string_view nick, std::string_view text, TimePoint now) {
-  const auto it = rooms_.find(std::string(room));
-  if (it == rooms_.end()) {
-    // The subscription was just dropped, or the envelope crossed it on the way.
-    ++stats_.remote_unrouted;
-    return {};
-  }
-  Outcome out = fan_out(it->second, {ip, port, nick, text, 0}, now);
-  if (out.event != Event::dropped) ++stats_.remote_lines;
-  return out;
-}
-
-Outcome Relay::on_remote_gap(std::string_view room, std::uint64_t count, TimePoint now) {
-  (void)now;
-  const auto it = rooms_.find(std::string(room));
-  stats_.remote_missed += count;
-  if (it == rooms_.end() || config_.history_lines == 0) return {};
-  Room& target = it->second;
-  const std::uint64_t seq = target.next_seq++;
-  proto::encode_gap(numbered_, seq, count);
-  remember(target, seq);
-  numbered_recipients_.clear();
-  for (const std::uint32_t index : target.members) {
-    if (members_[index].repair) numbered_recipients_.push_back(index);
-  }
-  Outcome out;
-  if (numbered_recipients_.empty()) return out;
-  out.audience = Audience::room;
-  out.numbered_payload = numbered_;
-  out.numbered_recipients = numbered_recipients_;
-  return out;
 }
 
 Outcome Relay::on_datagram(const Peer& from, std::string_view datagram, TimePoint now,
@@ -536,7 +371,8 @@ Outcome Relay::on_datagram(const Peer& from, std::string_view datagram, TimePoin
     Outcome out = admit({});
     if (member == nullptr) return out;
     // Only a +r1 member's line may be longer by its number.
-    if (text.size() > proto::kMaxLineBytes) return with_event(drop(DropReason::too_long), out.event, out.member);
+    if (text.size() > proto::kMaxLineBytes)
+      return with_event(drop(DropReason::too_long), out.event, out.member);
     // Late is worse than dropped for a chat line; it still proved the member alive.
     if (config_.max_queue_delay > Duration::zero() && queued > config_.max_queue_delay) {
       return with_event(drop(DropReason::stale), out.event, out.member);
@@ -583,7 +419,8 @@ Outcome Relay::on_datagram(const Peer& from, std::string_view datagram, TimePoin
             // what it has relayed, so that nothing is relayed twice.
             const bool had = member->repair && result != JoinResult::joined;
             set_repair(*member, repair);
-            if (repair) member->next_seq = had ? std::max(member->next_seq, j.next_seq) : j.next_seq;
+            if (repair)
+              member->next_seq = had ? std::max(member->next_seq, j.next_seq) : j.next_seq;
             if (repair) {
               proto::encode_repair_welcome(buffer_, member->ip, from.port, member->nick, j.room,
                                            member->room->next_seq - 1, member->room->stream);

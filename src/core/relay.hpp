@@ -5,9 +5,9 @@
 
 #include <array>
 #include <cstddef>
+#include <cstdint>
 #include <deque>
 #include <memory>
-#include <cstdint>
 #include <optional>
 #include <span>
 #include <string>
@@ -21,6 +21,7 @@
 #include "core/peer.hpp"
 #include "core/rate_limiter.hpp"
 #include "core/time.hpp"
+#include "protocol/message.hpp"
 
 namespace udpchat::core {
 
@@ -92,8 +93,8 @@ struct Room {
   std::string name;
   std::vector<std::uint32_t> members;
   std::unordered_set<std::string> nicks;  // held by members here: one member per nick
-  std::uint32_t unvalidated = 0;  // members here admitted without a cookie
-  std::uint32_t repair = 0;       // members here that get numbered acks (+r1)
+  std::uint32_t unvalidated = 0;          // members here admitted without a cookie
+  std::uint32_t repair = 0;               // members here that get numbered acks (+r1)
   // Numbered lines: which numbering (random, new each time the room opens), the next number,
   // and the last lines fanned out (as +r1 members got them).
   std::uint32_t stream = 0;
@@ -116,13 +117,13 @@ enum class DropReason : std::uint8_t {
   too_long,
   invalid_utf8,
   control_character,
-  format_character,  // a bidi override or isolate, or a line or paragraph separator
-  not_member,     // heartbeat, quit, nack or chat line from an address that has not joined
-  unpadded_reg,   // bare `reg` in validated mode: too short to earn a cookie
-  bad_cookie,     // forged, expired or issued to another address
-  server_full,    // join refused by max_clients
-  nick_taken,     // join naming a nick that another member of the room holds
-  reply_too_big,  // an answer to an unvalidated address would exceed the datagram
+  format_character,     // a bidi override or isolate, or a line or paragraph separator
+  not_member,           // heartbeat, quit, nack or chat line from an address that has not joined
+  unpadded_reg,         // bare `reg` in validated mode: too short to earn a cookie
+  bad_cookie,           // forged, expired or issued to another address
+  server_full,          // join refused by max_clients
+  nick_taken,           // join naming a nick that another member of the room holds
+  reply_too_big,        // an answer to an unvalidated address would exceed the datagram
   rate_limited,         // the source's datagram budget is spent
   cookie_rate_limited,  // the source's cookie-request budget is spent
   egress_limited,       // the fan-out would exceed --max-egress
@@ -142,12 +143,12 @@ struct RelayStats {
   std::uint64_t expiries = 0;
   std::uint64_t lines = 0;
   std::uint64_t deliveries = 0;
-  std::uint64_t remote_lines = 0;       // lines from other nodes delivered to a local room
-  std::uint64_t remote_unrouted = 0;    // lines from other nodes for a room with no member here
-  std::uint64_t credit_skipped = 0;     // deliveries withheld from legacy members over credit
-  std::uint64_t remote_missed = 0;      // lines from other nodes lost on the way (gaps seen)
-  std::uint64_t repaired = 0;           // lines sent again for a NACK (or as history)
-  std::uint64_t missed = 0;             // lines asked for that had left the window
+  std::uint64_t remote_lines = 0;     // lines from other nodes delivered to a local room
+  std::uint64_t remote_unrouted = 0;  // lines from other nodes for a room with no member here
+  std::uint64_t credit_skipped = 0;   // deliveries withheld from legacy members over credit
+  std::uint64_t remote_missed = 0;    // lines from other nodes lost on the way (gaps seen)
+  std::uint64_t repaired = 0;         // lines sent again for a NACK (or as history)
+  std::uint64_t missed = 0;           // lines asked for that had left the window
   std::array<std::uint64_t, kDropReasonCount> drops{};
 
   std::uint64_t dropped() const noexcept;
@@ -230,21 +231,14 @@ class Relay {
   void refresh(std::size_t index, TimePoint now);
   void link_newest(std::size_t index);
   void unlink(std::size_t index);
-  // An ack's fields, written once per line in each form its room's members need.
-  struct Line {
-    std::string_view ip;
-    std::uint16_t port = 0;
-    std::string_view nick;
-    std::string_view text;
-    std::uint64_t sender_seq = 0;
-  };
   Outcome broadcast(const Member& sender, std::string_view text, std::uint64_t sender_seq,
                     TimePoint now);
-  Outcome fan_out(Room& room, const Line& line, TimePoint now);
+  // `line` is written once in each form the room's members need; the room numbers it.
+  Outcome fan_out(Room& room, const protocol::Ack& line, TimePoint now);
   void remember(Room& room, std::uint64_t seq);
   void forget_room(Room& room);
-  Outcome numbered_line(Member& member, std::uint64_t seq, std::string_view text,
-                        Duration queued, TimePoint now);
+  Outcome numbered_line(Member& member, std::uint64_t seq, std::string_view text, Duration queued,
+                        TimePoint now);
   Outcome repair(Member& member, std::uint64_t from, std::uint64_t to, TimePoint now);
   void set_repair(Member& member, bool repair);
 
@@ -271,8 +265,8 @@ class Relay {
   std::vector<Member> expired_;
   Member departed_;
   std::string buffer_;
-  std::string numbered_;  // the +r1 form of the line in buffer_
-  std::vector<std::uint32_t> recipients_;  // plain members within their credit
+  std::string numbered_;                            // the +r1 form of the line in buffer_
+  std::vector<std::uint32_t> recipients_;           // plain members within their credit
   std::vector<std::uint32_t> numbered_recipients_;  // +r1 members, in a room with both kinds
   std::vector<std::string_view> replies_;
   std::size_t history_bytes_ = 0;

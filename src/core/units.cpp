@@ -24,16 +24,15 @@ constexpr std::array<std::pair<std::string_view, std::int64_t>, 5> kUnits = {{
     {"us", 1'000},
 }};
 
-// The whole of `text` as a number, or nothing.
+}  // namespace
+
 std::optional<double> parse_number(std::string_view text) {
   double value = 0;
   const char* last = text.data() + text.size();
   const auto [end, ec] = fast_float::from_chars(text.data(), last, value);
-  if (ec != std::errc{} || end != last) return std::nullopt;
+  if (text.empty() || ec != std::errc{} || end != last) return std::nullopt;
   return value;
 }
-
-}  // namespace
 
 std::optional<Duration> parse_duration(std::string_view text) {
   std::size_t digits = 0;

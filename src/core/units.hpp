@@ -11,6 +11,9 @@
 
 namespace udpchat::core {
 
+// The whole of `text` as a decimal number ("12", "0.5", "1e3"), or nothing.
+std::optional<double> parse_number(std::string_view text);
+
 // Units us, ms, s, m, h; a bare number is seconds. Negative values are refused.
 std::optional<Duration> parse_duration(std::string_view text);
 

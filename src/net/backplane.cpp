@@ -47,6 +47,11 @@ class NatsBackplane final : public Backplane {
   bool publish(std::string_view room, std::string_view envelope) override;
   void close() override;
   std::uint64_t dropped() const override { return dropped_.load(std::memory_order_relaxed); }
+  bool connected() const override { return connected_.load(std::memory_order_relaxed); }
+  std::size_t queued() const override {
+    std::lock_guard lock(inbound_mutex_);
+    return inbound_.size();
+  }
 
  private:
   struct Line {
@@ -79,12 +84,13 @@ class NatsBackplane final : public Backplane {
   // The inbound queue, filled on nats.c's threads and drained on the io thread.
   const std::size_t inbound_lines_;
   const std::size_t inbound_bytes_;
-  std::mutex inbound_mutex_;
+  mutable std::mutex inbound_mutex_;
   std::deque<Line> inbound_;
   std::size_t inbound_size_ = 0;  // bytes of envelopes waiting
   bool drain_posted_ = false;
   bool dropping_ = false;  // said once until the queue has room again
   std::atomic<std::uint64_t> dropped_{0};
+  std::atomic<bool> connected_{false};
   std::string subject_;
   std::string last_error_;
 };
@@ -297,6 +303,7 @@ int64_t NatsBackplane::reconnect_delay_ms(natsConnection*, int rounds, void*) {
 void NatsBackplane::change_state(State state, const std::string& url) {
   if (state == state_) return;
   state_ = state;
+  connected_.store(state == State::connected, std::memory_order_relaxed);
   last_error_.clear();
   switch (state) {
     case State::connected: log_.info("backplane connected", {{"url", url}}); break;

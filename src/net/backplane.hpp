@@ -47,6 +47,9 @@ class Backplane {
   virtual void close() = 0;
   // Lines from the engine dropped because the inbound queue was full.
   virtual std::uint64_t dropped() const = 0;
+  // Any thread: connected to the engine now, and lines from it waiting for the io thread.
+  virtual bool connected() const = 0;
+  virtual std::size_t queued() const = 0;
 };
 
 // Starts connecting in the background and returns at once: the node serves its local members

@@ -1,13 +1,14 @@
 #include "net/chat_client.hpp"
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
 #include <csignal>
 #include <variant>
 #include <vector>
 
-#include <fmt/format.h>
-#include <fmt/ranges.h>
-
 #include "core/chat_input.hpp"
+#include "core/overloaded.hpp"
 #include "net/probe_client.hpp"
 #include "net/socket.hpp"
 #include "protocol/message.hpp"
@@ -18,13 +19,7 @@ namespace udpchat::net {
 namespace {
 
 using namespace std::chrono_literals;
-
-template <class... Ts>
-struct Overloaded : Ts... {
-  using Ts::operator()...;
-};
-template <class... Ts>
-Overloaded(Ts...) -> Overloaded<Ts...>;
+using core::Overloaded;
 
 // At end of input a join still under way gets this long before --linger starts counting: a
 // little more than telling an original server apart takes (three cookie requests, 1.4 s).
@@ -38,14 +33,17 @@ constexpr std::string_view kHelp =
 
 std::string_view refusal(core::LineVerdict verdict) {
   switch (verdict) {
-    case core::LineVerdict::invalid_utf8: return "line is not valid UTF-8: not sent";
-    case core::LineVerdict::control_character: return "line holds a control character: not sent";
+    case core::LineVerdict::invalid_utf8:
+      return "line is not valid UTF-8: not sent";
+    case core::LineVerdict::control_character:
+      return "line holds a control character: not sent";
     case core::LineVerdict::format_character:
       return "line holds a bidi override or a line separator: not sent";
     case core::LineVerdict::protocol_command:
       return "line reads as a protocol command, not chat: not sent";
     case core::LineVerdict::accepted:
-    case core::LineVerdict::empty: break;
+    case core::LineVerdict::empty:
+      break;
   }
   return {};
 }
@@ -87,8 +85,8 @@ void ChatClient::finish(ChatEnd end, std::string error) {
 awaitable<void> ChatClient::session() {
   const Resolved resolved = co_await resolve(settings_.target);
   if (resolved.error) {
-    finish(ChatEnd::unresolved, fmt::format("cannot resolve '{}': {}", settings_.target.host,
-                                            resolved.error.message()));
+    finish(ChatEnd::unresolved,
+           fmt::format("cannot resolve '{}': {}", settings_.target.host, resolved.error.message()));
     co_return;
   }
   const auto executor = co_await asio::this_coro::executor;
@@ -180,8 +178,7 @@ awaitable<void> ChatClient::input_loop() {
     // Input is taken no faster than the server takes lines, so a long pipe is paced rather
     // than dropped; while the server is away, the bound drops the oldest instead, visibly.
     co_await wait_until(core::TimePoint::max(), [&] {
-      return done_ || session_->waiting() < most ||
-             session_->state() != core::SessionState::joined;
+      return done_ || session_->waiting() < most || session_->state() != core::SessionState::joined;
     });
   }
   if (done_) co_return;
@@ -296,9 +293,9 @@ void ChatClient::finish_session() {
     parts.push_back(fmt::format("{} never acknowledged by {}{}", waiting, server_,
                                 session_->ever_joined() ? "" : " (never joined)"));
   }
-  finish(ChatEnd::undelivered, fmt::format("{} line(s) not delivered: {}",
-                                           waiting + unsent + refused_lines_,
-                                           fmt::join(parts, ", ")));
+  finish(ChatEnd::undelivered,
+         fmt::format("{} line(s) not delivered: {}", waiting + unsent + refused_lines_,
+                     fmt::join(parts, ", ")));
 }
 
 }  // namespace udpchat::net

@@ -1,16 +1,18 @@
 #include "net/relay_node.hpp"
 
+#include <fmt/format.h>
+
 #include <atomic>
 #include <csignal>
 #include <future>
 #include <mutex>
+#include <set>
 #include <thread>
 #include <unordered_map>
 #include <vector>
 
-#include <fmt/format.h>
-
 #include "net/address.hpp"
+#include "net/metrics.hpp"
 #include "net/relay_server.hpp"
 #include "net/socket.hpp"
 #include "protocol/envelope.hpp"
@@ -35,6 +37,80 @@ struct Inbox {
   bool posted = false;
 };
 
+// The shards' figures added up: the node's (`rooms`: rooms on any shard).
+NodeFigures add_up(const std::vector<ShardSnapshot>& shards) {
+  NodeFigures f;
+  std::set<std::string> rooms;
+  core::RelayStats& total = f.relay;
+  for (const auto& shard : shards) {
+    const core::RelayStats& s = shard.relay;
+    total.datagrams += s.datagrams;
+    total.joins += s.joins;
+    total.leaves += s.leaves;
+    total.expiries += s.expiries;
+    total.lines += s.lines;
+    total.deliveries += s.deliveries;
+    total.remote_lines += s.remote_lines;
+    total.remote_unrouted += s.remote_unrouted;
+    total.remote_missed += s.remote_missed;
+    total.credit_skipped += s.credit_skipped;
+    total.repaired += s.repaired;
+    total.missed += s.missed;
+    for (std::size_t i = 0; i < core::kDropReasonCount; ++i) total.drops[i] += s.drops[i];
+    f.members += shard.members;
+    rooms.insert(shard.rooms.begin(), shard.rooms.end());
+    f.receive_errors += shard.receive_errors;
+    f.send_errors += shard.send_errors;
+    f.backplane_received += shard.backplane_received;
+    f.backplane_own += shard.backplane_own;
+    f.backplane_malformed += shard.backplane_malformed;
+    f.backplane_gaps += shard.backplane_gaps;
+  }
+  f.rooms = rooms.size();
+  f.shards = shards.size();
+  return f;
+}
+
+// The figures as log fields: what stats and totals lines say.
+nlohmann::ordered_json log_fields(const NodeFigures& f) {
+  const core::RelayStats& total = f.relay;
+  nlohmann::ordered_json fields = {{"members", f.members},
+                                   {"datagrams", total.datagrams},
+                                   {"joins", total.joins},
+                                   {"leaves", total.leaves},
+                                   {"expiries", total.expiries},
+                                   {"lines", total.lines},
+                                   {"deliveries", total.deliveries},
+                                   {"rooms", f.rooms},
+                                   {"receive_errors", f.receive_errors},
+                                   {"send_errors", f.send_errors}};
+  if (total.repaired + total.missed > 0) {
+    fields["repaired"] = total.repaired;
+    fields["missed"] = total.missed;
+  }
+  if (total.credit_skipped > 0) fields["credit_skipped"] = total.credit_skipped;
+  if (f.backplane) {
+    fields["remote_lines"] = total.remote_lines;
+    fields["remote_unrouted"] = total.remote_unrouted;
+    fields["remote_missed"] = total.remote_missed;
+    fields["backplane_published"] = f.backplane_published;
+    fields["backplane_publish_dropped"] = f.backplane_publish_dropped;
+    fields["backplane_dropped"] = f.backplane_dropped;
+    fields["backplane_received"] = f.backplane_received;
+    fields["backplane_own"] = f.backplane_own;
+    fields["backplane_malformed"] = f.backplane_malformed;
+    fields["backplane_gaps"] = f.backplane_gaps;
+  }
+  fields["dropped"] = total.dropped();
+  for (std::size_t i = 0; i < core::kDropReasonCount; ++i) {
+    if (total.drops[i] != 0) {
+      fields[std::string(core::to_string(static_cast<core::DropReason>(i)))] = total.drops[i];
+    }
+  }
+  if (f.shards > 1) fields["shards"] = f.shards;
+  return fields;
+}
+
 }  // namespace
 
 bool can_shard() noexcept {
@@ -52,7 +128,8 @@ struct RelayNode::Impl final : ShardLinks {
         log(logger),
         signals(io, SIGINT, SIGTERM),
         deadline(io),
-        stats_timer(io) {}
+        stats_timer(io),
+        metrics_timer(io) {}
 
   asio::io_context& main_io;
   NodeConfig config;
@@ -64,6 +141,7 @@ struct RelayNode::Impl final : ShardLinks {
   std::vector<std::thread> threads;
   std::string node_id = "node";
   std::unique_ptr<Backplane> backplane;
+  std::unique_ptr<MetricsEndpoint> metrics;
   // Publishing is one critical section, so that the engine sees a node's lines for a room in
   // the order they are numbered, whichever shard sent them.
   std::mutex publish_mutex;
@@ -75,16 +153,19 @@ struct RelayNode::Impl final : ShardLinks {
   asio::signal_set signals;
   asio::steady_timer deadline;
   asio::steady_timer stats_timer;
+  asio::steady_timer metrics_timer;
   std::atomic<std::size_t> notified{0};
   bool stopping = false;
   std::uint64_t datagrams_logged = 0;
 
   asio::io_context& io_of(std::size_t shard) { return shard == 0 ? main_io : *ios[shard]; }
 
-  void on_local_line(std::size_t shard, const core::Member& sender, std::string_view text) override {
+  void on_local_line(std::size_t shard, const core::Member& sender,
+                     std::string_view text) override {
     if (servers.size() > 1) {
       std::string envelope;
-      protocol::encode_envelope(envelope, {node_id, sender.ip, sender.peer.port, sender.nick, text});
+      protocol::encode_envelope(envelope,
+                                {node_id, sender.ip, sender.peer.port, sender.nick, text});
       pending[shard].push_back({std::string(sender.room_name()), std::move(envelope), false});
     }
     if (backplane) publish(sender, text);
@@ -186,15 +267,32 @@ struct RelayNode::Impl final : ShardLinks {
     return snapshots;
   }
 
-  void log_figures(std::string_view event, const std::vector<ShardSnapshot>& snapshots) {
-    nlohmann::ordered_json fields = node_fields(snapshots, backplane != nullptr);
-    if (servers.size() > 1) fields["shards"] = servers.size();
+  NodeFigures figures(const std::vector<ShardSnapshot>& snapshots) {
+    NodeFigures f = add_up(snapshots);
     if (backplane) {
-      fields["backplane_published"] = published_count;
-      fields["backplane_publish_dropped"] = publish_dropped;
-      fields["backplane_dropped"] = backplane->dropped();
+      f.backplane = true;
+      f.backplane_connected = backplane->connected();
+      f.backplane_queue = backplane->queued();
+      f.backplane_dropped = backplane->dropped();
+      std::lock_guard lock(publish_mutex);
+      f.backplane_published = published_count;
+      f.backplane_publish_dropped = publish_dropped;
     }
-    log.info(event, fields);
+    return f;
+  }
+
+  void log_figures(std::string_view event, const std::vector<ShardSnapshot>& snapshots) {
+    log.info(event, log_fields(figures(snapshots)));
+  }
+
+  // Scrapes read what was gathered here last: never older than a second.
+  awaitable<void> metrics_loop() {
+    while (!stopping) {
+      metrics->update(figures(gather()));
+      metrics_timer.expires_after(std::chrono::seconds(1));
+      auto [ec] = co_await metrics_timer.async_wait(use_nothrow);
+      if (ec || stopping) co_return;
+    }
   }
 
   void stop() {
@@ -208,6 +306,7 @@ struct RelayNode::Impl final : ShardLinks {
     signals.cancel(ignored);
     deadline.cancel();
     stats_timer.cancel();
+    metrics_timer.cancel();
   }
 
   awaitable<void> signal_loop() {
@@ -263,15 +362,18 @@ std::unique_ptr<RelayNode> RelayNode::bind(asio::io_context& io, const udp::endp
                                            std::string& error) {
   std::size_t shards = std::max<std::size_t>(1, config.threads);
   if (shards > 1 && !can_shard()) {
-    log.warn("threads", {{"note", "this platform cannot spread datagrams over sockets: running "
-                                  "one shard"}});
+    log.warn("threads", {{"note",
+                          "this platform cannot spread datagrams over sockets: running "
+                          "one shard"}});
     shards = 1;
   }
   auto impl = std::make_unique<Impl>(io, std::move(config), log);
   Impl& node = *impl;
   if (node.config.backplane) node.node_id = node.config.backplane->node_id;
   node.config.relay.report_room_changes = node.config.backplane.has_value();
-  if (shards > 1) node.config.relay.share = std::make_shared<core::NodeShare>(node.config.relay, core::Clock::now());
+  if (shards > 1)
+    node.config.relay.share =
+        std::make_shared<core::NodeShare>(node.config.relay, core::Clock::now());
 
   udp::endpoint address = local;
   std::error_code ec;
@@ -296,8 +398,8 @@ std::unique_ptr<RelayNode> RelayNode::bind(asio::io_context& io, const udp::endp
     // Big buffers absorb bursts: a full receive buffer drops lines before the relay sees them.
     const BufferSizes buffers = set_buffer_sizes(socket, kSocketBufferBytes);
     if (t == 0) log.info("socket buffers", {{"receive", buffers.receive}, {"send", buffers.send}});
-    node.servers.push_back(std::make_unique<RelayServer>(node.io_of(t), std::move(socket),
-                                                         node.config.relay, log));
+    node.servers.push_back(
+        std::make_unique<RelayServer>(node.io_of(t), std::move(socket), node.config.relay, log));
     node.inboxes.push_back(std::make_unique<Inbox>());
   }
   node.pending.resize(shards);
@@ -305,18 +407,33 @@ std::unique_ptr<RelayNode> RelayNode::bind(asio::io_context& io, const udp::endp
   return std::unique_ptr<RelayNode>(new RelayNode(std::move(impl)));
 }
 
-udp::endpoint RelayNode::local_endpoint() const { return impl_->servers[0]->local_endpoint(); }
+udp::endpoint RelayNode::local_endpoint() const {
+  return impl_->servers[0]->local_endpoint();
+}
 
-std::size_t RelayNode::shards() const noexcept { return impl_->servers.size(); }
+std::size_t RelayNode::shards() const noexcept {
+  return impl_->servers.size();
+}
 
 bool RelayNode::start_backplane(std::string& error) {
   Impl& node = *impl_;
   if (!node.config.backplane) return true;
   node.backplane = net::start_backplane(
       node.main_io, *node.config.backplane, node.log,
-      [&node](std::string_view room, std::string_view envelope) { node.on_engine_line(room, envelope); },
+      [&node](std::string_view room, std::string_view envelope) {
+        node.on_engine_line(room, envelope);
+      },
       error);
   return node.backplane != nullptr;
+}
+
+bool RelayNode::start_metrics(std::string& error) {
+  Impl& node = *impl_;
+  if (node.config.metrics.empty()) return true;
+  node.metrics = net::start_metrics(node.config.metrics, error);
+  if (!node.metrics) return false;
+  node.log.info("metrics", {{"address", node.metrics->address()}, {"path", "/metrics"}});
+  return true;
 }
 
 bool RelayNode::run() {
@@ -334,6 +451,7 @@ bool RelayNode::run() {
   if (node.config.duration > core::Duration::zero()) {
     asio::co_spawn(node.main_io, node.deadline_wait(), asio::detached);
   }
+  if (node.metrics) asio::co_spawn(node.main_io, node.metrics_loop(), asio::detached);
   node.main_io.run();
   for (auto& thread : node.threads) thread.join();
   node.threads.clear();
@@ -345,6 +463,7 @@ bool RelayNode::run() {
     failed = failed || server->failed();
   }
   node.log_figures("totals", snapshots);
+  if (node.metrics) node.metrics->update(node.figures(snapshots));
   if (node.backplane) node.backplane->close();
   return !failed;
 }

@@ -26,6 +26,7 @@ struct NodeConfig {
   core::Duration stats_interval = std::chrono::seconds(60);
   core::Duration duration{};  // zero: until a signal
   std::optional<BackplaneConfig> backplane;
+  std::string metrics;  // HOST:PORT for /metrics; empty: none
 };
 
 // The number of shards a platform can run: datagrams are spread over sockets only where the
@@ -47,6 +48,8 @@ class RelayNode {
   // Starts the backplane (when configured). Null result and `error` only for a bad
   // configuration; the engine itself may come later.
   bool start_backplane(std::string& error);
+  // Starts serving /metrics (when configured); false with `error` set when it cannot.
+  bool start_metrics(std::string& error);
   // Serves until SIGINT, SIGTERM, SIGHUP or --duration; every member then gets `end`. False
   // when a shard failed (its socket broke).
   bool run();

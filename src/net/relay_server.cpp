@@ -24,15 +24,6 @@ namespace udpchat::net {
 
 namespace {
 
-nlohmann::ordered_json drop_fields(const core::RelayStats& stats) {
-  nlohmann::ordered_json fields = {{"dropped", stats.dropped()}};
-  for (std::size_t i = 0; i < core::kDropReasonCount; ++i) {
-    if (stats.drops[i] != 0) {
-      fields[std::string(core::to_string(static_cast<core::DropReason>(i)))] = stats.drops[i];
-    }
-  }
-  return fields;
-}
 
 }  // namespace
 
@@ -288,64 +279,6 @@ std::uint64_t RelayServer::send_in_batches(std::string_view payload, const Items
   }
   if (count != 0) errors += send_to_each(socket_, payload, std::span(batch.data(), count));
   return errors;
-}
-
-nlohmann::ordered_json node_fields(const std::vector<ShardSnapshot>& shards, bool backplane) {
-  core::RelayStats total;
-  std::size_t members = 0;
-  std::set<std::string> rooms;
-  ShardSnapshot sum;
-  for (const auto& shard : shards) {
-    const core::RelayStats& s = shard.relay;
-    total.datagrams += s.datagrams;
-    total.joins += s.joins;
-    total.leaves += s.leaves;
-    total.expiries += s.expiries;
-    total.lines += s.lines;
-    total.deliveries += s.deliveries;
-    total.remote_lines += s.remote_lines;
-    total.remote_unrouted += s.remote_unrouted;
-    total.remote_missed += s.remote_missed;
-    total.credit_skipped += s.credit_skipped;
-    total.repaired += s.repaired;
-    total.missed += s.missed;
-    for (std::size_t i = 0; i < core::kDropReasonCount; ++i) total.drops[i] += s.drops[i];
-    members += shard.members;
-    rooms.insert(shard.rooms.begin(), shard.rooms.end());
-    sum.receive_errors += shard.receive_errors;
-    sum.send_errors += shard.send_errors;
-    sum.backplane_received += shard.backplane_received;
-    sum.backplane_own += shard.backplane_own;
-    sum.backplane_malformed += shard.backplane_malformed;
-    sum.backplane_gaps += shard.backplane_gaps;
-  }
-  nlohmann::ordered_json fields = {{"members", members},
-                                   {"datagrams", total.datagrams},
-                                   {"joins", total.joins},
-                                   {"leaves", total.leaves},
-                                   {"expiries", total.expiries},
-                                   {"lines", total.lines},
-                                   {"deliveries", total.deliveries},
-                                   {"rooms", rooms.size()},
-                                   {"receive_errors", sum.receive_errors},
-                                   {"send_errors", sum.send_errors}};
-  if (total.repaired + total.missed > 0) {
-    fields["repaired"] = total.repaired;
-    fields["missed"] = total.missed;
-  }
-  if (total.credit_skipped > 0) fields["credit_skipped"] = total.credit_skipped;
-  if (backplane) {
-    fields["remote_lines"] = total.remote_lines;
-    fields["remote_unrouted"] = total.remote_unrouted;
-    fields["remote_missed"] = total.remote_missed;
-    fields["backplane_received"] = sum.backplane_received;
-    fields["backplane_own"] = sum.backplane_own;
-    fields["backplane_malformed"] = sum.backplane_malformed;
-    fields["backplane_gaps"] = sum.backplane_gaps;
-  }
-  const nlohmann::ordered_json drops = drop_fields(total);  // kept alive for the loop
-  for (const auto& [key, value] : drops.items()) fields[key] = value;
-  return fields;
 }
 
 }  // namespace udpchat::net

@@ -103,7 +103,4 @@ class RelayServer {
   bool failed_ = false;
 };
 
-// The node's log fields for shards' figures added up (`rooms`: rooms on any shard).
-nlohmann::ordered_json node_fields(const std::vector<ShardSnapshot>& shards, bool backplane);
-
 }  // namespace udpchat::net

@@ -130,15 +130,35 @@ void append_port(std::string& out, std::uint16_t port) {
   out.append(digits, end);
 }
 
+// What follows an ack's head in both forms: `<ip> <port>[ <nick>]\n<text>\n`.
+void append_ack_body(std::string& out, std::string_view ip, std::uint16_t port,
+                     std::string_view nick, std::string_view text) {
+  out.append(ip);
+  out.push_back(' ');
+  append_port(out, port);
+  if (!nick.empty()) {
+    out.push_back(' ');
+    out.append(nick);
+  }
+  out.push_back('\n');
+  out.append(text);
+  out.push_back('\n');
+}
+
 }  // namespace
 
 std::string_view to_string(Malformation reason) noexcept {
   switch (reason) {
-    case Malformation::empty: return "empty";
-    case Malformation::too_long: return "too_long";
-    case Malformation::invalid_utf8: return "invalid_utf8";
-    case Malformation::control_character: return "control_character";
-    case Malformation::format_character: return "format_character";
+    case Malformation::empty:
+      return "empty";
+    case Malformation::too_long:
+      return "too_long";
+    case Malformation::invalid_utf8:
+      return "invalid_utf8";
+    case Malformation::control_character:
+      return "control_character";
+    case Malformation::format_character:
+      return "format_character";
   }
   return "unknown";
 }
@@ -149,8 +169,12 @@ bool is_ping_token(std::string_view token) noexcept {
 bool is_cookie(std::string_view token) noexcept {
   return all_of_token(token, kMaxCookieBytes, false);
 }
-bool is_nick(std::string_view nick) noexcept { return all_of_token(nick, kMaxNickBytes, true); }
-bool is_room(std::string_view room) noexcept { return all_of_token(room, kMaxRoomBytes, false); }
+bool is_nick(std::string_view nick) noexcept {
+  return all_of_token(nick, kMaxNickBytes, true);
+}
+bool is_room(std::string_view room) noexcept {
+  return all_of_token(room, kMaxRoomBytes, false);
+}
 bool is_ip_address(std::string_view text) noexcept {
   return text.find(':') == std::string_view::npos ? is_ipv4(text) : is_ipv6(text);
 }
@@ -179,8 +203,11 @@ ClientMessage decode_client(std::string_view datagram) noexcept {
     const auto next = take_repair_tag(f, 2);
     if (f.count >= 2 && f.count <= 4 && is_cookie(f.at[1]) && (f.count < 3 || is_nick(f.at[2])) &&
         (f.count < 4 || is_room(f.at[3])) && (!next || *next >= 1)) {
-      return Join{f.at[1], f.count >= 3 ? f.at[2] : std::string_view{},
-                  f.count >= 4 ? f.at[3] : std::string_view{}, line, next.has_value(),
+      return Join{f.at[1],
+                  f.count >= 3 ? f.at[2] : std::string_view{},
+                  f.count >= 4 ? f.at[3] : std::string_view{},
+                  line,
+                  next.has_value(),
                   next.value_or(0)};
     }
   }
@@ -194,10 +221,14 @@ ClientMessage decode_client(std::string_view datagram) noexcept {
   }
 
   switch (check_text(line)) {
-    case TextCheck::ok: return Chat{line, numbered};
-    case TextCheck::invalid_utf8: return Malformed{Malformation::invalid_utf8};
-    case TextCheck::control_character: return Malformed{Malformation::control_character};
-    case TextCheck::format_character: return Malformed{Malformation::format_character};
+    case TextCheck::ok:
+      return Chat{line, numbered};
+    case TextCheck::invalid_utf8:
+      return Malformed{Malformation::invalid_utf8};
+    case TextCheck::control_character:
+      return Malformed{Malformation::control_character};
+    case TextCheck::format_character:
+      return Malformed{Malformation::format_character};
   }
   return Malformed{Malformation::invalid_utf8};
 }
@@ -206,8 +237,9 @@ std::optional<Numbered> parse_numbered(std::string_view chat) noexcept {
   if (!chat.starts_with('#')) return std::nullopt;
   const auto space = chat.find(' ');
   Numbered numbered;
-  if (!parse_u64(chat.substr(1, space == std::string_view::npos ? std::string_view::npos : space - 1),
-                 numbered.seq) ||
+  if (!parse_u64(
+          chat.substr(1, space == std::string_view::npos ? std::string_view::npos : space - 1),
+          numbered.seq) ||
       numbered.seq == 0) {
     return std::nullopt;
   }
@@ -241,7 +273,8 @@ ServerMessage decode_server(std::string_view datagram) noexcept {
     ack.ip = f.at[3];
     ack.nick = f.count == 6 ? f.at[5] : std::string_view{};
     ack.text = line.substr(newline + 1);
-    if (ack.text.empty() || ack.text.size() > kMaxLineBytes || check_text(ack.text) != TextCheck::ok) {
+    if (ack.text.empty() || ack.text.size() > kMaxLineBytes ||
+        check_text(ack.text) != TextCheck::ok) {
       return Invalid{};
     }
     return ack;
@@ -258,7 +291,8 @@ ServerMessage decode_server(std::string_view datagram) noexcept {
     ack.ip = f.at[0];
     ack.nick = f.at[2];
     ack.text = line.substr(newline + 1);
-    if (ack.text.empty() || ack.text.size() > kMaxLineBytes || check_text(ack.text) != TextCheck::ok) {
+    if (ack.text.empty() || ack.text.size() > kMaxLineBytes ||
+        check_text(ack.text) != TextCheck::ok) {
       return Invalid{};
     }
     return ack;
@@ -295,7 +329,8 @@ ServerMessage decode_server(std::string_view datagram) noexcept {
   }
   std::uint64_t a = 0;
   std::uint64_t b = 0;
-  if (f.at[0] == "got" && f.count == 3 && parse_u64(f.at[1], a) && parse_u64(f.at[2], b) && a >= 1) {
+  if (f.at[0] == "got" && f.count == 3 && parse_u64(f.at[1], a) && parse_u64(f.at[2], b) &&
+      a >= 1) {
     return Got{a, b};
   }
   if (f.at[0] == "want" && f.count == 2 && parse_u64(f.at[1], a) && a >= 1) return Want{a};
@@ -314,16 +349,7 @@ ServerMessage decode_server(std::string_view datagram) noexcept {
 void encode_ack(std::string& out, std::string_view ip, std::uint16_t port, std::string_view nick,
                 std::string_view text) {
   out.assign("ack: ");
-  out.append(ip);
-  out.push_back(' ');
-  append_port(out, port);
-  if (!nick.empty()) {
-    out.push_back(' ');
-    out.append(nick);
-  }
-  out.push_back('\n');
-  out.append(text);
-  out.push_back('\n');
+  append_ack_body(out, ip, port, nick, text);
 }
 
 void encode_welcome(std::string& out, std::string_view ip, std::uint16_t port,
@@ -371,16 +397,7 @@ void encode_numbered_ack(std::string& out, std::uint64_t room_seq, std::uint64_t
   out.push_back(' ');
   append_number(out, sender_seq);
   out.push_back(' ');
-  out.append(ip);
-  out.push_back(' ');
-  append_port(out, port);
-  if (!nick.empty()) {
-    out.push_back(' ');
-    out.append(nick);
-  }
-  out.push_back('\n');
-  out.append(text);
-  out.push_back('\n');
+  append_ack_body(out, ip, port, nick, text);
 }
 
 namespace {

@@ -4,6 +4,8 @@
 #include <chrono>
 #include <thread>
 
+#include <nlohmann/json.hpp>
+
 #include "support/catch.hpp"
 #include "support/process.hpp"
 #include "support/udp_peer.hpp"
@@ -35,13 +37,15 @@ bool wait_for_log(udpchat::test::Process& process, std::string_view needle,
 
 }  // namespace
 
-TEST_CASE("serve prints the address it is listening on", "[e2e][serve]") {
+TEST_CASE("serve logs the address it is listening on, and nothing goes to stdout",
+          "[e2e][serve]") {
   Server server;
-  const auto until = std::chrono::steady_clock::now() + 5s;
-  while (server.process().out().empty() && std::chrono::steady_clock::now() < until) {
-    std::this_thread::sleep_for(5ms);
-  }
-  CHECK(server.process().out() == "listening on 127.0.0.1:" + std::to_string(server.port()) + "\n");
+  REQUIRE(wait_for_log(server.process(), "listening", 5s));
+  CHECK(server.process().err().find("listening address=127.0.0.1:" + std::to_string(server.port())) !=
+        std::string::npos);
+  server.process().signal(SIGTERM);
+  REQUIRE(server.process().wait(5s) == 0);
+  CHECK(server.process().out().empty());
 }
 
 TEST_CASE("validated members receive every line as an ack, sender included", "[e2e][serve]") {
@@ -248,5 +252,20 @@ TEST_CASE("serve logs joins and leaves as JSON lines when asked", "[e2e][serve]"
   const std::string log = server.process().err();
   CHECK(log.find("\"event\":\"joined\"") != std::string::npos);
   CHECK(log.find("\"nick\":\"jay\"") != std::string::npos);
+  server.process().signal(SIGTERM);
+  REQUIRE(server.process().wait(5s) == 0);
+  // Every line of stderr is one JSON object with a millisecond timestamp; stdout stays empty.
+  const std::string all = server.process().err();
+  std::size_t lines = 0;
+  for (std::size_t start = 0; start < all.size();) {
+    const auto end = all.find('\n', start);
+    const auto object = nlohmann::json::parse(all.substr(start, end - start));
+    CHECK(object["time"].get<std::string>().size() == 24);  // 2026-11-27T09:56:08.738Z
+    start = end + 1;
+    ++lines;
+  }
+  CHECK(lines >= 5);  // socket buffers, listening, joined, left, signal, shutdown, totals
+  CHECK(all.find("\"event\":\"listening\"") != std::string::npos);
+  CHECK(server.process().out().empty());
 }
 
