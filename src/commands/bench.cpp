@@ -1,4 +1,6 @@
-// `udpchat bench`: the load generator.
+// `udpchat bench`: the load generator. Longer than most commands because it owns three
+// report formats (text, JSON, CSV) and the --find-max search around the trials; the counting
+// is core/bench_tally, the sockets and pacing net/bench_runner.
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
@@ -83,7 +85,8 @@ class EmbeddedRelay {
   std::thread thread_;
 };
 
-double micros(std::uint64_t ns) {
+// Nanoseconds as microseconds, fractions kept (latencies are reported to 1 ns).
+double us_of_ns(std::uint64_t ns) {
   return static_cast<double>(ns) / 1000.0;
 }
 
@@ -93,12 +96,12 @@ double round3(double v) {
 }
 
 Json latency_json(const core::Histogram& h) {
-  return {{"min", round3(micros(h.min()))},
-          {"p50", round3(micros(h.percentile(50)))},
-          {"p90", round3(micros(h.percentile(90)))},
-          {"p99", round3(micros(h.percentile(99)))},
-          {"p99_9", round3(micros(h.percentile(99.9)))},
-          {"max", round3(micros(h.max()))},
+  return {{"min", round3(us_of_ns(h.min()))},
+          {"p50", round3(us_of_ns(h.percentile(50)))},
+          {"p90", round3(us_of_ns(h.percentile(90)))},
+          {"p99", round3(us_of_ns(h.percentile(99)))},
+          {"p99_9", round3(us_of_ns(h.percentile(99.9)))},
+          {"max", round3(us_of_ns(h.max()))},
           {"mean", round3(h.mean() / 1000.0)}};
 }
 
@@ -147,7 +150,7 @@ Json to_json(const std::string& target, const BenchOptions& options, const core:
   if (search) {
     out["max_lossless_rate"] = search->max_lossless_rate;
     out["loss_limit_percent"] = options.loss_limit;
-    out["latency_limit_us"] = micros(static_cast<std::uint64_t>(
+    out["latency_limit_us"] = us_of_ns(static_cast<std::uint64_t>(
         std::chrono::duration_cast<std::chrono::nanoseconds>(options.latency_limit).count()));
     out["trials"] = search->trials;
   }
@@ -175,8 +178,8 @@ void print_csv(const Json& row) {
 
 void print_latency(std::string_view label, const core::Histogram& h) {
   fmt::print("{} min {:.3f} p50 {:.3f} p90 {:.3f} p99 {:.3f} p99.9 {:.3f} max {:.3f} mean {:.3f}\n",
-             label, micros(h.min()), micros(h.percentile(50)), micros(h.percentile(90)),
-             micros(h.percentile(99)), micros(h.percentile(99.9)), micros(h.max()),
+             label, us_of_ns(h.min()), us_of_ns(h.percentile(50)), us_of_ns(h.percentile(90)),
+             us_of_ns(h.percentile(99)), us_of_ns(h.percentile(99.9)), us_of_ns(h.max()),
              h.mean() / 1000.0);
 }
 
@@ -240,7 +243,7 @@ asio::awaitable<void> run_trials(net::BenchRunner& runner, const BenchOptions& o
     search.record(*rate, passed);
     if (!options.json && !options.csv && !options.quiet) {
       fmt::print(stderr, "trial {:>10.0f} lines/s: {:.3f}% lost, p99 {:.0f} us -> {}\n", *rate,
-                 report.lost_percent(), micros(report.latency.percentile(99)),
+                 report.lost_percent(), us_of_ns(report.latency.percentile(99)),
                  passed ? "pass" : "fail");
     }
     if (passed && *rate >= search.best()) result.report = std::move(report);

@@ -1,3 +1,5 @@
+// What chat shows: every session event and client notice, as text for people and as JSON
+// lines for scripts. Both views sit in one file so that a new event gets both at once.
 #include "commands/chat_view.hpp"
 
 #include <fmt/chrono.h>

@@ -17,15 +17,24 @@ void print_error(const std::string& message) {
 
 CLI::Option* add_duration(CLI::App& app, const std::string& name, core::Duration& target,
                           const std::string& description, DurationBounds bounds) {
+  const bool off = bounds.off;
   auto* option = app.add_option_function<std::string>(
-      name, [&target](const std::string& text) { target = *core::parse_duration(text); },
+      name,
+      [&target, off](const std::string& text) {
+        target = off && text == "off" ? core::Duration::zero() : *core::parse_duration(text);
+      },
       description);
   option->type_name("DURATION");
-  option->default_str(core::format_duration(target));
+  option->default_str(off && target == core::Duration::zero() ? "off"
+                                                              : core::format_duration(target));
   option->check(CLI::Validator(
       [bounds](std::string& text) -> std::string {
+        if (bounds.off && text == "off") return {};
         const auto value = core::parse_duration(text);
-        if (!value) return fmt::format("'{}' is not a duration (examples: 500ms, 10s, 2m)", text);
+        if (!value) {
+          return fmt::format("'{}' is not a duration (examples: 500ms, 10s, 2m{})", text,
+                             bounds.off ? ", off" : "");
+        }
         const std::string why = bounds.why.empty() ? "" : ": " + bounds.why;
         if (*value < bounds.min) {
           return fmt::format("'{}' is too short: at least {}{}", text,
@@ -36,6 +45,36 @@ CLI::Option* add_duration(CLI::App& app, const std::string& name, core::Duration
                              core::format_duration(bounds.below), why);
         }
         return {};
+      },
+      ""));
+  return option;
+}
+
+const ValueKind kRate{&core::parse_rate, &core::format_rate, "N/s",
+                      "a rate",          "200/s, 1000, off", true};
+const ValueKind kBytes{&core::parse_bytes, &core::format_bytes, "BYTES", "a size in bytes",
+                       "64M, 256K, 1500"};
+const ValueKind kBytesOrOff{&core::parse_bytes, &core::format_bytes, "BYTES",
+                            "a size in bytes",  "64K, 1M, off",      true};
+const ValueKind kByteRate{&core::parse_byte_rate, &core::format_byte_rate, "BYTES/s",
+                          "a byte rate",          "500K, 10M/s, off",      true};
+
+CLI::Option* add_value(CLI::App& app, const std::string& name, std::function<void(double)> set,
+                       double current, const ValueKind& kind, const std::string& description) {
+  auto read = [kind](std::string_view text) -> std::optional<double> {
+    if (kind.off && text == "off") return 0.0;
+    return kind.parse(text);
+  };
+  auto* option = app.add_option_function<std::string>(
+      name, [set = std::move(set), read](const std::string& text) { set(*read(text)); },
+      description);
+  option->type_name(kind.type);
+  option->default_str(kind.off && current == 0 ? "off" : kind.format(current));
+  option->check(CLI::Validator(
+      [read, what = std::string(kind.what),
+       examples = std::string(kind.examples)](std::string& text) -> std::string {
+        if (read(text)) return {};
+        return fmt::format("'{}' is not {} (examples: {})", text, what, examples);
       },
       ""));
   return option;

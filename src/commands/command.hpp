@@ -1,13 +1,14 @@
 // Each subcommand registers its options with CLI11 and leaves a runner for main to call.
 #pragma once
 
-#include <functional>
-#include <string>
-
 #include <CLI/CLI.hpp>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
 
-#include "core/time.hpp"
 #include "core/status.hpp"
+#include "core/time.hpp"
 
 namespace udpchat::commands {
 
@@ -29,12 +30,39 @@ void add_bench(CLI::App& app, Runner& run);
 // "udpchat: error: ..." line and exit code 2.
 int parse_and_run(CLI::App& app, int argc, char** argv, const Runner& run);
 
+// How an option's text reads as a value (core/units) and how the value shows as its default.
+struct ValueKind {
+  std::optional<double> (*parse)(std::string_view);
+  std::string (*format)(double);
+  const char* type;  // in --help: N/s, BYTES
+  const char* what;  // in the usage error for a bad value: "a rate", with examples
+  const char* examples;
+  bool off = false;  // "off" reads as 0, and 0 shows as off
+};
+extern const ValueKind kRate;        // 200/s, 1000, off
+extern const ValueKind kBytes;       // 64M, 256K, 1500
+extern const ValueKind kBytesOrOff;  // 64K, 1M, off
+extern const ValueKind kByteRate;    // 500K, 10M/s, off
+
+// An option of kind `kind`: `set` takes the value read, `current` shows as the default.
+CLI::Option* add_value(CLI::App& app, const std::string& name, std::function<void(double)> set,
+                       double current, const ValueKind& kind, const std::string& description);
+// The same, stored in `target` (a double, or a count).
+template <class T>
+CLI::Option* add_value(CLI::App& app, const std::string& name, T& target, const ValueKind& kind,
+                       const std::string& description) {
+  return add_value(
+      app, name, [&target](double value) { target = static_cast<T>(value); },
+      static_cast<double>(target), kind, description);
+}
+
 // The values a duration option may take: at least `min`, and below `below` when it is set;
 // `why` says what the bounds protect, in the usage error.
 struct DurationBounds {
   core::Duration min = core::Duration::zero();
   core::Duration below = core::Duration::max();
   std::string why;
+  bool off = false;  // "off" reads as zero, and zero shows as off
 };
 
 // An option read as a duration (500ms, 10s, 2m), showing `target`'s value as its default.
@@ -47,8 +75,8 @@ CLI::Option* add_number(CLI::App& app, const std::string& name, double& target, 
                         double max, const std::string& description, const std::string& type = "N");
 CLI::Option* add_count(CLI::App& app, const std::string& name, int& target, int min, int max,
                        const std::string& description);
-CLI::Option* add_count(CLI::App& app, const std::string& name, std::size_t& target,
-                       std::size_t min, std::size_t max, const std::string& description);
+CLI::Option* add_count(CLI::App& app, const std::string& name, std::size_t& target, std::size_t min,
+                       std::size_t max, const std::string& description);
 
 // -q/--quiet means one thing in every command: only results and problems; no progress, status
 // or routine log lines.

@@ -27,19 +27,19 @@ struct ProbeOptions {
   bool quiet = false;
 };
 
-std::int64_t micros(core::Duration d) {
+std::int64_t whole_us(core::Duration d) {
   return std::chrono::duration_cast<std::chrono::microseconds>(d).count();
 }
 
 void print_json(const ProbeOptions& options, const net::ProbeReport& report) {
   const bool ok = report.status == net::ProbeStatus::answered;
-  auto micros_or_null = [&](auto value) { return report.rtts.empty() ? Json() : Json(value); };
+  auto us_or_null = [&](auto value) { return report.rtts.empty() ? Json() : Json(value); };
   // The same fields whatever happened, null when unknown: scripts read them without guessing.
   core::Histogram rtts;
   std::int64_t sum_us = 0;
   for (const auto rtt : report.rtts) {
-    rtts.record(static_cast<std::uint64_t>(micros(rtt)));
-    sum_us += micros(rtt);
+    rtts.record(static_cast<std::uint64_t>(whole_us(rtt)));
+    sum_us += whole_us(rtt);
   }
   const auto count = static_cast<std::int64_t>(report.rtts.size());
   const Json out = {
@@ -47,16 +47,16 @@ void print_json(const ProbeOptions& options, const net::ProbeReport& report) {
       {"endpoint", report.endpoint.empty() ? Json() : Json(report.endpoint)},
       {"ok", ok},
       {"server", ok ? Json(core::to_string(report.server)) : Json()},
-      {"rtt_us", micros_or_null(report.rtts.empty() ? 0 : micros(report.rtts.front()))},
+      {"rtt_us", us_or_null(report.rtts.empty() ? 0 : whole_us(report.rtts.front()))},
       {"attempts", report.attempts},
       {"answered", report.rtts.size()},
       {"error", ok ? Json() : Json(report.error)},
-      {"rtt_min_us", micros_or_null(rtts.min())},
-      {"rtt_avg_us", micros_or_null(count == 0 ? 0 : sum_us / count)},
-      {"rtt_max_us", micros_or_null(rtts.max())},
+      {"rtt_min_us", us_or_null(rtts.min())},
+      {"rtt_avg_us", us_or_null(count == 0 ? 0 : sum_us / count)},
+      {"rtt_max_us", us_or_null(rtts.max())},
       // Nearest rank in the shared histogram: with two answers, p99 is the slower one.
-      {"rtt_p50_us", micros_or_null(rtts.percentile(50))},
-      {"rtt_p99_us", micros_or_null(rtts.percentile(99))},
+      {"rtt_p50_us", us_or_null(rtts.percentile(50))},
+      {"rtt_p99_us", us_or_null(rtts.percentile(99))},
   };
   fmt::print("{}\n", out.dump());
 }
@@ -71,15 +71,15 @@ void print_text(const ProbeOptions& options, const net::ProbeReport& report) {
   }
   if (options.quiet) return;
   if (options.count == 1) {
-    fmt::print("{} answered in {} us ({})\n", report.endpoint, micros(report.rtts.front()),
+    fmt::print("{} answered in {} us ({})\n", report.endpoint, whole_us(report.rtts.front()),
                core::to_string(report.server));
     return;
   }
   const auto [min, max] = std::minmax_element(report.rtts.begin(), report.rtts.end());
   const auto sum = std::accumulate(report.rtts.begin(), report.rtts.end(), core::Duration{});
   fmt::print("{} ({}): {}/{} answered, rtt min/avg/max = {}/{}/{} us\n", report.endpoint,
-             core::to_string(report.server), report.rtts.size(), report.attempts, micros(*min),
-             micros(sum / static_cast<long>(report.rtts.size())), micros(*max));
+             core::to_string(report.server), report.rtts.size(), report.attempts, whole_us(*min),
+             whole_us(sum / static_cast<long>(report.rtts.size())), whole_us(*max));
 }
 
 int run_probe(const ProbeOptions& options) {

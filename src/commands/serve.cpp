@@ -26,30 +26,16 @@ namespace udpchat::commands {
 
 namespace {
 
+// What the relay, the node and the backplane run with are their own configs: their defaults
+// are the options' defaults, written once.
 struct ServeOptions {
   std::string bind{net::kDefaultTarget};
-  core::Duration hb_timeout = core::kDefaultHbTimeout;
-  std::size_t max_clients = 4096;
-  bool legacy = false;
   std::string log_format = "text";
   std::string port_file;
   bool quiet = false;
-  double rate_limit = 200;  // datagrams per second per source; 0 is off
-  double burst = 400;
-  double cookie_rate_limit = 10;
-  double max_egress = 0;  // bytes per second; 0 is off
-  core::Duration stats_interval = std::chrono::seconds(60);
-  core::Duration duration{};           // zero: run until a signal
-  std::vector<std::string> backplane;  // nats:// URLs; empty: no backplane, no NATS code runs
-  std::string node_id;                 // empty: random
-  std::string backplane_send = "asap";
-  double backplane_buffer = 1 << 20;
-  core::Duration max_queue_delay = core::RelayConfig{}.max_queue_delay;
-  unsigned threads = 1;  // 0: one per core
-  std::string metrics;   // HOST:PORT or PORT (loopback); empty: none
-  std::size_t history = core::RelayConfig{}.history_lines;
-  double history_memory = static_cast<double>(core::RelayConfig{}.history_total_bytes);
-  std::size_t legacy_credit = core::RelayConfig{}.legacy_credit;
+  net::NodeConfig node;                     // threads 0: one per core
+  std::vector<std::string> backplane_urls;  // nats:// URLs; empty: no backplane, no NATS code runs
+  net::BackplaneConfig backplane;           // servers and node id are filled in at start
 };
 
 // 12 characters of [a-z0-9]: unique enough to tell a handful of nodes apart.
@@ -74,31 +60,6 @@ std::vector<std::string> split_servers(const std::vector<std::string>& values) {
     }
   }
   return servers;
-}
-
-// A byte count, or "off" (0).
-std::optional<double> parse_bytes_or_off(std::string_view text) {
-  if (text == "off") return 0.0;
-  return core::parse_bytes(text);
-}
-
-// A duration, or "off" (zero).
-std::optional<double> parse_delay_or_off(std::string_view text) {
-  if (text == "off") return 0.0;
-  const auto delay = core::parse_duration(text);
-  if (!delay || *delay < std::chrono::milliseconds(1)) return std::nullopt;
-  return std::chrono::duration<double>(*delay).count();
-}
-
-// A template, so that parsers taking std::string_view (core/units) and const std::string& fit.
-template <class Parse>
-CLI::Validator parsed_by(Parse parse, std::string example) {
-  return CLI::Validator(
-      [parse, example](std::string& text) -> std::string {
-        if (parse(text)) return {};
-        return fmt::format("'{}' is not valid (examples: {})", text, example);
-      },
-      "");
 }
 
 // Written whole or not at all: a script polling for the file never reads half a number.
@@ -141,34 +102,19 @@ int run_serve(const ServeOptions& options) {
 
   const net::Logger log(options.log_format == "json" ? net::LogFormat::json : net::LogFormat::text,
                         options.quiet);
-  net::NodeConfig node;
-  core::RelayConfig& config = node.relay;
-  config.legacy = options.legacy;
-  config.hb_timeout = options.hb_timeout;
-  config.max_clients = options.max_clients;
-  config.format_ip = &net::format_ip;
-  config.datagram_limit = {options.rate_limit, options.burst};
-  config.cookie_limit = {options.cookie_rate_limit, options.cookie_rate_limit * 2};
-  config.max_egress = options.max_egress;
-  config.max_queue_delay = options.max_queue_delay;
-  config.legacy_credit = options.legacy_credit;
-  config.history_lines = options.history;
-  config.history_total_bytes = static_cast<std::size_t>(options.history_memory);
-  node.threads =
-      options.threads == 0 ? std::max(1u, std::thread::hardware_concurrency()) : options.threads;
-  node.stats_interval = options.stats_interval;
-  node.duration = options.duration;
-  if (!options.backplane.empty()) {
-    net::BackplaneConfig& backplane = node.backplane.emplace();
-    backplane.servers = split_servers(options.backplane);
-    backplane.node_id = options.node_id.empty() ? random_node_id() : options.node_id;
-    backplane.send_asap = options.backplane_send == "asap";
-    backplane.buffer_bytes = static_cast<int>(options.backplane_buffer);
+  net::NodeConfig node = options.node;
+  node.relay.format_ip = &net::format_ip;
+  // A burst of twice the rate: clients that retry a lost cookie request are not refused.
+  node.relay.cookie_limit.burst = node.relay.cookie_limit.rate * 2;
+  if (node.threads == 0) node.threads = std::max(1u, std::thread::hardware_concurrency());
+  if (!options.backplane_urls.empty()) {
+    net::BackplaneConfig& backplane = node.backplane.emplace(options.backplane);
+    backplane.servers = split_servers(options.backplane_urls);
+    if (backplane.node_id.empty()) backplane.node_id = random_node_id();
   }
-  if (!options.metrics.empty()) {
-    // A bare port stays on loopback: metrics are for the operator, not the world.
-    const bool bare = options.metrics.find_first_not_of("0123456789") == std::string::npos;
-    node.metrics = bare ? "127.0.0.1:" + options.metrics : options.metrics;
+  // A bare port stays on loopback: metrics are for the operator, not the world.
+  if (!node.metrics.empty() && node.metrics.find_first_not_of("0123456789") == std::string::npos) {
+    node.metrics = "127.0.0.1:" + node.metrics;
   }
   auto relay = net::RelayNode::bind(io, local, std::move(node), log, error);
   if (!relay) {
@@ -191,7 +137,7 @@ int run_serve(const ServeOptions& options) {
     print_error(error);
     return kExitFailure;
   }
-  if (options.legacy) {
+  if (options.node.relay.legacy) {
     log.warn("legacy mode", {{"note",
                               "open relay: any address joins without a cookie; "
                               "use on trusted networks only"}});
@@ -229,13 +175,13 @@ void add_serve(CLI::App& app, Runner& run) {
                   "Address to listen on, ADDR:PORT; [::]:PORT for dual stack, port 0 for any")
       ->capture_default_str()
       ->type_name("ADDR:PORT");
-  add_duration(*cmd, "--hb-timeout", options->hb_timeout,
-               "Expire members silent for longer than this",
+  core::RelayConfig& relay = options->node.relay;
+  add_duration(*cmd, "--hb-timeout", relay.hb_timeout, "Expire members silent for longer than this",
                {core::kMinHbTimeout, core::Duration::max(),
                 "shorter would expire members whose heartbeats are merely late"});
-  add_count(*cmd, "--max-clients", options->max_clients, 1, 10'000'000,
+  add_count(*cmd, "--max-clients", relay.max_clients, 1, 10'000'000,
             "Most members at once; joins beyond are answered 'full'");
-  cmd->add_flag("--legacy", options->legacy,
+  cmd->add_flag("--legacy", relay.legacy,
                 "Original open semantics: any datagram joins (trusted networks only)");
   cmd->add_option("--log-format", options->log_format, "Log lines on stderr as text or json")
       ->capture_default_str()
@@ -245,38 +191,21 @@ void add_serve(CLI::App& app, Runner& run) {
                   "Write the bound port to this file once listening")
       ->type_name("FILE");
   add_quiet(*cmd, options->quiet, "warnings stay");
-  cmd->add_option_function<std::string>(
-         "--rate-limit",
-         [options](const std::string& text) { options->rate_limit = *core::parse_rate(text); },
-         "Datagrams per second from one source (IPv4 address or IPv6 /64), or off")
-      ->default_str("200/s")
-      ->type_name("N/s")
-      ->check(parsed_by(&core::parse_rate, "200/s, 1000, off"));
-  add_number(*cmd, "--burst", options->burst, 1, 1e9,
+  add_value(*cmd, "--rate-limit", relay.datagram_limit.rate, kRate,
+            "Datagrams per second from one source (IPv4 address or IPv6 /64), or off");
+  add_number(*cmd, "--burst", relay.datagram_limit.burst, 1, 1e9,
              "Datagrams a source may send at once above its rate");
-  cmd->add_option_function<std::string>(
-         "--cookie-rate-limit",
-         [options](const std::string& text) {
-           options->cookie_rate_limit = *core::parse_rate(text);
-         },
-         "Cookie requests (padded reg) per second from one source, or off")
-      ->default_str("10/s")
-      ->type_name("N/s")
-      ->check(parsed_by(&core::parse_rate, "10/s, off"));
-  cmd->add_option_function<std::string>(
-         "--max-egress",
-         [options](const std::string& text) { options->max_egress = *core::parse_byte_rate(text); },
-         "Bytes per second of fan-out for all members together (K, M, G suffixes), or off")
-      ->default_str("off")
-      ->type_name("BYTES/s")
-      ->check(parsed_by(&core::parse_byte_rate, "500K, 10M, 1G, off"));
+  add_value(*cmd, "--cookie-rate-limit", relay.cookie_limit.rate, kRate,
+            "Cookie requests (padded reg) per second from one source, or off");
+  add_value(*cmd, "--max-egress", relay.max_egress, kByteRate,
+            "Bytes per second of fan-out for all members together (K, M, G suffixes), or off");
   cmd->add_option_function<std::string>(
          "--threads",
          [options](const std::string& text) {
-           options->threads = text == "auto" ? 0 : static_cast<unsigned>(std::stoul(text));
+           options->node.threads = text == "auto" ? 0 : std::stoul(text);
          },
          "Shards serving one address, each on its own core (Linux; auto: one per core)")
-      ->default_str("1")
+      ->default_str(std::to_string(options->node.threads))
       ->type_name("N|auto")
       ->check(CLI::Validator(
           [](std::string& text) -> std::string {
@@ -290,18 +219,14 @@ void add_serve(CLI::App& app, Runner& run) {
             return fmt::format("'{}' is not a number of threads (1 to 256, or auto)", text);
           },
           ""));
-  add_count(*cmd, "--history", options->history, 0, 1'000'000,
+  add_count(*cmd, "--history", relay.history_lines, 0, 1'000'000,
             "Lines each room keeps to repair and replay for members that number theirs (+r1); "
             "0: no numbering, no repair");
-  cmd->add_option_function<std::string>(
-         "--history-memory",
-         [options](const std::string& text) { options->history_memory = *core::parse_bytes(text); },
-         "Bytes all rooms' history may hold together (each room at most 256K); beyond, the room "
-         "adding a line forgets its oldest")
-      ->default_str("64M")
-      ->type_name("BYTES")
-      ->check(parsed_by(&core::parse_bytes, "64M, 512M"));
-  cmd->add_option("--metrics", options->metrics,
+  add_value(*cmd, "--history-memory", relay.history_total_bytes, kBytes,
+            fmt::format("Bytes all rooms' history may hold together (each room at most {}); "
+                        "beyond, the room adding a line forgets its oldest",
+                        core::format_bytes(static_cast<double>(relay.history_room_bytes))));
+  cmd->add_option("--metrics", options->node.metrics,
                   "Serve Prometheus metrics at http://HOST:PORT/metrics (a bare PORT: on "
                   "127.0.0.1); off by default")
       ->type_name("HOST:PORT|PORT")
@@ -315,12 +240,12 @@ void add_serve(CLI::App& app, Runner& run) {
         std::string error;
         return net::parse_host_port(value, error) ? "" : error;
       });
-  add_duration(*cmd, "--stats-interval", options->stats_interval,
+  add_duration(*cmd, "--stats-interval", options->node.stats_interval,
                "How often to log traffic and drop counters (only when they changed)");
-  add_duration(*cmd, "--duration", options->duration,
+  add_duration(*cmd, "--duration", options->node.duration,
                "Shut down cleanly after this long, as on SIGTERM (default: run until a signal)")
       ->default_str("");
-  cmd->add_option("--backplane", options->backplane,
+  cmd->add_option("--backplane", options->backplane_urls,
                   "Share rooms with other serve nodes through NATS: nats://HOST:PORT[,nats://...]")
       ->type_name("URLS")
       ->check([](const std::string& value) -> std::string {
@@ -340,48 +265,33 @@ void add_serve(CLI::App& app, Runner& run) {
         }
         return {};
       });
-  cmd->add_option("--node-id", options->node_id,
+  cmd->add_option("--node-id", options->backplane.node_id,
                   "This node's name on the backplane, 1 to 32 of [A-Za-z0-9_-] (default: random)")
       ->type_name("NAME")
       ->check([](const std::string& value) -> std::string {
         return protocol::is_node_id(value) ? "" : "must be 1 to 32 of [A-Za-z0-9_-]";
       });
-  cmd->add_option("--backplane-send", options->backplane_send,
-                  "asap: write each line to the engine at once; batched: let nats.c's flusher "
-                  "gather them (about 1 ms later)")
-      ->capture_default_str()
+  cmd->add_option_function<std::string>(
+         "--backplane-send",
+         [options](const std::string& text) { options->backplane.send_asap = text == "asap"; },
+         "asap: write each line to the engine at once; batched: let nats.c's flusher "
+         "gather them (about 1 ms later)")
+      ->default_str(options->backplane.send_asap ? "asap" : "batched")
       ->check(CLI::IsMember({"asap", "batched"}))
       ->type_name("MODE");
-  cmd->add_option_function<std::string>(
-         "--max-queue-delay",
-         [options](const std::string& text) {
-           options->max_queue_delay = std::chrono::duration_cast<core::Duration>(
-               std::chrono::duration<double>(*parse_delay_or_off(text)));
-         },
-         "Drop a chat line that waited longer than this between the kernel and the relay "
-         "(counted as stale), so an overloaded relay serves fresh lines; off keeps every line")
-      ->default_str(core::format_duration(options->max_queue_delay))
-      ->type_name("DURATION")
-      ->check(parsed_by(&parse_delay_or_off, "100ms, 1s, off"));
-  cmd->add_option_function<std::string>(
-         "--legacy-credit",
-         [options](const std::string& text) {
-           options->legacy_credit = static_cast<std::size_t>(*parse_bytes_or_off(text));
-         },
-         "With --legacy: bytes sent to a member admitted without a cookie since it last sent "
-         "anything, at most (its heartbeat renews it); off: no cap")
-      ->default_str(std::to_string(options->legacy_credit))
-      ->type_name("BYTES")
-      ->check(parsed_by(&parse_bytes_or_off, "64K, 1M, off"));
-  cmd->add_option_function<std::string>(
-         "--backplane-buffer",
-         [options](const std::string& text) {
-           options->backplane_buffer = *core::parse_bytes(text);
-         },
-         "Bytes of lines held while the engine is away; beyond, lines are dropped and counted")
-      ->default_str("1M")
-      ->type_name("BYTES")
-      ->check(parsed_by(&core::parse_bytes, "1M, 256K"));
+  add_duration(*cmd, "--max-queue-delay", relay.max_queue_delay,
+               "Drop a chat line that waited longer than this between the kernel and the relay "
+               "(counted as stale), so an overloaded relay serves fresh lines; off keeps every "
+               "line",
+               {.min = std::chrono::milliseconds(1),
+                .below = core::Duration::max(),
+                .why = {},
+                .off = true});
+  add_value(*cmd, "--legacy-credit", relay.legacy_credit, kBytesOrOff,
+            "With --legacy: bytes sent to a member admitted without a cookie since it last sent "
+            "anything, at most (its heartbeat renews it); off: no cap");
+  add_value(*cmd, "--backplane-buffer", options->backplane.buffer_bytes, kBytes,
+            "Bytes of lines held while the engine is away; beyond, lines are dropped and counted");
   cmd->callback([options, &run] { run = [options] { return run_serve(*options); }; });
 }
 

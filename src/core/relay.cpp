@@ -6,6 +6,7 @@
 #include <sodium.h>
 
 #include <algorithm>
+#include <iterator>
 #include <variant>
 
 #include "core/overloaded.hpp"
@@ -99,6 +100,20 @@ std::uint64_t RelayStats::dropped() const noexcept {
   std::uint64_t total = 0;
   for (auto count : drops) total += count;
   return total;
+}
+
+RelayStats& RelayStats::operator+=(const RelayStats& other) noexcept {
+  static constexpr std::uint64_t RelayStats::*kCounters[] = {
+      &RelayStats::datagrams,     &RelayStats::joins,           &RelayStats::leaves,
+      &RelayStats::expiries,      &RelayStats::lines,           &RelayStats::deliveries,
+      &RelayStats::remote_lines,  &RelayStats::remote_unrouted, &RelayStats::credit_skipped,
+      &RelayStats::remote_missed, &RelayStats::repaired,        &RelayStats::missed};
+  // A counter added to RelayStats must be added above too.
+  static_assert(sizeof(RelayStats) ==
+                sizeof(std::uint64_t) * (std::size(kCounters) + kDropReasonCount));
+  for (const auto counter : kCounters) this->*counter += other.*counter;
+  for (std::size_t i = 0; i < drops.size(); ++i) drops[i] += other.drops[i];
+  return *this;
 }
 
 Relay::Relay(RelayConfig config, TimePoint now)

@@ -50,13 +50,13 @@ struct RelayConfig {
   Duration max_queue_delay = std::chrono::milliseconds(100);
   // Bytes fanned out to a member admitted without a cookie (--legacy) since it last sent
   // anything: a spoofed one-byte join cannot make the relay flood its victim. Zero: no cap.
-  std::size_t legacy_credit = 64 * 1024;
+  std::size_t legacy_credit = 64'000;
   // Numbered lines each room keeps for repair and history (+r1): at most this many, this many
   // bytes per room, and this many bytes in all rooms together (the room adding a line gives
   // up its oldest when the total is reached). Zero lines: no numbering, +r1 is not offered.
   std::size_t history_lines = 1024;
-  std::size_t history_room_bytes = 256 * 1024;
-  std::size_t history_total_bytes = 64 << 20;
+  std::size_t history_room_bytes = 256'000;
+  std::size_t history_total_bytes = 64'000'000;
   // The shards of one node share this (serve --threads); a relay on its own has none, and
   // keeps its cookies, member count, nicks and budgets to itself.
   std::shared_ptr<NodeShare> share;
@@ -152,6 +152,8 @@ struct RelayStats {
   std::array<std::uint64_t, kDropReasonCount> drops{};
 
   std::uint64_t dropped() const noexcept;
+  // Adds up shards' figures into a node's.
+  RelayStats& operator+=(const RelayStats& other) noexcept;
 };
 
 // Who gets the outcome's payload.

@@ -71,6 +71,11 @@ std::optional<double> parse_rate(std::string_view text) {
   return value;
 }
 
+std::string format_rate(double per_second) {
+  if (per_second == 0) return "off";
+  return fmt::format("{}/s", per_second);
+}
+
 std::optional<double> parse_byte_rate(std::string_view text) {
   if (text == "off") return 0.0;
   if (text.ends_with("/s")) text.remove_suffix(2);
@@ -89,6 +94,19 @@ std::optional<double> parse_bytes(std::string_view text) {
   const auto bytes = parse_byte_rate(text);
   if (!bytes || *bytes < 1 || *bytes > 1e9) return std::nullopt;
   return bytes;
+}
+
+std::string format_bytes(double bytes) {
+  for (const auto& [suffix, scale] : {std::pair{'G', 1e9}, {'M', 1e6}, {'K', 1e3}}) {
+    if (bytes >= scale && std::fmod(bytes, scale) == 0)
+      return fmt::format("{}{}", bytes / scale, suffix);
+  }
+  return fmt::format("{}", bytes);
+}
+
+std::string format_byte_rate(double per_second) {
+  if (per_second == 0) return "off";
+  return format_bytes(per_second) + "/s";
 }
 
 }  // namespace udpchat::core

@@ -23,6 +23,9 @@ std::string format_duration(Duration duration);
 // Events per second: "200/s", "200" or "off" (0). Above 0 and at most 1e9.
 std::optional<double> parse_rate(std::string_view text);
 
+// As parse_rate reads it: 200 -> "200/s", 0 -> "off".
+std::string format_rate(double per_second);
+
 // Bytes per second with an optional K, M or G (powers of 1000) and an optional "/s", or "off"
 // (0): "500K", "10M/s". The number before the suffix is above 0 and at most 1e6.
 std::optional<double> parse_byte_rate(std::string_view text);
@@ -30,5 +33,10 @@ std::optional<double> parse_byte_rate(std::string_view text);
 // A size in bytes, written like a byte rate without "/s" or "off": "1M", "256K". From 1 byte
 // to 1G (nats.c takes its buffer size as an int).
 std::optional<double> parse_bytes(std::string_view text);
+
+// In the largest unit that holds the count exactly: 64000000 -> "64M", 1500 -> "1500".
+std::string format_bytes(double bytes);
+// As parse_byte_rate reads it: 10e6 -> "10M/s", 0 -> "off".
+std::string format_byte_rate(double per_second);
 
 }  // namespace udpchat::core

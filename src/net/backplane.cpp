@@ -1,3 +1,6 @@
+// The NATS backplane. nats.c calls back on its own threads: connection state, the bounded
+// inbound queue and its hand-over to the io thread share one lock and one set of rules, so
+// they stay in one file.
 #include "net/backplane.hpp"
 
 #ifdef UDPCHAT_HAS_NATS

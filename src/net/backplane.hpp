@@ -26,7 +26,7 @@ struct BackplaneConfig {
   // 1 ms). Either way a full socket blocks the io thread for at most a 100 ms write deadline.
   bool send_asap = true;
   // Lines published while the engine is away are held up to this many bytes, then dropped.
-  int buffer_bytes = 1 << 20;
+  int buffer_bytes = 1'000'000;
   // Lines from the engine waiting for the io thread, at most (count and bytes): an engine
   // that floods a node costs it bounded memory, and what does not fit is counted.
   std::size_t inbound_lines = 16384;

@@ -1,3 +1,6 @@
+// bench's clients over real sockets: joining, the receive and timer loops, paced sending. Over
+// 300 lines because join, pacing and stop conditions are one schedule; the counting is in
+// core/bench_tally and the protocol in core/client_session.
 #include "net/bench_runner.hpp"
 
 #include <sodium.h>

@@ -1,3 +1,5 @@
+// The Asio shell around core::ClientSession: one loop each for datagrams, timers, typed lines
+// and signals, and each of the host's addresses tried in turn until one is not refused.
 #include "net/chat_client.hpp"
 
 #include <fmt/format.h>

@@ -1,3 +1,5 @@
+// Every datagram of the wire protocol, decoded and encoded, original and +r1 forms: one file,
+// so that each message's reader and writer sit side by side and stay byte-compatible.
 #include "protocol/message.hpp"
 
 #include <array>

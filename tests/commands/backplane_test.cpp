@@ -1,24 +1,23 @@
 // End to end: two `udpchat serve` nodes sharing rooms through a real nats-server that the test
 // starts on a free loopback port. a1 is in lobby on node A; b1 and b2 in lobby on node B; b3 in
 // another room on B.
+#include <nats/nats.h>
 #include <signal.h>
 
 #include <algorithm>
+#include <asio.hpp>
 #include <chrono>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <thread>
-
-#include <fstream>
-
-#include <asio.hpp>
-#include <nats/nats.h>
 
 #include "support/catch.hpp"
 #include "support/process.hpp"
 #include "support/udp_peer.hpp"
 
 using namespace std::chrono_literals;
+using udpchat::test::count_in;
 using udpchat::test::loopback;
 using udpchat::test::Process;
 using udpchat::test::Server;
@@ -28,7 +27,8 @@ namespace {
 
 std::uint16_t free_tcp_port() {
   asio::io_context io;
-  asio::ip::tcp::acceptor acceptor(io, asio::ip::tcp::endpoint(asio::ip::address_v4::loopback(), 0));
+  asio::ip::tcp::acceptor acceptor(io,
+                                   asio::ip::tcp::endpoint(asio::ip::address_v4::loopback(), 0));
   return acceptor.local_endpoint().port();
 }
 
@@ -45,9 +45,9 @@ class Engine {
  public:
   explicit Engine(std::uint16_t port) { start(port); }
   void start(std::uint16_t port) {
-    process_ = std::make_unique<Process>(Process::Program{NATS_SERVER},
-                                         std::vector<std::string>{"-a", "127.0.0.1", "-p",
-                                                                  std::to_string(port)});
+    process_ = std::make_unique<Process>(
+        Process::Program{NATS_SERVER},
+        std::vector<std::string>{"-a", "127.0.0.1", "-p", std::to_string(port)});
     const auto until = std::chrono::steady_clock::now() + 10s;
     while (!tcp_answers(port)) {
       if (std::chrono::steady_clock::now() > until || process_->wait(1ms)) {
@@ -67,30 +67,16 @@ class Engine {
 };
 
 std::vector<std::string> node_args(std::uint16_t engine_port, std::string node) {
-  return {"--backplane", "nats://127.0.0.1:" + std::to_string(engine_port), "--node-id",
-          std::move(node), "--hb-timeout", "2m"};
-}
-
-std::size_t count_in(const std::string& text, std::string_view needle) {
-  std::size_t count = 0;
-  for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++count;
-  return count;
-}
-
-bool wait_for_log_count(Process& process, std::string_view needle, std::size_t count,
-                        std::chrono::milliseconds limit) {
-  const auto until = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < until) {
-    if (count_in(process.err(), needle) >= count) return true;
-    std::this_thread::sleep_for(10ms);
-  }
-  return false;
+  return {"--backplane",  "nats://127.0.0.1:" + std::to_string(engine_port),
+          "--node-id",    std::move(node),
+          "--hb-timeout", "2m"};
 }
 
 std::size_t acks_with(const std::vector<std::string>& received, std::string_view text) {
-  return static_cast<std::size_t>(std::count_if(received.begin(), received.end(), [&](const auto& d) {
-    return d.starts_with("ack: ") && d.ends_with("\n" + std::string(text) + "\n");
-  }));
+  return static_cast<std::size_t>(
+      std::count_if(received.begin(), received.end(), [&](const auto& d) {
+        return d.starts_with("ack: ") && d.ends_with("\n" + std::string(text) + "\n");
+      }));
 }
 
 // A node's subscription reaches the engine a moment after it connects: sends numbered probe
@@ -100,7 +86,8 @@ bool wait_until_lines_cross(UdpPeer& from, UdpPeer& to, std::initializer_list<Ud
   bool crossed = false;
   for (int i = 0; i < 100 && !crossed; ++i) {
     from.send(std::string(tag) + " probe " + std::to_string(i));
-    for (const auto& d : to.drain(100ms)) crossed = crossed || d.find(" probe ") != std::string::npos;
+    for (const auto& d : to.drain(100ms))
+      crossed = crossed || d.find(" probe ") != std::string::npos;
   }
   std::this_thread::sleep_for(300ms);
   for (UdpPeer* peer : others) peer->drain(50ms);
@@ -140,9 +127,10 @@ long number_after(const std::string& log, std::string_view key) {
 
 }  // namespace
 
-TEST_CASE("rooms span two nodes through NATS: local first, exactly once, and back after an "
-          "engine restart",
-          "[e2e][backplane]") {
+TEST_CASE(
+    "rooms span two nodes through NATS: local first, exactly once, and back after an "
+    "engine restart",
+    "[e2e][backplane]") {
   const std::uint16_t engine_port = free_tcp_port();
   // 1. Nodes started before the engine serve their own members.
   Server node_a(node_args(engine_port, "node-a"));
@@ -163,8 +151,8 @@ TEST_CASE("rooms span two nodes through NATS: local first, exactly once, and bac
   CHECK(acks_with(a1.drain(200ms), "b before the engine") == 0);
 
   Engine engine(engine_port);
-  REQUIRE(wait_for_log_count(node_a.process(), "backplane connected", 1, 15s));
-  REQUIRE(wait_for_log_count(node_b.process(), "backplane connected", 1, 15s));
+  REQUIRE(node_a.process().wait_for_log("backplane connected", 1, 15s));
+  REQUIRE(node_b.process().wait_for_log("backplane connected", 1, 15s));
   REQUIRE(wait_until_lines_cross(a1, b1, {&b2, &b3}, "a"));
   REQUIRE(wait_until_lines_cross(b2, a1, {&b1, &b3}, "b"));
 
@@ -191,8 +179,8 @@ TEST_CASE("rooms span two nodes through NATS: local first, exactly once, and bac
 
   // 3. Engine gone: each node still relays locally.
   engine.stop();
-  REQUIRE(wait_for_log_count(node_a.process(), "backplane disconnected", 1, 10s));
-  REQUIRE(wait_for_log_count(node_b.process(), "backplane disconnected", 1, 10s));
+  REQUIRE(node_a.process().wait_for_log("backplane disconnected", 1, 10s));
+  REQUIRE(node_b.process().wait_for_log("backplane disconnected", 1, 10s));
   a1.send("a alone");
   CHECK(acks_with(a1.drain(300ms), "a alone") == 1);
   b1.send("b alone");
@@ -202,8 +190,8 @@ TEST_CASE("rooms span two nodes through NATS: local first, exactly once, and bac
 
   // Engine back on the same address: both nodes reconnect by themselves.
   engine.start(engine_port);
-  REQUIRE(wait_for_log_count(node_a.process(), "backplane connected", 2, 15s));
-  REQUIRE(wait_for_log_count(node_b.process(), "backplane connected", 2, 15s));
+  REQUIRE(node_a.process().wait_for_log("backplane connected", 2, 15s));
+  REQUIRE(node_b.process().wait_for_log("backplane connected", 2, 15s));
   // Lines held while the engine was away may arrive now, never twice.
   std::this_thread::sleep_for(300ms);
   CHECK(acks_with(b1.drain(200ms), "a alone") <= 1);
@@ -230,7 +218,7 @@ TEST_CASE("a node subscribes to a room only while it has members there", "[e2e][
   Engine engine(engine_port);
   Server node_a(node_args(engine_port, "node-a"));
   Server node_b(node_args(engine_port, "node-b"));
-  REQUIRE(wait_for_log_count(node_b.process(), "backplane connected", 1, 15s));
+  REQUIRE(node_b.process().wait_for_log("backplane connected", 1, 15s));
   UdpPeer a1(loopback(node_a.port()));
   UdpPeer b1(loopback(node_b.port()));
   a1.join("a1", "ops");
@@ -297,13 +285,14 @@ TEST_CASE("bad backplane options are usage errors", "[e2e][backplane]") {
   CHECK(udpchat::test::run_udpchat({"serve", "--backplane-buffer", "off"}).exit_code == 2);
 }
 
-TEST_CASE("a burst of 200,000 envelopes costs a node bounded memory, never its probe or its "
-          "signal",
-          "[e2e][backplane]") {
+TEST_CASE(
+    "a burst of 200,000 envelopes costs a node bounded memory, never its probe or its "
+    "signal",
+    "[e2e][backplane]") {
   const std::uint16_t engine_port = free_tcp_port();
   Engine engine(engine_port);
   Server node(node_args(engine_port, "target"));
-  REQUIRE(wait_for_log_count(node.process(), "backplane connected", 1, 15s));
+  REQUIRE(node.process().wait_for_log("backplane connected", 1, 15s));
   UdpPeer member(loopback(node.port()));
   member.join("member");
   // Subscribed once a published line reaches the member.
@@ -360,7 +349,7 @@ TEST_CASE("envelopes with impossible addresses are dropped and counted, never re
   const std::uint16_t engine_port = free_tcp_port();
   Engine engine(engine_port);
   Server node(node_args(engine_port, "strict"));
-  REQUIRE(wait_for_log_count(node.process(), "backplane connected", 1, 15s));
+  REQUIRE(node.process().wait_for_log("backplane connected", 1, 15s));
   UdpPeer member(loopback(node.port()));
   member.join("member");
   bool subscribed = false;
@@ -379,17 +368,18 @@ TEST_CASE("envelopes with impossible addresses are dropped and counted, never re
   CHECK(number_after(node.process().err(), "backplane_malformed") == 4);
 }
 
-TEST_CASE("lines lost while the engine was away beyond the buffer show as missed lines on the "
-          "other node",
-          "[e2e][backplane]") {
+TEST_CASE(
+    "lines lost while the engine was away beyond the buffer show as missed lines on the "
+    "other node",
+    "[e2e][backplane]") {
   const std::uint16_t engine_port = free_tcp_port();
   Engine engine(engine_port);
   auto args_a = node_args(engine_port, "node-a");
   args_a.insert(args_a.end(), {"--backplane-buffer", "2K"});
   Server node_a(args_a);
   Server node_b(node_args(engine_port, "node-b"));
-  REQUIRE(wait_for_log_count(node_a.process(), "backplane connected", 1, 15s));
-  REQUIRE(wait_for_log_count(node_b.process(), "backplane connected", 1, 15s));
+  REQUIRE(node_a.process().wait_for_log("backplane connected", 1, 15s));
+  REQUIRE(node_b.process().wait_for_log("backplane connected", 1, 15s));
   UdpPeer a1(loopback(node_a.port()));
   a1.join("a1");
   Process b1({"chat", "--json", "--listen", "--hb-interval", "1s", node_b.address()}, "");
@@ -402,14 +392,14 @@ TEST_CASE("lines lost while the engine was away beyond the buffer show as missed
   REQUIRE(crossed);
 
   engine.stop();
-  REQUIRE(wait_for_log_count(node_a.process(), "backplane disconnected", 1, 10s));
+  REQUIRE(node_a.process().wait_for_log("backplane disconnected", 1, 10s));
   for (int i = 0; i < 60; ++i) {
     a1.send("held line " + std::to_string(i) + " with some padding to fill the buffer");
     a1.receive(2s);
   }
   engine.start(engine_port);
-  REQUIRE(wait_for_log_count(node_a.process(), "backplane connected", 2, 15s));
-  REQUIRE(wait_for_log_count(node_b.process(), "backplane connected", 2, 15s));
+  REQUIRE(node_a.process().wait_for_log("backplane connected", 2, 15s));
+  REQUIRE(node_b.process().wait_for_log("backplane connected", 2, 15s));
   std::this_thread::sleep_for(500ms);
   bool after = false;
   for (int i = 0; i < 50 && !after; ++i) {
@@ -439,17 +429,19 @@ TEST_CASE("lines lost while the engine was away beyond the buffer show as missed
   CHECK(b1.wait(5s) == 0);
 }
 
-TEST_CASE("serve --threads 2 with a backplane: one publish per line, each line once on every "
-          "shard and node",
-          "[e2e][backplane][threads]") {
+TEST_CASE(
+    "serve --threads 2 with a backplane: one publish per line, each line once on every "
+    "shard and node",
+    "[e2e][backplane][threads]") {
   const std::uint16_t engine_port = free_tcp_port();
   Engine engine(engine_port);
   auto args_a = node_args(engine_port, "node-a");
-  args_a.insert(args_a.end(), {"--threads", "2", "--rate-limit", "off", "--cookie-rate-limit", "off"});
+  args_a.insert(args_a.end(),
+                {"--threads", "2", "--rate-limit", "off", "--cookie-rate-limit", "off"});
   Server node_a(args_a);
   Server node_b(node_args(engine_port, "node-b"));
-  REQUIRE(wait_for_log_count(node_a.process(), "backplane connected", 1, 15s));
-  REQUIRE(wait_for_log_count(node_b.process(), "backplane connected", 1, 15s));
+  REQUIRE(node_a.process().wait_for_log("backplane connected", 1, 15s));
+  REQUIRE(node_b.process().wait_for_log("backplane connected", 1, 15s));
   std::vector<std::unique_ptr<UdpPeer>> on_a;
   for (int i = 0; i < 12; ++i) {
     on_a.push_back(std::make_unique<UdpPeer>(loopback(node_a.port())));
@@ -461,7 +453,8 @@ TEST_CASE("serve --threads 2 with a backplane: one publish per line, each line o
   b1.join("b1");
   REQUIRE(wait_until_lines_cross(*on_a[0], b1, {}, "a"));
   for (auto& peer : on_a) peer->drain(50ms);
-  for (int i = 0; i < 12; ++i) on_a[static_cast<std::size_t>(i)]->send("from a" + std::to_string(i));
+  for (int i = 0; i < 12; ++i)
+    on_a[static_cast<std::size_t>(i)]->send("from a" + std::to_string(i));
   std::this_thread::sleep_for(500ms);
   const auto at_b = b1.drain(200ms);
   for (int i = 0; i < 12; ++i) {

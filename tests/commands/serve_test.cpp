@@ -2,7 +2,10 @@
 #include <signal.h>
 
 #include <chrono>
+#include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -241,6 +244,36 @@ TEST_CASE("bad serve options are usage errors with exit code 2", "[e2e][serve]")
     CHECK(result.exit_code == 2);
     CHECK(result.err.starts_with("udpchat: error: "));
   }
+}
+
+TEST_CASE("a bad rate, size or delay names its option, what it wants and examples",
+          "[e2e][serve]") {
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"--rate-limit", "fast"}, "--rate-limit: 'fast' is not a rate (examples: 200/s"},
+      {{"--max-egress", "5Q"}, "--max-egress: '5Q' is not a byte rate (examples: 500K"},
+      {{"--history-memory", "off"}, "--history-memory: 'off' is not a size in bytes"},
+      {{"--max-queue-delay", "0"}, "--max-queue-delay: '0' is too short: at least 1ms"},
+      {{"--max-queue-delay", "soon"}, "'soon' is not a duration (examples: 500ms, 10s, 2m, off)"},
+  };
+  for (const auto& [args, message] : cases) {
+    std::vector<std::string> command = {"serve"};
+    command.insert(command.end(), args.begin(), args.end());
+    const auto result = run_udpchat(command);
+    CHECK(result.exit_code == 2);
+    CHECK_THAT(result.err, Catch::Matchers::Contains(message));
+  }
+  // Where off is a value, it is taken, and shown as the default where it is one.
+  const auto help = run_udpchat({"serve", "--help"});
+  CHECK_THAT(help.out, Catch::Matchers::Contains("--max-egress BYTES/s=off"));
+  CHECK_THAT(help.out, Catch::Matchers::Contains("--history-memory BYTES=64M"));
+  Server server({"--legacy", "--legacy-credit", "off", "--max-queue-delay", "off", "--rate-limit",
+                 "off", "--max-egress", "10M/s"});
+  UdpPeer peer(loopback(server.port()));
+  peer.join("alice");
+  peer.send("relayed");
+  const auto ack = peer.receive();
+  REQUIRE(ack);
+  CHECK(ack->ends_with("\nrelayed\n"));
 }
 
 TEST_CASE("serve logs joins and leaves as JSON lines when asked", "[e2e][serve]") {

@@ -23,23 +23,6 @@ using udpchat::test::UdpPeer;
 
 namespace {
 
-std::size_t count_in(const std::string& text, std::string_view needle) {
-  std::size_t count = 0;
-  for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1))
-    ++count;
-  return count;
-}
-
-bool wait_for_log_count(udpchat::test::Process& process, std::string_view needle, std::size_t count,
-                        std::chrono::milliseconds limit) {
-  const auto until = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < until) {
-    if (count_in(process.err(), needle) >= count) return true;
-    std::this_thread::sleep_for(10ms);
-  }
-  return false;
-}
-
 // The lines of a datagram list, as "<nick>:<text>" in the order they came.
 std::vector<std::string> lines_of(const std::vector<std::string>& datagrams) {
   std::vector<std::string> lines;
@@ -140,7 +123,7 @@ TEST_CASE("serve --threads 3: moves, nicks, seats and expiry are the node's, not
   }
   // A nick is held over the node: m0 leaves, and only then may another take it.
   members[0]->send("quit");
-  REQUIRE(wait_for_log_count(server.process(), " left ", 1, 2s));
+  REQUIRE(server.process().wait_for_log(" left ", 1, 2s));
   UdpPeer impostor(loopback(server.port()));
   impostor.send(udpchat::protocol::encode_cookie_request());
   const auto cookie = impostor.receive();
@@ -161,7 +144,7 @@ TEST_CASE("serve --threads 3: moves, nicks, seats and expiry are the node's, not
   members[3]->send("for b");
   CHECK(lines_of(members[1]->drain(300ms)) == std::vector<std::string>{"m3:for b"});
   // Silent members expire on every shard within the timeout and a quarter.
-  REQUIRE(wait_for_log_count(server.process(), "expired", 10, 4s));
+  REQUIRE(server.process().wait_for_log("expired", 10, 4s));
   server.process().signal(SIGTERM);
   CHECK(server.process().wait(5s) == 0);
   CHECK(server.process().err().find("members=0") != std::string::npos);

@@ -3,10 +3,12 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
+#include <bit>
 #include <map>
-#include <vector>
 #include <random>
 #include <string>
+#include <vector>
 
 #include "protocol/message.hpp"
 #include "support/catch.hpp"
@@ -20,6 +22,7 @@ using udpchat::core::Outcome;
 using udpchat::core::Peer;
 using udpchat::core::Relay;
 using udpchat::core::RelayConfig;
+using udpchat::core::RelayStats;
 using udpchat::core::TimePoint;
 
 namespace {
@@ -42,7 +45,9 @@ RelayConfig config(bool legacy = false, std::size_t max_clients = 4096) {
   return c;
 }
 
-Peer peer(std::uint16_t port) { return Peer::v4(10, 0, 0, 1, port); }
+Peer peer(std::uint16_t port) {
+  return Peer::v4(10, 0, 0, 1, port);
+}
 
 // The cookie handshake, as a client runs it.
 Outcome join(Relay& relay, const Peer& who, std::string_view nick, TimePoint now,
@@ -58,7 +63,8 @@ Outcome join(Relay& relay, const Peer& who, std::string_view nick, TimePoint now
 // The ports of the members an outcome goes to, sorted.
 std::vector<std::uint16_t> recipient_ports(const Relay& relay, const Outcome& out) {
   std::vector<std::uint16_t> ports;
-  for (const std::uint32_t index : out.recipients) ports.push_back(relay.members()[index].peer.port);
+  for (const std::uint32_t index : out.recipients)
+    ports.push_back(relay.members()[index].peer.port);
   std::sort(ports.begin(), ports.end());
   return ports;
 }
@@ -128,8 +134,7 @@ TEST_CASE("a forged cookie or one issued to another address does not join", "[co
   Relay relay(config(), t0);
   const Outcome cookie = relay.on_datagram(peer(1), proto::encode_cookie_request(), t0);
   const std::string token(std::get<proto::Cookie>(proto::decode_server(cookie.payload)).token);
-  CHECK(relay.on_datagram(peer(2), proto::encode_join(token, ""), t0).audience ==
-        Audience::nobody);
+  CHECK(relay.on_datagram(peer(2), proto::encode_join(token, ""), t0).audience == Audience::nobody);
   CHECK(relay.on_datagram(peer(1), "reg AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", t0).audience ==
         Audience::nobody);
   CHECK(relay.members().empty());
@@ -145,8 +150,7 @@ TEST_CASE("an expired cookie does not join", "[core][relay]") {
   CHECK(drops(relay, DropReason::bad_cookie) == 1);
 }
 
-TEST_CASE("a chat line is broadcast as an ack to every member, sender included",
-          "[core][relay]") {
+TEST_CASE("a chat line is broadcast as an ack to every member, sender included", "[core][relay]") {
   Relay relay(config(), t0);
   join(relay, peer(1), "alice", t0);
   join(relay, peer(2), "", t0);
@@ -160,8 +164,7 @@ TEST_CASE("a chat line is broadcast as an ack to every member, sender included",
   CHECK(named.payload == "ack: 10.0.0.1 1 alice\nhi\n");
 }
 
-TEST_CASE("a malformed line from a member is dropped and counted, never relayed",
-          "[core][relay]") {
+TEST_CASE("a malformed line from a member is dropped and counted, never relayed", "[core][relay]") {
   Relay relay(config(), t0);
   join(relay, peer(1), "", t0);
   CHECK(relay.on_datagram(peer(1), "a\nack: 1.1.1.1 1\nforged", t0).event == Event::dropped);
@@ -175,8 +178,7 @@ TEST_CASE("a malformed line from a member is dropped and counted, never relayed"
   CHECK(drops(relay, DropReason::empty) == 1);
 }
 
-TEST_CASE("a member silent past the heartbeat timeout expires with no traffic",
-          "[core][relay]") {
+TEST_CASE("a member silent past the heartbeat timeout expires with no traffic", "[core][relay]") {
   Relay relay(config(), t0);  // hb_timeout 10 s
   join(relay, peer(1), "", t0);
   join(relay, peer(2), "", t0);
@@ -276,8 +278,8 @@ TEST_CASE("a chat line with a bidi override or a line separator is dropped", "[c
   // Joiners and marks that scripts need pass: a family emoji, Persian with a ZWNJ.
   CHECK(relay.on_datagram(peer(1), "\xF0\x9F\x91\xA8\xE2\x80\x8D\xF0\x9F\x91\xA9", t0).audience ==
         Audience::room);
-  CHECK(relay.on_datagram(peer(1), "\xD9\x85\xDB\x8C\xE2\x80\x8C\xD8\xB1\xD9\x88\xD9\x85", t0).audience ==
-        Audience::room);
+  CHECK(relay.on_datagram(peer(1), "\xD9\x85\xDB\x8C\xE2\x80\x8C\xD8\xB1\xD9\x88\xD9\x85", t0)
+            .audience == Audience::room);
 }
 
 TEST_CASE("legacy mode admits the original client's reg, heartbeat and chat", "[core][relay]") {
@@ -316,9 +318,16 @@ TEST_CASE("a stranger never gets more than one reply per datagram, nor a longer 
           "[core][relay]") {
   std::mt19937 random(12345);
   std::uniform_int_distribution<int> byte(0, 255);
-  const std::vector<std::string> shapes = {
-      proto::encode_cookie_request(), "reg", "^hb^", "quit", "ping a", "ping " + std::string(32, 'z'),
-      "reg AAAA nick", "hello", std::string(64, ' ') + "reg", "reg" + std::string(200, ' ')};
+  const std::vector<std::string> shapes = {proto::encode_cookie_request(),
+                                           "reg",
+                                           "^hb^",
+                                           "quit",
+                                           "ping a",
+                                           "ping " + std::string(32, 'z'),
+                                           "reg AAAA nick",
+                                           "hello",
+                                           std::string(64, ' ') + "reg",
+                                           "reg" + std::string(200, ' ')};
   for (bool legacy : {false, true}) {
     Relay relay(config(legacy), t0);
     for (int i = 0; i < 5000; ++i) {
@@ -377,10 +386,10 @@ TEST_CASE("datagrams beyond a source's budget are dropped and counted", "[core][
   Relay relay(limited, t0);
   int cookies = 0;
   for (int i = 0; i < 40; ++i) {
-    cookies += relay.on_datagram(peer(1), proto::encode_cookie_request(), t0).audience ==
-                       Audience::sender
-                   ? 1
-                   : 0;
+    cookies +=
+        relay.on_datagram(peer(1), proto::encode_cookie_request(), t0).audience == Audience::sender
+            ? 1
+            : 0;
   }
   CHECK(cookies == 5);
   CHECK(drops(relay, DropReason::cookie_rate_limited) == 35);
@@ -551,7 +560,7 @@ TEST_CASE("room changes report each room's first join and last leave in order",
   relay.on_datagram(peer(1), "quit", t0);
   CHECK(relay.take_room_changes().empty());  // b is still in ops
   relay.on_datagram(peer(3), "^hb^", t0 + 8s);
-  relay.expire(t0 + 11s);                    // b expires, c does not
+  relay.expire(t0 + 11s);  // b expires, c does not
   changes = relay.take_room_changes();
   REQUIRE(changes.size() == 1);
   CHECK((changes[0].room == "ops" && !changes[0].opened));
@@ -598,10 +607,19 @@ TEST_CASE("room membership stays consistent through random joins, moves and leav
   for (int step = 0; step < 3000; ++step) {
     const auto who = peer(static_cast<std::uint16_t>(1 + random() % 40));
     switch (random() % 4) {
-      case 0: join(relay, who, "n", now, rooms[random() % rooms.size()]); break;
-      case 1: relay.on_datagram(who, "quit", now); break;
-      case 2: relay.on_datagram(who, "line", now); break;
-      case 3: now += 300ms; relay.expire(now); break;
+      case 0:
+        join(relay, who, "n", now, rooms[random() % rooms.size()]);
+        break;
+      case 1:
+        relay.on_datagram(who, "quit", now);
+        break;
+      case 2:
+        relay.on_datagram(who, "line", now);
+        break;
+      case 3:
+        now += 300ms;
+        relay.expire(now);
+        break;
     }
     std::size_t in_rooms = 0;
     for (std::size_t i = 0; i < relay.members().size(); ++i) {
@@ -630,7 +648,8 @@ Outcome join_repair(Relay& relay, const Peer& who, std::string_view nick, TimePo
 
 }  // namespace
 
-TEST_CASE("+r1 is offered only to a client that asks with the longer request", "[core][relay][repair]") {
+TEST_CASE("+r1 is offered only to a client that asks with the longer request",
+          "[core][relay][repair]") {
   Relay relay(config(), t0);
   const Outcome plain = relay.on_datagram(peer(1), proto::encode_cookie_request(), t0);
   CHECK_FALSE(std::get<proto::Cookie>(proto::decode_server(plain.payload)).repair);
@@ -695,7 +714,9 @@ TEST_CASE("a NACK is answered from the window to the member alone, within its bu
   const Peer other = Peer::v4(10, 0, 0, 2, 2);  // its own source budget for the handshake
   join_repair(relay, peer(1), "a", t0);
   join_repair(relay, other, "b", t0);
-  for (int i = 1; i <= 6; ++i) relay.on_datagram(peer(1), "#" + std::to_string(i) + " l" + std::to_string(i), t0 + std::chrono::seconds(i));
+  for (int i = 1; i <= 6; ++i)
+    relay.on_datagram(peer(1), "#" + std::to_string(i) + " l" + std::to_string(i),
+                      t0 + std::chrono::seconds(i));
   const TimePoint later = t0 + 100s;
   // Lines 1 and 2 left the window of 4; 3 to 6 are there. The budget holds 3: the NACK takes
   // one, the answers the others.
@@ -714,7 +735,8 @@ TEST_CASE("a NACK is answered from the window to the member alone, within its bu
 TEST_CASE("a NACK from a non-member gets no more bytes than it sent", "[core][relay][repair]") {
   Relay relay(config(), t0);
   join_repair(relay, peer(1), "a", t0);
-  for (int i = 1; i <= 50; ++i) relay.on_datagram(peer(1), "#" + std::to_string(i) + " " + std::string(500, 'x'), t0);
+  for (int i = 1; i <= 50; ++i)
+    relay.on_datagram(peer(1), "#" + std::to_string(i) + " " + std::string(500, 'x'), t0);
   const std::string nack = "nack 1 50";
   const Outcome out = relay.on_datagram(peer(9), nack, t0);
   CHECK(out.replies.empty());
@@ -733,7 +755,8 @@ TEST_CASE("windows are bounded per room and in total: 1000 full rooms stay withi
   Relay relay(bounded, t0);
   const std::string text(900, 'w');
   for (int room = 0; room < 1000; ++room) {
-    const Peer who = Peer::v4(10, 1, static_cast<std::uint8_t>(room / 250), static_cast<std::uint8_t>(room % 250), 7);
+    const Peer who = Peer::v4(10, 1, static_cast<std::uint8_t>(room / 250),
+                              static_cast<std::uint8_t>(room % 250), 7);
     join_repair(relay, who, "m", t0, 1, "r" + std::to_string(room));
     for (int i = 1; i <= 300; ++i) relay.on_datagram(who, "#" + std::to_string(i) + " " + text, t0);
     CHECK(relay.history_bytes() <= bounded.history_total_bytes);
@@ -784,7 +807,24 @@ TEST_CASE("shards sharing a node are one relay: cookies, seats, nicks and budget
   int allowed = 0;
   for (int i = 0; i < 40; ++i) {
     Relay& shard = i % 2 == 0 ? a : b;
-    allowed += shard.on_datagram(Peer::v4(192, 0, 2, 1, 9), "^hb^", t0 + 1s).drop != DropReason::rate_limited;
+    allowed += shard.on_datagram(Peer::v4(192, 0, 2, 1, 9), "^hb^", t0 + 1s).drop !=
+               DropReason::rate_limited;
   }
   CHECK(allowed == 30);
+}
+
+TEST_CASE("shards' figures add up to the node's, every counter and every drop reason", "[relay]") {
+  // Every field a distinct value (RelayStats is all uint64, no padding): a counter left out of
+  // the sum would show.
+  using Fields = std::array<std::uint64_t, sizeof(RelayStats) / sizeof(std::uint64_t)>;
+  Fields first{};
+  Fields second{};
+  for (std::size_t i = 0; i < first.size(); ++i) {
+    first[i] = i + 1;
+    second[i] = 1000 * (i + 1);
+  }
+  auto sum = std::bit_cast<RelayStats>(first);
+  sum += std::bit_cast<RelayStats>(second);
+  const auto fields = std::bit_cast<Fields>(sum);
+  for (std::size_t i = 0; i < fields.size(); ++i) CHECK(fields[i] == 1001 * (i + 1));
 }

@@ -5,7 +5,10 @@
 #include "support/catch.hpp"
 
 using namespace std::chrono_literals;
+using udpchat::core::format_byte_rate;
+using udpchat::core::format_bytes;
 using udpchat::core::format_duration;
+using udpchat::core::format_rate;
 using udpchat::core::parse_byte_rate;
 using udpchat::core::parse_bytes;
 using udpchat::core::parse_duration;
@@ -108,10 +111,28 @@ TEST_CASE("sizes read like byte rates, from 1 byte to 1G, never off or per secon
   CHECK_FALSE(parse_bytes(""));
 }
 
+TEST_CASE("rates and sizes format as they are read back", "[core][units]") {
+  CHECK(format_rate(200) == "200/s");
+  CHECK(format_rate(0.5) == "0.5/s");
+  CHECK(format_rate(0) == "off");
+  CHECK(format_bytes(64e6) == "64M");
+  CHECK(format_bytes(256e3) == "256K");
+  CHECK(format_bytes(1e9) == "1G");
+  CHECK(format_bytes(1500) == "1500");
+  CHECK(format_bytes(65536) == "65536");
+  CHECK(format_byte_rate(10e6) == "10M/s");
+  CHECK(format_byte_rate(0) == "off");
+  for (const double rate : {1.0, 0.25, 200.0, 1e9}) CHECK(parse_rate(format_rate(rate)) == rate);
+  for (const double bytes : {1.0, 999.0, 1000.0, 65536.0, 256e3, 64e6, 1e9}) {
+    CHECK(parse_bytes(format_bytes(bytes)) == bytes);
+  }
+}
+
 TEST_CASE("numbers read the same under a locale with a decimal comma", "[core][units]") {
   // Only where such a locale is installed; the parse must not depend on it either way.
   const std::string previous = std::setlocale(LC_NUMERIC, nullptr);
-  const bool comma = std::setlocale(LC_NUMERIC, "de_DE.UTF-8") || std::setlocale(LC_NUMERIC, "fr_FR.UTF-8");
+  const bool comma =
+      std::setlocale(LC_NUMERIC, "de_DE.UTF-8") || std::setlocale(LC_NUMERIC, "fr_FR.UTF-8");
   CHECK(parse_duration("1.5s") == 1500ms);
   CHECK(parse_rate("0.5/s") == 0.5);
   CHECK(parse_byte_rate("1.5K") == 1500.0);

@@ -100,6 +100,24 @@ bool Process::wait_for_output(const std::string& needle, std::chrono::millisecon
   return out().find(needle) != std::string::npos;
 }
 
+std::size_t count_in(std::string_view text, std::string_view needle) {
+  std::size_t count = 0;
+  for (auto at = text.find(needle); at != std::string_view::npos; at = text.find(needle, at + 1)) {
+    ++count;
+  }
+  return count;
+}
+
+bool Process::wait_for_log(std::string_view needle, std::size_t count,
+                           std::chrono::milliseconds timeout) const {
+  const auto until = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < until) {
+    if (count_in(err(), needle) >= count) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return count_in(err(), needle) >= count;
+}
+
 Process::~Process() {
   close_input();
   if (!exit_code_) {
@@ -129,8 +147,12 @@ std::optional<int> Process::wait(std::chrono::milliseconds timeout) {
   return exit_code_;
 }
 
-std::string Process::out() const { return read_file(dir_ / "stdout"); }
-std::string Process::err() const { return read_file(dir_ / "stderr"); }
+std::string Process::out() const {
+  return read_file(dir_ / "stdout");
+}
+std::string Process::err() const {
+  return read_file(dir_ / "stderr");
+}
 
 Result run_udpchat(std::vector<std::string> args, std::chrono::milliseconds timeout) {
   Process process(std::move(args));

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace udpchat::test {
@@ -39,6 +40,9 @@ class Process {
   // Polls stdout until it holds `needle`.
   bool wait_for_output(const std::string& needle,
                        std::chrono::milliseconds timeout = std::chrono::seconds(5)) const;
+  // Polls stderr (the log) until it holds `needle` `count` times.
+  bool wait_for_log(std::string_view needle, std::size_t count = 1,
+                    std::chrono::milliseconds timeout = std::chrono::seconds(5)) const;
 
  private:
   void spawn(std::string program, std::vector<std::string> args, int input_fd);
@@ -48,6 +52,9 @@ class Process {
   int input_ = -1;
   std::optional<int> exit_code_;
 };
+
+// How many times `needle` stands in `text`.
+std::size_t count_in(std::string_view text, std::string_view needle);
 
 struct Result {
   int exit_code = -1;
