@@ -73,7 +73,7 @@ struct Schedule {
 
 struct BenchRunner::Impl {
   explicit Impl(asio::io_context& context)
-      : io(context), wake(context), tick(context), batch(kBatch, kSlotBytes) {}
+      : io(context), wake(context), tick(context) {}
 
   asio::io_context& io;
   std::vector<std::unique_ptr<Client>> clients;
@@ -84,8 +84,10 @@ struct BenchRunner::Impl {
   std::size_t joined = 0;
   asio::steady_timer wake;  // cancelled when a wait's condition may have changed
   asio::steady_timer tick;  // the sessions' timers
+#ifdef __linux__
   // One receive buffer for every client: each loop handles a whole batch before it yields.
-  ReceiveBatch batch;
+  ReceiveBatch batch{kBatch, kSlotBytes};
+#endif
   std::optional<core::BenchTally> tally;  // the trial in progress
   std::uint64_t send_errors = 0;
 
