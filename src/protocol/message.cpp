@@ -132,9 +132,9 @@ void append_port(std::string& out, std::uint16_t port) {
   out.append(digits, end);
 }
 
-// What follows an ack's head in both forms: `<ip> <port>[ <nick>]\n<text>\n`.
-void append_ack_body(std::string& out, std::string_view ip, std::uint16_t port,
-                     std::string_view nick, std::string_view text) {
+// Who a line is from or a welcome is for, as both write it: `<ip> <port>[ <nick>]`.
+void append_member(std::string& out, std::string_view ip, std::uint16_t port,
+                   std::string_view nick) {
   out.append(ip);
   out.push_back(' ');
   append_port(out, port);
@@ -142,6 +142,12 @@ void append_ack_body(std::string& out, std::string_view ip, std::uint16_t port,
     out.push_back(' ');
     out.append(nick);
   }
+}
+
+// What follows an ack's head in both forms: `<ip> <port>[ <nick>]\n<text>\n`.
+void append_ack_body(std::string& out, std::string_view ip, std::uint16_t port,
+                     std::string_view nick, std::string_view text) {
+  append_member(out, ip, port, nick);
   out.push_back('\n');
   out.append(text);
   out.push_back('\n');
@@ -357,13 +363,7 @@ void encode_ack(std::string& out, std::string_view ip, std::uint16_t port, std::
 void encode_welcome(std::string& out, std::string_view ip, std::uint16_t port,
                     std::string_view nick, std::string_view room) {
   out.assign("welcome ");
-  out.append(ip);
-  out.push_back(' ');
-  append_port(out, port);
-  if (!nick.empty()) {
-    out.push_back(' ');
-    out.append(nick);
-  }
+  append_member(out, ip, port, nick);
   if (!room.empty()) {
     out.push_back(' ');
     out.append(room);

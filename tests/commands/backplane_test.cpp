@@ -120,6 +120,17 @@ void publish_all(std::uint16_t engine_port, const std::string& subject,
   natsConnection_Destroy(connection);
 }
 
+// The node is subscribed once a line published on the engine reaches its member.
+bool lobby_subscribed(std::uint16_t engine_port, UdpPeer& member) {
+  for (int i = 0; i < 100; ++i) {
+    publish_all(engine_port, "udpchat.room.lobby", {"udpchat1 other 10.0.0.1 4242\nready?"});
+    for (const auto& d : member.drain(50ms)) {
+      if (d.ends_with("\nready?\n")) return true;
+    }
+  }
+  return false;
+}
+
 long number_after(const std::string& log, std::string_view key) {
   const auto at = log.rfind(" " + std::string(key) + "=");
   return at == std::string::npos ? -1 : std::stol(log.substr(at + key.size() + 2));
@@ -295,13 +306,7 @@ TEST_CASE(
   REQUIRE(node.process().wait_for_log("backplane connected", 1, 15s));
   UdpPeer member(loopback(node.port()));
   member.join("member");
-  // Subscribed once a published line reaches the member.
-  bool subscribed = false;
-  for (int i = 0; i < 100 && !subscribed; ++i) {
-    publish_all(engine_port, "udpchat.room.lobby", {"udpchat1 other 10.0.0.1 4242\nready?"});
-    for (const auto& d : member.drain(50ms)) subscribed = subscribed || d.ends_with("\nready?\n");
-  }
-  REQUIRE(subscribed);
+  REQUIRE(lobby_subscribed(engine_port, member));
   const long before = resident_kib(node.process());
 
   std::vector<std::string> envelopes;
@@ -352,12 +357,7 @@ TEST_CASE("envelopes with impossible addresses are dropped and counted, never re
   REQUIRE(node.process().wait_for_log("backplane connected", 1, 15s));
   UdpPeer member(loopback(node.port()));
   member.join("member");
-  bool subscribed = false;
-  for (int i = 0; i < 100 && !subscribed; ++i) {
-    publish_all(engine_port, "udpchat.room.lobby", {"udpchat1 other 10.0.0.1 4242\nready?"});
-    for (const auto& d : member.drain(50ms)) subscribed = subscribed || d.ends_with("\nready?\n");
-  }
-  REQUIRE(subscribed);
+  REQUIRE(lobby_subscribed(engine_port, member));
   publish_all(engine_port, "udpchat.room.lobby",
               {"udpchat1 bad " + std::string(45, ':') + " 80\nforty-five colons",
                "udpchat1 bad 10.0.0.1 0\nport zero", "udpchat1 bad 1.2.3.4.5 80\nfive octets",
