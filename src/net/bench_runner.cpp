@@ -241,7 +241,14 @@ struct BenchRunner::Impl {
         std::error_code ec;
         done += send_many(client.socket, std::span(lines.data() + done, count - done), ec);
         if (ec == asio::error::would_block || ec == asio::error::try_again) {
-          co_await client.socket.async_wait(udp::socket::wait_write, use_nothrow);
+          // The send buffer is full: send the next line asynchronously. Not async_wait(wait_write):
+          // Asio's epoll reactor is edge-triggered, and a socket that became writable before the
+          // wait was queued never wakes it (a bench under load hung there for good). async_send
+          // tries the send first, so it cannot miss the moment.
+          const auto [error, bytes] = co_await client.socket.async_send(
+              asio::buffer(lines[done].data(), lines[done].size()), use_nothrow);
+          if (error) ++send_errors;
+          ++done;
         } else if (ec) {
           ++send_errors;  // refused, say: that line is lost, and counted as lost
           ++done;
