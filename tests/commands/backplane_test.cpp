@@ -131,6 +131,17 @@ bool lobby_subscribed(std::uint16_t engine_port, UdpPeer& member) {
   return false;
 }
 
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define UDPCHAT_TEST_TSAN 1
+#endif
+#endif
+#if defined(__SANITIZE_THREAD__) || defined(UDPCHAT_TEST_TSAN)
+constexpr bool kThreadSanitizer = true;
+#else
+constexpr bool kThreadSanitizer = false;
+#endif
+
 long number_after(const std::string& log, std::string_view key) {
   const auto at = log.rfind(" " + std::string(key) + "=");
   return at == std::string::npos ? -1 : std::stol(log.substr(at + key.size() + 2));
@@ -339,7 +350,13 @@ TEST_CASE(
   REQUIRE(node.process().wait(5s) == 0);
   CHECK(std::chrono::steady_clock::now() - signalled < 1s);
   CHECK(slow == 0);
-  CHECK(peak - before <= 32 * 1024);
+  if (kThreadSanitizer) {
+    // TSan's shadow and allocator multiply a process's memory; the ASan pass (whose overhead
+    // is smaller, and still on top of the real figure) checks the bound.
+    WARN("resident memory grew " << (peak - before) / 1024 << " MiB under ThreadSanitizer");
+  } else {
+    CHECK(peak - before <= 32 * 1024);
+  }
   const std::string log = node.process().err();
   const long dropped = number_after(log, "backplane_dropped");
   const long lines = number_after(log, "remote_lines");
