@@ -33,6 +33,13 @@ constexpr int kPendingBytes = 16 << 20;
 constexpr std::size_t kDrainBatch = 64;
 constexpr int kCloseWaitMs = 2000;
 
+// What nats.c dropped on one subscription (its pending limit reached).
+std::uint64_t engine_dropped(natsSubscription* subscription) {
+  int64_t messages = 0;
+  if (natsSubscription_GetDropped(subscription, &messages) != NATS_OK || messages < 0) return 0;
+  return static_cast<std::uint64_t>(messages);
+}
+
 class NatsBackplane final : public Backplane {
  public:
   NatsBackplane(asio::io_context& io, const Logger& log, LineHandler on_line,
@@ -49,7 +56,13 @@ class NatsBackplane final : public Backplane {
   void unsubscribe(std::string_view room) override;
   bool publish(std::string_view room, std::string_view envelope) override;
   void close() override;
-  std::uint64_t dropped() const override { return dropped_.load(std::memory_order_relaxed); }
+  // Ours (the inbound queue full) and nats.c's (a subscription's pending limit: a slow
+  // consumer), so that no line from the engine is lost uncounted. On the io thread.
+  std::uint64_t dropped() const override {
+    std::uint64_t total = dropped_.load(std::memory_order_relaxed) + unsubscribed_dropped_;
+    for (const auto& [room, subscription] : subscriptions_) total += engine_dropped(subscription);
+    return total;
+  }
   bool connected() const override { return connected_.load(std::memory_order_relaxed); }
   std::size_t queued() const override {
     std::lock_guard lock(inbound_mutex_);
@@ -82,6 +95,7 @@ class NatsBackplane final : public Backplane {
   natsOptions* options_ = nullptr;
   natsConnection* connection_ = nullptr;
   std::unordered_map<std::string, natsSubscription*> subscriptions_;
+  std::uint64_t unsubscribed_dropped_ = 0;  // nats.c's drops on subscriptions since destroyed
   State state_ = State::connecting;
   bool open_ = false;  // io thread only
   // The inbound queue, filled on nats.c's threads and drained on the io thread.
@@ -174,6 +188,7 @@ void NatsBackplane::subscribe(std::string_view room) {
 void NatsBackplane::unsubscribe(std::string_view room) {
   const auto it = subscriptions_.find(std::string(room));
   if (it == subscriptions_.end()) return;
+  unsubscribed_dropped_ += engine_dropped(it->second);
   natsSubscription_Unsubscribe(it->second);
   natsSubscription_Destroy(it->second);
   subscriptions_.erase(it);
@@ -190,7 +205,10 @@ bool NatsBackplane::publish(std::string_view room, std::string_view envelope) {
 void NatsBackplane::close() {
   if (options_ == nullptr) return;
   open_ = false;
-  for (auto& [room, subscription] : subscriptions_) natsSubscription_Destroy(subscription);
+  for (auto& [room, subscription] : subscriptions_) {
+    unsubscribed_dropped_ += engine_dropped(subscription);
+    natsSubscription_Destroy(subscription);
+  }
   subscriptions_.clear();
   if (connection_ != nullptr) {
     natsConnection_Close(connection_);

@@ -45,7 +45,7 @@ class Backplane {
   virtual bool publish(std::string_view room, std::string_view envelope) = 0;
   // Closes the connection; call before the io_context ends. Idempotent.
   virtual void close() = 0;
-  // Lines from the engine dropped because the inbound queue was full.
+  // Lines from the engine dropped because the inbound queue (or nats.c's own) was full.
   virtual std::uint64_t dropped() const = 0;
   // Any thread: connected to the engine now, and lines from it waiting for the io thread.
   virtual bool connected() const = 0;

@@ -56,7 +56,7 @@ constexpr Counter<NodeFigures> kNodeCounters[] = {
     {"udpchat_backplane_publish_dropped_total",
      "Lines not published: the engine away and the buffer full",
      &NodeFigures::backplane_publish_dropped, true},
-    {"udpchat_backplane_dropped_total", "Lines from the engine dropped: the queue full",
+    {"udpchat_backplane_dropped_total", "Lines from the engine dropped: a queue full",
      &NodeFigures::backplane_dropped, true},
     {"udpchat_backplane_received_total", "Lines received from the engine",
      &NodeFigures::backplane_received, true},
