@@ -26,9 +26,10 @@ constexpr int64_t kConnectTimeoutMs = 2000;
 constexpr int64_t kPingIntervalMs = 2000;
 constexpr int kMaxPingsOut = 2;
 // nats.c's own queue per subscription; ours (inbound_lines/bytes) bounds what waits for the
-// io thread, and the callback only ever copies into it, so this one stays short.
-constexpr int kPendingMessages = 65536;
-constexpr int kPendingBytes = 16 << 20;
+// io thread, and the callback only ever copies into it, so this one only absorbs the moments
+// when nats.c's reader runs ahead of its callback thread. What it drops is counted too.
+constexpr int kPendingMessages = 8192;
+constexpr int kPendingBytes = 4 << 20;
 // Lines handled per turn of the io thread before it looks at its sockets and signals again.
 constexpr std::size_t kDrainBatch = 64;
 constexpr int kCloseWaitMs = 2000;
