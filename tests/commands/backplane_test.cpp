@@ -8,7 +8,6 @@
 #include <asio.hpp>
 #include <chrono>
 #include <cstdlib>
-#include <fstream>
 #include <memory>
 #include <string>
 #include <thread>
@@ -19,8 +18,10 @@
 
 using namespace std::chrono_literals;
 using udpchat::test::count_in;
+using udpchat::test::logged_number;
 using udpchat::test::loopback;
 using udpchat::test::Process;
+using udpchat::test::resident_kib;
 using udpchat::test::Server;
 using udpchat::test::UdpPeer;
 
@@ -97,15 +98,6 @@ bool wait_until_lines_cross(UdpPeer& from, UdpPeer& to, std::initializer_list<Ud
   return crossed;
 }
 
-long resident_kib(const Process& process) {
-  std::ifstream status("/proc/" + std::to_string(process.pid()) + "/status");
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.starts_with("VmRSS:")) return std::stol(line.substr(6));
-  }
-  return -1;
-}
-
 // Publishes `envelopes` on `subject` as fast as nats.c takes them: what another node (or
 // anyone able to publish on the engine) could do.
 void publish_all(std::uint16_t engine_port, const std::string& subject,
@@ -150,11 +142,6 @@ constexpr bool kAddressSanitizer = true;
 #else
 constexpr bool kAddressSanitizer = false;
 #endif
-
-long number_after(const std::string& log, std::string_view key) {
-  const auto at = log.rfind(" " + std::string(key) + "=");
-  return at == std::string::npos ? -1 : std::stol(log.substr(at + key.size() + 2));
-}
 
 }  // namespace
 
@@ -294,12 +281,8 @@ TEST_CASE("with the engine away a node holds at most --backplane-buffer and coun
   node.process().signal(SIGTERM);
   REQUIRE(node.process().wait(5s) == 0);
   const std::string log = node.process().err();
-  const auto number_after = [&](std::string_view key) {
-    const auto at = log.rfind(std::string(key) + "=");
-    return at == std::string::npos ? -1 : std::stol(log.substr(at + key.size() + 1));
-  };
-  const long published = number_after("backplane_published");
-  const long dropped = number_after("backplane_publish_dropped");
+  const long published = logged_number(log, "backplane_published");
+  const long dropped = logged_number(log, "backplane_publish_dropped");
   CHECK(published + dropped == 60);
   CHECK(published > 0);
   CHECK(published < 40);  // 2 KiB holds about 20 of these
@@ -375,8 +358,8 @@ TEST_CASE(
     CHECK(peak - before <= 32 * 1024);
   }
   const std::string log = node.process().err();
-  const long dropped = number_after(log, "backplane_dropped");
-  const long lines = number_after(log, "remote_lines");
+  const long dropped = logged_number(log, "backplane_dropped");
+  const long lines = logged_number(log, "remote_lines");
   CHECK(dropped > 0);  // a burst this size overflows the queue, and says so
   CHECK(log.find("backplane inbound queue full") != std::string::npos);
   CHECK(lines > 0);
@@ -399,7 +382,7 @@ TEST_CASE("envelopes with impossible addresses are dropped and counted, never re
   CHECK(member.drain(300ms).empty());
   node.process().signal(SIGTERM);
   REQUIRE(node.process().wait(5s) == 0);
-  CHECK(number_after(node.process().err(), "backplane_malformed") == 4);
+  CHECK(logged_number(node.process().err(), "backplane_malformed") == 4);
 }
 
 TEST_CASE(
@@ -453,7 +436,7 @@ TEST_CASE(
   INFO(out);
   node_a.process().signal(SIGTERM);
   REQUIRE(node_a.process().wait(5s) == 0);
-  const long dropped = number_after(node_a.process().err(), "backplane_publish_dropped");
+  const long dropped = logged_number(node_a.process().err(), "backplane_publish_dropped");
   CHECK(dropped > 20);
   // Node A dropped what its buffer could not hold; lines it held and sent on reconnecting can
   // be lost too, if node B had not subscribed again yet. Node B says what it really missed.
@@ -499,8 +482,8 @@ TEST_CASE(
   node_a.process().signal(SIGTERM);
   REQUIRE(node_a.process().wait(5s) == 0);
   const std::string log = node_a.process().err();
-  const long published = number_after(log, "backplane_published");
-  const long lines = number_after(log, "lines");
+  const long published = logged_number(log, "backplane_published");
+  const long lines = logged_number(log, "lines");
   CHECK(published == lines);  // once per line, not once per shard
-  CHECK(number_after(log, "backplane_own") == 0);
+  CHECK(logged_number(log, "backplane_own") == 0);
 }

@@ -3,7 +3,6 @@
 
 #include <atomic>
 #include <chrono>
-#include <fstream>
 #include <random>
 #include <thread>
 
@@ -14,23 +13,10 @@
 
 using namespace std::chrono_literals;
 using udpchat::test::loopback;
-using udpchat::test::Process;
+using udpchat::test::resident_kib;
 using udpchat::test::run_udpchat;
 using udpchat::test::Server;
 using udpchat::test::UdpPeer;
-
-namespace {
-
-long resident_kib(const udpchat::test::Process& process) {
-  std::ifstream status("/proc/" + std::to_string(process.pid()) + "/status");
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.starts_with("VmRSS:")) return std::stol(line.substr(6));
-  }
-  return -1;
-}
-
-}  // namespace
 
 TEST_CASE("a storm of random datagrams relays nothing, leaves probe answering and memory flat",
           "[e2e][hardening]") {

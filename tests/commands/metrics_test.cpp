@@ -13,6 +13,7 @@
 #include "support/udp_peer.hpp"
 
 using namespace std::chrono_literals;
+using udpchat::test::logged_number;
 using udpchat::test::loopback;
 using udpchat::test::run_udpchat;
 using udpchat::test::Server;
@@ -39,11 +40,6 @@ double sample(const std::string& text, const std::string& name) {
   const auto at = text.find("\n" + name + " ");
   if (at == std::string::npos) return -1;
   return std::stod(text.substr(at + name.size() + 2));
-}
-
-double logged(const std::string& log, const std::string& key) {
-  const auto at = log.rfind(" " + key + "=");
-  return at == std::string::npos ? -1 : std::stod(log.substr(at + key.size() + 2));
 }
 
 }  // namespace
@@ -86,11 +82,15 @@ TEST_CASE("serve --metrics exposes valid Prometheus text whose counters match th
   server.process().signal(SIGTERM);
   REQUIRE(server.process().wait(5s) == 0);
   const std::string log = server.process().err();
-  CHECK(sample(text, "udpchat_lines_total") == logged(log, "lines"));
-  CHECK(sample(text, "udpchat_deliveries_total") == logged(log, "deliveries"));
-  CHECK(sample(text, "udpchat_joins_total") == logged(log, "joins"));
-  CHECK(sample(text, "udpchat_datagrams_total") == logged(log, "datagrams"));
-  CHECK(logged(log, "lines") == 8);
+  // Counters are exposed as floating-point text; the totals line holds integers.
+  const auto logged = [&](std::string_view key) {
+    return static_cast<double>(logged_number(log, key));
+  };
+  CHECK(sample(text, "udpchat_lines_total") == logged("lines"));
+  CHECK(sample(text, "udpchat_deliveries_total") == logged("deliveries"));
+  CHECK(sample(text, "udpchat_joins_total") == logged("joins"));
+  CHECK(sample(text, "udpchat_datagrams_total") == logged("datagrams"));
+  CHECK(logged_number(log, "lines") == 8);
 }
 
 TEST_CASE("serve --metrics refuses a bad address and says which", "[e2e][serve][metrics]") {

@@ -108,6 +108,22 @@ std::size_t count_in(std::string_view text, std::string_view needle) {
   return count;
 }
 
+long logged_number(std::string_view log, std::string_view key) {
+  const std::string field = " " + std::string(key) + "=";
+  const auto at = log.rfind(field);
+  if (at == std::string_view::npos) return -1;
+  return std::stol(std::string(log.substr(at + field.size(), 20)));
+}
+
+long resident_kib(const Process& process) {
+  std::ifstream status("/proc/" + std::to_string(process.pid()) + "/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.starts_with("VmRSS:")) return std::stol(line.substr(6));
+  }
+  return -1;
+}
+
 bool Process::wait_for_log(std::string_view needle, std::size_t count,
                            std::chrono::milliseconds timeout) const {
   const auto until = std::chrono::steady_clock::now() + timeout;

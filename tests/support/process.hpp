@@ -56,6 +56,12 @@ class Process {
 // How many times `needle` stands in `text`.
 std::size_t count_in(std::string_view text, std::string_view needle);
 
+// The number in the last ` key=N` of a log (the totals line at exit, say); -1 when absent.
+long logged_number(std::string_view log, std::string_view key);
+
+// The process's resident memory in KiB (Linux: /proc), or -1.
+long resident_kib(const Process& process);
+
 struct Result {
   int exit_code = -1;
   std::string out;
