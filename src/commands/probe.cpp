@@ -2,13 +2,14 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <numeric>
+#include <vector>
 
 #include "commands/command.hpp"
-#include "core/histogram.hpp"
 #include "core/units.hpp"
 #include "net/probe_client.hpp"
 
@@ -35,13 +36,18 @@ void print_json(const ProbeOptions& options, const net::ProbeReport& report) {
   const bool ok = report.status == net::ProbeStatus::answered;
   auto us_or_null = [&](auto value) { return report.rtts.empty() ? Json() : Json(value); };
   // The same fields whatever happened, null when unknown: scripts read them without guessing.
-  core::Histogram rtts;
-  std::int64_t sum_us = 0;
-  for (const auto rtt : report.rtts) {
-    rtts.record(static_cast<std::uint64_t>(whole_us(rtt)));
-    sum_us += whole_us(rtt);
-  }
-  const auto count = static_cast<std::int64_t>(report.rtts.size());
+  // Exact, from the sorted answers: the histogram's log buckets would round a percentile up
+  // to its bucket's edge (p50 of 132 and 200 us came out 133).
+  std::vector<std::int64_t> rtts;
+  for (const auto rtt : report.rtts) rtts.push_back(whole_us(rtt));
+  std::sort(rtts.begin(), rtts.end());
+  const std::int64_t sum_us = std::accumulate(rtts.begin(), rtts.end(), std::int64_t{0});
+  const auto count = static_cast<std::int64_t>(rtts.size());
+  const auto nearest_rank = [&](double percent) {
+    if (rtts.empty()) return std::int64_t{0};
+    const double rank = std::ceil(percent / 100.0 * static_cast<double>(count));
+    return rtts[std::clamp<std::size_t>(static_cast<std::size_t>(rank), 1, rtts.size()) - 1];
+  };
   const Json out = {
       {"target", options.target},
       {"endpoint", report.endpoint.empty() ? Json() : Json(report.endpoint)},
@@ -51,12 +57,12 @@ void print_json(const ProbeOptions& options, const net::ProbeReport& report) {
       {"attempts", report.attempts},
       {"answered", report.rtts.size()},
       {"error", ok ? Json() : Json(report.error)},
-      {"rtt_min_us", us_or_null(rtts.min())},
+      {"rtt_min_us", us_or_null(rtts.empty() ? 0 : rtts.front())},
       {"rtt_avg_us", us_or_null(count == 0 ? 0 : sum_us / count)},
-      {"rtt_max_us", us_or_null(rtts.max())},
-      // Nearest rank in the shared histogram: with two answers, p99 is the slower one.
-      {"rtt_p50_us", us_or_null(rtts.percentile(50))},
-      {"rtt_p99_us", us_or_null(rtts.percentile(99))},
+      {"rtt_max_us", us_or_null(rtts.empty() ? 0 : rtts.back())},
+      // Nearest rank: with two answers, p50 is the faster one and p99 the slower.
+      {"rtt_p50_us", us_or_null(nearest_rank(50))},
+      {"rtt_p99_us", us_or_null(nearest_rank(99))},
   };
   fmt::print("{}\n", out.dump());
 }
