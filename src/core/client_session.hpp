@@ -141,6 +141,11 @@ class ClientSession {
   // counts acks itself).
   void on_datagram(std::string_view datagram, TimePoint now);
   void on_message(const protocol::ServerMessage& message, TimePoint now);
+  // The server was heard from by a datagram the caller handled itself (the bench counts plain
+  // acks on its hot path): proof of life, so a member whose pongs were lost is not taken as gone.
+  void heard_from_server(TimePoint now) noexcept {
+    if (now > last_heard_) last_heard_ = now;
+  }
   // Timers: join retries, heartbeats, liveness, pacing. Call at deadline() or later.
   void on_timer(TimePoint now);
   TimePoint deadline() const noexcept;

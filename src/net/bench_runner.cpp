@@ -45,6 +45,11 @@ std::int64_t now_ns() {
       .count();
 }
 
+core::TimePoint to_time_point(std::int64_t ns) {
+  return core::TimePoint(std::chrono::duration_cast<core::TimePoint::duration>(
+      std::chrono::nanoseconds(ns)));
+}
+
 std::uint64_t to_ns(core::TimePoint time) {
   return static_cast<std::uint64_t>(
       std::chrono::duration_cast<std::chrono::nanoseconds>(time.time_since_epoch()).count());
@@ -101,6 +106,8 @@ struct BenchRunner::Impl {
     const auto message = protocol::decode_server(datagram);
     if (const auto* ack = std::get_if<protocol::Ack>(&message); ack && ack->room_seq == 0) {
       count(client, ack->text, datagram.size(), arrival_ns);
+      // Without it, three lost pongs (10% loss: twice a run of 50 clients) end a live membership.
+      if (client.session) client.session->heard_from_server(to_time_point(arrival_ns));
       return;
     }
     // Numbered acks go through the session, which hands them over in order (pump counts them).

@@ -388,6 +388,23 @@ TEST_CASE("a silent server is declared gone after six heartbeats and rejoined wh
   CHECK(alice.settled());
 }
 
+TEST_CASE("acks handled outside the session keep it a member though every pong is lost",
+          "[core][session]") {
+  ClientSession session(session_config(), t0);
+  session.on_datagram("cookie AAAA", t0);
+  session.on_datagram("welcome 10.0.0.1 9", t0);
+  session.take_events();
+  for (auto now = t0; now < t0 + 10s; now += 100ms) {
+    session.heard_from_server(now);
+    session.on_timer(now);
+  }
+  CHECK(session.state() == SessionState::joined);
+  CHECK(events_of<event::Joining>(session).empty());
+  // Not heard from at all, the same session is taken as gone: the check above can fail.
+  session.on_timer(t0 + 17s);
+  CHECK(session.state() == SessionState::rejoining);
+}
+
 TEST_CASE("a line longer than a datagram is split at character boundaries, in order",
           "[core][session]") {
   ClientSession session(session_config(), t0);
