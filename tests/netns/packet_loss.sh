@@ -9,9 +9,10 @@
 # Usage: packet_loss.sh UDPCHAT_BINARY
 set -euo pipefail
 udpchat=$1
-skip() { echo "SKIPPED: $*"; exit 77; }
-command -v nft >/dev/null || skip "nft (Debian package nftables) is not installed"
-unshare -rn true 2>/dev/null || skip "unprivileged user and network namespaces are not permitted here"
+lib=$(dirname "$0")/lib.sh
+# shellcheck source=tests/netns/lib.sh
+source "$lib"
+netns_skip_unless_possible
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -19,10 +20,9 @@ trap 'rm -rf "$work"' EXIT
 unshare -rn bash -c '
   set -euo pipefail
   udpchat=$1 work=$2 port=9998
-  ip link set lo up
-  nft add table inet loss
-  nft add chain inet loss input "{ type filter hook input priority 0; }"
-  nft add rule inet loss input iifname lo udp dport $port numgen random mod 100 "<" 10 drop
+  # shellcheck source=tests/netns/lib.sh
+  source "$3"
+  lossy_loopback "udp dport $port"
   # No stale drops: on a busy CI machine they would add to the loss this test measures.
   "$udpchat" serve --bind 127.0.0.1:$port --hb-timeout 2s --log-format json \
     --rate-limit off --cookie-rate-limit off --max-queue-delay off >/dev/null 2>"$work/serve.log" &
@@ -32,7 +32,7 @@ unshare -rn bash -c '
     --hb-interval 250ms --json >"$work/bench.json"
   kill $serve
   wait $serve || true
-' _ "$udpchat" "$work"
+' _ "$udpchat" "$work" "$lib"
 
 # The relay's log times are ISO 8601 UTC with milliseconds: they compare as strings.
 left_at=$(grep -m1 '"event":"left"' "$work/serve.log" | sed -E 's/.*"time":"([^"]+)".*/\1/' || true)

@@ -8,9 +8,10 @@
 # Usage: reliable_rooms.sh UDPCHAT_BINARY
 set -euo pipefail
 udpchat=$1
-skip() { echo "SKIPPED: $*"; exit 77; }
-command -v nft >/dev/null || skip "nft (Debian package nftables) is not installed"
-unshare -rn true 2>/dev/null || skip "unprivileged user and network namespaces are not permitted here"
+lib=$(dirname "$0")/lib.sh
+# shellcheck source=tests/netns/lib.sh
+source "$lib"
+netns_skip_unless_possible
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -18,10 +19,9 @@ trap 'rm -rf "$work"' EXIT
 unshare -rn bash -c '
   set -euo pipefail
   udpchat=$1 work=$2 port=9998
-  ip link set lo up
-  nft add table inet loss
-  nft add chain inet loss input "{ type filter hook input priority 0; }"
-  nft add rule inet loss input iifname lo meta l4proto udp numgen random mod 100 "<" 10 drop
+  # shellcheck source=tests/netns/lib.sh
+  source "$3"
+  lossy_loopback "meta l4proto udp"
 
   # One run: a relay, three listeners, one sender. $1 names it, $2 is how long the sender
   # lingers for its echoes and the members wait for lines; the rest are chat options.
@@ -65,7 +65,7 @@ unshare -rn bash -c '
   }
   run repair 20
   run plain 5 --no-repair
-' _ "$udpchat" "$work"
+' _ "$udpchat" "$work" "$lib"
 
 status=0
 expected=$(seq 1 500 | sed 's/^/line /')
