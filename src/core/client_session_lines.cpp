@@ -163,7 +163,9 @@ void ClientSession::resend_due(TimePoint now) {
 
 void ClientSession::fetch_history(std::uint64_t count, TimePoint now) {
   if (!repair_ || !stream_.active() || count == 0) return;
-  const std::uint64_t head = stream_.next() - 1;
+  // The room's head, not the next line to show: lines still being fetched (an earlier
+  // /history, a repair) are part of what the user asked to see.
+  const std::uint64_t head = std::max(stream_.next() - 1, stream_.head());
   stream_.reset(head + 1 - std::min(count, head), head, head, now);
 }
 

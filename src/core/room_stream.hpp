@@ -62,6 +62,8 @@ class RoomStream {
   TimePoint deadline() const noexcept { return nack_at_; }
 
   std::uint64_t next() const noexcept { return next_; }
+  // The latest line known to exist (lines up to it may still be on their way).
+  std::uint64_t head() const noexcept { return head_; }
   // Everything known to exist has been shown (or given up).
   bool caught_up() const noexcept { return !active() || next_ > head_; }
   std::uint64_t missed() const noexcept { return missed_; }

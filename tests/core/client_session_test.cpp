@@ -635,6 +635,31 @@ TEST_CASE("a member joining with history gets the room's last lines, shown as hi
   CHECK_FALSE(seen[3].history);
 }
 
+TEST_CASE("a /history asked while an earlier fetch is under way shows the room's latest lines",
+          "[core][session][repair]") {
+  Wire wire;
+  auto& talker = wire.add(1, session_config("talker"));
+  wire.settle();
+  for (int i = 1; i <= 30; ++i) talker.send_line("h " + std::to_string(i), wire.now);
+  wire.settle();
+  SessionConfig late = session_config("late");
+  late.history = 3;
+  auto& latecomer = wire.add(2, late);
+  // The welcome arrives; the three lines fetched on joining are still on their way.
+  wire.lose = [&](std::uint16_t port, bool to_relay) {
+    return port == 2 && !to_relay && latecomer.state() == SessionState::joined;
+  };
+  wire.settle();
+  REQUIRE(latecomer.state() == SessionState::joined);
+  latecomer.fetch_history(5, wire.now);
+  wire.lose = nullptr;
+  wire.run_for(3s);
+  const auto seen = events_of<event::Message>(latecomer);
+  CHECK(texts(seen) == std::vector<std::string>{"h 26", "h 27", "h 28", "h 29", "h 30"});
+  for (const auto& m : seen) CHECK(m.history);
+  CHECK(latecomer.missed() == 0);
+}
+
 TEST_CASE("a repair client and an original-style client share a room, each in its own bytes",
           "[core][session][repair]") {
   Wire wire;
