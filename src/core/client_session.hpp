@@ -175,6 +175,8 @@ class ClientSession {
   const std::string& room() const noexcept { return room_; }
   // Lines not yet echoed by the server, and room moves not yet confirmed.
   std::size_t waiting() const noexcept { return lines_.size(); }
+  // Of those, the lines not sent yet: paced at the send budget, or held while joining.
+  std::size_t queued() const noexcept { return lines_.size() - sent_; }
   // Nothing of ours waits, and every room line known to exist has been shown.
   bool settled() const noexcept {
     return lines_.empty() && moves_.empty() && (!repair_ || stream_.caught_up());

@@ -184,11 +184,22 @@ awaitable<void> ChatClient::input_loop() {
     });
   }
   if (done_) co_return;
-  // End of input: a join under way gets its first attempts, then --linger waits for the
-  // echo of every line.
+  // End of input: a join under way gets its first attempts.
   co_await wait_until(core::Clock::now() + kJoinGrace, [&] {
     return done_ || session_->is_member() || session_->state() == core::SessionState::ended;
   });
+  // Lines still paced out at the send budget (a long pipe) go first, however long that takes
+  // while the server is there; --linger bounds only a wait for an absent server.
+  while (!done_ && session_->queued() > 0) {
+    co_await wait_until(core::TimePoint::max(), [&] {
+      return done_ || session_->queued() == 0 || !session_->is_member();
+    });
+    if (done_ || session_->queued() == 0) break;
+    co_await wait_until(core::Clock::now() + settings_.linger,
+                        [&] { return done_ || session_->is_member(); });
+    if (!session_->is_member()) break;
+  }
+  // Then --linger waits for the echo of every line sent.
   co_await wait_until(core::Clock::now() + settings_.linger,
                       [&] { return done_ || session_->settled(); });
   if (done_) co_return;
@@ -224,8 +235,11 @@ void ChatClient::handle_input(std::string_view line) {
             }
           },
           [&](const core::input::Unknown& unknown) {
+            // A line meant as chat (`/var/log is full`) is not sent: said, and counted as such.
+            ++refused_lines_;
             view_.notice(ClientNotice::unknown_command,
-                         fmt::format("unknown command '{}'; /help lists commands",
+                         fmt::format("unknown command '{}': not sent (// sends a line starting "
+                                     "with /; /help lists commands)",
                                      protocol::printable(unknown.command)));
           },
           [&](const core::input::Join& join) {
@@ -282,22 +296,34 @@ void ChatClient::finish_session() {
                        settings_.session.nick, session_->room(), server_));
     return;
   }
-  const std::uint64_t waiting = session_->waiting();
+  const std::uint64_t queued = session_->queued();
+  const std::uint64_t sent = session_->waiting() - queued;
   const std::uint64_t unsent = session_->unsent();
-  if (waiting + unsent + refused_lines_ == 0) {
+  // Input already read ahead when the server ends (a restart by SIGTERM, say) is never sent:
+  // a script must not take that for success. (What its writer has not written yet meets a
+  // closed pipe, the writer's own error.)
+  const std::uint64_t unread =
+      session_->end_reason() == core::EndReason::server_closed && input_ != nullptr
+          ? input_->unread()
+          : 0;
+  const std::uint64_t lines = sent + queued + unsent + unread + refused_lines_;
+  if (lines == 0) {
     finish(ChatEnd::ok);
     return;
   }
   std::vector<std::string> parts;
   if (refused_lines_ > 0) parts.push_back(fmt::format("{} refused", refused_lines_));
   if (unsent > 0) parts.push_back(fmt::format("{} dropped unsent", unsent));
-  if (waiting > 0) {
-    parts.push_back(fmt::format("{} never acknowledged by {}{}", waiting, server_,
-                                session_->ever_joined() ? "" : " (never joined)"));
+  if (queued + unread > 0) {
+    parts.push_back(fmt::format("{} never sent ({})", queued + unread,
+                                session_->end_reason() == core::EndReason::server_closed
+                                    ? "the server closed the chat"
+                                : session_->ever_joined() ? "the server went away"
+                                                          : "never joined"));
   }
+  if (sent > 0) parts.push_back(fmt::format("{} never acknowledged by {}", sent, server_));
   finish(ChatEnd::undelivered,
-         fmt::format("{} line(s) not delivered: {}", waiting + unsent + refused_lines_,
-                     fmt::join(parts, ", ")));
+         fmt::format("{} line(s) not delivered: {}", lines, fmt::join(parts, ", ")));
 }
 
 }  // namespace udpchat::net

@@ -5,6 +5,7 @@
 #include <functional>
 #include <mutex>
 #include <thread>
+#include <cstddef>
 
 namespace udpchat::net {
 
@@ -66,6 +67,13 @@ LineSource::~LineSource() {
   shared_->stopped = true;
   shared_->notify = nullptr;
   shared_->space.notify_all();
+}
+
+std::size_t LineSource::unread() const {
+  std::lock_guard lock(shared_->mutex);
+  std::size_t count = 0;
+  for (const auto& line : shared_->lines) count += line.empty() ? 0 : 1;
+  return count;
 }
 
 awaitable<std::optional<std::string>> LineSource::next() {

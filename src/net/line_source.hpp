@@ -26,6 +26,8 @@ class LineSource {
 
   // The next line without its line ending; nullopt at end of input.
   awaitable<std::optional<std::string>> next();
+  // Lines read ahead and not taken yet, empty ones left out: what a sudden end leaves unsent.
+  std::size_t unread() const;
 
  private:
   struct Shared;

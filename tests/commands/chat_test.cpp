@@ -143,6 +143,37 @@ TEST_CASE("piped lines that are never acknowledged make chat exit 1 after --ling
   CHECK(client.err().find("1 line(s) not delivered: 1 never acknowledged") != std::string::npos);
 }
 
+TEST_CASE("a pipe longer than the send budget's burst is paced and delivered whole, exit 0",
+          "[e2e][chat]") {
+  Server server;
+  udpchat::test::UdpPeer watcher(loopback(server.port()));
+  watcher.join();
+  std::string input;
+  for (int i = 1; i <= 450; ++i) input += "line " + std::to_string(i) + "\n";
+  // 450 lines at 100/s after a burst of 200: about 2.5 s, longer than the default --linger.
+  Process client({"chat", "--nick", "many", server.address()}, input);
+  CHECK(client.wait(20s) == 0);
+  const auto seen = watcher.drain(500ms);
+  REQUIRE(seen.size() == 450);
+  CHECK(seen.front().ends_with("\nline 1\n"));
+  CHECK(seen.back().ends_with("\nline 450\n"));
+}
+
+TEST_CASE("piped lines not yet sent when the server ends make chat exit 1, saying so",
+          "[e2e][chat]") {
+  Server server;
+  Process client({"chat", "--json", "--nick", "cut", server.address()}, Process::InputPipe{});
+  REQUIRE(client.wait_for_output("\"type\":\"joined\""));
+  std::string input;
+  for (int i = 1; i <= 600; ++i) input += "line " + std::to_string(i) + "\n";
+  client.write_input(input);
+  std::this_thread::sleep_for(300ms);  // the burst goes; the rest is paced
+  server.process().signal(SIGTERM);
+  CHECK(client.wait(5s) == 1);
+  CHECK(client.out().find("\"type\":\"end\"") != std::string::npos);
+  CHECK(client.err().find("never sent (the server closed the chat)") != std::string::npos);
+}
+
 TEST_CASE("every chat client exits 0 when the server shuts down", "[e2e][chat]") {
   Server server;
   std::vector<std::unique_ptr<Process>> clients;
@@ -246,7 +277,7 @@ TEST_CASE("chat refuses bad lines locally, sends nothing for them and exits 1", 
   CHECK(out.find("unknown command '/nope'") != std::string::npos);
   CHECK(out.find("control character") != std::string::npos);
   CHECK(out.find("bidi override") != std::string::npos);
-  CHECK(client.err().find("4 line(s) not delivered: 4 refused") != std::string::npos);
+  CHECK(client.err().find("5 line(s) not delivered: 5 refused") != std::string::npos);
 }
 
 TEST_CASE("a line longer than 1024 bytes goes as parts in order, split between characters",
