@@ -262,7 +262,7 @@ int run_bench(BenchOptions options) {
   net::BenchSettings& settings = options.settings;
   settings.targets.clear();
   for (const auto& text : options.servers.empty() ? std::vector{options.target} : options.servers) {
-    auto target = net::parse_host_port(text, error);
+    auto target = net::parse_target(text, error);
     if (!target) {
       print_error(error);
       return kExitUsage;
@@ -287,7 +287,7 @@ int run_bench(BenchOptions options) {
   }
   std::vector<std::string> names;
   for (const auto& target : settings.targets) {
-    names.push_back(fmt::format("{}:{}", target.host, target.port));
+    names.push_back(net::format_address(target.host, target.port));
   }
   const std::string where = fmt::format("{}", fmt::join(names, ","));
 
@@ -345,7 +345,8 @@ void add_bench(CLI::App& app, Runner& run) {
                      ->capture_default_str()
                      ->type_name("HOST:PORT");
   auto* embedded =
-      cmd->add_flag("--embedded", options->embedded, "Bench a relay started inside this process");
+      cmd->add_flag("--embedded", options->embedded, "Bench a relay started inside this process")
+          ->excludes(target);
   cmd->add_option("--server", options->servers,
                   "A node of a cluster, HOST:PORT; repeat for each node (instead of target)")
       ->type_name("HOST:PORT")

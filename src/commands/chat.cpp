@@ -56,7 +56,7 @@ int exit_code(net::ChatEnd end) {
 
 int run_chat(const ChatOptions& options) {
   std::string error;
-  auto target = net::parse_host_port(options.target, error);
+  auto target = net::parse_target(options.target, error);
   if (!target) {
     print_error(error);
     return kExitUsage;

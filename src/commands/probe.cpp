@@ -90,7 +90,7 @@ void print_text(const ProbeOptions& options, const net::ProbeReport& report) {
 
 int run_probe(const ProbeOptions& options) {
   std::string error;
-  auto target = net::parse_host_port(options.target, error);
+  auto target = net::parse_target(options.target, error);
   if (!target) {
     print_error(error);
     return kExitUsage;

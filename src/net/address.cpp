@@ -82,6 +82,15 @@ std::optional<HostPort> parse_host_port(std::string_view text, std::string& erro
   return result;
 }
 
+std::optional<HostPort> parse_target(std::string_view text, std::string& error) {
+  auto target = parse_host_port(text, error);
+  if (target && target->port == 0) {
+    error = fmt::format("'{}': port 0 cannot be sent to: use a port from 1 to 65535", text);
+    return std::nullopt;
+  }
+  return target;
+}
+
 core::Peer to_peer(const udp::endpoint& endpoint) {
   core::Peer peer;
   const auto address = endpoint.address();

@@ -23,6 +23,8 @@ struct HostPort {
 // Accepts HOST:PORT, [IPV6]:PORT, HOST (default port) and a bare IPv6 literal. Returns nullopt
 // and sets `error` when the text cannot be a target.
 std::optional<HostPort> parse_host_port(std::string_view text, std::string& error);
+// The same for an address to send to, where port 0 (only for binding: any free port) is refused.
+std::optional<HostPort> parse_target(std::string_view text, std::string& error);
 
 core::Peer to_peer(const udp::endpoint& endpoint);
 udp::endpoint to_endpoint(const core::Peer& peer, const udp& protocol);

@@ -89,6 +89,15 @@ TEST_CASE("bench --find-max converges and reports the rate it found", "[e2e][ben
   CHECK(r["rate"] == r["max_lossless_rate"]);
 }
 
+TEST_CASE("bench names an IPv6 target in brackets, as it is typed", "[e2e][bench]") {
+  Server server({}, "[::1]:0");
+  const auto result = run_udpchat({"bench", server.address(), "--clients", "2", "--rate", "100",
+                                   "--duration", "300ms", "--warmup", "100ms", "--json"});
+  REQUIRE(result.exit_code == 0);
+  CHECK(nlohmann::json::parse(result.out)["target"] == server.address());
+  CHECK(server.address().starts_with("[::1]:"));
+}
+
 TEST_CASE("bench exits 3 when refused and 2 on bad options", "[e2e][bench]") {
   CHECK(run_udpchat({"bench", "127.0.0.1:" + std::to_string(udpchat::test::free_port()),
                      "--duration", "1s"})
@@ -101,4 +110,6 @@ TEST_CASE("bench exits 3 when refused and 2 on bad options", "[e2e][bench]") {
   const auto senders = run_udpchat({"bench", "--senders", "20", "--clients", "10"});
   CHECK(senders.exit_code == 2);
   CHECK(senders.err.find("--senders 20 is more than --clients 10") != std::string::npos);
+  // A target beside --embedded would be ignored: refused instead.
+  CHECK(run_udpchat({"bench", "--embedded", "127.0.0.1:30001"}).exit_code == 2);
 }

@@ -94,6 +94,14 @@ TEST_CASE("probe exits 4 when the host name does not resolve", "[e2e][probe]") {
   CHECK(result.err.starts_with("udpchat: error: cannot resolve 'no-such-host.invalid'"));
 }
 
+TEST_CASE("a target of port 0 is a usage error for probe, chat and bench", "[e2e][probe]") {
+  const auto port_zero = run_udpchat({"probe", "127.0.0.1:0"});
+  CHECK(port_zero.exit_code == 2);
+  CHECK(port_zero.err.find("port 0 cannot be sent to") != std::string::npos);
+  CHECK(run_udpchat({"chat", "127.0.0.1:0"}).exit_code == 2);
+  CHECK(run_udpchat({"bench", "127.0.0.1:0"}).exit_code == 2);
+}
+
 TEST_CASE("probe exits 2 on a usage error", "[e2e][probe]") {
   CHECK(run_udpchat({"probe", "--count", "0"}).exit_code == 2);
   CHECK(run_udpchat({"probe", "host:port"}).exit_code == 2);

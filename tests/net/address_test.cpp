@@ -65,3 +65,13 @@ TEST_CASE("endpoints convert to peers and back unchanged", "[net]") {
   CHECK(format_endpoint(v6) == "[::1]:7");
   CHECK(to_endpoint(to_peer(v6), udp::v6()) == v6);
 }
+
+TEST_CASE("a target refuses port 0, which only binding may use", "[net]") {
+  std::string error;
+  CHECK_FALSE(parse_target("127.0.0.1:0", error));
+  CHECK(error.find("port 0") != std::string::npos);
+  CHECK_FALSE(parse_target("[::1]:0", error));
+  const auto target = parse_target("127.0.0.1:1", error);
+  REQUIRE(target);
+  CHECK(target->port == 1);
+}
