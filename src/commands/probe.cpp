@@ -123,6 +123,7 @@ void add_probe(CLI::App& app, Runner& run) {
   cmd->footer(
       "Sends 'ping <token>' and waits for 'pong <token>'. An original-protocol server relays the\n"
       "ping as chat; its echo counts as the answer and the server is reported as legacy.\n"
+      "With --count N every ping is sent, lost ones included; one answer is enough.\n"
       "Exit codes: 0 answered, 1 no answer in time, 2 usage error,\n"
       "3 refused (nothing listening on the port), 4 host name does not resolve.\n"
       "Examples:\n"

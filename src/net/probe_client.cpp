@@ -90,7 +90,9 @@ awaitable<ProbeReport> probe(ProbeRequest request) {
   asio::steady_timer pause(executor);
 
   // First reach the server: every resolved address in turn, again until --wait runs out.
+  // Without --wait a ping lost on the way is one of --count, not the end of the probe.
   std::optional<udp::socket> reached;
+  int lost = 0;
   while (!reached) {
     const Resolved resolved = co_await resolve(request.target);
     if (resolved.error) {
@@ -115,6 +117,7 @@ awaitable<ProbeReport> probe(ProbeRequest request) {
       }
       if (attempt.status == ProbeStatus::timeout) {
         timed_out = true;
+        ++lost;
       } else {
         refusal = attempt;
       }
@@ -122,10 +125,15 @@ awaitable<ProbeReport> probe(ProbeRequest request) {
     // A timeout on one address of the host says more than a refusal from another.
     if (!reached && !resolved.error) {
       report.status = timed_out ? ProbeStatus::timeout : refusal.status;
-      report.error = timed_out ? fmt::format("no answer within {}", core::format_duration(request.timeout))
-                               : refusal.error;
+      report.error =
+          !timed_out ? refusal.error
+          : lost > 1 ? fmt::format("no answer to {} pings within {} each", lost,
+                                   core::format_duration(request.timeout))
+                     : fmt::format("no answer within {}", core::format_duration(request.timeout));
     }
-    if (reached || !request.wait || core::Clock::now() >= give_up) break;
+    if (reached) break;
+    if (!request.wait && !(timed_out && lost < request.count)) break;
+    if (request.wait && core::Clock::now() >= give_up) break;
     if (!timed_out) {
       pause.expires_after(kRetryPause);
       co_await pause.async_wait(use_nothrow);
@@ -134,7 +142,7 @@ awaitable<ProbeReport> probe(ProbeRequest request) {
   if (!reached) co_return report;
 
   // Then the rest of --count on the address that answered.
-  for (int i = 1; i < request.count; ++i) {
+  for (int i = 1 + (request.wait ? 0 : lost); i < request.count; ++i) {
     Attempt attempt = co_await ping_once(*reached, core::Clock::now() + request.timeout);
     ++report.attempts;
     if (attempt.status == ProbeStatus::answered) report.rtts.push_back(attempt.rtt);

@@ -16,6 +16,7 @@ using udpchat::test::loopback;
 using udpchat::test::Process;
 using udpchat::test::run_udpchat;
 using udpchat::test::Server;
+using udpchat::test::UdpPeer;
 
 namespace {
 
@@ -77,6 +78,39 @@ TEST_CASE("probe exits 1 when nothing answers in time", "[e2e][probe]") {
   CHECK(result.exit_code == 1);
   CHECK(std::chrono::steady_clock::now() - started >= 200ms);
   CHECK(result.err.find("no answer within 200ms") != std::string::npos);
+}
+
+TEST_CASE("a lost first ping is one of --count, not the end of the probe", "[e2e][probe]") {
+  // A server that never saw the first ping: it answers the others.
+  UdpPeer fake(loopback(9));
+  std::thread server([&] {
+    if (!fake.receive(5s)) return;
+    for (int i = 0; i < 2; ++i) {
+      const auto ping = fake.receive(5s);
+      if (!ping || !ping->starts_with("ping ")) return;
+      fake.send_to("pong " + ping->substr(5), fake.last_sender());
+    }
+  });
+  const auto result = run_udpchat({"probe", "--json", "--count", "3", "--timeout", "300ms",
+                                   "127.0.0.1:" + std::to_string(fake.port())});
+  server.join();
+  CHECK(result.exit_code == 0);
+  const auto json = nlohmann::json::parse(result.out);
+  CHECK(json["attempts"] == 3);
+  CHECK(json["answered"] == 2);
+  CHECK(json["server"] == "udpchat");
+}
+
+TEST_CASE("a silent server gets every ping of --count before probe gives up", "[e2e][probe]") {
+  asio::io_context io;
+  asio::ip::udp::socket silent(io, loopback(0));  // bound, never reads
+  const auto result = run_udpchat({"probe", "--json", "--count", "3", "--timeout", "200ms",
+                                   "127.0.0.1:" + std::to_string(silent.local_endpoint().port())});
+  CHECK(result.exit_code == 1);
+  const auto json = nlohmann::json::parse(result.out);
+  CHECK(json["attempts"] == 3);
+  CHECK(json["answered"] == 0);
+  CHECK(json["error"] == "no answer to 3 pings within 200ms each");
 }
 
 TEST_CASE("probe exits 3 when the port is refused", "[e2e][probe]") {
