@@ -119,6 +119,16 @@ awaitable<void> ChatClient::session() {
     finish(ChatEnd::refused, fmt::format("{}: refused (nothing listening)", server_));
     co_return;
   }
+  if (session_->state() == core::SessionState::legacy && !settings_.session.room.empty()) {
+    // Lines meant for one room would reach everyone on the server.
+    finish(ChatEnd::failed,
+           fmt::format("{} speaks the original protocol (or sent no cookie within 1.4 s), which has "
+                       "no rooms: nothing sent to room {}",
+                       server_, settings_.session.room));
+    session_->leave();
+    apply();
+    co_return;
+  }
   if (!settings_.listen) asio::co_spawn(io_, input_loop(), asio::detached);
 }
 

@@ -250,6 +250,16 @@ TEST_CASE("against an original-protocol server chat joins in legacy mode and nev
   CHECK(legacy.received().back() == "quit");
 }
 
+TEST_CASE("chat --room against an original-protocol server sends nothing and exits 1",
+          "[e2e][chat]") {
+  LegacyServer legacy;
+  const std::string address = "127.0.0.1:" + std::to_string(legacy.port());
+  Process client({"chat", "--nick", "n", "--room", "ops", address}, "meant for ops only\n");
+  CHECK(client.wait(10s) == 1);
+  CHECK(client.err().find("no rooms: nothing sent to room ops") != std::string::npos);
+  for (const auto& datagram : legacy.received()) CHECK(datagram.find("meant for ops") == std::string::npos);
+}
+
 TEST_CASE("chat exits 3 on a refused port and 4 on an unknown host", "[e2e][chat]") {
   const auto refused = run_udpchat({"chat", "127.0.0.1:" + std::to_string(free_port())});
   CHECK(refused.exit_code == 3);
