@@ -97,8 +97,8 @@ void add_chat(CLI::App& app, Runner& run) {
   auto* cmd =
       app.add_subcommand("chat", "Chat through a relay: standard input out, lines received shown");
   cmd->footer(
-      "Each input line is sent as a chat line (longer than 1024 bytes: as several, split between\n"
-      "characters); /join ROOM moves to another room, /quit (or quit) leaves, /help lists\n"
+      "Each input line is sent as a chat line (longer than 1024 bytes: as several, wrapped at a\n"
+      "space); /join ROOM moves to another room, /quit (or quit) leaves, /help lists\n"
       "commands. Lines reach the members of your room only; lines typed after /join wait until\n"
       "the server confirms the move.\n"
       "Nothing typed is lost quietly: while joining, rejoining a restarted server or waiting\n"

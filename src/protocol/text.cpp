@@ -129,10 +129,17 @@ std::vector<std::string_view> split_text(std::string_view text, std::size_t max_
   while (!text.empty()) {
     std::size_t cut = std::min(text.size(), max_bytes);
     if (cut < text.size()) {
-      // Back up to the start of the sequence the cut would split (at most 3 bytes).
-      std::size_t back = cut;
-      while (back > 0 && cut - back < 3 && is_continuation(static_cast<unsigned char>(text[back]))) --back;
-      if (back > 0 && !is_continuation(static_cast<unsigned char>(text[back]))) cut = back;
+      // Wrap at the last space or tab when it is in the piece's second half: the pieces read
+      // as wrapped lines, and the whitespace at the break (stripped on the wire) is the break.
+      const auto space = text.substr(0, cut + 1).find_last_of(" \t");
+      if (space != std::string_view::npos && space >= cut / 2) {
+        cut = space;
+      } else {
+        // Else back up to the start of the sequence the cut would split (at most 3 bytes).
+        std::size_t back = cut;
+        while (back > 0 && cut - back < 3 && is_continuation(static_cast<unsigned char>(text[back]))) --back;
+        if (back > 0 && !is_continuation(static_cast<unsigned char>(text[back]))) cut = back;
+      }
     }
     const std::string_view piece = strip(text.substr(0, cut));
     if (!piece.empty()) pieces.push_back(piece);

@@ -27,8 +27,9 @@ std::string printable(std::string_view text);
 // Leading and trailing ASCII whitespace (space, \t, \n, \v, \f, \r) removed.
 std::string_view strip(std::string_view datagram) noexcept;
 
-// `text` cut into pieces of at most `max_bytes`, never inside a UTF-8 sequence, each stripped;
-// pieces that strip to nothing are left out. Bytes that are not UTF-8 are cut anywhere.
+// `text` cut into pieces of at most `max_bytes`: at the last space or tab when it lies in the
+// piece's second half (wrapped like prose), else between UTF-8 sequences; each piece stripped,
+// pieces that strip to nothing left out. Bytes that are not UTF-8 are cut anywhere.
 std::vector<std::string_view> split_text(std::string_view text, std::size_t max_bytes);
 
 }  // namespace udpchat::protocol

@@ -73,3 +73,18 @@ TEST_CASE("split_text cuts at character boundaries and strips each piece", "[pro
   CHECK(split_text("\xF0\x9F\x98\x80\xF0\x9F\x98\x80", 5) ==
         std::vector<std::string_view>{"\xF0\x9F\x98\x80", "\xF0\x9F\x98\x80"});
 }
+
+TEST_CASE("split_text wraps at the last space of a piece, not inside a word", "[protocol]") {
+  CHECK(split_text("one two three", 9) == std::vector<std::string_view>{"one two", "three"});
+  // The space just past the limit is a break too.
+  CHECK(split_text("abcd efgh", 4) == std::vector<std::string_view>{"abcd", "efgh"});
+  // A space early in the piece would make it short: cut between characters instead.
+  CHECK(split_text("a bcdefghij", 8) == std::vector<std::string_view>{"a bcdefg", "hij"});
+  std::string words;
+  for (int i = 0; i < 300; ++i) words += "word ";
+  for (const auto piece : split_text(words, 1024)) {
+    CHECK(piece.size() <= 1024);
+    CHECK(piece.starts_with("word"));
+    CHECK(piece.ends_with("word"));
+  }
+}
