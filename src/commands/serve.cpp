@@ -1,6 +1,7 @@
 // `udpchat serve`: the relay.
 #include <fmt/format.h>
 
+#include <cerrno>
 #include <charconv>
 #include <cstdio>
 #include <filesystem>
@@ -9,6 +10,7 @@
 #include <optional>
 #include <random>
 #include <string_view>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -66,10 +68,13 @@ std::vector<std::string> split_servers(const std::vector<std::string>& values) {
 bool write_port_file(const std::string& path, std::uint16_t port, std::string& error) {
   const std::string temporary = path + ".tmp";
   {
+    errno = 0;
     std::ofstream out(temporary, std::ios::trunc);
     out << port << '\n';
     if (!out.flush()) {
-      error = fmt::format("cannot write port file '{}'", temporary);
+      const int why = errno;
+      error = fmt::format("cannot write port file '{}': {}", path,
+                          why != 0 ? std::generic_category().message(why) : "write failed");
       return false;
     }
   }
@@ -131,12 +136,13 @@ int run_serve(const ServeOptions& options) {
     return kExitFailure;
   }
 
-  log.info("listening", {{"address", net::format_endpoint(relay->local_endpoint())}});
+  // Before "listening": a node that cannot tell its port never says it is serving.
   if (!options.port_file.empty() &&
       !write_port_file(options.port_file, relay->local_endpoint().port(), error)) {
     print_error(error);
     return kExitFailure;
   }
+  log.info("listening", {{"address", net::format_endpoint(relay->local_endpoint())}});
   if (options.node.relay.legacy) {
     log.warn("legacy mode", {{"note",
                               "open relay: any address joins without a cookie; "

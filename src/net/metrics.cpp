@@ -164,7 +164,9 @@ std::unique_ptr<MetricsEndpoint> start_metrics(const std::string& address, std::
     const std::string bound = ports.empty() ? address : host + ":" + std::to_string(ports.front());
     return std::make_unique<PrometheusEndpoint>(std::move(exposer), bound);
   } catch (const std::exception& e) {
-    error = "cannot serve metrics on " + address + ": " + e.what();
+    // civetweb's own words ("null context when constructing CivetServer") follow the likely cause.
+    error = "cannot serve metrics on " + address +
+            " (the port is in use, or the address is not this host's): " + e.what();
     return nullptr;
   }
 }

@@ -230,6 +230,16 @@ TEST_CASE("serve reports a port already in use and exits 1", "[e2e][serve]") {
   CHECK(result.err.starts_with("udpchat: error: cannot bind 127.0.0.1:"));
 }
 
+TEST_CASE("a port file that cannot be written is named with the reason, before listening",
+          "[e2e][serve]") {
+  const auto result = run_udpchat({"serve", "--bind", "127.0.0.1:0", "--port-file",
+                                   "/nonexistent-udpchat-dir/port", "--duration", "5s"});
+  CHECK(result.exit_code == 1);
+  CHECK(result.err.find("cannot write port file '/nonexistent-udpchat-dir/port': No such file") !=
+        std::string::npos);
+  CHECK(result.err.find("listening") == std::string::npos);
+}
+
 TEST_CASE("bad serve options are usage errors with exit code 2", "[e2e][serve]") {
   for (const auto& args : std::vector<std::vector<std::string>>{
            {"serve", "--max-clients", "0"},
