@@ -141,9 +141,10 @@ void add_chat(CLI::App& app, Runner& run) {
   add_count(*cmd, "--history", options->session.history, 0, 1'000'000,
             "On joining, fetch and show the room's last N lines (a server with repair)");
   add_quiet(*cmd, options->quiet, "lines received and problems stay");
-  cmd->add_flag("!--no-repair", options->session.repair,
-                "Do not number lines or ask for lost ones: the original bytes, as to an older "
-                "server");
+  // A callback, not a negated flag: CLI11 2.1 would show the latter as `--no-repair{false}`.
+  cmd->add_flag_callback(
+      "--no-repair", [options] { options->session.repair = false; },
+      "Do not number lines or ask for lost ones: the original bytes, as to an older server");
   cmd->callback([options, &run] { run = [options] { return run_chat(*options); }; });
 }
 
