@@ -318,6 +318,17 @@ int run_bench(BenchOptions options) {
     }
     print_table(where, *result.report);
   }
+  // The likeliest cause of heavy loss against a default serve is its per-member budget.
+  const core::BenchReport& r = *result.report;
+  const double budget = core::RelayConfig{}.datagram_limit.rate;
+  if (!options.embedded && r.server == core::ServerKind::udpchat && r.lost_percent() > 1.0 &&
+      r.rate / r.senders > budget) {
+    fmt::print(stderr,
+               "udpchat: note: each sender offered {:.0f} lines/s; a serve with its default "
+               "--rate-limit ({:.0f}/s per member) drops the rest: bench a serve run with "
+               "--rate-limit off, or use more --senders\n",
+               r.rate / r.senders, budget);
+  }
   return kExitOk;
 }
 

@@ -98,6 +98,20 @@ TEST_CASE("bench names an IPv6 target in brackets, as it is typed", "[e2e][bench
   CHECK(server.address().starts_with("[::1]:"));
 }
 
+TEST_CASE("bench says when a default serve's per-member budget explains the loss",
+          "[e2e][bench]") {
+  Server server;
+  const auto result = run_udpchat({"bench", server.address(), "--clients", "2", "--rate", "1000",
+                                   "--duration", "1s", "--warmup", "100ms"});
+  REQUIRE(result.exit_code == 0);
+  CHECK(result.err.find("note: each sender offered 1000 lines/s; a serve with its default "
+                        "--rate-limit (200/s per member)") != std::string::npos);
+  const auto within = run_udpchat({"bench", server.address(), "--clients", "2", "--rate", "100",
+                                   "--duration", "500ms", "--warmup", "100ms"});
+  REQUIRE(within.exit_code == 0);
+  CHECK(within.err.find("note:") == std::string::npos);
+}
+
 TEST_CASE("bench exits 3 when refused and 2 on bad options", "[e2e][bench]") {
   CHECK(run_udpchat({"bench", "127.0.0.1:" + std::to_string(udpchat::test::free_port()),
                      "--duration", "1s"})
