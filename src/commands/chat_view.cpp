@@ -137,8 +137,9 @@ class TextView final : public net::ChatView {
                      }
                      if (joined.legacy) {
                        status(
-                           fmt::format("-- no cookie from {}: it speaks the original protocol, "
-                                       "continuing in legacy mode",
+                           fmt::format("-- no cookie from {} within 1.4 s: it speaks the original "
+                                       "protocol (or does not answer at all), continuing in "
+                                       "legacy mode",
                                        server_));
                      }
                      status(fmt::format("joined {} ({}) as {}{}{}", server_,
