@@ -46,8 +46,8 @@ std::int64_t now_ns() {
 }
 
 core::TimePoint to_time_point(std::int64_t ns) {
-  return core::TimePoint(std::chrono::duration_cast<core::TimePoint::duration>(
-      std::chrono::nanoseconds(ns)));
+  return core::TimePoint(
+      std::chrono::duration_cast<core::TimePoint::duration>(std::chrono::nanoseconds(ns)));
 }
 
 std::uint64_t to_ns(core::TimePoint time) {

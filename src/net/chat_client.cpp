@@ -121,10 +121,11 @@ awaitable<void> ChatClient::session() {
   }
   if (session_->state() == core::SessionState::legacy && !settings_.session.room.empty()) {
     // Lines meant for one room would reach everyone on the server.
-    finish(ChatEnd::failed,
-           fmt::format("{} speaks the original protocol (or sent no cookie within 1.4 s), which has "
-                       "no rooms: nothing sent to room {}",
-                       server_, settings_.session.room));
+    finish(
+        ChatEnd::failed,
+        fmt::format("{} speaks the original protocol (or sent no cookie within 1.4 s), which has "
+                    "no rooms: nothing sent to room {}",
+                    server_, settings_.session.room));
     session_->leave();
     apply();
     co_return;
@@ -201,9 +202,8 @@ awaitable<void> ChatClient::input_loop() {
   // Lines still paced out at the send budget (a long pipe) go first, however long that takes
   // while the server is there; --linger bounds only a wait for an absent server.
   while (!done_ && session_->queued() > 0) {
-    co_await wait_until(core::TimePoint::max(), [&] {
-      return done_ || session_->queued() == 0 || !session_->is_member();
-    });
+    co_await wait_until(core::TimePoint::max(),
+                        [&] { return done_ || session_->queued() == 0 || !session_->is_member(); });
     if (done_ || session_->queued() == 0) break;
     co_await wait_until(core::Clock::now() + settings_.linger,
                         [&] { return done_ || session_->is_member(); });

@@ -1,11 +1,11 @@
 #include "net/line_source.hpp"
 
 #include <condition_variable>
+#include <cstddef>
 #include <deque>
 #include <functional>
 #include <mutex>
 #include <thread>
-#include <cstddef>
 
 namespace udpchat::net {
 

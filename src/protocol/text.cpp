@@ -137,7 +137,9 @@ std::vector<std::string_view> split_text(std::string_view text, std::size_t max_
       } else {
         // Else back up to the start of the sequence the cut would split (at most 3 bytes).
         std::size_t back = cut;
-        while (back > 0 && cut - back < 3 && is_continuation(static_cast<unsigned char>(text[back]))) --back;
+        while (back > 0 && cut - back < 3 &&
+               is_continuation(static_cast<unsigned char>(text[back])))
+          --back;
         if (back > 0 && !is_continuation(static_cast<unsigned char>(text[back]))) cut = back;
       }
     }

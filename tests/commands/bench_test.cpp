@@ -98,8 +98,7 @@ TEST_CASE("bench names an IPv6 target in brackets, as it is typed", "[e2e][bench
   CHECK(server.address().starts_with("[::1]:"));
 }
 
-TEST_CASE("bench says when a default serve's per-member budget explains the loss",
-          "[e2e][bench]") {
+TEST_CASE("bench says when a default serve's per-member budget explains the loss", "[e2e][bench]") {
   Server server;
   const auto result = run_udpchat({"bench", server.address(), "--clients", "2", "--rate", "1000",
                                    "--duration", "1s", "--warmup", "100ms"});

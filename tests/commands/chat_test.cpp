@@ -257,7 +257,8 @@ TEST_CASE("chat --room against an original-protocol server sends nothing and exi
   Process client({"chat", "--nick", "n", "--room", "ops", address}, "meant for ops only\n");
   CHECK(client.wait(10s) == 1);
   CHECK(client.err().find("no rooms: nothing sent to room ops") != std::string::npos);
-  for (const auto& datagram : legacy.received()) CHECK(datagram.find("meant for ops") == std::string::npos);
+  for (const auto& datagram : legacy.received())
+    CHECK(datagram.find("meant for ops") == std::string::npos);
 }
 
 TEST_CASE("chat exits 3 on a refused port and 4 on an unknown host", "[e2e][chat]") {

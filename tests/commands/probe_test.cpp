@@ -10,8 +10,8 @@
 #include "support/udp_peer.hpp"
 
 using namespace std::chrono_literals;
-using udpchat::test::LegacyServer;
 using udpchat::test::free_port;
+using udpchat::test::LegacyServer;
 using udpchat::test::loopback;
 using udpchat::test::Process;
 using udpchat::test::run_udpchat;
