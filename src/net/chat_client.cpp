@@ -200,18 +200,21 @@ awaitable<void> ChatClient::input_loop() {
     return done_ || session_->is_member() || session_->state() == core::SessionState::ended;
   });
   // Lines still paced out at the send budget (a long pipe) go first, however long that takes
-  // while the server is there; --linger bounds only a wait for an absent server.
+  // while they keep going; --linger bounds a wait without progress (the server away, a /join
+  // never confirmed), and then nothing more can settle.
+  bool stalled = false;
   while (!done_ && session_->queued() > 0) {
-    co_await wait_until(core::TimePoint::max(),
-                        [&] { return done_ || session_->queued() == 0 || !session_->is_member(); });
-    if (done_ || session_->queued() == 0) break;
+    const std::size_t before = session_->queued();
     co_await wait_until(core::Clock::now() + settings_.linger,
-                        [&] { return done_ || session_->is_member(); });
-    if (!session_->is_member()) break;
+                        [&] { return done_ || session_->queued() < before; });
+    stalled = !done_ && session_->queued() >= before;
+    if (stalled) break;
   }
   // Then --linger waits for the echo of every line sent.
-  co_await wait_until(core::Clock::now() + settings_.linger,
-                      [&] { return done_ || session_->settled(); });
+  if (!stalled) {
+    co_await wait_until(core::Clock::now() + settings_.linger,
+                        [&] { return done_ || session_->settled(); });
+  }
   if (done_) co_return;
   session_->leave();
   apply();

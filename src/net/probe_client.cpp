@@ -117,7 +117,8 @@ awaitable<ProbeReport> probe(ProbeRequest request) {
       }
       if (attempt.status == ProbeStatus::timeout) {
         timed_out = true;
-        ++lost;
+        // Without --wait, --count bounds the pings however many addresses the host has.
+        if (++lost >= request.count && !request.wait) break;
       } else {
         refusal = attempt;
       }

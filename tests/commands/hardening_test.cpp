@@ -192,13 +192,14 @@ TEST_CASE("20,000 joins never pass max-clients and every member expires on time"
   REQUIRE(m.last_joined_ms >= 0);
   REQUIRE(m.last_expired_ms >= 0);
   // The last member to join is among the last to expire: 2 s + 500 ms after it at the latest,
-  // plus 250 ms for the sweep's timer on a loaded machine and the writing of 4096 log lines
-  // (a sweep once per hb-timeout would take up to 4 s).
+  // plus 500 ms for the sweep's timer on a loaded machine and the writing of the sweep's log
+  // lines (each stamped as written). The joined line is stamped a moment after the member was
+  // last heard, hence 1990 below.
   long span = m.last_expired_ms - m.last_joined_ms;
   if (span < 0) span += 24 * 3600 * 1000;  // past midnight
   INFO("the last member expired " << span << " ms after it joined");
-  CHECK(span >= 2000);
-  CHECK(span <= 2000 + 500 + 250);
+  CHECK(span >= 1990);
+  CHECK(span <= 2000 + 500 + 500);
 }
 
 TEST_CASE("a flooding member gets only its budget relayed while others get through",
