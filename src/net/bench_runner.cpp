@@ -89,6 +89,9 @@ struct BenchRunner::Impl {
   std::size_t joined = 0;
   asio::steady_timer wake;  // cancelled when a wait's condition may have changed
   asio::steady_timer tick;  // the sessions' timers
+  // Set by close(): a tick already due when its timer is cancelled still completes without an
+  // error, and a loop that only looked at the error would tick on, keeping io.run() alive.
+  bool stopped = false;
 #ifdef __linux__
   // One receive buffer for every client: each loop handles a whole batch before it yields.
   ReceiveBatch batch{kBatch, kSlotBytes};
@@ -200,7 +203,7 @@ struct BenchRunner::Impl {
     while (true) {
       tick.expires_after(kTick);
       auto [ec] = co_await tick.async_wait(use_nothrow);
-      if (ec) co_return;
+      if (ec || stopped) co_return;
       const auto now = core::Clock::now();
       for (auto& client : clients) {
         if (!client->session || client->session->deadline() > now) continue;
@@ -213,7 +216,7 @@ struct BenchRunner::Impl {
   // Waits until `done()` or `limit` has passed; receive handlers wake it.
   template <class Done>
   awaitable<void> wait_until(core::TimePoint limit, Done done) {
-    while (!done() && core::Clock::now() < limit) {
+    while (!stopped && !done() && core::Clock::now() < limit) {
       wake.expires_at(limit);
       co_await wake.async_wait(use_nothrow);
     }
@@ -307,6 +310,7 @@ void BenchRunner::close() {
     }
   }
   std::error_code ignored;
+  s.stopped = true;
   s.tick.cancel();
   s.wake.cancel();
   for (auto& client : s.clients) client->socket.close(ignored);
