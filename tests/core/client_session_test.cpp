@@ -144,6 +144,12 @@ std::vector<T> events_of(ClientSession& session) {
   return found;
 }
 
+// A cookie and a welcome, as a udpchat server without repair would send them: joined at t0.
+void join_by_hand(ClientSession& session) {
+  session.on_datagram("cookie AAAA", t0);
+  session.on_datagram("welcome 10.0.0.1 9", t0);
+}
+
 std::vector<std::string> texts(const std::vector<event::Message>& messages) {
   std::vector<std::string> out;
   for (const auto& m : messages) out.push_back(m.text);
@@ -391,8 +397,7 @@ TEST_CASE("a silent server is declared gone after six heartbeats and rejoined wh
 TEST_CASE("acks handled outside the session keep it a member though every pong is lost",
           "[core][session]") {
   ClientSession session(session_config(), t0);
-  session.on_datagram("cookie AAAA", t0);
-  session.on_datagram("welcome 10.0.0.1 9", t0);
+  join_by_hand(session);
   session.take_events();
   for (auto now = t0; now < t0 + 10s; now += 100ms) {
     session.heard_from_server(now);
@@ -408,8 +413,7 @@ TEST_CASE("acks handled outside the session keep it a member though every pong i
 TEST_CASE("a line longer than a datagram is split at character boundaries, in order",
           "[core][session]") {
   ClientSession session(session_config(), t0);
-  session.on_datagram("cookie AAAA", t0);
-  session.on_datagram("welcome 10.0.0.1 9", t0);
+  join_by_hand(session);
   session.take_datagrams();
   std::string chinese;
   for (int i = 0; i < 400; ++i) chinese += "\xE4\xBD\xA0";  // 你: 1200 bytes
@@ -424,8 +428,7 @@ TEST_CASE("a line longer than a datagram is split at character boundaries, in or
 
 TEST_CASE("lines that cannot be sent are refused whole and never sent", "[core][session]") {
   ClientSession session(session_config(), t0);
-  session.on_datagram("cookie AAAA", t0);
-  session.on_datagram("welcome 10.0.0.1 9", t0);
+  join_by_hand(session);
   session.take_datagrams();
   CHECK(session.send_line("bad \xFF utf8", t0) == LineVerdict::invalid_utf8);
   CHECK(session.send_line("bell\a", t0) == LineVerdict::control_character);
@@ -454,8 +457,7 @@ TEST_CASE("beyond the bound the oldest waiting line goes, and the session says s
 
 TEST_CASE("a burst of lines is paced below the server's default budget", "[core][session]") {
   ClientSession session(session_config(), t0);
-  session.on_datagram("cookie AAAA", t0);
-  session.on_datagram("welcome 10.0.0.1 9", t0);
+  join_by_hand(session);
   session.take_datagrams();
   for (int i = 0; i < 300; ++i) session.send_line(fmt::format("line {}", i), t0);
   CHECK(session.take_datagrams().size() == 200);  // the burst
@@ -467,8 +469,7 @@ TEST_CASE("a burst of lines is paced below the server's default budget", "[core]
 TEST_CASE("datagrams that break the field rules are counted and reported once",
           "[core][session]") {
   ClientSession session(session_config(), t0);
-  session.on_datagram("cookie AAAA", t0);
-  session.on_datagram("welcome 10.0.0.1 9", t0);
+  join_by_hand(session);
   session.take_events();
   session.on_datagram("ack: 10.0.0.1 9 \x1B[2J\nhi\n", t0);
   session.on_datagram("ack: 1.2.3.4.5 9\nhi\n", t0);
