@@ -89,6 +89,8 @@ class NatsBackplane final : public Backplane {
 
   void post_state(State state, std::string url);
   void change_state(State state, const std::string& url);
+  // Destroys a subscription, keeping what nats.c dropped on it in the count.
+  void retire(natsSubscription* subscription);
 
   asio::io_context& io_;
   const Logger& log_;
@@ -186,12 +188,16 @@ void NatsBackplane::subscribe(std::string_view room) {
   subscriptions_.emplace(std::string(room), subscription);
 }
 
+void NatsBackplane::retire(natsSubscription* subscription) {
+  unsubscribed_dropped_ += engine_dropped(subscription);
+  natsSubscription_Destroy(subscription);
+}
+
 void NatsBackplane::unsubscribe(std::string_view room) {
   const auto it = subscriptions_.find(std::string(room));
   if (it == subscriptions_.end()) return;
-  unsubscribed_dropped_ += engine_dropped(it->second);
   natsSubscription_Unsubscribe(it->second);
-  natsSubscription_Destroy(it->second);
+  retire(it->second);
   subscriptions_.erase(it);
 }
 
@@ -206,10 +212,7 @@ bool NatsBackplane::publish(std::string_view room, std::string_view envelope) {
 void NatsBackplane::close() {
   if (options_ == nullptr) return;
   open_ = false;
-  for (auto& [room, subscription] : subscriptions_) {
-    unsubscribed_dropped_ += engine_dropped(subscription);
-    natsSubscription_Destroy(subscription);
-  }
+  for (auto& [room, subscription] : subscriptions_) retire(subscription);
   subscriptions_.clear();
   if (connection_ != nullptr) {
     natsConnection_Close(connection_);

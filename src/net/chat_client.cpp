@@ -201,17 +201,16 @@ awaitable<void> ChatClient::input_loop() {
   });
   // Lines still paced out at the send budget (a long pipe) go first, however long that takes
   // while they keep going; --linger bounds a wait without progress (the server away, a /join
-  // never confirmed), and then nothing more can settle.
-  bool stalled = false;
+  // never confirmed).
   while (!done_ && session_->queued() > 0) {
     const std::size_t before = session_->queued();
     co_await wait_until(core::Clock::now() + settings_.linger,
                         [&] { return done_ || session_->queued() < before; });
-    stalled = !done_ && session_->queued() >= before;
-    if (stalled) break;
+    if (session_->queued() >= before) break;
   }
-  // Then --linger waits for the echo of every line sent.
-  if (!stalled) {
+  // Then --linger waits for the echo of every line sent, unless some never went: those cannot
+  // settle.
+  if (session_->queued() == 0) {
     co_await wait_until(core::Clock::now() + settings_.linger,
                         [&] { return done_ || session_->settled(); });
   }

@@ -132,9 +132,10 @@ awaitable<ProbeReport> probe(ProbeRequest request) {
                                    core::format_duration(request.timeout))
                      : fmt::format("no answer within {}", core::format_duration(request.timeout));
     }
-    if (reached) break;
-    if (!request.wait && !(timed_out && lost < request.count)) break;
-    if (request.wait && core::Clock::now() >= give_up) break;
+    // Again while --wait lasts; without it, while a silent server has had fewer than --count.
+    const bool again =
+        request.wait ? core::Clock::now() < give_up : timed_out && lost < request.count;
+    if (reached || !again) break;
     if (!timed_out) {
       pause.expires_after(kRetryPause);
       co_await pause.async_wait(use_nothrow);
