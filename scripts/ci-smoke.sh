@@ -29,10 +29,8 @@ for _ in $(seq 100); do [ -s "$work/port" ] && break; sleep 0.05; done
 address=127.0.0.1:$(cat "$work/port")
 "$udpchat" probe --wait 10s "$address" || fail "probe did not get an answer"
 
-# The listener's stdin stays open (a pipe from a sleeping writer) until it is told to stop.
-# Process substitution keeps the listener a direct child, and the sleeper holds none of this
-# script's output (a pipeline's subshell would keep a caller reading it waiting for 60 s).
-"$udpchat" chat --json --nick listener "$address" < <(sleep 60 2>/dev/null) >"$work/listener.out" 2>&1 &
+# The listener only receives, until the server's `end`.
+"$udpchat" chat --json --listen --nick listener "$address" >"$work/listener.out" 2>&1 &
 listener_pid=$!
 for _ in $(seq 100); do grep -q '"type":"joined"' "$work/listener.out" && break; sleep 0.05; done
 grep -q '"type":"joined"' "$work/listener.out" || fail "the listener did not join"

@@ -1,5 +1,6 @@
 // `udpchat chat`: the interactive client, also usable from scripts.
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <clocale>
 #include <iostream>
@@ -18,13 +19,47 @@ namespace udpchat::commands {
 namespace {
 
 struct ChatOptions {
-  std::string target{net::kDefaultTarget};
+  // The target, and anything a user typed after it (a message meant for -m, say).
+  std::vector<std::string> words;
+  std::vector<std::string> messages;  // -m: posted in order, as written; stdin is not read
   core::SessionConfig session;
   core::Duration linger = std::chrono::seconds(1);
   bool json = false;
   bool listen = false;
   bool quiet = false;
+  bool commands = false;    // slash commands in piped input
+  bool nick_exact = false;  // a taken nick ends the client instead of taking the next free one
 };
+
+// Usage problems the options cannot say themselves; empty when there are none.
+std::string usage_problem(const ChatOptions& options) {
+  const std::string said = fmt::format("{}", fmt::join(options.words, " "));
+  if (options.words.size() > 1) {
+    return fmt::format("unexpected '{}' after the target {}: to post a message, use -m '{}'",
+                       fmt::join(options.words.begin() + 1, options.words.end(), " "),
+                       options.words.front(),
+                       fmt::join(options.words.begin() + 1, options.words.end(), " "));
+  }
+  if (options.words.size() == 1 &&
+      options.words.front().find_first_of(" \t") != std::string::npos) {
+    return fmt::format("'{}' is not HOST:PORT: to post a message, use -m '{}'", said, said);
+  }
+  for (const auto& message : options.messages) {
+    if (message.find_first_of("\r\n") != std::string::npos) {
+      return "-m takes one line, and this message holds a line break: give one -m per line, or "
+             "pipe the text";
+    }
+  }
+  if (!options.messages.empty() && options.listen) return "--listen sends nothing: drop -m";
+  if (!options.messages.empty() && options.commands) {
+    return "--commands reads commands from standard input; -m text is posted as written";
+  }
+  if (!options.session.room.empty() && options.session.nick.empty()) {
+    // The join's fields are positional: reg <cookie> <nick> <room>.
+    return "--room needs --nick";
+  }
+  return {};
+}
 
 // Typed text is UTF-8 on the wire: the line editor reads multibyte input only under a locale
 // that says so. The environment's is used when it is UTF-8, else C.UTF-8.
@@ -46,7 +81,7 @@ int exit_code(net::ChatEnd end) {
     case net::ChatEnd::unresolved:
       return kExitUnresolved;
     case net::ChatEnd::nick_taken:
-      return kExitUsage;
+      return kExitNickTaken;
     case net::ChatEnd::undelivered:
     case net::ChatEnd::failed:
       return kExitFailure;
@@ -54,23 +89,38 @@ int exit_code(net::ChatEnd end) {
   return kExitFailure;
 }
 
-int run_chat(const ChatOptions& options) {
+int run_chat(ChatOptions options) {
+  if (const std::string problem = usage_problem(options); !problem.empty()) {
+    print_error(problem);
+    return kExitUsage;
+  }
+  const std::string target_text =
+      options.words.empty() ? std::string(net::kDefaultTarget) : options.words.front();
   std::string error;
-  auto target = net::parse_target(options.target, error);
+  auto target = net::parse_target(target_text, error);
   if (!target) {
     print_error(error);
     return kExitUsage;
   }
-  if (!options.session.room.empty() && options.session.nick.empty()) {
-    // The join's fields are positional: reg <cookie> <nick> <room>.
-    print_error("--room needs --nick");
-    return kExitUsage;
-  }
+
+  // Who is at the other end of standard input decides what a line means: a person's commands,
+  // or a script's text, posted as written.
+  const bool typed =
+      options.messages.empty() && !options.listen && net::Terminal::input_is_terminal();
+  net::ChatSettings settings{*target, options.session, options.linger, options.listen};
+  settings.input = typed              ? core::InputMode::terminal
+                   : options.commands ? core::InputMode::commands
+                                      : core::InputMode::text;
+  settings.session.nick_policy = options.nick_exact ? core::NickPolicy::exact
+                                 : typed            ? core::NickPolicy::alternate_on_rejoin
+                                                    : core::NickPolicy::alternate;
+  // --listen ends with the server; everything else waits for it to come back.
+  settings.session.rejoin_after_end = !options.listen;
 
   asio::io_context io(1);
-  // Interactive only when a person is at both ends; pipes get plain line mode.
+  // The line editor only when a person is at both ends; pipes get plain line mode.
   std::unique_ptr<net::Terminal> terminal;
-  if (!options.json && !options.listen && net::Terminal::available()) {
+  if (typed && !options.json && net::Terminal::available()) {
     use_utf8_input();
     terminal = std::make_unique<net::Terminal>(io.get_executor());
   }
@@ -78,15 +128,22 @@ int run_chat(const ChatOptions& options) {
       options.json ? make_json_view(options.session.nick)
                    : make_text_view(terminal.get(), options.session.nick, options.quiet);
   std::unique_ptr<net::LineSource> input;
-  if (!options.listen)
+  if (!options.messages.empty()) {
+    input = std::make_unique<net::LineSource>(io.get_executor(), std::move(options.messages));
+  } else if (!options.listen) {
     input = std::make_unique<net::LineSource>(io.get_executor(), std::cin, terminal.get());
+  }
 
-  net::ChatClient client(
-      io, net::ChatSettings{*target, options.session, options.linger, options.listen}, *view,
-      input.get());
+  net::ChatClient client(io, std::move(settings), *view, input.get());
   const net::ChatEnd end = client.run();
   terminal.reset();  // restore the terminal before the last words
-  if (!client.error().empty()) print_error(client.error());
+  if (!client.error().empty()) {
+    // `chat deploy` meant as a message reads as a host name.
+    const bool bare_word = target_text.find_first_of(":.") == std::string::npos;
+    print_error(end == net::ChatEnd::unresolved && bare_word
+                    ? fmt::format("{} (to post a message, use -m '{}')", client.error(), target_text)
+                    : client.error());
+  }
   return exit_code(end);
 }
 
@@ -117,9 +174,13 @@ void add_chat(CLI::App& app, Runner& run) {
       "  udpchat chat --nick alice --room ops --history 20\n"
       "  echo \"deploy $VERSION done\" | udpchat chat chat.example.org:9998 --nick ci\n"
       "  udpchat chat --listen --json > chat.log &");
-  cmd->add_option("target", options->target, "Relay address, HOST:PORT")
-      ->capture_default_str()
+  cmd->add_option("target", options->words, "Relay address, HOST:PORT")
+      ->default_str(std::string(net::kDefaultTarget))
       ->type_name("HOST:PORT");
+  cmd->add_option("-m,--message", options->messages,
+                  "Post TEXT (one line, as written) instead of reading standard input; "
+                  "repeatable, in order")
+      ->type_name("TEXT");
   cmd->add_option("-n,--nick", options->session.nick,
                   "Name shown to others, unique in its room (1-32 of A-Z a-z 0-9 _ . -)")
       ->type_name("NICK")
@@ -142,6 +203,11 @@ void add_chat(CLI::App& app, Runner& run) {
   add_count(*cmd, "--history", options->session.history, 0, 1'000'000,
             "On joining, fetch and show the room's last N lines (a server with repair)");
   add_quiet(*cmd, options->quiet, "lines received and problems stay");
+  cmd->add_flag("--commands", options->commands,
+                "Read /join, /history, /quit and // in piped input (a terminal always does)");
+  cmd->add_flag("--nick-exact", options->nick_exact,
+                "A taken nick ends the client (exit 5) instead of taking the next free one "
+                "(NICK2, NICK3, ...)");
   // A callback, not a negated flag: CLI11 2.1 would show the latter as `--no-repair{false}`.
   cmd->add_flag_callback(
       "--no-repair", [options] { options->session.repair = false; },

@@ -4,6 +4,7 @@
 
 #include <fmt/chrono.h>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <cstdio>
 #include <ctime>
@@ -37,22 +38,22 @@ std::string_view code_of(core::JoinTrouble why) {
       return "silent";
     case core::JoinTrouble::no_cookie:
       return "no_cookie";
+    case core::JoinTrouble::server_closed:
+      return "server_closed";
   }
   return "joining";
 }
 
 std::string_view code_of(core::Unsent why) {
   switch (why) {
-    case core::Unsent::overflow:
-      return "overflow";
     case core::Unsent::room_refused:
       return "room_refused";
     case core::Unsent::stale_room:
       return "stale_room";
-    case core::Unsent::gave_up:
-      return "gave_up";
+    case core::Unsent::needs_numbering:
+      return "needs_numbering";
   }
-  return "overflow";
+  return "unsent";
 }
 
 std::string_view code_of(net::ClientNotice what) {
@@ -69,6 +70,10 @@ std::string_view code_of(net::ClientNotice what) {
       return "bad_room";
     case net::ClientNotice::same_room:
       return "same_room";
+    case net::ClientNotice::input_paused:
+      return "input_paused";
+    case net::ClientNotice::stopped:
+      return "stopped";
   }
   return "notice";
 }
@@ -89,24 +94,37 @@ std::string describe(const event::Joining& joining) {
       return "server not answering, rejoining";
     case core::JoinTrouble::no_cookie:
       return "the server speaks udpchat after all: joining";
+    case core::JoinTrouble::server_closed:
+      return "the server closed the chat: joining again when it is back (every 30 s at most); "
+             "lines typed meanwhile wait";
   }
   return "joining…";
 }
 
+// 'first line', 'second' and 3 more.
+std::string named(const std::vector<std::string>& texts) {
+  constexpr std::size_t kNamed = 3;
+  std::vector<std::string> names;
+  for (std::size_t i = 0; i < texts.size() && i < kNamed; ++i) {
+    names.push_back("'" + protocol::printable(texts[i]) + "'");
+  }
+  std::string out = fmt::format("{}", fmt::join(names, ", "));
+  if (texts.size() > kNamed) out += fmt::format(" and {} more", texts.size() - kNamed);
+  return out;
+}
+
 std::string describe(const event::LinesUnsent& unsent, const std::string& room) {
   switch (unsent.why) {
-    case core::Unsent::overflow:
-      return fmt::format("{} line(s) dropped, oldest first: too many were waiting for the server",
-                         unsent.count);
     case core::Unsent::room_refused:
-      return fmt::format("{} line(s) typed after that /join not sent; still in room {}",
-                         unsent.count, room);
+      return fmt::format("{} line(s) typed after that /join not sent; still in room {}: {}",
+                         unsent.count, room, named(unsent.texts));
     case core::Unsent::stale_room:
-      return fmt::format("{} unacknowledged line(s) not sent again: meant for a room since left",
-                         unsent.count);
-    case core::Unsent::gave_up:
-      return fmt::format("{} line(s) given up: sent again and again, never acknowledged",
-                         unsent.count);
+      return fmt::format("{} unacknowledged line(s) not sent again: meant for a room since left: {}",
+                         unsent.count, named(unsent.texts));
+    case core::Unsent::needs_numbering:
+      return fmt::format("{} line(s) not sent: they read as protocol commands, and this server "
+                         "does not number lines (the only way to send such text): {}",
+                         unsent.count, named(unsent.texts));
   }
   return {};
 }
@@ -123,7 +141,8 @@ class TextView final : public net::ChatView {
     std::visit(Overloaded{
                    [&](const event::Joining& joining) {
                      // The first attempt is announced by notice(joining) with the server's address.
-                     if (joining.why == core::JoinTrouble::server_full) {
+                     if (joining.why == core::JoinTrouble::server_full ||
+                         joining.why == core::JoinTrouble::server_closed) {
                        say(describe(joining));  // a problem: said even with --quiet
                      } else if (joining.why != core::JoinTrouble::none) {
                        status("-- " + describe(joining));
@@ -131,6 +150,11 @@ class TextView final : public net::ChatView {
                    },
                    [&](const event::Joined& joined) {
                      room_ = joined.room;
+                     if (!nick_.empty() && joined.nick != nick_ && joined.nick != held_) {
+                       say(fmt::format("nick {} is taken in room {}: you are {}", nick_,
+                                       joined.room, joined.nick));
+                     }
+                     held_ = joined.nick;
                      if (joined.again) {
                        status(fmt::format("-- rejoined {}, room {}", server_, joined.room));
                        return;
@@ -145,7 +169,7 @@ class TextView final : public net::ChatView {
                      status(fmt::format("joined {} ({}) as {}{}{}", server_,
                                         joined.legacy ? "legacy" : "udpchat",
                                         joined.address.empty() ? "unknown address" : joined.address,
-                                        nick_.empty() ? "" : ", nick " + nick_,
+                                        joined.nick.empty() ? "" : ", nick " + joined.nick,
                                         joined.legacy ? "" : ", room " + joined.room));
                      if (terminal_ != nullptr)
                        status("type a line and press enter; /help lists commands");
@@ -172,7 +196,7 @@ class TextView final : public net::ChatView {
                    [&](const event::RoomRefused& refused) {
                      say(refused.nick_taken
                              ? fmt::format("could not move to room {}: nick {} is taken there",
-                                           refused.room, nick_)
+                                           refused.room, held_)
                              : fmt::format("could not move to room {}: the server has no rooms",
                                            refused.room));
                    },
@@ -214,7 +238,8 @@ class TextView final : public net::ChatView {
   }
 
   net::Terminal* terminal_;
-  std::string nick_;
+  std::string nick_;  // asked for
+  std::string held_;  // as joined: nick_, or the next free one
   bool quiet_;
   std::string server_;
   std::string room_;
@@ -242,7 +267,7 @@ class JsonView final : public net::ChatView {
                     {"server", server_},
                     {"mode", joined.legacy ? "legacy" : "udpchat"},
                     {"address", joined.address.empty() ? Json() : Json(joined.address)},
-                    {"nick", nick_.empty() ? Json() : Json(nick_)},
+                    {"nick", joined.nick.empty() ? Json() : Json(joined.nick)},
                     {"room", joined.legacy ? Json() : Json(joined.room)}});
             },
             [&](const event::Message& m) {
@@ -266,7 +291,10 @@ class JsonView final : public net::ChatView {
                     {"reason", refused.nick_taken ? "nick_taken" : "no_rooms"}});
             },
             [&](const event::LinesUnsent& unsent) {
-              emit({{"type", "unsent"}, {"count", unsent.count}, {"reason", code_of(unsent.why)}});
+              emit({{"type", "unsent"},
+                    {"count", unsent.count},
+                    {"reason", code_of(unsent.why)},
+                    {"lines", unsent.texts}});
             },
             [&](const event::Malformed&) {
               emit({{"type", "malformed"}});

@@ -14,6 +14,7 @@ namespace udpchat::commands {
 
 using core::exit_code;
 using core::kExitFailure;
+using core::kExitNickTaken;
 using core::kExitOk;
 using core::kExitRefused;
 using core::kExitUnresolved;

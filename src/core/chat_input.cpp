@@ -7,10 +7,13 @@
 
 namespace udpchat::core {
 
-ChatInput parse_input(std::string_view line) noexcept {
+ChatInput parse_input(std::string_view line, InputMode mode) noexcept {
   const std::string_view text = protocol::strip(line);
   if (text.empty()) return input::Empty{};
-  if (text == "/quit" || text == protocol::kQuit) return input::Quit{};
+  if (mode == InputMode::text) return input::Chat{text};
+  if (text == "/quit" || (mode == InputMode::terminal && text == protocol::kQuit)) {
+    return input::Quit{};
+  }
   if (text == "/help") return input::Help{};
   if (text == "/join" || text.starts_with("/join ")) {
     return input::Join{protocol::strip(text.substr(5))};

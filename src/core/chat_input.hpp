@@ -1,4 +1,4 @@
-// What a line typed into `chat` asks for: a chat line or one of the client's commands. Pure.
+// What a line given to `chat` asks for: a chat line or one of the client's commands. Pure.
 #pragma once
 
 #include <cstdint>
@@ -9,7 +9,7 @@ namespace udpchat::core {
 
 namespace input {
 struct Chat {
-  std::string_view text;  // `//text` arrives here as `/text`
+  std::string_view text;  // `//text` arrives here as `/text` where commands are read
 };
 struct Join {
   std::string_view room;  // not yet checked against the room rules
@@ -28,9 +28,16 @@ struct Empty {};
 using ChatInput = std::variant<input::Chat, input::Join, input::History, input::Quit, input::Help,
                                input::Unknown, input::Empty>;
 
-// `/join ROOM`, `/history [N]` (20 by default), `/quit` (or a bare `quit`, as the original
-// client had it), `/help`; `//text`
-// sends `/text`; any other line starting with `/` is an unknown command.
-ChatInput parse_input(std::string_view line) noexcept;
+// How input lines are read. A script's text is chat whatever it says: a log line reading `quit`
+// or starting with `/` is posted, never obeyed.
+enum class InputMode : std::uint8_t {
+  text,      // every line is a chat line, as written (piped input, -m)
+  commands,  // slash commands too (--commands): /join, /history, /quit, /help, //text
+  terminal,  // a person typing: slash commands, and a bare `quit` leaves, as the original client had it
+};
+
+// `/join ROOM`, `/history [N]` (20 by default), `/quit`, `/help`; `//text` sends `/text`; any
+// other line starting with `/` is an unknown command. Only where `mode` reads commands.
+ChatInput parse_input(std::string_view line, InputMode mode) noexcept;
 
 }  // namespace udpchat::core

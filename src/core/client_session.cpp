@@ -24,6 +24,10 @@ constexpr std::array<Duration, 3> kFirstAttempts = {200ms, 400ms, 800ms};
 // Once the server is known to speak udpchat, joining never gives up: it backs off instead.
 constexpr Backoff kRejoinBackoff{200ms, 2s};
 constexpr Backoff kFullBackoff{500ms, 5s};
+// After `end` the server is restarting or gone for a while: IRC clients reconnect like this.
+constexpr Backoff kClosedBackoff{500ms, 30s};
+// A taken nick: nick2 ... nick64, then the session gives up.
+constexpr int kMaxNickTries = 63;
 // A ping every this many heartbeats; this many pings' worth of silence means the server is gone.
 constexpr std::uint64_t kPingEvery = 2;
 constexpr int kSilentHeartbeats = 6;  // three pings
@@ -32,6 +36,7 @@ constexpr int kSilentHeartbeats = 6;  // three pings
 
 ClientSession::ClientSession(SessionConfig config, TimePoint now)
     : config_(std::move(config)),
+      nick_(config_.nick),
       last_heard_(now),
       joined_room_(config_.room),
       budget_(config_.send_budget),
@@ -48,13 +53,17 @@ ClientSession::ClientSession(SessionConfig config, TimePoint now)
   start_joining(JoinTrouble::none, now);
 }
 
-void ClientSession::start_joining(JoinTrouble why, TimePoint now) {
+void ClientSession::start_joining(JoinTrouble why, TimePoint now, Duration first_in) {
   state_ = ever_joined_ ? SessionState::rejoining : SessionState::joining;
   attempts_ = 0;
   full_ = false;
   moving_ = false;
-  events_.push_back(event::Joining{why, {}});
-  request_cookie(now);
+  events_.push_back(event::Joining{why, first_in});
+  if (first_in > Duration::zero()) {
+    next_attempt_ = now + first_in;
+  } else {
+    request_cookie(now);
+  }
 }
 
 void ClientSession::request_cookie(TimePoint now) {
@@ -66,7 +75,10 @@ void ClientSession::request_cookie(TimePoint now) {
   if (!cookie_seen_ && static_cast<std::size_t>(attempts_) <= kFirstAttempts.size()) {
     delay = kFirstAttempts[static_cast<std::size_t>(attempts_ - 1)];
   } else {
-    delay = reconnect_delay(full_ ? kFullBackoff : kRejoinBackoff, attempts_, 0.0);
+    delay = reconnect_delay(full_     ? kFullBackoff
+                            : closed_ ? kClosedBackoff
+                                      : kRejoinBackoff,
+                            attempts_, 0.0);
   }
   next_attempt_ = now + delay;
 }
@@ -100,7 +112,7 @@ void ClientSession::on_message(const proto::ServerMessage& message, TimePoint no
                    show(ready_);
                  },
                  [&](const proto::Pong&) {},
-                 [&](const proto::End&) { end(EndReason::server_closed); },
+                 [&](const proto::End&) { on_end(now); },
                  [&](const proto::NotMember&) {
                    if (state_ == SessionState::legacy) {
                      cookie_seen_ = true;
@@ -124,16 +136,17 @@ void ClientSession::on_message(const proto::ServerMessage& message, TimePoint no
 // reg <cookie>[ <nick>[ <room>]], with ` +r1 <next>` when the server offered repair: the first
 // of our lines it has not acknowledged comes next (a rejoined relay resumes from there).
 std::string ClientSession::join_datagram(std::string_view token, std::string_view room) const {
-  if (!(offered_repair_ && config_.repair)) return proto::encode_join(token, config_.nick, room);
+  if (!(offered_repair_ && config_.repair)) return proto::encode_join(token, nick_, room);
   std::uint64_t next = next_seq_;
   for (const Line& line : lines_) {
     if (line.seq != 0) next = std::min(next, line.seq);
   }
-  return proto::encode_join(token, config_.nick, room, next);
+  return proto::encode_join(token, nick_, room, next);
 }
 
 void ClientSession::on_cookie(const proto::Cookie& cookie) {
   const std::string_view token = cookie.token;
+  cookie_.assign(token);
   cookie_seen_ = true;
   offered_repair_ = cookie.repair;
   if (state_ == SessionState::legacy) {
@@ -157,19 +170,26 @@ void ClientSession::on_welcome(const proto::Welcome& welcome, TimePoint now) {
     state_ = SessionState::joined;
     ever_joined_ = true;
     full_ = false;
+    closed_ = false;
+    nick_tries_ = 0;
     room_.assign(confirmed);
     // Every line still waiting goes (again): the server handles one address's datagrams in
     // order, so had it relayed a line, its echo would have come before this welcome.
     sent_ = 0;
     for (Line& line : lines_) line.tries = 0;
+    event::LinesUnsent stale{0, Unsent::stale_room, {}};
     while (!lines_.empty() && lines_.front().epoch < epoch_) {
+      stale.texts.push_back(std::move(lines_.front().text));
       lines_.pop_front();
-      ++unsent_;
-      events_.push_back(event::LinesUnsent{1, Unsent::stale_room});
+    }
+    if (!stale.texts.empty()) {
+      stale.count = stale.texts.size();
+      unsent_ += stale.count;
+      events_.push_back(std::move(stale));
     }
     heartbeats_ = 0;
     next_heartbeat_ = now + config_.hb_interval;
-    events_.push_back(event::Joined{own_address(), room_, false, again});
+    events_.push_back(event::Joined{own_address(), nick_, room_, false, again});
     // The room's numbering: a rejoin that finds the same numbering asks for what came
     // meanwhile; a new one (the relay restarted, or the room was opened anew) began while we
     // were not a member, so all of it is ours to fetch. A first join fetches --history.
@@ -183,6 +203,7 @@ void ClientSession::on_welcome(const proto::Welcome& welcome, TimePoint now) {
     }
     stream_id_ = welcome.stream;
     if (repair_) stream_.on_head(head, now);
+    if (!repair_) drop_unsendable();
     flush(now);
   } else if (state_ == SessionState::joined && moving_ && confirmed == moves_.front().room) {
     moving_ = false;
@@ -194,6 +215,7 @@ void ClientSession::on_welcome(const proto::Welcome& welcome, TimePoint now) {
     repair_ = welcome.repair;
     if (repair_) stream_.reset(welcome.head + 1, welcome.head, 0, now);
     stream_id_ = welcome.stream;
+    if (!repair_) drop_unsendable();
     flush(now);
   }
 }
@@ -214,15 +236,44 @@ void ClientSession::on_refusal(bool full, TimePoint now) {
     return;
   }
   if (state_ == SessionState::joined && moving_) {
-    // The old room keeps us; what was typed for the new one is not sent anywhere.
+    // The old room keeps us; what was typed for the new one is not sent anywhere. (A move
+    // keeps the nick: another one in the new room would not be who the room expects.)
     events_.push_back(event::RoomRefused{moves_.front().room, true});
     drop_lines_of(moves_.front().epoch, Unsent::room_refused);
     moves_.pop_front();
     moving_ = false;
     flush(now);
   } else if (state_ == SessionState::joining || state_ == SessionState::rejoining) {
-    end(EndReason::nick_taken);
+    if (!take_next_nick()) {
+      end(EndReason::nick_taken);
+      return;
+    }
+    // The cookie is still good for this address: ask for the next nick at once.
+    if (!cookie_.empty()) datagrams_.push_back(join_datagram(cookie_, joined_room_));
   }
+}
+
+// nick2, nick3, ...: cut so that the number fits the 32 bytes a nick may have.
+bool ClientSession::take_next_nick() {
+  const bool alternate = config_.nick_policy == NickPolicy::alternate ||
+                         (config_.nick_policy == NickPolicy::alternate_on_rejoin && ever_joined_);
+  if (!alternate || config_.nick.empty() || nick_tries_ >= kMaxNickTries) return false;
+  ++nick_tries_;
+  const std::string suffix = std::to_string(nick_tries_ + 1);
+  nick_ = config_.nick.substr(0, proto::kMaxNickBytes - suffix.size()) + suffix;
+  return true;
+}
+
+// The server is shutting down. Chat keeps every line and joins again once it is back; a
+// session that cannot rejoin (bench, or an original server, which has no way back in) ends.
+void ClientSession::on_end(TimePoint now) {
+  if (!config_.rejoin_after_end || state_ == SessionState::legacy ||
+      (state_ == SessionState::joining && !ever_joined_)) {
+    end(EndReason::server_closed);
+    return;
+  }
+  closed_ = true;
+  start_joining(JoinTrouble::server_closed, now, kClosedBackoff.first);
 }
 
 void ClientSession::lost_membership(JoinTrouble why, TimePoint now) {
@@ -241,7 +292,8 @@ void ClientSession::become_legacy(TimePoint now) {
   }
   heartbeats_ = 0;
   next_heartbeat_ = now + config_.hb_interval;
-  events_.push_back(event::Joined{{}, room_, true, false});
+  events_.push_back(event::Joined{{}, nick_, room_, true, false});
+  drop_unsendable();
   flush(now);
 }
 

@@ -30,12 +30,25 @@ inline constexpr Duration kMinHbInterval = std::chrono::milliseconds(100);
 // server.
 enum class ServerHint : std::uint8_t { unknown, udpchat, legacy };
 
+// What a join does when the nick is held by another member of the room.
+enum class NickPolicy : std::uint8_t {
+  exact,      // the session ends (chat --nick-exact)
+  alternate,  // it takes the next free one, nick2, nick3, ... as IRC clients do (scripts)
+  // A first join ends, so that the person picks a name; a rejoin (after a restart, say) takes the
+  // next free one rather than lose what waits to be sent.
+  alternate_on_rejoin,
+};
+
 struct SessionConfig {
   std::string nick;
+  NickPolicy nick_policy = NickPolicy::alternate_on_rejoin;
+  // `end` from the server: keep joining (backing off up to 30 s) until it is back, keeping every
+  // line (chat); or end the session (bench).
+  bool rejoin_after_end = false;
   std::string room;  // empty: the server's default room (lobby); needs a nick otherwise
   Duration hb_interval = kDefaultHbInterval;
   std::string ping_token = "p";  // the I/O layer picks a random one
-  // Lines held until the server echoes them (sent or waiting to be); beyond, the oldest go.
+  // Lines held until the server echoes them (sent or waiting to be); beyond, send_line refuses.
   std::size_t max_waiting = 1000;
   // Chat lines sent at most, below serve's default per-source budget (200/s, burst 400), so
   // that a pasted or piped burst is paced rather than dropped by the server.
@@ -58,7 +71,7 @@ enum class SessionState : std::uint8_t {
   joined,     // a member of a udpchat server
   legacy,     // no cookie ever came: an original-protocol server, which made us a member
   rejoining,  // was a member; the server forgot us or stopped answering
-  ended,      // `end` from the server, a taken nick, or leave()
+  ended,      // `end` from the server (unless rejoin_after_end), a taken nick, or leave()
 };
 
 enum class EndReason : std::uint8_t { none, left, server_closed, nick_taken };
@@ -70,13 +83,16 @@ enum class JoinTrouble : std::uint8_t {
   not_member,  // the server says it does not know us (it restarted, or expired us)
   silent,      // nothing heard from the server for a while
   no_cookie,   // the server speaks udpchat after all (a cookie or a notice came in legacy mode)
+  server_closed,  // `end` came (rejoin_after_end): joining again with backoff up to 30 s
 };
 
+// Why lines were not sent: each line's fate, said once.
 enum class Unsent : std::uint8_t {
-  overflow,      // more than max_waiting lines waited
   room_refused,  // typed after a /join the server refused
   stale_room,    // to be resent after a rejoin, but meant for a room since left
-  gave_up,       // sent again and again with no echo: something keeps dropping it
+  // It reads as a protocol command (`quit`, `reg`, `^hb^`, `ping x`): only a numbered line
+  // (+r1) can carry that text, and the server does not number lines.
+  needs_numbering,
 };
 
 namespace event {
@@ -86,6 +102,7 @@ struct Joining {
 };
 struct Joined {
   std::string address;  // ip:port as the server sees us; empty in legacy mode
+  std::string nick;     // as held: another than SessionConfig::nick when that one was taken
   std::string room;     // as the server confirmed it ("lobby" when none was named)
   bool legacy = false;
   bool again = false;  // a rejoin
@@ -110,7 +127,8 @@ struct RoomRefused {  // a /join that cannot happen
 };
 struct LinesUnsent {
   std::size_t count = 0;
-  Unsent why = Unsent::overflow;
+  Unsent why = Unsent::room_refused;
+  std::vector<std::string> texts;  // the lines, so that the person knows which
 };
 struct Malformed {};  // the first datagram from the server that broke the field rules
 struct Ended {
@@ -129,7 +147,10 @@ enum class LineVerdict : std::uint8_t {
   invalid_utf8,       // refused, never sent
   control_character,  // refused, never sent
   format_character,   // refused: a bidi override or isolate, or a line separator
-  protocol_command,   // reads as reg, ^hb^, quit or ping: refused
+  // refused: it reads as a protocol command (quit, reg, ^hb^, ping x) and this server does not
+  // number lines, which is the only way to send that text
+  needs_numbering,
+  too_many_waiting,   // refused: max_waiting lines wait for the server already
 };
 
 class ClientSession {
@@ -150,7 +171,8 @@ class ClientSession {
   void on_timer(TimePoint now);
   TimePoint deadline() const noexcept;
 
-  // A chat line from the person or the script, longer ones split at character boundaries.
+  // A chat line from the person or the script, longer ones split at character boundaries. Any
+  // text goes, `quit` and `/x` included: numbered (+r1), it cannot be taken for a command.
   LineVerdict send_line(std::string_view text, TimePoint now);
   // Moves to `room` once every line typed before is sent; lines typed after wait for the
   // server's welcome into it. The caller has checked the name (protocol::is_room) and the nick.
@@ -177,12 +199,18 @@ class ClientSession {
   std::size_t waiting() const noexcept { return lines_.size(); }
   // Of those, the lines not sent yet: paced at the send budget, or held while joining.
   std::size_t queued() const noexcept { return lines_.size() - sent_; }
+  // The first `most` of the lines still waiting, oldest first: named when they never arrive.
+  std::vector<std::string> waiting_texts(std::size_t most) const;
   // Nothing of ours waits, and every room line known to exist has been shown.
   bool settled() const noexcept {
     return lines_.empty() && moves_.empty() && (!repair_ || stream_.caught_up());
   }
-  // Lines given up: dropped by the bound, or meant for a room that refused or was left.
+  // Lines given up: meant for a room that refused or was left, or unsendable to this server.
   std::uint64_t unsent() const noexcept { return unsent_; }
+  // The nick held (or asked for, while joining).
+  const std::string& nick() const noexcept { return nick_; }
+  // `end` came and the session is joining again (rejoin_after_end).
+  bool server_closed() const noexcept { return closed_; }
   std::uint64_t echoed() const noexcept { return echoed_; }
   std::uint64_t malformed() const noexcept { return malformed_; }
   // +r1 in effect: lines numbered and repaired.
@@ -199,12 +227,12 @@ class ClientSession {
   static constexpr Duration kInitialRto = std::chrono::milliseconds(300);
   static constexpr Duration kMinRto = std::chrono::milliseconds(100);
   static constexpr Duration kMaxRto = std::chrono::seconds(3);
-  static constexpr int kMaxTries = 10;
   static constexpr Duration kTailProbe = std::chrono::milliseconds(200);
 
   struct Line {
     std::string text;      // as the server will echo it (stripped)
     std::uint32_t epoch;   // the room move it follows: lines go only to their own room
+    bool needs_number = false;  // reads as a protocol command unless numbered
     std::uint64_t seq = 0;  // with repair: its number, given when first sent
     TimePoint sent_at{};
     int tries = 0;
@@ -214,7 +242,7 @@ class ClientSession {
     std::string room;
   };
 
-  void start_joining(JoinTrouble why, TimePoint now);
+  void start_joining(JoinTrouble why, TimePoint now, Duration first_in = Duration::zero());
   void request_cookie(TimePoint now);
   void on_cookie(const protocol::Cookie& cookie);
   void on_welcome(const protocol::Welcome& welcome, TimePoint now);
@@ -229,11 +257,14 @@ class ClientSession {
   Duration rto() const noexcept;
   Duration repair_timeout() const noexcept;
   void on_refusal(bool full, TimePoint now);
+  void on_end(TimePoint now);
+  bool take_next_nick();
   void lost_membership(JoinTrouble why, TimePoint now);
   void become_legacy(TimePoint now);
   void flush(TimePoint now);
-  void queue(std::string_view text, TimePoint now);
   void drop_lines_of(std::uint32_t epoch, Unsent why);
+  void drop_unsendable();
+  std::uint32_t typing_epoch() const noexcept;
   void end(EndReason why);
   std::string own_address() const;
   Duration silence_limit() const noexcept;
@@ -243,6 +274,10 @@ class ClientSession {
   EndReason end_ = EndReason::none;
   bool cookie_seen_ = false;  // the server speaks udpchat
   bool ever_joined_ = false;
+  std::string nick_;        // asked for, then held
+  int nick_tries_ = 0;      // alternates tried since the last welcome
+  std::string cookie_;      // the last cookie, to ask again at once for another nick
+  bool closed_ = false;     // `end` came; rejoining since
   std::optional<std::pair<std::string, std::uint16_t>> own_;  // our address as the server sees it
 
   // Joining: cookie requests with backoff until a welcome.
@@ -261,7 +296,7 @@ class ClientSession {
   std::deque<Move> moves_;  // /join requests not yet confirmed, oldest first
   bool moving_ = false;     // the front move's handshake is under way
   std::uint32_t epoch_ = 0;         // of the room we are in
-  std::uint32_t latest_epoch_ = 0;  // of the last /join typed
+  std::uint32_t latest_epoch_ = 0;  // numbers moves: each /join typed gets the next
   std::string room_;                // confirmed by the server
   std::string joined_room_;         // named in our joins ("" for the default room)
   TokenBucket budget_;

@@ -136,28 +136,17 @@ void ClientSession::send_line_datagram(Line& line, TimePoint now) {
   ++line.tries;
 }
 
-// Lines whose echo is overdue go again, each on its own backed-off timeout; one that never
-// gets through is given up and said, and its number withdrawn.
+// Lines whose echo is overdue go again, each on its own backed-off timeout, for as long as the
+// session is a member: a line is never given up while the server may still take it. (A server
+// that stops answering is noticed by liveness, and the lines wait for the rejoin.)
 void ClientSession::resend_due(TimePoint now) {
   if (!repair_ || state_ != SessionState::joined) return;
-  for (std::size_t i = 0; i < sent_;) {
+  for (std::size_t i = 0; i < sent_; ++i) {
     Line& line = lines_[i];
     const Duration wait = std::min(kMaxRto, rto() * (1 << std::min(line.tries - 1, 5)));
-    if (now - line.sent_at < wait) {
-      ++i;
-      continue;
-    }
-    if (line.tries >= kMaxTries) {
-      datagrams_.push_back(proto::encode_numbered(line.seq, {}));
-      lines_.erase(lines_.begin() + static_cast<std::ptrdiff_t>(i));
-      --sent_;
-      ++unsent_;
-      events_.push_back(event::LinesUnsent{1, Unsent::gave_up});
-      continue;
-    }
+    if (now - line.sent_at < wait) continue;
     send_line_datagram(line, now);
     ++resent_;
-    ++i;
   }
 }
 
@@ -170,51 +159,76 @@ void ClientSession::fetch_history(std::uint64_t count, TimePoint now) {
 }
 
 void ClientSession::drop_lines_of(std::uint32_t epoch, Unsent why) {
-  std::size_t dropped = 0;
+  event::LinesUnsent dropped{0, why, {}};
   for (auto it = lines_.begin() + static_cast<std::ptrdiff_t>(sent_); it != lines_.end();) {
     if (it->epoch == epoch) {
+      dropped.texts.push_back(std::move(it->text));
       it = lines_.erase(it);
-      ++dropped;
     } else {
       ++it;
     }
   }
-  if (dropped == 0) return;
-  unsent_ += dropped;
-  events_.push_back(event::LinesUnsent{dropped, why});
+  if (dropped.texts.empty()) return;
+  dropped.count = dropped.texts.size();
+  unsent_ += dropped.count;
+  events_.push_back(std::move(dropped));
+}
+
+// The server turned out not to number lines: those that read as a protocol command cannot go.
+void ClientSession::drop_unsendable() {
+  event::LinesUnsent dropped{0, Unsent::needs_numbering, {}};
+  for (auto it = lines_.begin() + static_cast<std::ptrdiff_t>(sent_); it != lines_.end();) {
+    if (it->needs_number) {
+      dropped.texts.push_back(std::move(it->text));
+      it = lines_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  if (dropped.texts.empty()) return;
+  dropped.count = dropped.texts.size();
+  unsent_ += dropped.count;
+  events_.push_back(std::move(dropped));
+}
+
+std::vector<std::string> ClientSession::waiting_texts(std::size_t most) const {
+  std::vector<std::string> texts;
+  for (std::size_t i = 0; i < lines_.size() && i < most; ++i) texts.push_back(lines_[i].text);
+  return texts;
+}
+
+// Lines typed now are for the room of the last /join typed, or the room we are in.
+std::uint32_t ClientSession::typing_epoch() const noexcept {
+  return moves_.empty() ? epoch_ : moves_.back().epoch;
 }
 
 LineVerdict ClientSession::send_line(std::string_view text, TimePoint now) {
   const auto pieces = proto::split_text(text, proto::kMaxLineBytes);
   if (pieces.empty()) return LineVerdict::empty;
   // All or nothing: half a refused line is not what was meant either.
+  bool command = false;
   for (const auto piece : pieces) {
-    const auto decoded = proto::decode_client(piece);
-    if (const auto* bad = std::get_if<proto::Malformed>(&decoded)) {
-      switch (bad->reason) {
-        case proto::Malformation::invalid_utf8: return LineVerdict::invalid_utf8;
-        case proto::Malformation::format_character: return LineVerdict::format_character;
-        case proto::Malformation::control_character:
-        case proto::Malformation::empty:
-        case proto::Malformation::too_long: return LineVerdict::control_character;
-      }
+    switch (proto::check_text(piece)) {
+      case proto::TextCheck::ok: break;
+      case proto::TextCheck::invalid_utf8: return LineVerdict::invalid_utf8;
+      case proto::TextCheck::format_character: return LineVerdict::format_character;
+      case proto::TextCheck::control_character: return LineVerdict::control_character;
     }
-    if (!std::holds_alternative<proto::Chat>(decoded)) return LineVerdict::protocol_command;
+    command = command || !std::holds_alternative<proto::Chat>(proto::decode_client(piece));
   }
-  for (const auto piece : pieces) queue(piece, now);
-  return LineVerdict::accepted;
-}
-
-void ClientSession::queue(std::string_view text, TimePoint now) {
-  if (state_ == SessionState::ended) return;
-  lines_.push_back(Line{std::string(text), latest_epoch_});
-  if (lines_.size() > config_.max_waiting) {
-    lines_.pop_front();
-    if (sent_ > 0) --sent_;
-    ++unsent_;
-    events_.push_back(event::LinesUnsent{1, Unsent::overflow});
+  // Known already not to number lines: such a line is refused at once, not dropped later.
+  if (command && (state_ == SessionState::legacy || (state_ == SessionState::joined && !repair_))) {
+    return LineVerdict::needs_numbering;
+  }
+  if (state_ == SessionState::ended) return LineVerdict::accepted;
+  if (lines_.size() + pieces.size() > config_.max_waiting) return LineVerdict::too_many_waiting;
+  for (const auto piece : pieces) {
+    const auto looks = proto::decode_client(piece);
+    lines_.push_back(Line{std::string(piece), typing_epoch(),
+                          !std::holds_alternative<proto::Chat>(looks)});
   }
   flush(now);
+  return LineVerdict::accepted;
 }
 
 void ClientSession::move_to(std::string_view room, TimePoint now) {

@@ -25,6 +25,7 @@ inline constexpr int kExitFailure = 1;  // no answer, or a run that did not succ
 inline constexpr int kExitUsage = 2;
 inline constexpr int kExitRefused = 3;
 inline constexpr int kExitUnresolved = 4;
+inline constexpr int kExitNickTaken = 5;  // chat: the nick is held in the room (--nick-exact, or typed)
 
 constexpr int exit_code(ProbeStatus status) noexcept {
   switch (status) {

@@ -6,6 +6,7 @@
 #include <fmt/ranges.h>
 
 #include <csignal>
+#include <tuple>
 #include <variant>
 #include <vector>
 
@@ -33,6 +34,10 @@ constexpr std::string_view kHelp =
     "/ removed; anything else is sent as a chat line (longer than 1024 bytes of UTF-8, it goes "
     "as several)";
 
+// Lines named in an error, at most this many, each cut to a readable length.
+constexpr std::size_t kNamedLines = 3;
+constexpr std::size_t kNamedBytes = 40;
+
 std::string_view refusal(core::LineVerdict verdict) {
   switch (verdict) {
     case core::LineVerdict::invalid_utf8:
@@ -41,13 +46,30 @@ std::string_view refusal(core::LineVerdict verdict) {
       return "line holds a control character: not sent";
     case core::LineVerdict::format_character:
       return "line holds a bidi override or a line separator: not sent";
-    case core::LineVerdict::protocol_command:
-      return "line reads as a protocol command, not chat: not sent";
+    case core::LineVerdict::needs_numbering:
+      return "line reads as a protocol command, and this server does not number lines (the "
+             "only way to send that text): not sent";
+    case core::LineVerdict::too_many_waiting:
+      return "too many lines wait for the server already (the most kept): not sent";
     case core::LineVerdict::accepted:
     case core::LineVerdict::empty:
       break;
   }
   return {};
+}
+
+// 'first line', 'second' and 3 more: which lines, for the person to find them again.
+std::string name_lines(const std::vector<std::string>& texts, std::size_t total) {
+  std::vector<std::string> names;
+  for (std::size_t i = 0; i < texts.size() && i < kNamedLines; ++i) {
+    std::string_view text = texts[i];
+    const bool cut = text.size() > kNamedBytes;
+    if (cut) text = protocol::split_text(text, kNamedBytes).front();
+    names.push_back(fmt::format("'{}{}'", protocol::printable(text), cut ? "…" : ""));
+  }
+  std::string named = fmt::format("{}", fmt::join(names, ", "));
+  if (total > names.size()) named += fmt::format(" and {} more", total - names.size());
+  return named;
 }
 
 }  // namespace
@@ -61,6 +83,7 @@ ChatClient::ChatClient(asio::io_context& io, ChatSettings settings, ChatView& vi
       socket_(io),
       timer_(io),
       wake_(io),
+      outage_wake_(io),
       signals_(io, SIGINT, SIGTERM) {
   if (settings_.session.ping_token == core::SessionConfig{}.ping_token) {
     settings_.session.ping_token = make_ping_token();
@@ -108,7 +131,7 @@ awaitable<void> ChatClient::session() {
     // A refusal comes back within a round trip; a welcome, a full server or the legacy
     // decision means that someone is there. Input waits meanwhile, so that what is shown
     // reads in order.
-    co_await wait_until(core::TimePoint::max(), [&] {
+    co_await wait_until(wake_, core::TimePoint::max(), [&] {
       return done_ || refused_ || session_->waiting_for_seat() ||
              session_->state() != core::SessionState::joining;
     });
@@ -130,7 +153,31 @@ awaitable<void> ChatClient::session() {
     apply();
     co_return;
   }
-  if (!settings_.listen) asio::co_spawn(io_, input_loop(), asio::detached);
+  if (settings_.listen) co_return;
+  asio::co_spawn(io_, input_loop(), asio::detached);
+  if (settings_.input != core::InputMode::terminal) {
+    asio::co_spawn(io_, outage_loop(), asio::detached);
+  }
+}
+
+// A person decides when to give up on a server that went away; a script's waiting lines get
+// --linger from the moment they wait on a server that said `end` (or said it again).
+awaitable<void> ChatClient::outage_loop() {
+  while (!done_) {
+    co_await wait_until(outage_wake_, core::TimePoint::max(), [&] {
+      return done_ || (session_->server_closed() && session_->waiting() > 0);
+    });
+    const std::uint64_t mark = closings_;
+    co_await wait_until(outage_wake_, core::Clock::now() + settings_.linger, [&] {
+      return done_ || !session_->server_closed() || session_->waiting() == 0 || closings_ != mark;
+    });
+    if (done_) co_return;
+    if (session_->server_closed() && session_->waiting() > 0 && closings_ == mark) {
+      session_->leave();
+      apply();
+      co_return;
+    }
+  }
 }
 
 awaitable<void> ChatClient::receive_loop(std::uint64_t generation) {
@@ -171,52 +218,65 @@ awaitable<void> ChatClient::timer_loop(std::uint64_t generation) {
   }
 }
 
-// One waiter at a time (the join at start, then the input loop): every wait sets wake_'s expiry.
 template <class Done>
-awaitable<void> ChatClient::wait_until(core::TimePoint until, Done done) {
+awaitable<void> ChatClient::wait_until(asio::steady_timer& timer, core::TimePoint until,
+                                       Done done) {
   while (!done() && core::Clock::now() < until) {
-    wake_.expires_at(until);
-    co_await wake_.async_wait(use_nothrow);
+    timer.expires_at(until);
+    co_await timer.async_wait(use_nothrow);
   }
 }
 
 awaitable<void> ChatClient::input_loop() {
   const std::size_t most = settings_.session.max_waiting;
+  bool paused = false;
   while (!done_) {
+    // A script's input waits while the most lines kept wait for the server (a long outage, a
+    // long pipe): its writer waits too, and nothing is dropped. A person is told instead
+    // (send_line refuses), since what is typed cannot wait in a pipe.
+    if (settings_.input != core::InputMode::terminal && session_->waiting() >= most) {
+      if (!paused) {
+        view_.notice(ClientNotice::input_paused,
+                     fmt::format("{} lines wait for the server, the most kept: reading input "
+                                 "again once it takes them",
+                                 most));
+      }
+      paused = true;
+      co_await wait_until(wake_, core::TimePoint::max(),
+                          [&] { return done_ || session_->waiting() < most; });
+      continue;
+    }
+    if (session_->waiting() < most / 2) paused = false;
     const std::optional<std::string> line = co_await input_->next();
     if (!line || done_) break;
-    if (std::holds_alternative<core::input::Quit>(core::parse_input(*line))) break;
-    handle_input(*line);
+    const Step step = handle_input(*line);
     apply();
-    // Input is taken no faster than the server takes lines, so a long pipe is paced rather
-    // than dropped; while the server is away, the bound drops the oldest instead, visibly.
-    co_await wait_until(core::TimePoint::max(), [&] {
-      return done_ || session_->waiting() < most || session_->state() != core::SessionState::joined;
-    });
+    if (step != Step::next) break;
   }
   if (done_) co_return;
-  // End of input: a join under way gets its first attempts.
-  co_await wait_until(core::Clock::now() + kJoinGrace, [&] {
-    return done_ || session_->is_member() || session_->state() == core::SessionState::ended;
-  });
-  // Lines still paced out at the send budget (a long pipe) go first, however long that takes
-  // while they keep going; --linger bounds a wait without progress (the server away, a /join
-  // never confirmed).
-  while (!done_ && session_->queued() > 0) {
-    const std::size_t before = session_->queued();
-    co_await wait_until(core::Clock::now() + settings_.linger,
-                        [&] { return done_ || session_->queued() < before; });
-    if (session_->queued() >= before) break;
-  }
-  // Then --linger waits for the echo of every line sent, unless some never went: those cannot
-  // settle.
-  if (session_->queued() == 0) {
-    co_await wait_until(core::Clock::now() + settings_.linger,
-                        [&] { return done_ || session_->settled(); });
-  }
+  co_await linger();
   if (done_) co_return;
   session_->leave();
   apply();
+}
+
+awaitable<void> ChatClient::linger() {
+  // A first join still under way gets its first attempts before --linger counts.
+  co_await wait_until(wake_, core::Clock::now() + kJoinGrace, [&] {
+    return done_ || session_->ever_joined() || session_->state() == core::SessionState::ended;
+  });
+  // Lines going out at the send budget (a long pipe), echoes coming back, the server saying
+  // `end` (it may be restarting): each is progress, and --linger bounds the wait for the next.
+  // A server that went away without a word makes none.
+  const auto progress = [&] {
+    return std::tuple{session_->queued(), session_->waiting(), closings_};
+  };
+  while (!done_ && !session_->settled() && session_->state() != core::SessionState::ended) {
+    const auto mark = progress();
+    co_await wait_until(wake_, core::Clock::now() + settings_.linger,
+                        [&] { return done_ || session_->settled() || progress() != mark; });
+    if (progress() == mark) break;
+  }
 }
 
 awaitable<void> ChatClient::signal_loop() {
@@ -230,29 +290,57 @@ awaitable<void> ChatClient::signal_loop() {
   apply();
 }
 
-void ChatClient::handle_input(std::string_view line) {
-  std::visit(
+// A command that failed in a script: what follows it was meant for after it, so none of it is
+// sent; the lines read already are named.
+void ChatClient::stop_input(std::string_view line, std::string_view why) {
+  if (!stopped_at_.empty()) return;
+  stopped_at_ = fmt::format("'{}' ({})", protocol::printable(protocol::strip(line)), why);
+  not_sent_ = input_->take_unread();
+  input_->stop_reading();
+  view_.notice(ClientNotice::stopped,
+               fmt::format("stopped at {}: no line after it is sent", stopped_at_));
+}
+
+ChatClient::Step ChatClient::handle_input(std::string_view line) {
+  // A person sees a failed command and carries on; a script stops there.
+  const bool script = settings_.input != core::InputMode::terminal;
+  // `unsent`: the line was meant as chat, or to lead lines somewhere (a /join): exit 1.
+  auto failed = [&](ClientNotice what, const std::string& problem, bool unsent) {
+    view_.notice(what, problem);
+    if (script) {
+      stop_input(line, problem);
+      return Step::stop;
+    }
+    if (unsent) ++refused_lines_;
+    return Step::next;
+  };
+  return std::visit(
       Overloaded{
-          [](const core::input::Empty&) {},
-          [](const core::input::Quit&) {},
-          [&](const core::input::Help&) { view_.notice(ClientNotice::help, kHelp); },
+          [](const core::input::Empty&) { return Step::next; },
+          [](const core::input::Quit&) { return Step::quit; },
+          [&](const core::input::Help&) {
+            view_.notice(ClientNotice::help, kHelp);
+            return Step::next;
+          },
           [&](const core::input::History& history) {
             if (history.count == 0) {
-              view_.notice(ClientNotice::unknown_command, "/history takes a number of lines");
-            } else if (!session_->repairing()) {
-              view_.notice(ClientNotice::unknown_command,
-                           "this server keeps no history (it does not offer repair)");
-            } else {
-              session_->fetch_history(history.count, core::Clock::now());
+              return failed(ClientNotice::unknown_command, "/history takes a number of lines",
+                            false);
             }
+            if (!session_->repairing()) {
+              return failed(ClientNotice::unknown_command,
+                            "this server keeps no history (it does not offer repair)", false);
+            }
+            session_->fetch_history(history.count, core::Clock::now());
+            return Step::next;
           },
           [&](const core::input::Unknown& unknown) {
             // A line meant as chat (`/var/log is full`) is not sent: said, and counted as such.
-            ++refused_lines_;
-            view_.notice(ClientNotice::unknown_command,
-                         fmt::format("unknown command '{}': not sent (// sends a line starting "
-                                     "with /; /help lists commands)",
-                                     protocol::printable(unknown.command)));
+            return failed(ClientNotice::unknown_command,
+                          fmt::format("unknown command '{}': not sent (// sends a line starting "
+                                      "with /; /help lists commands)",
+                                      protocol::printable(unknown.command)),
+                          true);
           },
           [&](const core::input::Join& join) {
             std::string problem;
@@ -265,26 +353,23 @@ void ChatClient::handle_input(std::string_view line) {
                                     protocol::printable(join.room));
             } else if (join.room == session_->room() && session_->settled()) {
               view_.notice(ClientNotice::same_room, fmt::format("already in room {}", join.room));
-              return;
+              return Step::next;
             }
-            if (!problem.empty()) {
-              // What follows a failed /join would go to the room the script meant to leave.
-              ++refused_lines_;
-              view_.notice(ClientNotice::bad_room, problem);
-              return;
-            }
+            // What follows a failed /join would go to the room the script meant to leave.
+            if (!problem.empty()) return failed(ClientNotice::bad_room, problem, true);
             session_->move_to(join.room, core::Clock::now());
+            return Step::next;
           },
           [&](const core::input::Chat& chat) {
             const core::LineVerdict verdict = session_->send_line(chat.text, core::Clock::now());
-            if (verdict == core::LineVerdict::accepted || verdict == core::LineVerdict::empty) {
-              return;
+            if (verdict != core::LineVerdict::accepted && verdict != core::LineVerdict::empty) {
+              ++refused_lines_;
+              view_.notice(ClientNotice::refused_line, refusal(verdict));
             }
-            ++refused_lines_;
-            view_.notice(ClientNotice::refused_line, refusal(verdict));
+            return Step::next;
           },
       },
-      core::parse_input(line));
+      core::parse_input(line, settings_.input));
 }
 
 void ChatClient::apply() {
@@ -294,48 +379,73 @@ void ChatClient::apply() {
     std::error_code ignored;
     socket_.send(asio::buffer(datagram), 0, ignored);
   }
-  for (const auto& event : session_->take_events()) view_.show(event);
+  for (const auto& event : session_->take_events()) {
+    view_.show(event);
+    if (const auto* joining = std::get_if<core::event::Joining>(&event);
+        joining != nullptr && joining->why == core::JoinTrouble::server_closed) {
+      ++closings_;
+    }
+    // A /join the server refused (the nick is taken there): a script stops, as for a bad name.
+    if (const auto* refused = std::get_if<core::event::RoomRefused>(&event);
+        refused != nullptr && settings_.input == core::InputMode::commands && input_ != nullptr) {
+      stop_input("/join " + refused->room, refused->nick_taken ? "the nick is taken there"
+                                                               : "the server has no rooms");
+    }
+  }
   if (session_->deadline() < timer_.expiry()) timer_.cancel();
   wake_.cancel();
+  outage_wake_.cancel();
   if (session_->state() == core::SessionState::ended) finish_session();
 }
 
 void ChatClient::finish_session() {
   if (session_->end_reason() == core::EndReason::nick_taken) {
     finish(ChatEnd::nick_taken,
-           fmt::format("nick '{}' is taken in room {} on {} (a member that left without quitting "
-                       "frees it within the server's heartbeat timeout)",
-                       settings_.session.nick, session_->room(), server_));
+           fmt::format("nick '{}' is taken in room {} on {} ({}a member that left without "
+                       "quitting frees it within the server's heartbeat timeout)",
+                       session_->nick(), session_->room(), server_,
+                       settings_.session.nick_policy == core::NickPolicy::exact
+                           ? "--nick-exact takes no other; "
+                           : "pick another with --nick; "));
     return;
   }
   const std::uint64_t queued = session_->queued();
   const std::uint64_t sent = session_->waiting() - queued;
   const std::uint64_t unsent = session_->unsent();
-  // Input already read ahead when the server ends (a restart by SIGTERM, say) is never sent:
-  // a script must not take that for success. (What its writer has not written yet meets a
-  // closed pipe, the writer's own error.)
-  const std::uint64_t unread =
-      session_->end_reason() == core::EndReason::server_closed && input_ != nullptr
-          ? input_->unread()
-          : 0;
-  const std::uint64_t lines = sent + queued + unsent + unread + refused_lines_;
-  if (lines == 0) {
+  // Input read ahead and never handed over (a signal came): never sent either.
+  const std::uint64_t unread = input_ != nullptr ? input_->unread() : 0;
+  const std::uint64_t after_stop = not_sent_.size();
+  const std::uint64_t lines = sent + queued + unsent + unread + after_stop + refused_lines_;
+  if (lines == 0 && stopped_at_.empty()) {
     finish(ChatEnd::ok);
     return;
   }
   std::vector<std::string> parts;
   if (refused_lines_ > 0) parts.push_back(fmt::format("{} refused", refused_lines_));
-  if (unsent > 0) parts.push_back(fmt::format("{} dropped unsent", unsent));
+  if (unsent > 0) parts.push_back(fmt::format("{} dropped unsent (said above)", unsent));
   if (queued + unread > 0) {
     parts.push_back(fmt::format("{} never sent ({})", queued + unread,
-                                session_->end_reason() == core::EndReason::server_closed
-                                    ? "the server closed the chat"
+                                session_->server_closed() ? "the server closed the chat"
                                 : session_->ever_joined() ? "the server went away"
                                                           : "never joined"));
   }
   if (sent > 0) parts.push_back(fmt::format("{} never acknowledged by {}", sent, server_));
-  finish(ChatEnd::undelivered,
-         fmt::format("{} line(s) not delivered: {}", lines, fmt::join(parts, ", ")));
+  if (sent + queued > 0) {
+    parts.back() += ": " + name_lines(session_->waiting_texts(kNamedLines), sent + queued);
+  }
+  std::string error;
+  if (!stopped_at_.empty()) {
+    error = fmt::format("stopped at {}", stopped_at_);
+    if (after_stop > 0) {
+      error += fmt::format(": {} line(s) after it not sent: {}", after_stop,
+                           name_lines(not_sent_, after_stop));
+    }
+    if (!parts.empty()) error += "; also ";
+  }
+  if (!parts.empty()) {
+    error += fmt::format("{} line(s) not delivered: {}", lines - after_stop, fmt::join(parts, ", "));
+  }
+  finish(ChatEnd::undelivered, std::move(error));
 }
 
 }  // namespace udpchat::net

@@ -7,7 +7,9 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "core/chat_input.hpp"
 #include "core/client_session.hpp"
 #include "core/time.hpp"
 #include "net/address.hpp"
@@ -21,6 +23,8 @@ struct ChatSettings {
   core::SessionConfig session;
   core::Duration linger = std::chrono::seconds(1);
   bool listen = false;  // receive only: no input, runs until `end` or a signal
+  // A person types (commands, a bare quit) or a script's text is posted as written.
+  core::InputMode input = core::InputMode::text;
 };
 
 // Said by the client itself rather than by the session: input it refused, and how it ended.
@@ -31,6 +35,8 @@ enum class ClientNotice : std::uint8_t {
   refused_line,     // a line that cannot be sent (invalid UTF-8, control characters, ...)
   bad_room,         // /join with a name that is not a room, or without a nick
   same_room,        // /join to the room we are in
+  input_paused,     // max_waiting lines wait for the server: no more input is read until it takes them
+  stopped,          // a command failed in a script: nothing after it is sent
 };
 
 class ChatView {
@@ -48,8 +54,8 @@ class ChatClient {
   // `input` is null with settings.listen.
   ChatClient(asio::io_context& io, ChatSettings settings, ChatView& view, LineSource* input);
 
-  // Runs until end of input (and the linger after it), /quit, `end` from the server, a signal,
-  // or a failure.
+  // Runs until end of input (and the linger after it), /quit, `end` from the server (--listen),
+  // a signal, or a failure.
   ChatEnd run();
   // Why the session did not end well, when it did not: one line.
   const std::string& error() const noexcept { return error_; }
@@ -57,17 +63,27 @@ class ChatClient {
   const std::string& server() const noexcept { return server_; }
 
  private:
+  // What became of an input line.
+  enum class Step : std::uint8_t { next, quit, stop };
+
   awaitable<void> session();
   awaitable<void> receive_loop(std::uint64_t generation);
   awaitable<void> timer_loop(std::uint64_t generation);
   awaitable<void> input_loop();
   awaitable<void> signal_loop();
-  // Waits until `done()` or `until`; every change the session reports wakes it.
+  // A script's lines wait at most --linger for a server that said `end` to be back.
+  awaitable<void> outage_loop();
+  // Waits on `timer` until `done()` or `until`; every change the session reports wakes it.
+  // Each waiter has a timer of its own: setting an expiry cancels the other waits on it.
   template <class Done>
-  awaitable<void> wait_until(core::TimePoint until, Done done);
+  awaitable<void> wait_until(asio::steady_timer& timer, core::TimePoint until, Done done);
+  // At the end of input: waits while the lines still waiting make progress, each step at most
+  // --linger.
+  awaitable<void> linger();
 
   void apply();
-  void handle_input(std::string_view line);
+  Step handle_input(std::string_view line);
+  void stop_input(std::string_view line, std::string_view why);
   void finish(ChatEnd end, std::string error = {});
   void finish_session();
 
@@ -79,11 +95,16 @@ class ChatClient {
   std::optional<core::ClientSession> session_;
   std::uint64_t generation_ = 0;  // which socket and session the loops belong to
   asio::steady_timer timer_;      // the session's deadline
-  asio::steady_timer wake_;       // cancelled whenever the session has news
+  asio::steady_timer wake_;       // cancelled whenever the session has news: the input loop's
+  asio::steady_timer outage_wake_;  // the same, for outage_loop
   asio::signal_set signals_;
   bool refused_ = false;  // nothing listening, seen before the first join
   bool done_ = false;
   std::uint64_t refused_lines_ = 0;
+  std::uint64_t closings_ = 0;  // `end`s from the server: each one restarts the linger
+  // A command that failed in a script: the line, why, and the input not sent after it.
+  std::string stopped_at_;
+  std::vector<std::string> not_sent_;
   std::string server_;
   std::string error_;
   ChatEnd end_ = ChatEnd::ok;

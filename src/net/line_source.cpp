@@ -21,6 +21,7 @@ struct LineSource::Shared {
   std::deque<std::string> lines;
   bool end_of_input = false;
   bool stopped = false;
+  bool interrupted = false;  // stop_reading(): no more lines are handed over
   std::function<void()> notify;  // cleared on stop, so the reader never touches a dead executor
 };
 
@@ -62,6 +63,13 @@ LineSource::LineSource(const asio::any_io_executor& executor, std::istream& in, 
   }).detach();
 }
 
+LineSource::LineSource(const asio::any_io_executor& executor, std::vector<std::string> lines)
+    : shared_(std::make_shared<Shared>()),
+      wake_(std::make_shared<asio::steady_timer>(executor)) {
+  shared_->lines.assign(std::make_move_iterator(lines.begin()), std::make_move_iterator(lines.end()));
+  shared_->end_of_input = true;
+}
+
 LineSource::~LineSource() {
   std::lock_guard lock(shared_->mutex);
   shared_->stopped = true;
@@ -76,10 +84,30 @@ std::size_t LineSource::unread() const {
   return count;
 }
 
+std::vector<std::string> LineSource::take_unread() {
+  std::lock_guard lock(shared_->mutex);
+  std::vector<std::string> taken;
+  for (auto& line : shared_->lines) {
+    if (!line.empty()) taken.push_back(std::move(line));
+  }
+  shared_->lines.clear();
+  shared_->space.notify_one();
+  return taken;
+}
+
+void LineSource::stop_reading() {
+  {
+    std::lock_guard lock(shared_->mutex);
+    shared_->interrupted = true;
+  }
+  wake_->cancel();
+}
+
 awaitable<std::optional<std::string>> LineSource::next() {
   while (true) {
     {
       std::lock_guard lock(shared_->mutex);
+      if (shared_->interrupted) co_return std::nullopt;
       if (!shared_->lines.empty()) {
         std::string line = std::move(shared_->lines.front());
         shared_->lines.pop_front();

@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "net/asio_compat.hpp"
 #include "net/terminal.hpp"
@@ -18,6 +19,8 @@ class LineSource {
  public:
   // Lines come from `terminal` when given (interactive editing), else from `in`.
   LineSource(const asio::any_io_executor& executor, std::istream& in, Terminal* terminal = nullptr);
+  // These lines, then the end of input (chat -m).
+  LineSource(const asio::any_io_executor& executor, std::vector<std::string> lines);
   // Stops handing lines over. A reader still blocked in getline is left to the process exit:
   // no portable call interrupts a blocking read, and it touches nothing but shared state.
   ~LineSource();
@@ -28,6 +31,11 @@ class LineSource {
   awaitable<std::optional<std::string>> next();
   // Lines read ahead and not taken yet, empty ones left out: what a sudden end leaves unsent.
   std::size_t unread() const;
+  // Those lines, taken: the client names them when it stops before sending them.
+  std::vector<std::string> take_unread();
+  // next() returns the end of input from now on, at once if a call is waiting: the client
+  // stopped taking lines. Call on the io_context's thread.
+  void stop_reading();
 
  private:
   struct Shared;

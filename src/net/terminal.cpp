@@ -3,6 +3,12 @@
 #include <algorithm>
 #include <cstdio>
 
+#ifdef _WIN32
+#include <io.h>
+#else
+#include <unistd.h>
+#endif
+
 #ifdef UDPCHAT_HAVE_LIBEDIT
 #include <poll.h>
 #include <sys/ioctl.h>
@@ -19,6 +25,14 @@
 #endif
 
 namespace udpchat::net {
+
+bool Terminal::input_is_terminal() {
+#ifdef _WIN32
+  return ::_isatty(::_fileno(stdin)) != 0;
+#else
+  return ::isatty(STDIN_FILENO) == 1;
+#endif
+}
 
 #ifdef UDPCHAT_HAVE_LIBEDIT
 

@@ -19,6 +19,8 @@ class Terminal {
 
   // True when stdin and stdout are terminals and this build has libedit.
   static bool available();
+  // True when a person types standard input (whether or not lines can be edited).
+  static bool input_is_terminal();
 
   explicit Terminal(const asio::any_io_executor& executor);
   ~Terminal();

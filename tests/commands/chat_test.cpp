@@ -103,7 +103,7 @@ TEST_CASE("two chat clients see each other's lines with nick, address and own ma
   CHECK(at_anon[1]["from"].get<std::string>() + ":" + std::to_string(at_anon[1]["port"].get<int>()) ==
         anon_address);
 
-  alice.write_input("/quit\n");
+  alice.close_input();
   CHECK(alice.wait(5s) == 0);
 }
 
@@ -170,7 +170,8 @@ TEST_CASE("a pipe longer than the send budget's burst is paced and delivered who
   CHECK(seen.back().ends_with("\nline 450\n"));
 }
 
-TEST_CASE("piped lines not yet sent when the server ends make chat exit 1, saying so",
+TEST_CASE("piped lines not yet sent when the server ends and stays away for --linger make chat "
+          "exit 1, saying so",
           "[e2e][chat]") {
   Server server;
   Process client({"chat", "--json", "--nick", "cut", server.address()}, Process::InputPipe{});
@@ -181,16 +182,16 @@ TEST_CASE("piped lines not yet sent when the server ends make chat exit 1, sayin
   std::this_thread::sleep_for(300ms);  // the burst goes; the rest is paced
   server.process().signal(SIGTERM);
   CHECK(client.wait(5s) == 1);
-  CHECK(client.out().find("\"type\":\"end\"") != std::string::npos);
+  CHECK(client.out().find("\"code\":\"server_closed\"") != std::string::npos);
   CHECK(client.err().find("never sent (the server closed the chat)") != std::string::npos);
 }
 
-TEST_CASE("every chat client exits 0 when the server shuts down", "[e2e][chat]") {
+TEST_CASE("every chat --listen exits 0 when the server shuts down", "[e2e][chat]") {
   Server server;
   std::vector<std::unique_ptr<Process>> clients;
   for (int i = 0; i < 3; ++i) {
     clients.push_back(std::make_unique<Process>(
-        std::vector<std::string>{"chat", "--json", server.address()}, Process::InputPipe{}));
+        std::vector<std::string>{"chat", "--json", "--listen", server.address()}, ""));
   }
   for (auto& client : clients) REQUIRE(client->wait_for_output("\"type\":\"joined\""));
   server.process().signal(SIGTERM);
@@ -289,17 +290,19 @@ TEST_CASE("chat refuses bad lines locally, sends nothing for them and exits 1", 
                  "bad \xFF utf8\n^hb^\n\n/nope\n//slash\nbell\a\nrtl \xE2\x80\xAE" "override\n" +
                      std::string(1024, 'y') + "\n");
   CHECK(client.wait(5s) == 1);
+  // Piped text is posted as written, whatever it reads like; only text that cannot be chat is
+  // refused.
   const auto seen = watcher.drain(300ms);
-  REQUIRE(seen.size() == 2);
-  CHECK(seen[0].ends_with("\n/slash\n"));
-  CHECK(seen[1].ends_with("\n" + std::string(1024, 'y') + "\n"));
+  REQUIRE(seen.size() == 4);
+  CHECK(seen[0].ends_with("\n^hb^\n"));
+  CHECK(seen[1].ends_with("\n/nope\n"));
+  CHECK(seen[2].ends_with("\n//slash\n"));
+  CHECK(seen[3].ends_with("\n" + std::string(1024, 'y') + "\n"));
   const std::string out = client.out();
   CHECK(out.find("not valid UTF-8") != std::string::npos);
-  CHECK(out.find("protocol command") != std::string::npos);
-  CHECK(out.find("unknown command '/nope'") != std::string::npos);
   CHECK(out.find("control character") != std::string::npos);
   CHECK(out.find("bidi override") != std::string::npos);
-  CHECK(client.err().find("5 line(s) not delivered: 5 refused") != std::string::npos);
+  CHECK(client.err().find("3 line(s) not delivered: 3 refused") != std::string::npos);
 }
 
 TEST_CASE("a line longer than 1024 bytes goes as parts in order, split between characters",
@@ -329,8 +332,9 @@ TEST_CASE("chat --room keeps lines in the room and /join moves the client", "[e2
   udpchat::test::UdpPeer in_ops(loopback(server.port()));
   in_lobby.join("lobbyist");
   in_ops.join("operator", "ops");
-  Process client({"chat", "--json", "--nick", "mover", "--room", "ops", server.address()},
-                 Process::InputPipe{});
+  Process client(
+      {"chat", "--json", "--commands", "--nick", "mover", "--room", "ops", server.address()},
+      Process::InputPipe{});
   REQUIRE(client.wait_for_output("\"type\":\"joined\""));
   CHECK(joined(client)["room"] == "ops");
 
@@ -356,10 +360,14 @@ TEST_CASE("chat --room keeps lines in the room and /join moves the client", "[e2
   std::this_thread::sleep_for(200ms);
   CHECK(client.out().find("ops chatter") == std::string::npos);
 
-  client.write_input("/join bad.room\n");
+  // A script's failed command stops it there: nothing after it goes to the wrong room.
+  in_lobby.drain(200ms);
+  client.write_input("/join bad.room\nnot for the lobby\n");
   REQUIRE(client.wait_for_output("is not a room name"));
-  client.write_input("/quit\n");
-  CHECK(client.wait(5s) == 1);  // a /join that could not happen counts as a refused line
+  CHECK(client.wait(5s) == 1);
+  CHECK(client.err().find("stopped at '/join bad.room'") != std::string::npos);
+  std::this_thread::sleep_for(200ms);
+  CHECK(in_lobby.drain(200ms).empty());
 }
 
 TEST_CASE("piped lines after /join never reach the room being left", "[e2e][chat][rooms]") {
@@ -368,7 +376,8 @@ TEST_CASE("piped lines after /join never reach the room being left", "[e2e][chat
   udpchat::test::UdpPeer in_ops(loopback(server.port()));
   in_lobby.join("lobbyist");
   in_ops.join("operator", "ops");
-  Process client({"chat", "--nick", "m", server.address()}, "/join ops\nsecret\nmore\n");
+  Process client({"chat", "--commands", "--nick", "m", server.address()},
+                 "/join ops\nsecret\nmore\n");
   CHECK(client.wait(5s) == 0);
   CHECK(client.err().find("now in room ops") != std::string::npos);
   const auto in_ops_seen = in_ops.drain(300ms);
@@ -453,16 +462,24 @@ TEST_CASE("a full server is said, retried, and joined with nothing lost when a s
   CHECK(piped.err().find("1 line(s) not delivered") != std::string::npos);
 }
 
-TEST_CASE("a nick held in the room makes chat exit 2, piped or not", "[e2e][chat]") {
+TEST_CASE("a nick held in the room: a script takes the next free one, --nick-exact exits 5",
+          "[e2e][chat]") {
   Server server;
   udpchat::test::UdpPeer alice(loopback(server.port()));
   alice.join("alice");
-  Process impostor({"chat", "--nick", "alice", server.address()}, "I am alice\n");
-  CHECK(impostor.wait(5s) == 2);
-  CHECK(impostor.err().find("nick 'alice' is taken in room lobby") != std::string::npos);
+  Process exact({"chat", "--nick", "alice", "--nick-exact", server.address()}, "I am alice\n");
+  CHECK(exact.wait(5s) == 5);
+  CHECK(exact.err().find("nick 'alice' is taken in room lobby") != std::string::npos);
   CHECK(alice.drain(300ms).empty());
+  Process script({"chat", "--nick", "alice", server.address()}, "I am another alice\n");
+  CHECK(script.wait(5s) == 0);
+  CHECK(script.err().find("nick alice is taken in room lobby: you are alice2") != std::string::npos);
+  const auto seen = alice.drain(300ms);
+  REQUIRE(seen.size() == 1);
+  CHECK(seen[0].ends_with(" alice2\nI am another alice\n"));
   Process elsewhere({"chat", "--nick", "alice", "--room", "other", server.address()}, "hi\n");
   CHECK(elsewhere.wait(5s) == 0);  // unique per room
+  CHECK(elsewhere.err().find("alice2") == std::string::npos);
 }
 
 TEST_CASE("chat --listen receives with stdin at end of file and ends on SIGTERM",
@@ -482,8 +499,8 @@ TEST_CASE("chat --listen receives with stdin at end of file and ends on SIGTERM"
 TEST_CASE("a fake server's escape sequences never reach the screen", "[e2e][chat]") {
   // The test plays the server: any datagram can come from its address.
   udpchat::test::UdpPeer fake(loopback(9));
-  Process client({"chat", "--nick", "victim", "127.0.0.1:" + std::to_string(fake.port())},
-                 Process::InputPipe{});
+  Process client(
+      {"chat", "--listen", "--nick", "victim", "127.0.0.1:" + std::to_string(fake.port())}, "");
   REQUIRE(fake.receive(5s));  // cookie request
   const auto client_at = fake.last_sender();
   fake.send_to("cookie AAAA", client_at);

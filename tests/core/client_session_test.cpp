@@ -433,7 +433,8 @@ TEST_CASE("lines that cannot be sent are refused whole and never sent", "[core][
   CHECK(session.send_line("bad \xFF utf8", t0) == LineVerdict::invalid_utf8);
   CHECK(session.send_line("bell\a", t0) == LineVerdict::control_character);
   CHECK(session.send_line("evil \xE2\x80\xAE reversed", t0) == LineVerdict::format_character);
-  CHECK(session.send_line("^hb^", t0) == LineVerdict::protocol_command);
+  // Joined without numbering (join_by_hand): text that reads as a command has no way to go.
+  CHECK(session.send_line("^hb^", t0) == LineVerdict::needs_numbering);
   CHECK(session.send_line("   ", t0) == LineVerdict::empty);
   CHECK(session.send_line(std::string(1500, 'x') + "\x01", t0) == LineVerdict::control_character);
   CHECK(session.take_datagrams().empty());
@@ -442,17 +443,19 @@ TEST_CASE("lines that cannot be sent are refused whole and never sent", "[core][
   CHECK(session.take_datagrams() == std::vector<std::string>{"ok  "});
 }
 
-TEST_CASE("beyond the bound the oldest waiting line goes, and the session says so",
+TEST_CASE("beyond the bound a line is refused whole, and nothing waiting is dropped",
           "[core][session]") {
   SessionConfig config = session_config();
   config.max_waiting = 3;
   ClientSession session(config, t0);
-  for (const auto* text : {"a", "b", "c", "d"}) session.send_line(text, t0);
-  const auto unsent = events_of<event::LinesUnsent>(session);
-  REQUIRE(unsent.size() == 1);
-  CHECK(unsent[0].why == Unsent::overflow);
+  for (const auto* text : {"a", "b", "c"}) {
+    CHECK(session.send_line(text, t0) == LineVerdict::accepted);
+  }
+  CHECK(session.send_line("d", t0) == LineVerdict::too_many_waiting);
   CHECK(session.waiting() == 3);
-  CHECK(session.unsent() == 1);
+  CHECK(session.unsent() == 0);
+  CHECK(events_of<event::LinesUnsent>(session).empty());
+  CHECK(session.waiting_texts(10) == std::vector<std::string>{"a", "b", "c"});
 }
 
 TEST_CASE("a burst of lines is paced below the server's default budget", "[core][session]") {
@@ -481,7 +484,8 @@ TEST_CASE("datagrams that break the field rules are counted and reported once",
   CHECK(std::holds_alternative<event::Malformed>(events[0]));
 }
 
-TEST_CASE("end from the server ends the session; leave says quit", "[core][session]") {
+TEST_CASE("end from the server ends a session that does not rejoin; leave says quit",
+          "[core][session]") {
   ClientSession session(session_config(), t0);
   session.leave();
   CHECK(session.take_datagrams().back() == "quit");
@@ -679,4 +683,191 @@ TEST_CASE("a repair client and an original-style client share a room, each in it
   CHECK(texts(events_of<event::Message>(modern)) ==
         std::vector<std::string>{"from modern", "from classic"});
   CHECK(wire.sent[2].back().find('#') == std::string::npos);
+}
+
+TEST_CASE("text that reads as a command goes numbered and arrives exactly as written",
+          "[core][session][repair]") {
+  Wire wire;
+  auto& poster = wire.add(1, session_config("ci"));
+  auto& reader = wire.add(2, session_config("reader"));
+  wire.settle();
+  REQUIRE(poster.repairing());
+  reader.take_events();
+  const std::vector<std::string> lines = {"quit",  "/quit",   "reg",      "^hb^", "ping x",
+                                          "nack 1 2", "#7 seven", "/var/log/x.log uploaded"};
+  for (const auto& line : lines) CHECK(poster.send_line(line, wire.now) == LineVerdict::accepted);
+  wire.run_for(1s);
+  CHECK(texts(events_of<event::Message>(reader)) == lines);
+  CHECK(poster.state() == SessionState::joined);
+  CHECK(poster.settled());
+  CHECK(wire.relay().find(Peer::v4(10, 0, 0, 1, 1)) != nullptr);  // `quit` did not end it
+}
+
+TEST_CASE("text that reads as a command, typed before a server without numbering welcomes us, "
+          "is said and not sent",
+          "[core][session]") {
+  Wire wire;
+  SessionConfig plain = session_config("ci");
+  plain.repair = false;
+  auto& poster = wire.add(1, plain);
+  auto& reader = wire.add(2, session_config("reader"));
+  CHECK(poster.send_line("before", wire.now) == LineVerdict::accepted);
+  CHECK(poster.send_line("quit", wire.now) == LineVerdict::accepted);
+  CHECK(poster.send_line("after", wire.now) == LineVerdict::accepted);
+  wire.settle();
+  const auto unsent = events_of<event::LinesUnsent>(poster);
+  REQUIRE(unsent.size() == 1);
+  CHECK(unsent[0].why == Unsent::needs_numbering);
+  CHECK(unsent[0].texts == std::vector<std::string>{"quit"});
+  CHECK(poster.unsent() == 1);
+  CHECK(texts(events_of<event::Message>(reader)) == std::vector<std::string>{"before", "after"});
+  CHECK(wire.relay().find(Peer::v4(10, 0, 0, 1, 1)) != nullptr);
+}
+
+TEST_CASE("a script's session whose nick is taken joins as the next free one", "[core][session]") {
+  Wire wire;
+  wire.add(1, session_config("ci"));
+  wire.settle();
+  SessionConfig second = session_config("ci");
+  second.nick_policy = udpchat::core::NickPolicy::alternate;
+  auto& job2 = wire.add(2, second);
+  auto& job3 = wire.add(3, second);
+  wire.settle();
+  CHECK(job2.state() == SessionState::joined);
+  CHECK(job3.state() == SessionState::joined);
+  CHECK(job2.nick() == "ci2");
+  CHECK(job3.nick() == "ci3");
+  const auto joined = events_of<event::Joined>(job2);
+  REQUIRE(joined.size() == 1);
+  CHECK(joined[0].nick == "ci2");
+  CHECK(wire.relay().find(Peer::v4(10, 0, 0, 1, 2))->nick == "ci2");
+  job2.send_line("from the second job", wire.now);
+  wire.settle();
+  CHECK(texts(events_of<event::Message>(job3)) == std::vector<std::string>{"from the second job"});
+}
+
+TEST_CASE("a nick of 32 bytes is cut to make room for its number", "[core][session]") {
+  Wire wire;
+  const std::string longest(32, 'n');
+  wire.add(1, session_config(longest));
+  SessionConfig config = session_config(longest);
+  config.nick_policy = udpchat::core::NickPolicy::alternate;
+  auto& other = wire.add(2, config);
+  wire.settle();
+  CHECK(other.state() == SessionState::joined);
+  CHECK(other.nick() == std::string(31, 'n') + "2");
+}
+
+TEST_CASE("an exact nick, or a person's first join, ends on a taken nick instead",
+          "[core][session]") {
+  Wire wire;
+  wire.add(1, session_config("alice"));
+  wire.settle();
+  SessionConfig exact = session_config("alice");
+  exact.nick_policy = udpchat::core::NickPolicy::exact;
+  auto& strict = wire.add(2, exact);
+  auto& person = wire.add(3, session_config("alice"));  // alternate_on_rejoin
+  wire.settle();
+  CHECK(strict.end_reason() == EndReason::nick_taken);
+  CHECK(person.end_reason() == EndReason::nick_taken);
+}
+
+TEST_CASE("a rejoin that finds its nick taken takes the next free one and keeps every line",
+          "[core][session]") {
+  Wire wire;
+  SessionConfig config = session_config("alice");
+  config.rejoin_after_end = true;
+  auto& alice = wire.add(1, config);
+  wire.settle();
+  // The relay restarts and a newcomer takes the nick before alice is back.
+  wire.restart();
+  auto& newcomer = wire.add(2, session_config("alice"));
+  wire.settle();
+  REQUIRE(newcomer.state() == SessionState::joined);
+  alice.send_line("still here", wire.now);
+  wire.run_for(2s);
+  CHECK(alice.state() == SessionState::joined);
+  CHECK(alice.nick() == "alice2");
+  CHECK(texts(events_of<event::Message>(newcomer)) == std::vector<std::string>{"still here"});
+}
+
+TEST_CASE("end makes a chat session join again, backing off up to 30 s, keeping every line",
+          "[core][session]") {
+  Wire wire;
+  SessionConfig config = session_config("alice");
+  config.rejoin_after_end = true;
+  auto& alice = wire.add(1, config);
+  auto& bob = wire.add(2, session_config("bob"));
+  wire.settle();
+  bob.take_events();
+  alice.take_events();
+  alice.on_datagram("end", wire.now);
+  CHECK(alice.state() == SessionState::rejoining);
+  CHECK(alice.server_closed());
+  const auto joining = events_of<event::Joining>(alice);
+  REQUIRE(joining.size() == 1);
+  CHECK(joining[0].why == JoinTrouble::server_closed);
+  // The server is gone for five minutes; what is typed meanwhile waits.
+  wire.down = true;
+  wire.sent[1].clear();
+  alice.send_line("typed while it was down", wire.now);
+  wire.run_for(5min, 100ms);
+  std::size_t requests = 0;
+  for (const auto& datagram : wire.sent[1]) requests += proto::strip(datagram) == "reg" ? 1 : 0;
+  CHECK(requests >= 10);  // 0.5 s doubling ...
+  CHECK(requests <= 20);  // ... to 30 s
+  CHECK(alice.waiting() == 1);
+  CHECK(events_of<event::LinesUnsent>(alice).empty());
+  wire.down = false;
+  wire.restart();
+  bob.on_datagram("end", wire.now);  // bob does not rejoin: he would miss nothing here anyway
+  wire.run_for(31s, 100ms);
+  CHECK(alice.state() == SessionState::joined);
+  CHECK_FALSE(alice.server_closed());
+  CHECK(alice.settled());
+  CHECK(alice.echoed() == 1);
+  CHECK(wire.relay().stats().lines == 1);
+}
+
+TEST_CASE("a line whose echo never comes is sent again for as long as the session is a member, "
+          "never given up",
+          "[core][session][repair]") {
+  Wire wire;
+  auto& sender = wire.add(1, session_config("sender"));
+  auto& member = wire.add(2, session_config("member"));
+  wire.settle();
+  member.take_events();
+  // Chat lines from the sender vanish for two minutes; its heartbeats still pass.
+  wire.lose = [&](std::uint16_t port, bool to_relay) {
+    return port == 1 && to_relay && !wire.sent[1].empty() && wire.sent[1].back().starts_with("#");
+  };
+  sender.send_line("persistent", wire.now);
+  wire.run_for(2min, 100ms);
+  CHECK(sender.state() == SessionState::joined);
+  CHECK(sender.waiting() == 1);
+  CHECK(sender.unsent() == 0);
+  CHECK(events_of<event::LinesUnsent>(sender).empty());
+  wire.lose = nullptr;
+  wire.run_for(5s);
+  CHECK(sender.settled());
+  CHECK(texts(events_of<event::Message>(member)) == std::vector<std::string>{"persistent"});
+  CHECK(wire.relay().stats().lines == 1);
+}
+
+TEST_CASE("after a /join the server refused, lines typed later go to the room the session is in",
+          "[core][session]") {
+  Wire wire;
+  auto& mover = wire.add(1, session_config("alice"));
+  auto& lobby = wire.add(2, session_config("bob"));
+  wire.add(3, session_config("alice", "ops"));
+  wire.settle();
+  lobby.take_events();
+  mover.move_to("ops", wire.now);
+  wire.settle();
+  REQUIRE(mover.room() == "lobby");
+  mover.send_line("typed after the refusal", wire.now);
+  wire.settle();
+  CHECK(texts(events_of<event::Message>(lobby)) ==
+        std::vector<std::string>{"typed after the refusal"});
+  CHECK(mover.settled());
 }
