@@ -175,11 +175,14 @@ class TextView final : public net::ChatView {
                        status("type a line and press enter; /help lists commands");
                    },
                    [&](const event::Message& m) {
-                     const std::time_t now = std::time(nullptr);
+                     // A line sent again from the relay's window (history, repair) shows when
+                     // it was said, not when it came.
+                     const std::time_t said =
+                         m.said_ms > 0 ? static_cast<std::time_t>(m.said_ms / 1000) : std::time(nullptr);
                      const std::string from =
                          m.nick.empty() ? net::format_address(m.ip, m.port) : m.nick;
                      print(fmt::format("{}{:%H:%M:%S} {}{}: {}", m.history ? "(history) " : "",
-                                       fmt::localtime(now), from, m.own ? " (me)" : "",
+                                       fmt::localtime(said), from, m.own ? " (me)" : "",
                                        protocol::printable(m.text)),
                            stdout);
                    },
@@ -218,6 +221,8 @@ class TextView final : public net::ChatView {
       if (terminal_ != nullptr) status(fmt::format("-- joining {}…", server_));
       return;
     }
+    // The error line at exit says where the script stopped and names what was not sent.
+    if (what == net::ClientNotice::stopped) return;
     say(text);
   }
 
@@ -271,13 +276,16 @@ class JsonView final : public net::ChatView {
                     {"room", joined.legacy ? Json() : Json(joined.room)}});
             },
             [&](const event::Message& m) {
+              // `time` is when the line was said: the relay's own time for a line sent again
+              // from its window, else now.
               emit({{"type", "message"},
                     {"from", m.ip},
                     {"port", m.port},
                     {"nick", m.nick.empty() ? Json() : Json(m.nick)},
                     {"text", m.text},
                     {"own", m.own},
-                    {"history", m.history}});
+                    {"history", m.history}},
+                   m.said_ms);
             },
             [&](const event::LinesMissed& missed) {
               emit({{"type", "missed"}, {"count", missed.count}});
@@ -315,8 +323,8 @@ class JsonView final : public net::ChatView {
   }
 
  private:
-  static void emit(Json object) {
-    Json line = {{"time", net::utc_timestamp()}};
+  static void emit(Json object, std::int64_t said_ms = 0) {
+    Json line = {{"time", said_ms > 0 ? net::utc_timestamp(said_ms) : net::utc_timestamp()}};
     for (auto& [key, value] : object.items()) line[key] = std::move(value);
     fmt::print("{}\n", line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
     std::fflush(stdout);

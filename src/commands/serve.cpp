@@ -230,8 +230,13 @@ void add_serve(CLI::App& app, Runner& run) {
             "0: no numbering, no repair");
   add_value(*cmd, "--history-memory", relay.history_total_bytes, kBytes,
             fmt::format("Bytes all rooms' history may hold together (each room at most {}); "
-                        "beyond, the room adding a line forgets its oldest",
+                        "beyond, rooms without members forget first, then the room adding a "
+                        "line forgets its oldest",
                         core::format_bytes(static_cast<double>(relay.history_room_bytes))));
+  add_duration(*cmd, "--history-ttl", relay.history_ttl,
+               "How long a room keeps its history after its last member leaves, so that a post "
+               "can be read later (chat --history); off: forgotten with the room",
+               {.off = true});
   cmd->add_option("--metrics", options->node.metrics,
                   "Serve Prometheus metrics at http://HOST:PORT/metrics (a bare PORT: on "
                   "127.0.0.1); off by default")

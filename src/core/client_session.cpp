@@ -136,12 +136,13 @@ void ClientSession::on_message(const proto::ServerMessage& message, TimePoint no
 // reg <cookie>[ <nick>[ <room>]], with ` +r1 <next>` when the server offered repair: the first
 // of our lines it has not acknowledged comes next (a rejoined relay resumes from there).
 std::string ClientSession::join_datagram(std::string_view token, std::string_view room) const {
-  if (!(offered_repair_ && config_.repair)) return proto::encode_join(token, nick_, room);
+  if (offered_repair_ == 0 || !config_.repair) return proto::encode_join(token, nick_, room);
   std::uint64_t next = next_seq_;
   for (const Line& line : lines_) {
     if (line.seq != 0) next = std::min(next, line.seq);
   }
-  return proto::encode_join(token, nick_, room, next);
+  return proto::encode_join(token, nick_, room, next,
+                            std::min(offered_repair_, proto::kRepairVersion));
 }
 
 void ClientSession::on_cookie(const proto::Cookie& cookie) {
@@ -193,7 +194,7 @@ void ClientSession::on_welcome(const proto::Welcome& welcome, TimePoint now) {
     // The room's numbering: a rejoin that finds the same numbering asks for what came
     // meanwhile; a new one (the relay restarted, or the room was opened anew) began while we
     // were not a member, so all of it is ours to fetch. A first join fetches --history.
-    repair_ = welcome.repair;
+    repair_ = welcome.repair > 0;
     const std::uint64_t head = welcome.head;
     if (repair_ && !again) {
       stream_.reset(head + 1 - std::min(config_.history, head), head,
@@ -212,7 +213,7 @@ void ClientSession::on_welcome(const proto::Welcome& welcome, TimePoint now) {
     room_ = moves_.front().room;
     moves_.pop_front();
     events_.push_back(event::RoomChanged{room_});
-    repair_ = welcome.repair;
+    repair_ = welcome.repair > 0;
     if (repair_) stream_.reset(welcome.head + 1, welcome.head, 0, now);
     stream_id_ = welcome.stream;
     if (!repair_) drop_unsendable();

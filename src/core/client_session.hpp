@@ -114,6 +114,9 @@ struct Message {
   std::string text;
   bool own = false;
   bool history = false;  // fetched on joining (--history), not new
+  // When the relay received it (Unix ms), for a line sent again from its window (history,
+  // repair, +r2); 0: it came as it was said.
+  std::int64_t said_ms = 0;
 };
 struct LinesMissed {  // room lines that will never come: the view says so, never a silent hole
   std::uint64_t count = 0;
@@ -307,7 +310,7 @@ class ClientSession {
   // Repair (+r1): numbering of our lines, the round-trip estimate (RFC 6298) that times their
   // resending, and the room's numbered lines as they come.
   bool repair_ = false;
-  bool offered_repair_ = false;  // the last cookie offered +r1
+  std::uint8_t offered_repair_ = 0;  // the repair version the last cookie offered
   std::uint64_t next_seq_ = 1;
   std::optional<Duration> srtt_;
   Duration rttvar_{};

@@ -48,6 +48,7 @@ void ClientSession::on_numbered_ack(const proto::Ack& ack, TimePoint now) {
   line.nick.assign(ack.nick);
   line.text.assign(ack.text);
   line.sender_seq = ack.sender_seq;
+  line.said_ms = ack.said_ms;
   stream_.on_line(std::move(line), now, ready_);
   show(ready_);
   tail_probe_at_ = now + kTailProbe;
@@ -61,7 +62,7 @@ void ClientSession::show(std::vector<RoomLine>& ready) {
     }
     const bool own = own_ && own_->first == line.ip && own_->second == line.port;
     events_.push_back(event::Message{std::move(line.ip), line.port, std::move(line.nick),
-                                     std::move(line.text), own, line.history});
+                                     std::move(line.text), own, line.history, line.said_ms});
   }
   ready.clear();
 }

@@ -221,7 +221,7 @@ Member* Relay::join(const Peer& peer, std::string_view nick, std::string_view ro
       release_nick(room, *member);
       if (!nick.empty()) member->room->nicks.emplace(nick);
     }
-    if (result == JoinResult::moved) leave_room(index);
+    if (result == JoinResult::moved) leave_room(index, now);
     members_[index].nick.assign(nick);
     if (result == JoinResult::moved) enter_room(index, room);
     refresh(index, now);
@@ -250,12 +250,19 @@ Member* Relay::join(const Peer& peer, std::string_view nick, std::string_view ro
 }
 
 void Relay::enter_room(std::size_t index, std::string_view name) {
-  const auto [it, opened] = rooms_.try_emplace(std::string(name));
+  const auto [it, created] = rooms_.try_emplace(std::string(name));
   Room& room = it->second;
-  if (opened) {
+  if (created) {
     room.name = it->first;
     room.stream = randombytes_random();
-    if (config_.report_room_changes) room_changes_.push_back({room.name, true});
+  }
+  if (room.idle) {
+    // Back within history_ttl: the same numbering and window, so members fetch what was said.
+    idle_rooms_.erase(room.idle_at);
+    room.idle = false;
+  }
+  if (room.members.empty() && config_.report_room_changes) {
+    room_changes_.push_back({room.name, true});
   }
   Member& member = members_[index];
   member.room = &room;
@@ -267,7 +274,7 @@ void Relay::enter_room(std::size_t index, std::string_view name) {
 }
 
 // Swap-remove within the room, as take() does within members_.
-void Relay::leave_room(std::size_t index) {
+void Relay::leave_room(std::size_t index, TimePoint now) {
   Member& member = members_[index];
   Room& room = *member.room;
   const std::uint32_t moved = room.members.back();
@@ -279,17 +286,39 @@ void Relay::leave_room(std::size_t index) {
   if (!member.validated) --room.unvalidated;
   if (member.repair) --room.repair;
   member.room = nullptr;
-  if (room.members.empty()) {
-    if (config_.report_room_changes) room_changes_.push_back({room.name, false});
-    history_bytes_ -= room.history_bytes;
-    rooms_.erase(rooms_.find(room.name));
+  if (!room.members.empty()) return;
+  if (config_.report_room_changes) room_changes_.push_back({room.name, false});
+  if (!room.history.empty() && config_.history_ttl > Duration::zero()) {
+    room.idle = true;
+    room.idle_since = now;
+    room.idle_at = idle_rooms_.insert(idle_rooms_.end(), &room);
+    return;
   }
+  history_bytes_ -= room.history_bytes;
+  rooms_.erase(rooms_.find(room.name));
+}
+
+bool Relay::evict_kept_room() {
+  if (idle_rooms_.empty()) return false;
+  Room& room = *idle_rooms_.front();
+  idle_rooms_.pop_front();
+  history_bytes_ -= room.history_bytes;
+  rooms_.erase(rooms_.find(room.name));
+  return true;
+}
+
+std::int64_t Relay::unix_ms(TimePoint at) const noexcept {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(at.time_since_epoch() +
+                                                               config_.wall_offset)
+      .count();
 }
 
 std::vector<std::string> Relay::room_names() const {
   std::vector<std::string> names;
-  names.reserve(rooms_.size());
-  for (const auto& [name, room] : rooms_) names.push_back(name);
+  names.reserve(room_count());
+  for (const auto& [name, room] : rooms_) {
+    if (!room.idle) names.push_back(name);
+  }
   return names;
 }
 
@@ -330,9 +359,9 @@ void Relay::refresh(std::size_t index, TimePoint now) {
 
 // Swap-remove keeps the array dense; only the moved member's index entry and neighbours'
 // links change.
-Member Relay::take(std::size_t index) {
+Member Relay::take(std::size_t index, TimePoint now) {
   unlink(index);
-  leave_room(index);
+  leave_room(index, now);
   Member taken = std::move(members_[index]);
   index_.erase(taken.peer);
   if (config_.share) config_.share->release();
@@ -392,7 +421,7 @@ Outcome Relay::on_datagram(const Peer& from, std::string_view datagram, TimePoin
     if (config_.max_queue_delay > Duration::zero() && queued > config_.max_queue_delay) {
       return with_event(drop(DropReason::stale), out.event, out.member);
     }
-    return with_event(broadcast(*member, text, 0, now), out.event, out.member);
+    return with_event(broadcast(*member, text, 0, now, now - queued), out.event, out.member);
   };
 
   return std::visit(
@@ -407,10 +436,10 @@ Outcome Relay::on_datagram(const Peer& from, std::string_view datagram, TimePoin
             if (member == nullptr && !allow_cookie(from, now)) {
               return drop(DropReason::cookie_rate_limited);
             }
-            // +r1 is offered only to a client that said it speaks it (and while rooms keep
-            // lines to repair from).
+            // Repair is offered only to a client that said it speaks it (and while rooms keep
+            // lines to repair from), in the version it speaks.
             proto::encode_cookie(buffer_, cookies_.issue(from, now),
-                                 request.extended && config_.history_lines > 0);
+                                 config_.history_lines > 0 ? request.repair : std::uint8_t{0});
             return reply_to_stranger(datagram);
           },
           [&](const proto::Join& j) -> Outcome {
@@ -429,16 +458,20 @@ Outcome Relay::on_datagram(const Peer& from, std::string_view datagram, TimePoin
               return out;
             }
             member = joined;
-            const bool repair = j.repair && config_.history_lines > 0;
+            const std::uint8_t version =
+                config_.history_lines > 0 ? std::min(j.repair, proto::kRepairVersion) : 0;
+            const bool repair = version > 0;
             // A fresh membership starts where the client says; a member joining again keeps
             // what it has relayed, so that nothing is relayed twice.
             const bool had = member->repair && result != JoinResult::joined;
             set_repair(*member, repair);
+            member->timed = version >= 2;
             if (repair)
               member->next_seq = had ? std::max(member->next_seq, j.next_seq) : j.next_seq;
             if (repair) {
               proto::encode_repair_welcome(buffer_, member->ip, from.port, member->nick, j.room,
-                                           member->room->next_seq - 1, member->room->stream);
+                                           member->room->next_seq - 1, member->room->stream,
+                                           version);
             } else {
               proto::encode_welcome(buffer_, member->ip, from.port, member->nick, j.room);
             }
@@ -461,7 +494,7 @@ Outcome Relay::on_datagram(const Peer& from, std::string_view datagram, TimePoin
           [&](const proto::Quit&) -> Outcome {
             // Nothing to tell a stranger that is leaving anyway.
             if (member == nullptr) return drop(DropReason::not_member);
-            departed_ = take(static_cast<std::size_t>(member - members_.data()));
+            departed_ = take(static_cast<std::size_t>(member - members_.data()), now);
             ++stats_.leaves;
             return with_event({}, Event::left, &departed_);
           },
@@ -481,8 +514,12 @@ Outcome Relay::on_datagram(const Peer& from, std::string_view datagram, TimePoin
 std::span<const Member> Relay::expire(TimePoint now) {
   expired_.clear();
   while (oldest_ != kNone && now - members_[oldest_].last_seen > config_.hb_timeout) {
-    expired_.push_back(take(oldest_));
+    expired_.push_back(take(oldest_, now));
     ++stats_.expiries;
+  }
+  // Rooms left longest ago come first: the sweep costs what goes.
+  while (!idle_rooms_.empty() && now - idle_rooms_.front()->idle_since > config_.history_ttl) {
+    evict_kept_room();
   }
   return expired_;
 }

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <list>
 #include <memory>
 #include <optional>
 #include <span>
@@ -57,6 +58,13 @@ struct RelayConfig {
   std::size_t history_lines = 1024;
   std::size_t history_room_bytes = 256'000;
   std::size_t history_total_bytes = 64'000'000;
+  // How long a room that lost its last member keeps its window (and its numbering), so that a
+  // post can be read later with --history. When the total is reached, the rooms kept longest
+  // without members give theirs up first. Zero: a room goes with its last member.
+  Duration history_ttl = std::chrono::hours(1);
+  // Wall-clock time minus the time passed in (system_clock - steady_clock): what turns `now`
+  // into the Unix time a +r2 member is told a line was received. The I/O layer sets it.
+  Duration wall_offset{};
   // The shards of one node share this (serve --threads); a relay on its own has none, and
   // keeps its cookies, member count, nicks and budgets to itself.
   std::shared_ptr<NodeShare> share;
@@ -81,6 +89,7 @@ struct Member {
   // +r1: its lines come numbered; the next one expected, and the room lines its last few
   // became, so that a resend is answered (`got`) instead of relayed twice.
   bool repair = false;
+  bool timed = false;  // +r2: lines sent again from the window say when they were received
   std::uint64_t next_seq = 1;
   std::array<std::pair<std::uint64_t, std::uint64_t>, 8> recent{};
   std::uint8_t recent_at = 0;
@@ -102,9 +111,14 @@ struct Room {
   struct Line {
     std::uint64_t seq;
     std::string payload;
+    std::int64_t said_ms = 0;  // when the relay received it (Unix ms); 0 for a gap
   };
   std::deque<Line> history;
   std::size_t history_bytes = 0;
+  // Kept without members (history_ttl): since when, and its place in the relay's list.
+  TimePoint idle_since{};
+  std::list<Room*>::iterator idle_at{};
+  bool idle = false;
 };
 
 struct RoomChange {
@@ -202,8 +216,13 @@ class Relay {
   std::span<const Member> members() const noexcept { return members_; }
   const Member* find(const Peer& peer) const noexcept;
   const RelayStats& stats() const noexcept { return stats_; }
-  std::size_t room_count() const noexcept { return rooms_.size(); }
+  // Rooms with members.
+  std::size_t room_count() const noexcept { return rooms_.size() - idle_rooms_.size(); }
   std::vector<std::string> room_names() const;
+  // Rooms without members that keep their window for history_ttl.
+  std::size_t kept_rooms() const noexcept { return idle_rooms_.size(); }
+  // The clocks drift apart (NTP steps the wall clock): the I/O layer says so now and then.
+  void set_wall_offset(Duration offset) noexcept { config_.wall_offset = offset; }
   // Bytes the rooms' windows hold (with kHistoryEntryOverhead per line).
   std::size_t history_bytes() const noexcept { return history_bytes_; }
   // Rooms opened and closed since the last call, oldest first (report_room_changes).
@@ -228,17 +247,20 @@ class Relay {
   Member* join(const Peer& peer, std::string_view nick, std::string_view room, TimePoint now,
                bool validated, JoinResult& result);
   void enter_room(std::size_t index, std::string_view name);
-  void leave_room(std::size_t index);
-  Member take(std::size_t index);
+  void leave_room(std::size_t index, TimePoint now);
+  Member take(std::size_t index, TimePoint now);
   void refresh(std::size_t index, TimePoint now);
   void link_newest(std::size_t index);
   void unlink(std::size_t index);
+  // `received`: when the line reached the relay (now, less the time it queued).
   Outcome broadcast(const Member& sender, std::string_view text, std::uint64_t sender_seq,
-                    TimePoint now);
+                    TimePoint now, TimePoint received);
   // `line` is written once in each form the room's members need; the room numbers it.
-  Outcome fan_out(Room& room, const protocol::Ack& line, TimePoint now);
-  void remember(Room& room, std::uint64_t seq);
-  void forget_room(Room& room);
+  Outcome fan_out(Room& room, const protocol::Ack& line, TimePoint now, TimePoint received);
+  void remember(Room& room, std::uint64_t seq, std::int64_t said_ms);
+  // Frees the window of the room kept longest without members; false when there is none.
+  bool evict_kept_room();
+  std::int64_t unix_ms(TimePoint at) const noexcept;
   Outcome numbered_line(Member& member, std::uint64_t seq, std::string_view text, Duration queued,
                         TimePoint now);
   Outcome repair(Member& member, std::uint64_t from, std::uint64_t to, TimePoint now);
@@ -254,6 +276,7 @@ class Relay {
   // Node-based: a Member's Room* stays valid while other rooms come and go.
   std::unordered_map<std::string, Room> rooms_;
   std::vector<RoomChange> room_changes_;
+  std::list<Room*> idle_rooms_;  // rooms kept without members, longest first
   // Members in the order they were last heard from, oldest first, as links parallel to
   // members_: expiry pops from the old end, so a sweep costs what expires.
   struct Links {
@@ -271,6 +294,7 @@ class Relay {
   std::vector<std::uint32_t> recipients_;           // plain members within their credit
   std::vector<std::uint32_t> numbered_recipients_;  // +r1 members, in a room with both kinds
   std::vector<std::string_view> replies_;
+  std::vector<std::string> timed_replies_;  // +r2: the window's lines with `at <ms>` in front
   std::size_t history_bytes_ = 0;
   RelayStats stats_;
 };

@@ -10,13 +10,13 @@ namespace udpchat::core {
 namespace proto = udpchat::protocol;
 
 Outcome Relay::broadcast(const Member& sender, std::string_view text, std::uint64_t sender_seq,
-                         TimePoint now) {
+                         TimePoint now, TimePoint received) {
   const proto::Ack line{.ip = sender.ip,
                         .port = sender.peer.port,
                         .nick = sender.nick,
                         .text = text,
                         .sender_seq = sender_seq};
-  Outcome out = fan_out(*sender.room, line, now);
+  Outcome out = fan_out(*sender.room, line, now, received);
   if (out.event == Event::dropped) return out;
   ++stats_.lines;
   out.sender = &sender;
@@ -27,7 +27,7 @@ Outcome Relay::broadcast(const Member& sender, std::string_view text, std::uint6
 // A line to every member of `room`: the original ack to plain members (within their credit,
 // for those admitted without a cookie), the numbered ack to +r1 members, all within the egress
 // budget. The numbered form is kept in the room's window for repair and history.
-Outcome Relay::fan_out(Room& room, const proto::Ack& line, TimePoint now) {
+Outcome Relay::fan_out(Room& room, const proto::Ack& line, TimePoint now, TimePoint received) {
   const bool numbering = config_.history_lines > 0;
   const bool mixed = room.repair > 0 && room.repair < room.members.size();
   const bool credited = room.unvalidated > 0 && config_.legacy_credit > 0;
@@ -67,7 +67,7 @@ Outcome Relay::fan_out(Room& room, const proto::Ack& line, TimePoint now) {
   }
   if (numbering) {
     ++room.next_seq;
-    remember(room, seq);
+    remember(room, seq, unix_ms(received));
   }
   stats_.deliveries += plain.size() + numbered.size();
   Outcome out;
@@ -81,13 +81,16 @@ Outcome Relay::fan_out(Room& room, const proto::Ack& line, TimePoint now) {
   return out;
 }
 
-// The room's window keeps its last lines within the per-room and total bounds; the room that
-// adds a line is the one that gives up its oldest.
-void Relay::remember(Room& room, std::uint64_t seq) {
+// The room's window keeps its last lines within the per-room and total bounds. Over the total,
+// rooms kept without members give theirs up first (longest kept first); then the room that adds
+// a line gives up its oldest.
+void Relay::remember(Room& room, std::uint64_t seq, std::int64_t said_ms) {
   const std::size_t cost = numbered_.size() + kHistoryEntryOverhead;
-  room.history.push_back({seq, numbered_});
+  room.history.push_back({seq, numbered_, said_ms});
   room.history_bytes += cost;
   history_bytes_ += cost;
+  while (history_bytes_ > config_.history_total_bytes && evict_kept_room()) {
+  }
   while (!room.history.empty() && (room.history.size() > config_.history_lines ||
                                    room.history_bytes > config_.history_room_bytes ||
                                    history_bytes_ > config_.history_total_bytes)) {
@@ -129,7 +132,7 @@ Outcome Relay::numbered_line(Member& member, std::uint64_t seq, std::string_view
   if (config_.max_queue_delay > Duration::zero() && queued > config_.max_queue_delay) {
     return drop(DropReason::stale);
   }
-  Outcome out = broadcast(member, text, seq, now);
+  Outcome out = broadcast(member, text, seq, now, now - queued);
   if (out.event == Event::dropped) return out;
   member.recent[member.recent_at] = {seq, member.room->next_seq - 1};
   member.recent_at = static_cast<std::uint8_t>((member.recent_at + 1) % member.recent.size());
@@ -154,9 +157,21 @@ Outcome Relay::repair(Member& member, std::uint64_t from, std::uint64_t to, Time
     }
     from = gone_to + 1;
   }
+  // Each reply is in the window until the next call; +r2 members get theirs with the time
+  // the line was received in front.
+  if (member.timed && from <= to) {
+    timed_replies_.resize(std::max<std::size_t>(timed_replies_.size(), to - from + 1));
+  }
   for (std::uint64_t seq = from; seq <= to; ++seq) {
     if (!member.budget.take(config_.datagram_limit, now)) break;
-    replies_.push_back(room.history[static_cast<std::size_t>(seq - oldest)].payload);
+    const Room::Line& line = room.history[static_cast<std::size_t>(seq - oldest)];
+    if (member.timed && line.said_ms > 0) {
+      std::string& timed = timed_replies_[static_cast<std::size_t>(seq - from)];
+      proto::encode_timed(timed, line.said_ms, line.payload);
+      replies_.push_back(timed);
+    } else {
+      replies_.push_back(line.payload);
+    }
     ++stats_.repaired;
   }
   Outcome out;
@@ -181,12 +196,13 @@ void Relay::set_repair(Member& member, bool repair) {
 Outcome Relay::on_remote_line(std::string_view room, std::string_view ip, std::uint16_t port,
                               std::string_view nick, std::string_view text, TimePoint now) {
   const auto it = rooms_.find(std::string(room));
-  if (it == rooms_.end()) {
+  if (it == rooms_.end() || it->second.idle) {
     // The subscription was just dropped, or the envelope crossed it on the way.
     ++stats_.remote_unrouted;
     return {};
   }
-  Outcome out = fan_out(it->second, {.ip = ip, .port = port, .nick = nick, .text = text}, now);
+  Outcome out =
+      fan_out(it->second, {.ip = ip, .port = port, .nick = nick, .text = text}, now, now);
   if (out.event != Event::dropped) ++stats_.remote_lines;
   return out;
 }
@@ -195,11 +211,11 @@ Outcome Relay::on_remote_gap(std::string_view room, std::uint64_t count, TimePoi
   (void)now;
   const auto it = rooms_.find(std::string(room));
   stats_.remote_missed += count;
-  if (it == rooms_.end() || config_.history_lines == 0) return {};
+  if (it == rooms_.end() || it->second.idle || config_.history_lines == 0) return {};
   Room& target = it->second;
   const std::uint64_t seq = target.next_seq++;
   proto::encode_gap(numbered_, seq, count);
-  remember(target, seq);
+  remember(target, seq, 0);
   numbered_recipients_.clear();
   for (const std::uint32_t index : target.members) {
     if (members_[index].repair) numbered_recipients_.push_back(index);

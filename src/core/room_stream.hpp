@@ -25,6 +25,7 @@ struct RoomLine {
   std::uint64_t sender_seq = 0;
   std::uint64_t missed = 0;  // not a chat line: this many lines were lost
   bool history = false;      // fetched on joining, not new
+  std::int64_t said_ms = 0;  // when the relay received it, if it says (+r2); else 0
 };
 
 struct NackRange {

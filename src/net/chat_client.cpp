@@ -306,11 +306,11 @@ ChatClient::Step ChatClient::handle_input(std::string_view line) {
   const bool script = settings_.input != core::InputMode::terminal;
   // `unsent`: the line was meant as chat, or to lead lines somewhere (a /join): exit 1.
   auto failed = [&](ClientNotice what, const std::string& problem, bool unsent) {
-    view_.notice(what, problem);
     if (script) {
       stop_input(line, problem);
       return Step::stop;
     }
+    view_.notice(what, problem);
     if (unsent) ++refused_lines_;
     return Step::next;
   };

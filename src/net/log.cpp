@@ -10,10 +10,16 @@
 namespace udpchat::net {
 
 std::string utc_timestamp() {
+  return utc_timestamp(std::chrono::floor<std::chrono::milliseconds>(
+                           std::chrono::system_clock::now().time_since_epoch())
+                           .count());
+}
+
+std::string utc_timestamp(std::int64_t unix_ms) {
   // fmt 9 prints whole seconds for a time point: the milliseconds are written apart.
-  const auto now = std::chrono::floor<std::chrono::milliseconds>(std::chrono::system_clock::now());
-  const auto seconds = std::chrono::floor<std::chrono::seconds>(now);
-  return fmt::format("{:%FT%H:%M:%S}.{:03}Z", seconds, (now - seconds).count());
+  const std::chrono::sys_time<std::chrono::milliseconds> at{std::chrono::milliseconds(unix_ms)};
+  const auto seconds = std::chrono::floor<std::chrono::seconds>(at);
+  return fmt::format("{:%FT%H:%M:%S}.{:03}Z", seconds, (at - seconds).count());
 }
 
 void Logger::info(std::string_view event, const nlohmann::ordered_json& fields) const {

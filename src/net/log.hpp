@@ -1,6 +1,8 @@
 // Event log on stderr: one line per event, as text or as JSON lines.
 #pragma once
 
+#include <cstdint>
+
 #include <string>
 #include <string_view>
 
@@ -12,6 +14,8 @@ enum class LogFormat { text, json };
 
 // Now, in UTC with milliseconds (2026-11-26T22:59:07.123Z): log lines and JSON events.
 std::string utc_timestamp();
+// The same for a time in milliseconds since the Unix epoch.
+std::string utc_timestamp(std::int64_t unix_ms);
 
 class Logger {
  public:

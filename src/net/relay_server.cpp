@@ -24,6 +24,12 @@ namespace udpchat::net {
 
 namespace {
 
+// What turns the relay's steady time into wall-clock time (history's timestamps).
+core::Duration wall_offset() {
+  return std::chrono::duration_cast<core::Duration>(
+             std::chrono::system_clock::now().time_since_epoch()) -
+         core::Clock::now().time_since_epoch();
+}
 
 }  // namespace
 
@@ -34,7 +40,9 @@ RelayServer::RelayServer(asio::io_context& io, udp::socket socket, core::RelayCo
       protocol_(socket_.local_endpoint().protocol()),
       sweep_timer_(io),
       relay_(config, core::Clock::now()),
-      log_(log) {}
+      log_(log) {
+  relay_.set_wall_offset(wall_offset());
+}
 
 udp::endpoint RelayServer::local_endpoint() const { return socket_.local_endpoint(); }
 
@@ -145,6 +153,7 @@ awaitable<void> RelayServer::sweep_loop() {
     sweep_timer_.expires_after(period);
     auto [ec] = co_await sweep_timer_.async_wait(use_nothrow);
     if (ec || stopped_) break;
+    relay_.set_wall_offset(wall_offset());
     for (const auto& member : relay_.expire(core::Clock::now())) {
       log_.info("expired", member_fields(member));
     }

@@ -4,6 +4,7 @@
 
 #include <array>
 #include <charconv>
+#include <limits>
 
 #include "protocol/text.hpp"
 
@@ -97,15 +98,30 @@ bool parse_u64(std::string_view s, std::uint64_t& value) noexcept {
   return ec == std::errc{} && end == s.data() + s.size();
 }
 
-// A trailing ` +r1 <number>` on a reg or welcome: takes it off `f` and returns the number.
-std::optional<std::uint64_t> take_repair_tag(Fields& f, std::size_t min_count) noexcept {
-  std::uint64_t value = 0;
-  if (f.count < min_count + 2 || f.at[f.count - 2] != kRepairTag ||
-      !parse_u64(f.at[f.count - 1], value)) {
-    return std::nullopt;
-  }
+// The repair version a tag names: 1 for +r1, 2 for +r2, 0 for anything else.
+std::uint8_t repair_version(std::string_view tag) noexcept {
+  if (tag == kRepairTag) return 1;
+  if (tag == kTimedRepairTag) return 2;
+  return 0;
+}
+
+std::string_view repair_tag(std::uint8_t version) noexcept {
+  return version >= 2 ? kTimedRepairTag : kRepairTag;
+}
+
+struct RepairTag {
+  std::uint8_t version = 0;
+  std::uint64_t number = 0;
+};
+
+// A trailing ` +r1 <number>` (or +r2) on a reg or welcome: takes it off `f`.
+std::optional<RepairTag> take_repair_tag(Fields& f, std::size_t min_count) noexcept {
+  RepairTag tag;
+  if (f.count < min_count + 2) return std::nullopt;
+  tag.version = repair_version(f.at[f.count - 2]);
+  if (tag.version == 0 || !parse_u64(f.at[f.count - 1], tag.number)) return std::nullopt;
   f.count -= 2;
-  return value;
+  return tag;
 }
 
 void append_number(std::string& out, std::uint64_t value) {
@@ -197,9 +213,9 @@ ClientMessage decode_client(std::string_view datagram) noexcept {
   }
 
   if (line == kRegister) {
-    if (datagram.size() >= kCookieRequestBytes) {
-      return CookieRequest{datagram.size() >= kExtendedCookieRequestBytes};
-    }
+    if (datagram.size() >= kTimedCookieRequestBytes) return CookieRequest{2};
+    if (datagram.size() >= kExtendedCookieRequestBytes) return CookieRequest{1};
+    if (datagram.size() >= kCookieRequestBytes) return CookieRequest{0};
     return Register{};
   }
   if (line == kHeartbeat) return Heartbeat{};
@@ -210,13 +226,13 @@ ClientMessage decode_client(std::string_view datagram) noexcept {
   if (f.at[0] == kRegister) {
     const auto next = take_repair_tag(f, 2);
     if (f.count >= 2 && f.count <= 4 && is_cookie(f.at[1]) && (f.count < 3 || is_nick(f.at[2])) &&
-        (f.count < 4 || is_room(f.at[3])) && (!next || *next >= 1)) {
+        (f.count < 4 || is_room(f.at[3])) && (!next || next->number >= 1)) {
       return Join{f.at[1],
                   f.count >= 3 ? f.at[2] : std::string_view{},
                   f.count >= 4 ? f.at[3] : std::string_view{},
                   line,
-                  next.has_value(),
-                  next.value_or(0)};
+                  next ? next->version : std::uint8_t{0},
+                  next ? next->number : 0};
     }
   }
   if (f.at[0] == "ping" && f.count == 2 && is_ping_token(f.at[1])) return Ping{f.at[1]};
@@ -260,7 +276,19 @@ std::optional<Numbered> parse_numbered(std::string_view chat) noexcept {
 }
 
 ServerMessage decode_server(std::string_view datagram) noexcept {
-  const std::string_view line = strip(datagram);
+  std::string_view line = strip(datagram);
+  // +r2: `at <said-ms> ` in front of a numbered ack sent again from the room's window.
+  std::int64_t said_ms = 0;
+  if (line.starts_with("at ")) {
+    const auto space = line.find(' ', 3);
+    std::uint64_t ms = 0;
+    if (space == std::string_view::npos || !parse_u64(line.substr(3, space - 3), ms) || ms == 0 ||
+        ms > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()) || !line.substr(space + 1).starts_with("ack ")) {
+      return Invalid{};
+    }
+    said_ms = static_cast<std::int64_t>(ms);
+    line.remove_prefix(space + 1);
+  }
   if (line == kEnd) return End{};
   if (line == kNotMember) return NotMember{};
   if (line == kServerFull) return ServerFull{};
@@ -280,6 +308,7 @@ ServerMessage decode_server(std::string_view datagram) noexcept {
     }
     ack.ip = f.at[3];
     ack.nick = f.count == 6 ? f.at[5] : std::string_view{};
+    ack.said_ms = said_ms;
     ack.text = line.substr(newline + 1);
     if (ack.text.empty() || ack.text.size() > kMaxLineBytes ||
         check_text(ack.text) != TextCheck::ok) {
@@ -308,16 +337,16 @@ ServerMessage decode_server(std::string_view datagram) noexcept {
 
   Fields f = split_fields(line);
   if (f.at[0] == "cookie" && is_cookie(f.at[1]) &&
-      (f.count == 2 || (f.count == 3 && f.at[2] == kRepairTag))) {
-    return Cookie{f.at[1], f.count == 3};
+      (f.count == 2 || (f.count == 3 && repair_version(f.at[2]) != 0))) {
+    return Cookie{f.at[1], f.count == 3 ? repair_version(f.at[2]) : std::uint8_t{0}};
   }
   if (f.at[0] == "pong" && f.count == 2 && is_ping_token(f.at[1])) return Pong{f.at[1]};
   if (f.at[0] == "welcome") {
     Welcome welcome;
     std::uint64_t stream = 0;
-    std::optional<std::uint64_t> head;
-    if (f.count >= 6 && f.at[f.count - 3] == kRepairTag && parse_u64(f.at[f.count - 1], stream) &&
-        stream <= 0xFFFFFFFFu) {
+    std::optional<RepairTag> head;
+    if (f.count >= 6 && repair_version(f.at[f.count - 3]) != 0 &&
+        parse_u64(f.at[f.count - 1], stream) && stream <= 0xFFFFFFFFu) {
       --f.count;
       head = take_repair_tag(f, 3);
       if (!head) return Invalid{};
@@ -331,8 +360,8 @@ ServerMessage decode_server(std::string_view datagram) noexcept {
     welcome.ip = f.at[1];
     welcome.nick = f.count >= 4 ? f.at[3] : std::string_view{};
     welcome.room = f.count >= 5 ? f.at[4] : std::string_view{};
-    welcome.repair = head.has_value();
-    welcome.head = head.value_or(0);
+    welcome.repair = head ? head->version : std::uint8_t{0};
+    welcome.head = head ? head->number : 0;
     return welcome;
   }
   std::uint64_t a = 0;
@@ -372,22 +401,22 @@ void encode_welcome(std::string& out, std::string_view ip, std::uint16_t port,
 
 void encode_repair_welcome(std::string& out, std::string_view ip, std::uint16_t port,
                            std::string_view nick, std::string_view room, std::uint64_t head,
-                           std::uint32_t stream) {
+                           std::uint32_t stream, std::uint8_t version) {
   encode_welcome(out, ip, port, nick, room);
   out.push_back(' ');
-  out.append(kRepairTag);
+  out.append(repair_tag(version));
   out.push_back(' ');
   append_number(out, head);
   out.push_back(' ');
   append_number(out, stream);
 }
 
-void encode_cookie(std::string& out, std::string_view token, bool repair) {
+void encode_cookie(std::string& out, std::string_view token, std::uint8_t repair) {
   out.assign("cookie ");
   out.append(token);
-  if (repair) {
+  if (repair > 0) {
     out.push_back(' ');
-    out.append(kRepairTag);
+    out.append(repair_tag(repair));
   }
 }
 
@@ -429,6 +458,12 @@ void encode_missed(std::string& out, std::uint64_t from, std::uint64_t to) {
 void encode_gap(std::string& out, std::uint64_t room_seq, std::uint64_t count) {
   encode_pair(out, "gap", room_seq, count);
 }
+void encode_timed(std::string& out, std::int64_t said_ms, std::string_view numbered_ack) {
+  out.assign("at ");
+  append_number(out, static_cast<std::uint64_t>(said_ms));
+  out.push_back(' ');
+  out.append(numbered_ack);
+}
 
 void encode_pong(std::string& out, std::string_view token) {
   out.assign("pong ");
@@ -441,9 +476,9 @@ std::string encode_cookie_request() {
   return out;
 }
 
-std::string encode_extended_cookie_request() {
+std::string encode_extended_cookie_request(std::uint8_t version) {
   std::string out(kRegister);
-  out.resize(kExtendedCookieRequestBytes, ' ');
+  out.resize(version >= 2 ? kTimedCookieRequestBytes : kExtendedCookieRequestBytes, ' ');
   return out;
 }
 
@@ -464,7 +499,7 @@ std::string encode_nack(std::uint64_t from, std::uint64_t to) {
 }
 
 std::string encode_join(std::string_view cookie, std::string_view nick, std::string_view room,
-                        std::optional<std::uint64_t> next_seq) {
+                        std::optional<std::uint64_t> next_seq, std::uint8_t version) {
   std::string out(kRegister);
   out.push_back(' ');
   out.append(cookie);
@@ -478,7 +513,7 @@ std::string encode_join(std::string_view cookie, std::string_view nick, std::str
   }
   if (next_seq) {
     out.push_back(' ');
-    out.append(kRepairTag);
+    out.append(repair_tag(version));
     out.push_back(' ');
     append_number(out, *next_seq);
   }

@@ -18,8 +18,14 @@ inline constexpr std::size_t kCookieRequestBytes = 64;
 // and repair, docs/protocol.md): only such a client is offered them, so older clients never see
 // a field they do not know.
 inline constexpr std::size_t kExtendedCookieRequestBytes = 96;
-// The extension tag in cookie, reg and welcome: numbered lines with repair, version 1.
+// Padded to this size: version 2 of them (+r2), where lines sent again from the room's window
+// (repair, history) carry the time the relay first received them.
+inline constexpr std::size_t kTimedCookieRequestBytes = 128;
+// The extension tags in cookie, reg and welcome: numbered lines with repair, versions 1 and 2.
 inline constexpr std::string_view kRepairTag = "+r1";
+inline constexpr std::string_view kTimedRepairTag = "+r2";
+// The newest version this code speaks.
+inline constexpr std::uint8_t kRepairVersion = 2;
 // A NACK asks for at most this many room lines; a client splits a longer gap.
 inline constexpr std::uint64_t kMaxNackLines = 64;
 inline constexpr std::size_t kMaxPingTokenBytes = 32;
@@ -56,15 +62,18 @@ std::string_view to_string(Malformation reason) noexcept;
 // Client to server. Views point into the decoded datagram.
 struct Register {};        // bare `reg`: the original join
 struct CookieRequest {     // `reg` padded with spaces to at least kCookieRequestBytes
-  bool extended = false;   // padded to kExtendedCookieRequestBytes: the client speaks +r1
+  // The repair version the padding says the client speaks: 0, 1 (kExtendedCookieRequestBytes)
+  // or 2 (kTimedCookieRequestBytes).
+  std::uint8_t repair = 0;
 };
 struct Join {              // `reg <cookie>`, `reg <cookie> <nick>` or `reg <cookie> <nick> <room>`
   std::string_view cookie;
   std::string_view nick;   // empty when absent
   std::string_view room;   // empty when absent: kDefaultRoom
   std::string_view line;   // the whole line: an original server would relay it as chat
-  // ` +r1 <next>` after the other fields: numbered lines, the next one being `next_seq`.
-  bool repair = false;
+  // ` +r1 <next>` (or +r2) after the other fields: numbered lines, the next one being
+  // `next_seq`. The repair version asked for; 0 without the tag.
+  std::uint8_t repair = 0;
   std::uint64_t next_seq = 0;
 };
 struct Nack {              // `nack <from> <to>`: room lines from..to, please (repair members)
@@ -103,14 +112,14 @@ std::optional<Numbered> parse_numbered(std::string_view chat) noexcept;
 // Server to client.
 struct Cookie {
   std::string_view token;
-  bool repair = false;  // the server offers +r1 (only to an extended request)
+  std::uint8_t repair = 0;  // the repair version the server offers (only to an extended request)
 };
 struct Welcome {
   std::string_view ip;
   std::uint16_t port = 0;
   std::string_view nick;
   std::string_view room;  // present when the join named a room
-  bool repair = false;     // +r1 granted
+  std::uint8_t repair = 0;  // the repair version granted (+r1, +r2); 0: none
   std::uint64_t head = 0;  // with repair: the room's latest line number
   // With repair: which numbering the head belongs to. A room's numbering starts again when the
   // room is opened anew (a relay restart, the room emptied meanwhile): a new id says so.
@@ -125,6 +134,9 @@ struct Ack {
   // and the sender's own number for the line (0 when it had none). Zero for an original ack.
   std::uint64_t room_seq = 0;
   std::uint64_t sender_seq = 0;
+  // +r2: a line sent again from the room's window (`at <ms> ack ...`) says when the relay first
+  // received it, in milliseconds since the Unix epoch. 0: not said (a live line).
+  std::int64_t said_ms = 0;
 };
 struct Got {    // `got <seq> <room-seq>`: your line seq was relayed already, as room line room-seq
   std::uint64_t seq = 0;
@@ -178,11 +190,12 @@ void encode_ack(std::string& out, std::string_view ip, std::uint16_t port, std::
 // rooms still read the welcome they expect.
 void encode_welcome(std::string& out, std::string_view ip, std::uint16_t port,
                     std::string_view nick, std::string_view room = {});
-// The welcome of a +r1 join: the same fields, then ` +r1 <head> <stream>`.
+// The welcome of a +r1 or +r2 join: the same fields, then ` +r<version> <head> <stream>`.
 void encode_repair_welcome(std::string& out, std::string_view ip, std::uint16_t port,
                            std::string_view nick, std::string_view room, std::uint64_t head,
-                           std::uint32_t stream);
-void encode_cookie(std::string& out, std::string_view token, bool repair = false);
+                           std::uint32_t stream, std::uint8_t version = kRepairVersion);
+// `repair`: the version offered, 0 for none.
+void encode_cookie(std::string& out, std::string_view token, std::uint8_t repair = 0);
 void encode_pong(std::string& out, std::string_view token);
 void encode_numbered_ack(std::string& out, std::uint64_t room_seq, std::uint64_t sender_seq,
                          std::string_view ip, std::uint16_t port, std::string_view nick,
@@ -192,13 +205,17 @@ void encode_want(std::string& out, std::uint64_t seq);
 void encode_head(std::string& out, std::uint64_t room_seq);
 void encode_missed(std::string& out, std::uint64_t from, std::uint64_t to);
 void encode_gap(std::string& out, std::uint64_t room_seq, std::uint64_t count);
+// A numbered ack from the window, to a +r2 member: `at <said-ms> ` in front of it.
+void encode_timed(std::string& out, std::int64_t said_ms, std::string_view numbered_ack);
 
 std::string encode_cookie_request();
-std::string encode_extended_cookie_request();
-// A room needs a nick: the fields are positional. A `next_seq` asks for +r1: numbered lines,
-// the next one `next_seq`.
+// Padded to say that the client speaks repair `version` (1 or 2).
+std::string encode_extended_cookie_request(std::uint8_t version = kRepairVersion);
+// A room needs a nick: the fields are positional. A `next_seq` asks for repair `version`:
+// numbered lines, the next one `next_seq`.
 std::string encode_join(std::string_view cookie, std::string_view nick, std::string_view room = {},
-                        std::optional<std::uint64_t> next_seq = std::nullopt);
+                        std::optional<std::uint64_t> next_seq = std::nullopt,
+                        std::uint8_t version = kRepairVersion);
 std::string encode_numbered(std::uint64_t seq, std::string_view text);
 std::string encode_nack(std::uint64_t from, std::uint64_t to);
 std::string encode_ping(std::string_view token);

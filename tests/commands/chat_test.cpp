@@ -1,6 +1,7 @@
 // End to end: `udpchat chat` processes against serve, an original-protocol server, and nothing.
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
@@ -600,3 +601,118 @@ TEST_CASE("typed Chinese goes out exactly and a half-typed wide line survives a 
   CHECK(listener.wait(5s) == 0);
 }
 
+
+TEST_CASE("a script's text is posted as written: a line reading quit does not end the post",
+          "[e2e][chat][script]") {
+  Server server;
+  udpchat::test::UdpPeer watcher(loopback(server.port()));
+  watcher.join("watcher");
+  Process quits({"chat", "--nick", "ci", server.address()},
+                "line1\nquit\nline3 after quit\nline4\n");
+  CHECK(quits.wait(5s) == 0);
+  Process path({"chat", "--nick", "ci", server.address()}, "/var/log/deploy.log uploaded\n");
+  CHECK(path.wait(5s) == 0);
+  std::vector<std::string> texts;
+  for (const auto& datagram : watcher.drain(300ms)) texts.push_back(datagram.substr(datagram.find('\n') + 1));
+  CHECK(texts == std::vector<std::string>{"line1\n", "quit\n", "line3 after quit\n", "line4\n",
+                                          "/var/log/deploy.log uploaded\n"});
+}
+
+TEST_CASE("with --commands a bad /join stops the script: nothing after it is sent, exit 1",
+          "[e2e][chat][script]") {
+  Server server;
+  udpchat::test::UdpPeer watcher(loopback(server.port()));
+  watcher.join("watcher");
+  Process client({"chat", "--commands", "--nick", "jj", server.address()},
+                 "before\n/join caf\xC3\xA9\nhello\n");
+  CHECK(client.wait(5s) == 1);
+  CHECK(client.err().find("stopped at '/join caf\xC3\xA9' ('caf\xC3\xA9' is not a room name") !=
+        std::string::npos);
+  CHECK(client.err().find("1 line(s) after it not sent: 'hello'") != std::string::npos);
+  const auto seen = watcher.drain(300ms);
+  REQUIRE(seen.size() == 1);
+  CHECK(seen[0].ends_with(" jj\nbefore\n"));
+}
+
+TEST_CASE("chat -m posts each message without a pipe, and words after the target get a hint to use it",
+          "[e2e][chat][script]") {
+  Server server;
+  udpchat::test::UdpPeer watcher(loopback(server.port()));
+  watcher.join("watcher");
+  const auto posted =
+      run_udpchat({"chat", "--nick", "ci", "-m", "deploy done", "--message", "quit", server.address()});
+  CHECK(posted.exit_code == 0);
+  const auto seen = watcher.drain(300ms);
+  REQUIRE(seen.size() == 2);
+  CHECK(seen[0].ends_with(" ci\ndeploy done\n"));
+  CHECK(seen[1].ends_with(" ci\nquit\n"));
+
+  const auto words = run_udpchat({"chat", "--nick", "ci", server.address(), "deploy", "done"});
+  CHECK(words.exit_code == 2);
+  CHECK(words.err.find("to post a message, use -m 'deploy done'") != std::string::npos);
+  const auto spaced = run_udpchat({"chat", "--nick", "ci", "deploy done"});
+  CHECK(spaced.exit_code == 2);
+  CHECK(spaced.err.find("use -m 'deploy done'") != std::string::npos);
+  const auto two_lines = run_udpchat({"chat", "-m", "one\ntwo", server.address()});
+  CHECK(two_lines.exit_code == 2);
+  CHECK(two_lines.err.find("-m takes one line") != std::string::npos);
+  CHECK(watcher.drain(200ms).empty());
+}
+
+TEST_CASE("two jobs posting as --nick ci at once both arrive, the second as ci2",
+          "[e2e][chat][script]") {
+  Server server;
+  udpchat::test::UdpPeer watcher(loopback(server.port()));
+  watcher.join("watcher");
+  Process first({"chat", "--json", "--nick", "ci", server.address()}, Process::InputPipe{});
+  Process second({"chat", "--json", "--nick", "ci", server.address()}, Process::InputPipe{});
+  REQUIRE(first.wait_for_output("\"type\":\"joined\""));
+  REQUIRE(second.wait_for_output("\"type\":\"joined\""));
+  first.write_input("from the first job\n");
+  second.write_input("from the second job\n");
+  first.close_input();
+  second.close_input();
+  CHECK(first.wait(5s) == 0);
+  CHECK(second.wait(5s) == 0);
+  const std::string nicks = joined(first)["nick"].get<std::string>() + " " +
+                            joined(second)["nick"].get<std::string>();
+  CHECK((nicks == "ci ci2" || nicks == "ci2 ci"));
+  std::vector<std::string> texts;
+  for (const auto& datagram : watcher.drain(300ms)) texts.push_back(datagram.substr(datagram.find('\n') + 1));
+  std::sort(texts.begin(), texts.end());
+  CHECK(texts == std::vector<std::string>{"from the first job\n", "from the second job\n"});
+}
+
+TEST_CASE("a server killed for 30 s: every line piped meanwhile arrives once, in order, exit 0",
+          "[e2e][chat][outage]") {
+  const std::string address = "127.0.0.1:" + std::to_string(free_port());
+  auto server = std::make_unique<Server>(std::vector<std::string>{}, address);
+  Process listener({"chat", "--json", "--listen", "--hb-interval", "1s", address}, "");
+  Process sender({"chat", "--json", "--nick", "s", "--linger", "60s", address},
+                 Process::InputPipe{});
+  REQUIRE(listener.wait_for_output("\"type\":\"joined\""));
+  REQUIRE(sender.wait_for_output("\"type\":\"joined\""));
+  sender.write_input("before\n");
+  REQUIRE(listener.wait_for_output("\"text\":\"before\""));
+
+  server->process().signal(SIGKILL);
+  REQUIRE(server->process().wait(2s));
+  const auto killed = std::chrono::steady_clock::now();
+  std::vector<std::string> expected{"before"};
+  for (int i = 1; i <= 6; ++i) {
+    std::this_thread::sleep_until(killed + i * 4s);
+    expected.push_back("outage " + std::to_string(i));
+    sender.write_input(expected.back() + "\n");
+  }
+  sender.close_input();
+  std::this_thread::sleep_until(killed + 30s);
+  server = std::make_unique<Server>(std::vector<std::string>{}, address);
+  CHECK(sender.wait(40s) == 0);
+  REQUIRE(listener.wait_for_output("\"text\":\"outage 6\"", 10s));
+  std::vector<std::string> texts;
+  for (const auto& m : messages(listener)) texts.push_back(m["text"]);
+  CHECK(texts == expected);
+  CHECK(sender.err().find("not delivered") == std::string::npos);
+  listener.signal(SIGTERM);
+  CHECK(listener.wait(5s) == 0);
+}

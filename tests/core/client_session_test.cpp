@@ -181,7 +181,7 @@ TEST_CASE("a line typed while joining waits and goes out once welcomed", "[core]
   REQUIRE(wire.sent[1].size() == 3);
   CHECK(wire.sent[1][0] == proto::encode_extended_cookie_request());
   CHECK(wire.sent[1][1].starts_with("reg "));
-  CHECK(wire.sent[1][1].ends_with(" +r1 1"));
+  CHECK(wire.sent[1][1].ends_with(" +r2 1"));
   CHECK(wire.sent[1][2] == "#1 early bird");
   CHECK(texts(events_of<event::Message>(alice)) == std::vector<std::string>{"early bird"});
   CHECK(alice.settled());

@@ -635,15 +635,18 @@ TEST_CASE("room membership stays consistent through random joins, moves and leav
 
 namespace {
 
-// The +r1 handshake: an extended cookie request, a join with the next line number.
+// The repair handshake: an extended cookie request, a join with the next line number. Version
+// 1 (+r1) unless told: what a client from before +r2 sends.
 Outcome join_repair(Relay& relay, const Peer& who, std::string_view nick, TimePoint now,
-                    std::uint64_t next = 1, std::string_view room = {}) {
-  const Outcome cookie = relay.on_datagram(who, proto::encode_extended_cookie_request(), now);
+                    std::uint64_t next = 1, std::string_view room = {},
+                    std::uint8_t version = 1) {
+  const Outcome cookie =
+      relay.on_datagram(who, proto::encode_extended_cookie_request(version), now);
   const auto decoded = proto::decode_server(cookie.payload);
   REQUIRE(std::holds_alternative<proto::Cookie>(decoded));
-  REQUIRE(std::get<proto::Cookie>(decoded).repair);
+  REQUIRE(std::get<proto::Cookie>(decoded).repair == version);
   const std::string token(std::get<proto::Cookie>(decoded).token);
-  return relay.on_datagram(who, proto::encode_join(token, nick, room, next), now);
+  return relay.on_datagram(who, proto::encode_join(token, nick, room, next, version), now);
 }
 
 }  // namespace
@@ -653,10 +656,15 @@ TEST_CASE("+r1 is offered only to a client that asks with the longer request",
   Relay relay(config(), t0);
   const Outcome plain = relay.on_datagram(peer(1), proto::encode_cookie_request(), t0);
   CHECK_FALSE(std::get<proto::Cookie>(proto::decode_server(plain.payload)).repair);
-  const std::string extended = proto::encode_extended_cookie_request();
+  const std::string extended = proto::encode_extended_cookie_request(1);
   const Outcome offered = relay.on_datagram(peer(1), extended, t0);
-  CHECK(std::get<proto::Cookie>(proto::decode_server(offered.payload)).repair);
+  CHECK(std::get<proto::Cookie>(proto::decode_server(offered.payload)).repair == 1);
   CHECK(offered.payload.size() <= extended.size());
+  CHECK(offered.payload.ends_with(" +r1"));  // what a client from before +r2 reads
+  const std::string timed = proto::encode_extended_cookie_request(2);
+  const Outcome offered_timed = relay.on_datagram(peer(1), timed, t0);
+  CHECK(std::get<proto::Cookie>(proto::decode_server(offered_timed.payload)).repair == 2);
+  CHECK(offered_timed.payload.size() <= extended.size());
   RelayConfig no_history = config();
   no_history.history_lines = 0;
   Relay bare(no_history, t0);
@@ -827,4 +835,82 @@ TEST_CASE("shards' figures add up to the node's, every counter and every drop re
   sum += std::bit_cast<RelayStats>(second);
   const auto fields = std::bit_cast<Fields>(sum);
   for (std::size_t i = 0; i < fields.size(); ++i) CHECK(fields[i] == 1001 * (i + 1));
+}
+
+TEST_CASE("a +r2 member's lines sent again from the window say when the relay received them",
+          "[core][relay][repair]") {
+  RelayConfig timed_config = config();
+  // t0 + 5 s on the relay's clock is 2026-11-27T00:00:00Z on the wall.
+  timed_config.wall_offset = std::chrono::milliseconds(1'764'201'600'000) -
+                             std::chrono::duration_cast<std::chrono::milliseconds>(
+                                 (t0 + 5s).time_since_epoch());
+  Relay relay(timed_config, t0);
+  join_repair(relay, peer(1), "a", t0, 1, {}, 2);
+  join_repair(relay, peer(2), "old", t0, 1, {}, 1);
+  // Received at t0 + 5 s, handled 40 ms later: the time said is the receipt.
+  const Outcome live = relay.on_datagram(peer(1), "#1 posted", t0 + 5040ms, 40ms);
+  CHECK(live.numbered_payload == "ack 1 1 10.0.0.1 1 a\nposted\n");  // live lines are as ever
+  const Outcome timed = relay.on_datagram(peer(1), "nack 1 1", t0 + 60s);
+  REQUIRE(timed.replies.size() == 1);
+  CHECK(timed.replies[0] == "at 1764201600000 ack 1 1 10.0.0.1 1 a\nposted\n");
+  const auto decoded = proto::decode_server(timed.replies[0]);
+  REQUIRE(std::holds_alternative<proto::Ack>(decoded));
+  CHECK(std::get<proto::Ack>(decoded).said_ms == 1'764'201'600'000);
+  CHECK(std::get<proto::Ack>(decoded).text == "posted");
+  // A +r1 member gets the window's bytes unchanged.
+  const Outcome plain = relay.on_datagram(peer(2), "nack 1 1", t0 + 60s);
+  REQUIRE(plain.replies.size() == 1);
+  CHECK(plain.replies[0] == "ack 1 1 10.0.0.1 1 a\nposted\n");
+}
+
+TEST_CASE("a room keeps its window and numbering for the TTL after its last member leaves",
+          "[core][relay][history]") {
+  RelayConfig kept = config();
+  kept.history_ttl = 60s;
+  Relay relay(kept, t0);
+  const Outcome first = join_repair(relay, peer(1), "ci", t0, 1, "ops", 2);
+  const auto stream = std::get<proto::Welcome>(proto::decode_server(first.payload)).stream;
+  for (int i = 1; i <= 3; ++i) relay.on_datagram(peer(1), "#" + std::to_string(i) + " post", t0);
+  relay.on_datagram(peer(1), "quit", t0 + 1s);
+  CHECK(relay.room_count() == 0);
+  CHECK(relay.kept_rooms() == 1);
+  relay.expire(t0 + 50s);
+  // A reader 50 s later finds the room where it was: same numbering, head 3, the lines there.
+  const Outcome reader = join_repair(relay, peer(2), "reader", t0 + 50s, 1, "ops", 2);
+  const auto welcome = std::get<proto::Welcome>(proto::decode_server(reader.payload));
+  CHECK(welcome.head == 3);
+  CHECK(welcome.stream == stream);
+  CHECK(relay.kept_rooms() == 0);
+  CHECK(relay.on_datagram(peer(2), "nack 1 3", t0 + 50s).replies.size() == 3);
+  // Left again, and not joined within the TTL: forgotten.
+  relay.on_datagram(peer(2), "quit", t0 + 51s);
+  relay.expire(t0 + 110s);
+  CHECK(relay.kept_rooms() == 1);
+  relay.expire(t0 + 112s);
+  CHECK(relay.kept_rooms() == 0);
+  CHECK(relay.history_bytes() == 0);
+  const Outcome late = join_repair(relay, peer(3), "late", t0 + 113s, 1, "ops", 2);
+  CHECK(std::get<proto::Welcome>(proto::decode_server(late.payload)).head == 0);
+}
+
+TEST_CASE("over the total, rooms without members give up their windows first",
+          "[core][relay][history]") {
+  RelayConfig small = config();
+  small.history_total_bytes = 2500;  // two lines of 900 bytes fit, three do not
+  Relay relay(small, t0);
+  // Two rooms posted to and left, oldest first; a live room then writes past the total.
+  for (std::uint16_t port = 1; port <= 2; ++port) {
+    join_repair(relay, peer(port), "ci", t0, 1, "room" + std::to_string(port), 2);
+    relay.on_datagram(peer(port), "#1 " + std::string(900, 'x'), t0);
+    relay.on_datagram(peer(port), "quit", t0 + std::chrono::seconds(port));
+  }
+  CHECK(relay.kept_rooms() == 2);
+  join_repair(relay, peer(3), "live", t0 + 5s, 1, "live", 2);
+  relay.on_datagram(peer(3), "#1 " + std::string(900, 'y'), t0 + 5s);
+  CHECK(relay.kept_rooms() == 1);  // room1, left first, went
+  relay.on_datagram(peer(3), "#2 " + std::string(900, 'y'), t0 + 5s);
+  CHECK(relay.kept_rooms() == 0);
+  const Outcome nack = relay.on_datagram(peer(3), "nack 1 2", t0 + 6s);
+  CHECK(nack.replies.size() == 2);  // the live room kept both its lines
+  CHECK(relay.history_bytes() <= small.history_total_bytes);
 }
