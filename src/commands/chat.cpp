@@ -180,7 +180,8 @@ void add_chat(CLI::App& app, Runner& run) {
   cmd->add_option("-m,--message", options->messages,
                   "Post TEXT (one line, as written) instead of reading standard input; "
                   "repeatable, in order")
-      ->type_name("TEXT");
+      ->type_name("TEXT")
+      ->allow_extra_args(false);  // one value each: the target may follow
   cmd->add_option("-n,--nick", options->session.nick,
                   "Name shown to others, unique in its room (1-32 of A-Z a-z 0-9 _ . -)")
       ->type_name("NICK")
