@@ -4,7 +4,9 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -715,4 +717,54 @@ TEST_CASE("a server killed for 30 s: every line piped meanwhile arrives once, in
   CHECK(sender.err().find("not delivered") == std::string::npos);
   listener.signal(SIGTERM);
   CHECK(listener.wait(5s) == 0);
+}
+
+namespace {
+
+// Milliseconds since the Unix epoch of a chat --json time stamp (2026-11-27T00:25:31.004Z).
+std::int64_t unix_ms_of(const std::string& stamp) {
+  std::tm parts{};
+  int millis = 0;
+  REQUIRE(std::sscanf(stamp.c_str(), "%d-%d-%dT%d:%d:%d.%dZ", &parts.tm_year, &parts.tm_mon,
+                      &parts.tm_mday, &parts.tm_hour, &parts.tm_min, &parts.tm_sec, &millis) == 7);
+  parts.tm_year -= 1900;
+  parts.tm_mon -= 1;
+  return static_cast<std::int64_t>(timegm(&parts)) * 1000 + millis;
+}
+
+std::int64_t wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+TEST_CASE("posts to an empty room are read 10 s later with --history, stamped when posted",
+          "[e2e][chat][history]") {
+  Server server;
+  std::vector<std::int64_t> posted_at;
+  for (const char* text : {"build 1 done", "build 2 done", "build 3 done"}) {
+    posted_at.push_back(wall_ms());
+    const auto post = run_udpchat({"chat", "--nick", "ci", "--room", "deploys", "-m", text,
+                                   server.address()});
+    REQUIRE(post.exit_code == 0);
+    std::this_thread::sleep_for(1500ms);
+  }
+  std::this_thread::sleep_for(10s);
+  Process reader({"chat", "--json", "--listen", "--history", "3", "--nick", "reader", "--room",
+                  "deploys", server.address()},
+                 "");
+  REQUIRE(reader.wait_for_output("build 3 done"));
+  const auto seen = messages(reader);
+  REQUIRE(seen.size() == 3);
+  for (std::size_t i = 0; i < 3; ++i) {
+    CHECK(seen[i]["text"] == "build " + std::to_string(i + 1) + " done");
+    CHECK(seen[i]["history"] == true);
+    CHECK(seen[i]["nick"] == "ci");
+    const std::int64_t stamped = unix_ms_of(seen[i]["time"]);
+    CHECK(std::llabs(stamped - posted_at[i]) <= 1000);
+  }
+  reader.signal(SIGTERM);
+  CHECK(reader.wait(5s) == 0);
 }
