@@ -124,9 +124,11 @@ int run_chat(ChatOptions options) {
     use_utf8_input();
     terminal = std::make_unique<net::Terminal>(io.get_executor());
   }
+  // Written by a thread of its own: a reader that stops reading stalls the output, not the chat.
+  net::OutputQueue output(io.get_executor());
   const std::unique_ptr<net::ChatView> view =
-      options.json ? make_json_view(options.session.nick)
-                   : make_text_view(terminal.get(), options.session.nick, options.quiet);
+      options.json ? make_json_view(output, options.session.nick)
+                   : make_text_view(terminal.get(), output, options.session.nick, options.quiet);
   std::unique_ptr<net::LineSource> input;
   if (!options.messages.empty()) {
     input = std::make_unique<net::LineSource>(io.get_executor(), std::move(options.messages));
@@ -134,9 +136,12 @@ int run_chat(ChatOptions options) {
     input = std::make_unique<net::LineSource>(io.get_executor(), std::cin, terminal.get());
   }
 
-  net::ChatClient client(io, std::move(settings), *view, input.get());
+  net::ChatClient client(io, std::move(settings), *view, input.get(),
+                         terminal ? nullptr : &output);
   const net::ChatEnd end = client.run();
   terminal.reset();  // restore the terminal before the last words
+  // What is shown comes before the last words; a reader stopped for good gets 2 s.
+  output.flush(std::chrono::seconds(2));
   if (!client.error().empty()) {
     // `chat deploy` meant as a message reads as a host name.
     const bool bare_word = target_text.find_first_of(":.") == std::string::npos;

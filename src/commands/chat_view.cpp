@@ -134,8 +134,8 @@ std::string describe(const event::LinesUnsent& unsent, const std::string& room) 
 // printable(): no escape sequence, bidi control or invisible character reaches the screen raw.
 class TextView final : public net::ChatView {
  public:
-  TextView(net::Terminal* terminal, std::string nick, bool quiet)
-      : terminal_(terminal), nick_(std::move(nick)), quiet_(quiet) {}
+  TextView(net::Terminal* terminal, net::OutputQueue& output, std::string nick, bool quiet)
+      : terminal_(terminal), output_(output), nick_(std::move(nick)), quiet_(quiet) {}
 
   void show(const core::SessionEvent& e) override {
     std::visit(Overloaded{
@@ -187,10 +187,13 @@ class TextView final : public net::ChatView {
                            stdout);
                    },
                    [&](const event::LinesMissed& missed) {
-                     say(fmt::format(
-                         "{} line(s) missed: they will not come (lost on the way, and gone "
-                         "from the server's window)",
-                         missed.count));
+                     say(missed.unshown
+                             ? fmt::format("{} line(s) not shown: they came while the output was "
+                                           "blocked, and this server cannot send them again",
+                                           missed.count)
+                             : fmt::format("{} line(s) missed: they will not come (gone from the "
+                                           "server's window before they reached us)",
+                                           missed.count));
                    },
                    [&](const event::RoomChanged& changed) {
                      room_ = changed.room;
@@ -237,12 +240,12 @@ class TextView final : public net::ChatView {
     if (terminal_ != nullptr) {
       terminal_->print_above(line);
     } else {
-      fmt::print(stream, "{}\n", line);
-      std::fflush(stream);
+      output_.write(stream, line + "\n");
     }
   }
 
   net::Terminal* terminal_;
+  net::OutputQueue& output_;
   std::string nick_;  // asked for
   std::string held_;  // as joined: nick_, or the next free one
   bool quiet_;
@@ -254,7 +257,7 @@ class TextView final : public net::ChatView {
 // bytes (JSON escapes what needs escaping).
 class JsonView final : public net::ChatView {
  public:
-  explicit JsonView(std::string nick) : nick_(std::move(nick)) {}
+  JsonView(net::OutputQueue& output, std::string nick) : output_(output), nick_(std::move(nick)) {}
 
   void show(const core::SessionEvent& e) override {
     std::visit(
@@ -288,7 +291,9 @@ class JsonView final : public net::ChatView {
                    m.said_ms);
             },
             [&](const event::LinesMissed& missed) {
-              emit({{"type", "missed"}, {"count", missed.count}});
+              emit({{"type", "missed"},
+                    {"count", missed.count},
+                    {"reason", missed.unshown ? "output_blocked" : "gone"}});
             },
             [&](const event::RoomChanged& changed) {
               emit({{"type", "room"}, {"room", changed.room}});
@@ -323,26 +328,27 @@ class JsonView final : public net::ChatView {
   }
 
  private:
-  static void emit(Json object, std::int64_t said_ms = 0) {
+  void emit(Json object, std::int64_t said_ms = 0) {
     Json line = {{"time", said_ms > 0 ? net::utc_timestamp(said_ms) : net::utc_timestamp()}};
     for (auto& [key, value] : object.items()) line[key] = std::move(value);
-    fmt::print("{}\n", line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
-    std::fflush(stdout);
+    output_.write(stdout,
+                  line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
   }
 
+  net::OutputQueue& output_;
   std::string nick_;
   std::string server_;
 };
 
 }  // namespace
 
-std::unique_ptr<net::ChatView> make_text_view(net::Terminal* terminal, std::string nick,
-                                              bool quiet) {
-  return std::make_unique<TextView>(terminal, std::move(nick), quiet);
+std::unique_ptr<net::ChatView> make_text_view(net::Terminal* terminal, net::OutputQueue& output,
+                                              std::string nick, bool quiet) {
+  return std::make_unique<TextView>(terminal, output, std::move(nick), quiet);
 }
 
-std::unique_ptr<net::ChatView> make_json_view(std::string nick) {
-  return std::make_unique<JsonView>(std::move(nick));
+std::unique_ptr<net::ChatView> make_json_view(net::OutputQueue& output, std::string nick) {
+  return std::make_unique<JsonView>(output, std::move(nick));
 }
 
 }  // namespace udpchat::commands

@@ -6,15 +6,16 @@
 #include <string>
 
 #include "net/chat_client.hpp"
+#include "net/output.hpp"
 #include "net/terminal.hpp"
 
 namespace udpchat::commands {
 
 // On a terminal (`terminal` not null) through the line editor, else plain lines on stdout
-// (messages) and stderr (everything else).
+// (messages) and stderr (everything else), through `output`.
 // `quiet`: messages and problems only, no status lines (joining, joined, room changes).
-std::unique_ptr<net::ChatView> make_text_view(net::Terminal* terminal, std::string nick,
-                                              bool quiet = false);
-std::unique_ptr<net::ChatView> make_json_view(std::string nick);
+std::unique_ptr<net::ChatView> make_text_view(net::Terminal* terminal, net::OutputQueue& output,
+                                              std::string nick, bool quiet = false);
+std::unique_ptr<net::ChatView> make_json_view(net::OutputQueue& output, std::string nick);
 
 }  // namespace udpchat::commands

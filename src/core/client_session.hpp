@@ -120,6 +120,9 @@ struct Message {
 };
 struct LinesMissed {  // room lines that will never come: the view says so, never a silent hole
   std::uint64_t count = 0;
+  // Not lost on the way: received while the output was blocked, from a server that does not
+  // number lines, so they could not be fetched again once it unblocked.
+  bool unshown = false;
 };
 struct RoomChanged {
   std::string room;
@@ -222,6 +225,11 @@ class ClientSession {
   std::uint64_t missed() const noexcept { return stream_.missed(); }
   // Fetches the room's last `count` lines (as history), as on joining with --history.
   void fetch_history(std::uint64_t count, TimePoint now);
+  // The reader is not keeping up (a blocked stdout): room lines stop being shown. With repair
+  // they wait (a bounded number) or are left in the relay's window and fetched once released;
+  // without, they are counted and said. The session goes on meanwhile: heartbeats, lines sent.
+  void hold_lines(bool hold, TimePoint now);
+  bool holding_lines() const noexcept { return holding_; }
 
  private:
   // Resending (+r1): the timeout before any round trip is measured, its bounds, and how often
@@ -252,6 +260,7 @@ class ClientSession {
   void on_ack(const protocol::Ack& ack, TimePoint now);
   void on_numbered_ack(const protocol::Ack& ack, TimePoint now);
   void show(std::vector<RoomLine>& ready);
+  void show(event::Message message);
   void acknowledged(std::uint64_t seq, TimePoint now, bool by_echo);
   void on_want(std::uint64_t seq, TimePoint now);
   void resend_due(TimePoint now);
@@ -322,6 +331,8 @@ class ClientSession {
   // line of a burst then shows as a gap at once, not at the next regular heartbeat.
   TimePoint tail_probe_at_ = TimePoint::max();
   std::vector<RoomLine> ready_;
+  bool holding_ = false;       // hold_lines()
+  std::uint64_t unshown_ = 0;  // lines without numbers received while holding
 
   std::uint64_t unsent_ = 0;
   std::uint64_t echoed_ = 0;

@@ -2,6 +2,7 @@
 // by their echo, sent again when late or wanted, moves between rooms, and the room's lines
 // shown in order.
 #include <algorithm>
+#include <utility>
 
 #include "core/client_session.hpp"
 #include "protocol/text.hpp"
@@ -31,8 +32,8 @@ void ClientSession::on_ack(const proto::Ack& ack, TimePoint now) {
     --sent_;
     ++echoed_;
   }
-  events_.push_back(event::Message{std::string(ack.ip), ack.port, std::string(ack.nick),
-                                   std::string(ack.text), own, false});
+  show(event::Message{std::string(ack.ip), ack.port, std::string(ack.nick),
+                      std::string(ack.text), own, false});
 }
 
 // A numbered ack: our own line's echo acknowledges it by number; every line is shown in the
@@ -61,10 +62,28 @@ void ClientSession::show(std::vector<RoomLine>& ready) {
       continue;
     }
     const bool own = own_ && own_->first == line.ip && own_->second == line.port;
-    events_.push_back(event::Message{std::move(line.ip), line.port, std::move(line.nick),
-                                     std::move(line.text), own, line.history, line.said_ms});
+    show(event::Message{std::move(line.ip), line.port, std::move(line.nick),
+                        std::move(line.text), own, line.history, line.said_ms});
   }
   ready.clear();
+}
+
+// A line without a number cannot be fetched again: while held, it is only counted.
+void ClientSession::show(event::Message message) {
+  if (holding_) {
+    ++unshown_;
+    return;
+  }
+  events_.push_back(std::move(message));
+}
+
+void ClientSession::hold_lines(bool hold, TimePoint now) {
+  if (hold == holding_) return;
+  holding_ = hold;
+  stream_.hold(hold, now, ready_);
+  if (hold) return;
+  if (unshown_ > 0) events_.push_back(event::LinesMissed{std::exchange(unshown_, 0), true});
+  show(ready_);
 }
 
 // Line `seq` reached the relay: forget it. An echo of a line sent once times the round trip.

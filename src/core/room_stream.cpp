@@ -26,6 +26,11 @@ void RoomStream::on_line(RoomLine line, TimePoint now, std::vector<RoomLine>& re
   if (!active() || line.seq < next_) return;  // shown already
   head_ = std::max(head_, line.seq);
   line.history = line.seq <= history_until_;
+  if (holding_) {
+    // Beyond the bound the line is left to the relay's window: it is known to exist (head_).
+    if (held_.size() < kMaxHeld) held_.try_emplace(line.seq, std::move(line));
+    return;
+  }
   if (line.seq == next_) {
     ready.push_back(std::move(line));
     ++next_;
@@ -46,7 +51,8 @@ void RoomStream::on_head(std::uint64_t head, TimePoint now) {
 
 void RoomStream::on_missed(std::uint64_t from, std::uint64_t to, TimePoint now,
                            std::vector<RoomLine>& ready) {
-  if (!active() || to < next_ || from > next_) return;
+  // While held, lines of that range may wait here: the gap is asked about again once released.
+  if (!active() || holding_ || to < next_ || from > next_) return;
   give_up(to, ready);
   look_for_gap(now);
 }
@@ -54,7 +60,7 @@ void RoomStream::on_missed(std::uint64_t from, std::uint64_t to, TimePoint now,
 std::vector<NackRange> RoomStream::nack_due(TimePoint now, Duration rto,
                                             std::vector<RoomLine>& ready) {
   std::vector<NackRange> ranges;
-  if (!active() || now < nack_at_ || next_ > head_) return ranges;
+  if (!active() || holding_ || now < nack_at_ || next_ > head_) return ranges;
   const std::uint64_t gap_end = held_.empty() ? head_ : held_.begin()->first - 1;
   if (tries_ >= kMaxTries) {
     give_up(gap_end, ready);
@@ -80,6 +86,16 @@ std::vector<NackRange> RoomStream::nack_due(TimePoint now, Duration rto,
   }
   add(head_);
   return ranges;
+}
+
+void RoomStream::hold(bool on, TimePoint now, std::vector<RoomLine>& ready) {
+  if (on == holding_) return;
+  holding_ = on;
+  if (on) return;
+  release(ready);
+  // What was left to the window is a gap like any other, asked for at once.
+  gap_at_ = 0;
+  look_for_gap(now);
 }
 
 void RoomStream::release(std::vector<RoomLine>& ready) {

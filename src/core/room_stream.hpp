@@ -60,7 +60,12 @@ class RoomStream {
 
   // The NACKs to send now, if a round is due (`rto`: the current retransmission timeout).
   std::vector<NackRange> nack_due(TimePoint now, Duration rto, std::vector<RoomLine>& ready);
-  TimePoint deadline() const noexcept { return nack_at_; }
+
+  // While held (the reader is not keeping up), nothing is handed over: lines wait here up to
+  // kMaxHeld, and later ones are left in the relay's window, to be asked for once released.
+  void hold(bool on, TimePoint now, std::vector<RoomLine>& ready);
+  bool holding() const noexcept { return holding_; }
+  TimePoint deadline() const noexcept { return holding_ ? TimePoint::max() : nack_at_; }
 
   std::uint64_t next() const noexcept { return next_; }
   // The latest line known to exist (lines up to it may still be on their way).
@@ -82,6 +87,7 @@ class RoomStream {
   std::uint64_t gap_at_ = 0;  // where the gap being asked for starts
   int tries_ = 0;
   std::uint64_t missed_ = 0;
+  bool holding_ = false;
 };
 
 }  // namespace udpchat::core

@@ -34,6 +34,11 @@ constexpr std::string_view kHelp =
     "/ removed; anything else is sent as a chat line (longer than 1024 bytes of UTF-8, it goes "
     "as several)";
 
+// Output waiting for a reader that does not keep up: beyond `high` the session holds room lines
+// (with repair they wait, or wait in the relay's window), and lets them go at `low`.
+constexpr std::size_t kOutputHigh = 256 * 1024;
+constexpr std::size_t kOutputLow = 64 * 1024;
+
 // Lines named in an error, at most this many, each cut to a readable length.
 constexpr std::size_t kNamedLines = 3;
 constexpr std::size_t kNamedBytes = 40;
@@ -75,11 +80,12 @@ std::string name_lines(const std::vector<std::string>& texts, std::size_t total)
 }  // namespace
 
 ChatClient::ChatClient(asio::io_context& io, ChatSettings settings, ChatView& view,
-                       LineSource* input)
+                       LineSource* input, OutputQueue* output)
     : io_(io),
       settings_(std::move(settings)),
       view_(view),
       input_(input),
+      output_(output),
       socket_(io),
       timer_(io),
       wake_(io),
@@ -88,6 +94,18 @@ ChatClient::ChatClient(asio::io_context& io, ChatSettings settings, ChatView& vi
   if (settings_.session.ping_token == core::SessionConfig{}.ping_token) {
     settings_.session.ping_token = make_ping_token();
   }
+  if (output_ != nullptr) {
+    output_->watch(kOutputHigh, kOutputLow, [this] {
+      if (done_ || !session_) return;
+      session_->hold_lines(false, core::Clock::now());
+      apply();
+    });
+  }
+}
+
+void ChatClient::watch_output() {
+  if (output_ == nullptr || session_->holding_lines() || output_->backlog() <= kOutputHigh) return;
+  session_->hold_lines(true, core::Clock::now());
 }
 
 ChatEnd ChatClient::run() {
@@ -379,7 +397,8 @@ void ChatClient::apply() {
     std::error_code ignored;
     socket_.send(asio::buffer(datagram), 0, ignored);
   }
-  for (const auto& event : session_->take_events()) {
+  const auto events = session_->take_events();
+  for (const auto& event : events) {
     view_.show(event);
     if (const auto* joining = std::get_if<core::event::Joining>(&event);
         joining != nullptr && joining->why == core::JoinTrouble::server_closed) {
@@ -392,6 +411,7 @@ void ChatClient::apply() {
                                                                : "the server has no rooms");
     }
   }
+  if (!events.empty()) watch_output();
   if (session_->deadline() < timer_.expiry()) timer_.cancel();
   wake_.cancel();
   outage_wake_.cancel();

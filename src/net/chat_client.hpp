@@ -15,6 +15,7 @@
 #include "net/address.hpp"
 #include "net/asio_compat.hpp"
 #include "net/line_source.hpp"
+#include "net/output.hpp"
 
 namespace udpchat::net {
 
@@ -51,8 +52,10 @@ enum class ChatEnd { ok, undelivered, refused, unresolved, nick_taken, failed };
 
 class ChatClient {
  public:
-  // `input` is null with settings.listen.
-  ChatClient(asio::io_context& io, ChatSettings settings, ChatView& view, LineSource* input);
+  // `input` is null with settings.listen. `output` is what the view writes through (null: a
+  // terminal, written directly): its backlog decides when lines are held.
+  ChatClient(asio::io_context& io, ChatSettings settings, ChatView& view, LineSource* input,
+             OutputQueue* output = nullptr);
 
   // Runs until end of input (and the linger after it), /quit, `end` from the server (--listen),
   // a signal, or a failure.
@@ -82,6 +85,8 @@ class ChatClient {
   awaitable<void> linger();
 
   void apply();
+  // The view's output falls behind: the session holds room lines until it drains.
+  void watch_output();
   Step handle_input(std::string_view line);
   void stop_input(std::string_view line, std::string_view why);
   void finish(ChatEnd end, std::string error = {});
@@ -91,6 +96,7 @@ class ChatClient {
   ChatSettings settings_;
   ChatView& view_;
   LineSource* input_;
+  OutputQueue* output_;
   udp::socket socket_;
   std::optional<core::ClientSession> session_;
   std::uint64_t generation_ = 0;  // which socket and session the loops belong to

@@ -10,6 +10,8 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include <fmt/format.h>
+
 #include "support/catch.hpp"
 #include "support/legacy_server.hpp"
 #include "support/process.hpp"
@@ -767,4 +769,52 @@ TEST_CASE("posts to an empty room are read 10 s later with --history, stamped wh
   }
   reader.signal(SIGTERM);
   CHECK(reader.wait(5s) == 0);
+}
+
+TEST_CASE("a --listen whose stdout is not read for 20 s keeps its seat and then prints every line",
+          "[e2e][chat][output]") {
+  Server server({"--hb-timeout", "10s"});
+  Process listener({"chat", "--json", "--listen", "--hb-interval", "2s", server.address()}, "",
+                   Process::OutputPipe{});
+  REQUIRE(server.process().wait_for_log("joined"));
+  // Far more than a pipe holds (64 KiB) and than the client's own output bound (256 KiB):
+  // 2,500 lines of 186 bytes come as about 800 KB of JSON, so that the client holds the last
+  // lines it can (1,024) and leaves the rest to the relay's window, to fetch once it may show
+  // them. Five posters, each within the relay's per-member budget.
+  const std::string filler(180, 'x');
+  std::vector<std::unique_ptr<udpchat::test::UdpPeer>> posters;
+  for (int p = 0; p < 5; ++p) {
+    posters.push_back(std::make_unique<udpchat::test::UdpPeer>(loopback(server.port())));
+    posters.back()->join("p" + std::to_string(p));
+  }
+  const auto started = std::chrono::steady_clock::now();
+  int sent = 0;
+  for (int round = 0; round < 500; ++round) {
+    for (int p = 0; p < 5; ++p) {
+      posters[static_cast<std::size_t>(p)]->send(fmt::format("{:05} {}", sent++, filler));
+    }
+    std::this_thread::sleep_for(5ms);  // 5 lines per 5 ms: 1,000 a second in all
+  }
+  for (auto& poster : posters) poster->send("quit");  // so that any expiry is the listener's
+  std::this_thread::sleep_until(started + 20s);
+  CHECK(server.process().err().find("expired") == std::string::npos);
+  // Read now: every line, in order, once.
+  const auto until = std::chrono::steady_clock::now() + 30s;
+  while (listener.out().find(fmt::format("\"{:05} ", sent - 1)) == std::string::npos &&
+         std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(50ms);
+  }
+  std::vector<std::string> texts;
+  for (const auto& line : json_lines(listener.out())) {
+    if (line["type"] == "message") texts.push_back(line["text"].get<std::string>().substr(0, 5));
+    CHECK(line["type"] != "missed");
+  }
+  REQUIRE(texts.size() == static_cast<std::size_t>(sent));
+  for (int i = 0; i < sent; ++i) CHECK(texts[static_cast<std::size_t>(i)] == fmt::format("{:05}", i));
+  CHECK(server.process().err().find("expired") == std::string::npos);
+  // The lines the client could not hold came from the relay's window.
+  server.process().signal(SIGTERM);
+  CHECK(listener.wait(5s) == 0);
+  REQUIRE(server.process().wait(5s) == 0);
+  CHECK(udpchat::test::logged_number(server.process().err(), "repaired") > 0);
 }

@@ -871,3 +871,55 @@ TEST_CASE("after a /join the server refused, lines typed later go to the room th
         std::vector<std::string>{"typed after the refusal"});
   CHECK(mover.settled());
 }
+
+TEST_CASE("while its output is blocked a session holds room lines, keeps its seat, and then "
+          "shows every line in order, fetching from the window what it could not hold",
+          "[core][session][repair]") {
+  Wire wire;
+  auto& talker = wire.add(1, session_config("talker"));
+  auto& reader = wire.add(2, session_config("reader"));
+  wire.settle();
+  reader.take_events();
+  reader.hold_lines(true, wire.now);
+  const int lines = static_cast<int>(udpchat::core::RoomStream::kMaxHeld) + 300;
+  std::vector<std::string> said;
+  for (int i = 0; i < lines; ++i) {
+    said.push_back("line " + std::to_string(i));
+    talker.send_line(said.back(), wire.now);
+    wire.run_for(20ms);  // 50 lines a second: within the talker's budget
+  }
+  wire.run_for(20s);  // blocked for longer than the relay's heartbeat timeout
+  CHECK(events_of<event::Message>(reader).empty());
+  CHECK(reader.state() == SessionState::joined);
+  CHECK(wire.relay().find(Peer::v4(10, 0, 0, 1, 2)) != nullptr);
+  reader.hold_lines(false, wire.now);
+  wire.run_for(20s);
+  CHECK(texts(events_of<event::Message>(reader)) == said);
+  CHECK(reader.missed() == 0);
+  CHECK(wire.relay().stats().repaired >= 300);
+}
+
+TEST_CASE("without numbering, lines that come while the output is blocked are counted and said",
+          "[core][session]") {
+  ClientSession session(session_config(), t0);
+  join_by_hand(session);
+  session.take_events();
+  session.on_datagram("ack: 10.0.0.2 5\nshown\n", t0);
+  session.hold_lines(true, t0);
+  session.on_datagram("ack: 10.0.0.2 5\nnot shown 1\n", t0);
+  session.on_datagram("ack: 10.0.0.2 5\nnot shown 2\n", t0);
+  session.hold_lines(false, t0);
+  session.on_datagram("ack: 10.0.0.2 5\nshown again\n", t0);
+  const auto events = session.take_events();
+  std::vector<std::string> shown;
+  std::uint64_t unshown = 0;
+  for (const auto& e : events) {
+    if (const auto* m = std::get_if<event::Message>(&e)) shown.push_back(m->text);
+    if (const auto* m = std::get_if<event::LinesMissed>(&e)) {
+      CHECK(m->unshown);
+      unshown += m->count;
+    }
+  }
+  CHECK(shown == std::vector<std::string>{"shown", "shown again"});
+  CHECK(unshown == 2);
+}

@@ -57,7 +57,23 @@ Process::Process(std::vector<std::string> args, InputPipe) : dir_(make_temp_dir(
   input_ = fds[1];
 }
 
-void Process::spawn(std::string program, std::vector<std::string> args, int input_fd) {
+Process::Process(std::vector<std::string> args, const std::string& input, OutputPipe)
+    : dir_(make_temp_dir()) {
+  const auto in_path = dir_ / "stdin";
+  std::ofstream(in_path, std::ios::binary) << input;
+  const int fd = ::open(in_path.c_str(), O_RDONLY);
+  int fds[2];
+  if (::pipe(fds) != 0) throw std::runtime_error("pipe failed");
+  ::fcntl(fds[0], F_SETFD, FD_CLOEXEC);
+  ::fcntl(fds[0], F_SETFL, O_NONBLOCK);
+  spawn(UDPCHAT_BINARY, std::move(args), fd, fds[1]);
+  ::close(fd);
+  ::close(fds[1]);
+  output_ = fds[0];
+}
+
+void Process::spawn(std::string program, std::vector<std::string> args, int input_fd,
+                    int output_fd) {
   ::signal(SIGPIPE, SIG_IGN);  // a child that has exited must not kill the test writing to it
   args.insert(args.begin(), std::move(program));
   std::vector<char*> argv;
@@ -67,8 +83,12 @@ void Process::spawn(std::string program, std::vector<std::string> args, int inpu
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_adddup2(&actions, input_fd, 0);
-  posix_spawn_file_actions_addopen(&actions, 1, (dir_ / "stdout").c_str(),
-                                   O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  if (output_fd >= 0) {
+    posix_spawn_file_actions_adddup2(&actions, output_fd, 1);
+  } else {
+    posix_spawn_file_actions_addopen(&actions, 1, (dir_ / "stdout").c_str(),
+                                     O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  }
   posix_spawn_file_actions_addopen(&actions, 2, (dir_ / "stderr").c_str(),
                                    O_WRONLY | O_CREAT | O_TRUNC, 0600);
   const int rc = posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ);
@@ -136,6 +156,7 @@ bool Process::wait_for_log(std::string_view needle, std::size_t count,
 
 Process::~Process() {
   close_input();
+  if (output_ >= 0) ::close(output_);
   if (!exit_code_) {
     ::kill(pid_, SIGKILL);
     wait(std::chrono::seconds(5));
@@ -164,7 +185,11 @@ std::optional<int> Process::wait(std::chrono::milliseconds timeout) {
 }
 
 std::string Process::out() const {
-  return read_file(dir_ / "stdout");
+  if (output_ < 0) return read_file(dir_ / "stdout");
+  char buffer[65536];
+  ssize_t n = 0;
+  while ((n = ::read(output_, buffer, sizeof buffer)) > 0) piped_out_.append(buffer, static_cast<std::size_t>(n));
+  return piped_out_;
 }
 std::string Process::err() const {
   return read_file(dir_ / "stderr");

@@ -20,6 +20,10 @@ class Process {
   // Runs udpchat with stdin on a pipe that the test writes to and closes.
   struct InputPipe {};
   Process(std::vector<std::string> args, InputPipe);
+  // Runs udpchat with stdin holding `input` and stdout on a pipe that nobody reads until out()
+  // is first called: a reader that has stopped reading.
+  struct OutputPipe {};
+  Process(std::vector<std::string> args, const std::string& input, OutputPipe);
   // Runs another program (a nats-server the test starts, say); stdin is empty.
   struct Program {
     std::string path;
@@ -45,11 +49,14 @@ class Process {
                     std::chrono::milliseconds timeout = std::chrono::seconds(5)) const;
 
  private:
-  void spawn(std::string program, std::vector<std::string> args, int input_fd);
+  void spawn(std::string program, std::vector<std::string> args, int input_fd,
+             int output_fd = -1);
 
   std::filesystem::path dir_;
   pid_t pid_ = -1;
   int input_ = -1;
+  int output_ = -1;                 // OutputPipe: the read end
+  mutable std::string piped_out_;   // what has been read from it
   std::optional<int> exit_code_;
 };
 
