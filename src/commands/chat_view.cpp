@@ -95,8 +95,8 @@ std::string describe(const event::Joining& joining) {
     case core::JoinTrouble::no_cookie:
       return "the server speaks udpchat after all: joining";
     case core::JoinTrouble::server_closed:
-      return "the server closed the chat: joining again when it is back (every 30 s at most); "
-             "lines typed meanwhile wait";
+      return "the server closed the chat: rejoining when it is back (retries at most 30 s "
+             "apart); lines typed meanwhile wait";
   }
   return "joining…";
 }

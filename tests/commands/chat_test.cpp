@@ -531,59 +531,79 @@ TEST_CASE("a fake server's escape sequences never reach the screen", "[e2e][chat
   CHECK(client.err().find("break the protocol's rules") != std::string::npos);
 }
 
-TEST_CASE("typed Chinese goes out exactly and a half-typed wide line survives a redraw",
-          "[e2e][chat][tty]") {
+namespace {
+
+// `udpchat chat ARGS` in a tmux window of `columns`, as a person would run it: what is on the
+// screen, and keys typed into it. None when this build or machine cannot (the reason is warned).
+class TmuxChat {
+ public:
+  static std::unique_ptr<TmuxChat> start(const std::string& name, const std::string& args,
+                                         int columns = 80) {
 #ifndef UDPCHAT_HAVE_LIBEDIT
-  WARN("skipped: this build has no line editor (libedit), so chat uses plain line mode");
-  return;
+    WARN("skipped: this build has no line editor (libedit), so chat uses plain line mode");
+    return nullptr;
 #endif
-  // scripts/test installs tmux; elsewhere (a macOS runner) it may be missing.
-  if (std::system("command -v tmux >/dev/null 2>&1") != 0) {
-    WARN("skipped: tmux is not installed");
-    return;
+    // scripts/test installs tmux; elsewhere (a macOS runner) it may be missing.
+    if (std::system("command -v tmux >/dev/null 2>&1") != 0) {
+      WARN("skipped: tmux is not installed");
+      return nullptr;
+    }
+    // -u and LANG: tmux and chat both in UTF-8.
+    const std::string command = "tmux -u new-session -d -s " + name + " -x " +
+                                std::to_string(columns) + " -y 30 'env LANG=C.UTF-8 " +
+                                std::string(UDPCHAT_BINARY) + " chat " + args + "'";
+    REQUIRE(std::system(command.c_str()) == 0);
+    return std::unique_ptr<TmuxChat>(new TmuxChat(name));
   }
-  Server server;
-  Process listener({"chat", "--json", "--listen", server.address()}, "");
-  REQUIRE(listener.wait_for_output("\"type\":\"joined\""));
-  const std::string session = "udpchat-test-" + std::to_string(server.port());
-  // 16 columns: the prompt and the half-typed line wrap, so the redraw must count columns
-  // (two per CJK character), not bytes. -u and LANG: tmux and chat both in UTF-8.
-  const std::string start = "tmux -u new-session -d -s " + session + " -x 16 -y 30 'env LANG=C.UTF-8 " +
-                            std::string(UDPCHAT_BINARY) + " chat --nick typist " +
-                            server.address() + "'";
-  REQUIRE(std::system(start.c_str()) == 0);
-  struct Cleanup {
-    std::string session;
-    ~Cleanup() { std::system(("tmux kill-session -t " + session + " 2>/dev/null").c_str()); }
-  } cleanup{session};
+  ~TmuxChat() { std::system(("tmux kill-session -t " + name_ + " 2>/dev/null").c_str()); }
+
   // Wrapped rows joined back into lines (-J), as the person reads them.
-  auto screen = [&] {
+  std::string screen() const {
     std::string text;
-    FILE* pipe = popen(("tmux capture-pane -p -J -t " + session).c_str(), "r");
+    FILE* pipe = popen(("tmux capture-pane -p -J -t " + name_).c_str(), "r");
     char buffer[4096];
     std::size_t n = 0;
     while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0) text.append(buffer, n);
     pclose(pipe);
     return text;
-  };
-  auto wait_for_screen = [&](const std::string& needle) {
-    const auto until = std::chrono::steady_clock::now() + 5s;
+  }
+  bool wait_for_screen(const std::string& needle, std::chrono::milliseconds timeout = 5s) const {
+    const auto until = std::chrono::steady_clock::now() + timeout;
     while (std::chrono::steady_clock::now() < until) {
       if (screen().find(needle) != std::string::npos) return true;
       std::this_thread::sleep_for(20ms);
     }
     return false;
-  };
-  auto type = [&](const std::string& keys) {
-    REQUIRE(std::system(("tmux send-keys -t " + session + " -l '" + keys + "'").c_str()) == 0);
-  };
-  REQUIRE(wait_for_screen("type a line"));
-  type("\xE4\xBD\xA0\xE5\xA5\xBD\xEF\xBC\x8C\xE4\xB8\x96\xE7\x95\x8C caf");  // 你好，世界 caf
-  REQUIRE(wait_for_screen("> \xE4\xBD\xA0\xE5\xA5\xBD\xEF\xBC\x8C\xE4\xB8\x96\xE7\x95\x8C caf"));
+  }
+  void type(const std::string& keys) const {
+    REQUIRE(std::system(("tmux send-keys -t " + name_ + " -l '" + keys + "'").c_str()) == 0);
+  }
+  void enter() const { REQUIRE(std::system(("tmux send-keys -t " + name_ + " Enter").c_str()) == 0); }
+
+ private:
+  explicit TmuxChat(std::string name) : name_(std::move(name)) {}
+  std::string name_;
+};
+
+}  // namespace
+
+TEST_CASE("typed Chinese goes out exactly and a half-typed wide line survives a redraw",
+          "[e2e][chat][tty]") {
+  Server server;
+  Process listener({"chat", "--json", "--listen", server.address()}, "");
+  REQUIRE(listener.wait_for_output("\"type\":\"joined\""));
+  // 16 columns: the prompt and the half-typed line wrap, so the redraw must count columns
+  // (two per CJK character), not bytes.
+  const auto tty = TmuxChat::start("udpchat-test-" + std::to_string(server.port()),
+                                   "--nick typist " + server.address(), 16);
+  if (!tty) return;
+  REQUIRE(tty->wait_for_screen("type a line"));
+  tty->type("\xE4\xBD\xA0\xE5\xA5\xBD\xEF\xBC\x8C\xE4\xB8\x96\xE7\x95\x8C caf");  // 你好，世界 caf
+  REQUIRE(tty->wait_for_screen("> \xE4\xBD\xA0\xE5\xA5\xBD\xEF\xBC\x8C\xE4\xB8\x96\xE7\x95\x8C caf"));
   Process other({"chat", "--nick", "other", server.address()}, "from elsewhere\n");
   CHECK(other.wait(5s) == 0);
-  REQUIRE(wait_for_screen("other: from elsewhere"));
-  const std::string text = screen();
+  REQUIRE(tty->wait_for_screen("other: from elsewhere"));
+  const std::string text = tty->screen();
   // The message sits above the prompt, and the half-typed line is intact below it.
   const auto message_at = text.find("other: from elsewhere");
   const auto prompt_at = text.rfind("> \xE4\xBD\xA0\xE5\xA5\xBD\xEF\xBC\x8C\xE4\xB8\x96\xE7\x95\x8C caf");
@@ -591,8 +611,8 @@ TEST_CASE("typed Chinese goes out exactly and a half-typed wide line survives a 
   CHECK(prompt_at > message_at);
   CHECK(text.substr(prompt_at).find("other:") == std::string::npos);
   // Finishing the line sends it whole, byte for byte.
-  type("\xC3\xA9 \xE2\x9C\x93");  // é ✓
-  REQUIRE(std::system(("tmux send-keys -t " + session + " Enter").c_str()) == 0);
+  tty->type("\xC3\xA9 \xE2\x9C\x93");  // é ✓
+  tty->enter();
   const std::string typed = "\xE4\xBD\xA0\xE5\xA5\xBD\xEF\xBC\x8C\xE4\xB8\x96\xE7\x95\x8C caf\xC3\xA9 \xE2\x9C\x93";
   REQUIRE(listener.wait_for_output("typist"));
   bool exact = false;
@@ -600,9 +620,40 @@ TEST_CASE("typed Chinese goes out exactly and a half-typed wide line survives a 
     if (m["nick"] == "typist") exact = m["text"].get<std::string>() == typed;
   }
   CHECK(exact);
-  CHECK(wait_for_screen("typist (me): " + typed));
+  CHECK(tty->wait_for_screen("typist (me): " + typed));
   listener.signal(SIGTERM);
   CHECK(listener.wait(5s) == 0);
+}
+
+TEST_CASE("after a SIGTERM and a restart within 5 s a person's chat is back in its room with its "
+          "nick, and a line typed during the gap arrives",
+          "[e2e][chat][tty][outage]") {
+  const std::string address = "127.0.0.1:" + std::to_string(free_port());
+  auto server = std::make_unique<Server>(std::vector<std::string>{}, address);
+  const auto tty = TmuxChat::start("udpchat-restart-" + address.substr(address.rfind(':') + 1),
+                                   "--nick typist --room ops " + address);
+  if (!tty) return;
+  REQUIRE(tty->wait_for_screen("type a line"));
+  server->process().signal(SIGTERM);
+  REQUIRE(server->process().wait(5s) == 0);
+  const auto stopped = std::chrono::steady_clock::now();
+  REQUIRE(tty->wait_for_screen("the server closed the chat"));
+  tty->type("typed during the gap");
+  tty->enter();
+  std::this_thread::sleep_until(stopped + 3s);
+  server = std::make_unique<Server>(std::vector<std::string>{}, address);
+  Process watcher({"chat", "--json", "--listen", "--history", "5", "--nick", "watcher", "--room",
+                   "ops", address},
+                  "");
+  REQUIRE(watcher.wait_for_output("\"text\":\"typed during the gap\"", 15s));
+  CHECK(tty->wait_for_screen("rejoined"));
+  CHECK(server->process().err().find("nick=typist room=ops") != std::string::npos);
+  const auto seen = messages(watcher);
+  REQUIRE(seen.size() == 1);
+  CHECK(seen[0]["nick"] == "typist");
+  CHECK(tty->screen().find("typist (me): typed during the gap") != std::string::npos);
+  watcher.signal(SIGTERM);
+  CHECK(watcher.wait(5s) == 0);
 }
 
 
@@ -687,8 +738,9 @@ TEST_CASE("two jobs posting as --nick ci at once both arrive, the second as ci2"
   CHECK(texts == std::vector<std::string>{"from the first job\n", "from the second job\n"});
 }
 
+// [slow]: mostly waiting, and no threads of its own; the ASan pass runs it, not the TSan one.
 TEST_CASE("a server killed for 30 s: every line piped meanwhile arrives once, in order, exit 0",
-          "[e2e][chat][outage]") {
+          "[e2e][chat][outage][slow]") {
   const std::string address = "127.0.0.1:" + std::to_string(free_port());
   auto server = std::make_unique<Server>(std::vector<std::string>{}, address);
   Process listener({"chat", "--json", "--listen", "--hb-interval", "1s", address}, "");
@@ -743,7 +795,7 @@ std::int64_t wall_ms() {
 }  // namespace
 
 TEST_CASE("posts to an empty room are read 10 s later with --history, stamped when posted",
-          "[e2e][chat][history]") {
+          "[e2e][chat][history][slow]") {
   Server server;
   std::vector<std::int64_t> posted_at;
   for (const char* text : {"build 1 done", "build 2 done", "build 3 done"}) {
