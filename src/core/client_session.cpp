@@ -178,16 +178,7 @@ void ClientSession::on_welcome(const proto::Welcome& welcome, TimePoint now) {
     // order, so had it relayed a line, its echo would have come before this welcome.
     sent_ = 0;
     for (Line& line : lines_) line.tries = 0;
-    event::LinesUnsent stale{0, Unsent::stale_room, {}};
-    while (!lines_.empty() && lines_.front().epoch < epoch_) {
-      stale.texts.push_back(std::move(lines_.front().text));
-      lines_.pop_front();
-    }
-    if (!stale.texts.empty()) {
-      stale.count = stale.texts.size();
-      unsent_ += stale.count;
-      events_.push_back(std::move(stale));
-    }
+    drop_waiting([&](const Line& line) { return line.epoch < epoch_; }, Unsent::stale_room);
     heartbeats_ = 0;
     next_heartbeat_ = now + config_.hb_interval;
     events_.push_back(event::Joined{own_address(), nick_, room_, false, again});

@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -274,6 +275,8 @@ class ClientSession {
   void lost_membership(JoinTrouble why, TimePoint now);
   void become_legacy(TimePoint now);
   void flush(TimePoint now);
+  // Unsent lines (from sent_ on) that `drop` picks are given up, said once with their texts.
+  void drop_waiting(const std::function<bool(const Line&)>& drop, Unsent why);
   void drop_lines_of(std::uint32_t epoch, Unsent why);
   void drop_unsendable();
   std::uint32_t typing_epoch() const noexcept;

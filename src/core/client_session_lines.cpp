@@ -178,10 +178,10 @@ void ClientSession::fetch_history(std::uint64_t count, TimePoint now) {
   stream_.reset(head + 1 - std::min(count, head), head, head, now);
 }
 
-void ClientSession::drop_lines_of(std::uint32_t epoch, Unsent why) {
+void ClientSession::drop_waiting(const std::function<bool(const Line&)>& drop, Unsent why) {
   event::LinesUnsent dropped{0, why, {}};
   for (auto it = lines_.begin() + static_cast<std::ptrdiff_t>(sent_); it != lines_.end();) {
-    if (it->epoch == epoch) {
+    if (drop(*it)) {
       dropped.texts.push_back(std::move(it->text));
       it = lines_.erase(it);
     } else {
@@ -194,21 +194,13 @@ void ClientSession::drop_lines_of(std::uint32_t epoch, Unsent why) {
   events_.push_back(std::move(dropped));
 }
 
+void ClientSession::drop_lines_of(std::uint32_t epoch, Unsent why) {
+  drop_waiting([epoch](const Line& line) { return line.epoch == epoch; }, why);
+}
+
 // The server turned out not to number lines: those that read as a protocol command cannot go.
 void ClientSession::drop_unsendable() {
-  event::LinesUnsent dropped{0, Unsent::needs_numbering, {}};
-  for (auto it = lines_.begin() + static_cast<std::ptrdiff_t>(sent_); it != lines_.end();) {
-    if (it->needs_number) {
-      dropped.texts.push_back(std::move(it->text));
-      it = lines_.erase(it);
-    } else {
-      ++it;
-    }
-  }
-  if (dropped.texts.empty()) return;
-  dropped.count = dropped.texts.size();
-  unsent_ += dropped.count;
-  events_.push_back(std::move(dropped));
+  drop_waiting([](const Line& line) { return line.needs_number; }, Unsent::needs_numbering);
 }
 
 std::vector<std::string> ClientSession::waiting_texts(std::size_t most) const {

@@ -253,15 +253,17 @@ awaitable<void> ChatClient::input_loop() {
     // long pipe): its writer waits too, and nothing is dropped. A person is told instead
     // (send_line refuses), since what is typed cannot wait in a pipe.
     if (settings_.input != core::InputMode::terminal && session_->waiting() >= most) {
-      if (!paused) {
+      // Said when the server is away; a long pipe paced out at the send budget is normal.
+      if (!paused && !session_->is_member()) {
         view_.notice(ClientNotice::input_paused,
                      fmt::format("{} lines wait for the server, the most kept: reading input "
                                  "again once it takes them",
                                  most));
       }
-      paused = true;
-      co_await wait_until(wake_, core::TimePoint::max(),
-                          [&] { return done_ || session_->waiting() < most; });
+      paused = paused || !session_->is_member();
+      co_await wait_until(wake_, core::TimePoint::max(), [&] {
+        return done_ || session_->waiting() < most || (!paused && !session_->is_member());
+      });
       continue;
     }
     if (session_->waiting() < most / 2) paused = false;
@@ -445,7 +447,8 @@ void ChatClient::finish_session() {
   if (unsent > 0) parts.push_back(fmt::format("{} dropped unsent (said above)", unsent));
   if (queued + unread > 0) {
     parts.push_back(fmt::format("{} never sent ({})", queued + unread,
-                                session_->server_closed() ? "the server closed the chat"
+                                session_->server_closed()
+                                    ? "the server closed the chat and was not back in time"
                                 : session_->ever_joined() ? "the server went away"
                                                           : "never joined"));
   }

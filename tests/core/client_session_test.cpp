@@ -484,7 +484,7 @@ TEST_CASE("datagrams that break the field rules are counted and reported once",
   CHECK(std::holds_alternative<event::Malformed>(events[0]));
 }
 
-TEST_CASE("end from the server ends a session that does not rejoin; leave says quit",
+TEST_CASE("end from the server ends a session that does not rejoin, and leave says quit",
           "[core][session]") {
   ClientSession session(session_config(), t0);
   session.leave();

@@ -63,7 +63,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                                 (bytes.empty() || (bytes[0] & 1) ? " ops" : ""),
                             now);
         break;
-      case 4: break;
+      case 4: session.hold_lines(!session.holding_lines(), now); break;
       case 5: session.leave(); break;
     }
     if (session.deadline() <= now) session.on_timer(now);
@@ -80,7 +80,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         check(chat->text.size() <= proto::kMaxLineBytes);
       }
     }
-    (void)session.take_events();
+    // While the output is held, no room line is shown.
+    for (const auto& event : session.take_events()) {
+      check(!session.holding_lines() || !std::holds_alternative<core::event::Message>(event));
+    }
   }
   return 0;
 }
