@@ -141,6 +141,82 @@ CLI::Option* add_room(CLI::App& app, const std::string& name, std::string& targe
           ""));
 }
 
+namespace {
+
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+// The long option of `command` that `word` most likely meant: the only one it begins, or one
+// an edit or two away (a third of the name at most). Empty when none is near.
+std::string nearest_option(const CLI::App& command, std::string_view word) {
+  const std::string_view name = word.substr(0, word.find('='));
+  std::vector<std::string> longs;
+  for (const CLI::Option* option : command.get_options()) {
+    for (const auto& lname : option->get_lnames()) longs.push_back("--" + lname);
+  }
+  std::vector<std::string> prefixed;
+  for (const auto& option : longs) {
+    if (name.size() > 2 && option.starts_with(name)) prefixed.push_back(option);
+  }
+  if (prefixed.size() == 1) return prefixed.front();
+  std::string best;
+  std::size_t best_distance = std::max<std::size_t>(2, name.size() / 3) + 1;
+  for (const auto& option : longs) {
+    const std::size_t distance = edit_distance(name, option);
+    if (distance < best_distance) {
+      best_distance = distance;
+      best = option;
+    }
+  }
+  return best;
+}
+
+// CLI11 says only that an argument was not expected: say which option was likely meant.
+std::string explain_extras(const CLI::App& app, const CLI::ExtrasError& error, const char* command) {
+  const std::string_view what = error.what();
+  const auto colon = what.find(": ");
+  if (colon == std::string_view::npos) return std::string(what);
+  const CLI::App* sub = nullptr;
+  if (command != nullptr) {
+    for (const CLI::App* candidate : app.get_subcommands({})) {
+      if (candidate->get_name() == command) sub = candidate;
+    }
+  }
+  // CLI11 lists them last first.
+  std::vector<std::string_view> words;
+  for (std::string_view rest = what.substr(colon + 2); !rest.empty();) {
+    const std::string_view word = rest.substr(0, rest.find(' '));
+    rest.remove_prefix(std::min(rest.size(), word.size() + 1));
+    if (!word.empty()) words.insert(words.begin(), word);
+  }
+  std::vector<std::string> lines;
+  for (const std::string_view word : words) {
+    if (!word.starts_with('-')) {
+      lines.push_back(fmt::format("unexpected argument '{}'", word));
+      continue;
+    }
+    const std::string near = sub != nullptr ? nearest_option(*sub, word) : nearest_option(app, word);
+    lines.push_back(fmt::format("unknown option '{}'{}{}", word,
+                                sub != nullptr ? fmt::format(" for 'udpchat {}'", command) : "",
+                                near.empty() ? "" : fmt::format(" (did you mean {}?)", near)));
+  }
+  return fmt::format("{}", fmt::join(lines, "; "));
+}
+
+}  // namespace
+
 int parse_and_run(CLI::App& app, int argc, char** argv, const Runner& run) {
   // A first word that is no command is said so, not "a subcommand is required".
   std::vector<std::string> names;
@@ -160,6 +236,10 @@ int parse_and_run(CLI::App& app, int argc, char** argv, const Runner& run) {
     return app.exit(e);
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
+  } catch (const CLI::ExtrasError& e) {
+    print_error(explain_extras(app, e, argc > 1 && argv[1][0] != '-' ? argv[1] : nullptr));
+    fmt::print(stderr, "Run 'udpchat --help' or 'udpchat <command> --help' for usage.\n");
+    return kExitUsage;
   } catch (const CLI::ParseError& e) {
     print_error(e.what());
     fmt::print(stderr, "Run 'udpchat --help' or 'udpchat <command> --help' for usage.\n");

@@ -86,7 +86,7 @@ bool write_port_file(const std::string& path, std::uint16_t port, std::string& e
 
 int run_serve(const ServeOptions& options) {
   std::string error;
-  const auto bind = net::parse_host_port(options.bind, error);
+  const auto bind = net::parse_bind(options.bind, error);
   if (!bind) {
     print_error(fmt::format("--bind {}", error));
     return kExitUsage;
@@ -178,7 +178,8 @@ void add_serve(CLI::App& app, Runner& run) {
       "  udpchat serve --bind 127.0.0.1:0 --port-file /run/udpchat.port --duration 10m\n"
       "  udpchat serve --threads auto --backplane nats://10.0.0.5:4222 --node-id eu1");
   cmd->add_option("--bind", options->bind,
-                  "Address to listen on, ADDR:PORT; [::]:PORT for dual stack, port 0 for any")
+                  "Address to listen on, ADDR:PORT; :PORT or [::]:PORT for every address (IPv4 "
+                  "and IPv6), port 0 for any")
       ->capture_default_str()
       ->type_name("ADDR:PORT");
   core::RelayConfig& relay = options->node.relay;
@@ -250,7 +251,7 @@ void add_serve(CLI::App& app, Runner& run) {
                      : "";
         }
         std::string error;
-        return net::parse_host_port(value, error) ? "" : error;
+        return net::parse_bind(value, error) ? "" : error;
       });
   add_duration(*cmd, "--stats-interval", options->node.stats_interval,
                "How often to log traffic and drop counters (only when they changed)");

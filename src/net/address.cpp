@@ -74,12 +74,34 @@ std::optional<HostPort> parse_host_port(std::string_view text, std::string& erro
     error = fmt::format("'{}': missing host", text);
     return std::nullopt;
   }
+  // Digits and dots can only mean an IPv4 address: say what is wrong with it rather than let a
+  // resolver call it an unknown host.
+  if (host.find_first_not_of("0123456789.") == std::string_view::npos) {
+    std::error_code ec;
+    (void)asio::ip::make_address_v4(std::string(host), ec);
+    if (ec) {
+      error = fmt::format("'{}': {} is not an IPv4 address (four numbers from 0 to 255, "
+                          "separated by dots)",
+                          text, host);
+      return std::nullopt;
+    }
+  }
   if (!port.empty() && !parse_port(port, result.port)) {
     error = fmt::format("'{}': port must be a number from 0 to 65535", text);
     return std::nullopt;
   }
   result.host = std::string(host);
   return result;
+}
+
+std::optional<HostPort> parse_bind(std::string_view text, std::string& error) {
+  // `:PORT` is every address, as nc -l, Go and nginx read it: both families, on [::].
+  if (text.starts_with(':') && text.find(':', 1) == std::string_view::npos) {
+    auto every = parse_host_port("[::]" + std::string(text), error);
+    if (!every) error = fmt::format("'{}': port must be a number from 0 to 65535", text);
+    return every;
+  }
+  return parse_host_port(text, error);
 }
 
 std::optional<HostPort> parse_target(std::string_view text, std::string& error) {

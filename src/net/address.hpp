@@ -23,6 +23,9 @@ struct HostPort {
 // Accepts HOST:PORT, [IPV6]:PORT, HOST (default port) and a bare IPv6 literal. Returns nullopt
 // and sets `error` when the text cannot be a target.
 std::optional<HostPort> parse_host_port(std::string_view text, std::string& error);
+// The same for an address to listen on, where `:PORT` also means every address ([::]:PORT,
+// both families).
+std::optional<HostPort> parse_bind(std::string_view text, std::string& error);
 // The same for an address to send to, where port 0 (only for binding: any free port) is refused.
 std::optional<HostPort> parse_target(std::string_view text, std::string& error);
 

@@ -221,6 +221,31 @@ TEST_CASE("serve on [::] accepts IPv4 and IPv6 members and shows IPv4 plainly", 
   CHECK(v4.receive() == "ack: ::1 " + std::to_string(v6.port()) + " six\nfrom v6\n");
 }
 
+TEST_CASE("serve --bind :PORT serves every address, IPv4 and IPv6", "[e2e][serve]") {
+  Server server({}, ":0");
+  UdpPeer v4(loopback(server.port()));
+  UdpPeer v6(loopback(server.port(), true));
+  CHECK(v4.join() == "welcome 127.0.0.1 " + std::to_string(v4.port()));
+  CHECK(v6.join() == "welcome ::1 " + std::to_string(v6.port()));
+  CHECK(server.process().err().find("listening address=[::]:") != std::string::npos);
+}
+
+TEST_CASE("an unknown option is named with the one likely meant; digits that are no address say so",
+          "[e2e][serve]") {
+  const auto typo = run_udpchat({"serve", "--hsitory", "5"});
+  CHECK(typo.exit_code == 2);
+  CHECK(typo.err.starts_with(
+      "udpchat: error: unknown option '--hsitory' for 'udpchat serve' (did you mean --history?)"));
+  const auto prefix = run_udpchat({"chat", "--linge", "2s"});
+  CHECK(prefix.err.find("(did you mean --linger?)") != std::string::npos);
+  const auto nothing_near = run_udpchat({"serve", "--frobnicate"});
+  CHECK(nothing_near.err.starts_with("udpchat: error: unknown option '--frobnicate'"));
+  CHECK(nothing_near.err.find("did you mean") == std::string::npos);
+  const auto address = run_udpchat({"serve", "--bind", "999.1.1.1:1"});
+  CHECK(address.exit_code == 2);
+  CHECK(address.err.find("999.1.1.1 is not an IPv4 address") != std::string::npos);
+}
+
 TEST_CASE("serve reports a port already in use and exits 1", "[e2e][serve]") {
   asio::io_context io;
   asio::ip::udp::socket taken(io, loopback(0));

@@ -75,3 +75,19 @@ TEST_CASE("a target refuses port 0, which only binding may use", "[net]") {
   REQUIRE(target);
   CHECK(target->port == 1);
 }
+
+TEST_CASE("a bind address of :PORT is every address, and digits that are no IPv4 address say so",
+          "[net]") {
+  std::string error;
+  const auto every = parse_bind(":9999", error);
+  REQUIRE(every);
+  CHECK(every->host == "::");
+  CHECK(every->port == 9999);
+  CHECK(parse_bind("127.0.0.1:1", error)->host == "127.0.0.1");
+  CHECK_FALSE(parse_bind(":99999", error));
+  CHECK_FALSE(parse_target(":9999", error));  // a target needs a host
+  CHECK_FALSE(parse_host_port("999.1.1.1:1", error));
+  CHECK(error.find("999.1.1.1 is not an IPv4 address") != std::string::npos);
+  CHECK_FALSE(parse_target("1.2.3:9998", error));
+  CHECK(parse_target("10.0.0.1:9998", error));
+}
