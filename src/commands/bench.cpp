@@ -4,7 +4,9 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <algorithm>
 #include <cmath>
+#include <functional>
 #include <cstdio>
 #include <future>
 #include <memory>
@@ -20,6 +22,7 @@
 #include "net/log.hpp"
 #include "net/relay_server.hpp"
 #include "net/socket.hpp"
+#include "net/terminal.hpp"
 #include "protocol/bench_line.hpp"
 
 namespace udpchat::commands {
@@ -38,6 +41,11 @@ struct BenchOptions {
   bool csv = false;
   bool find_max = false;
   bool quiet = false;
+  bool senders_auto = true;  // --senders auto: as many as keep each within a default budget
+  double max_loss = 1.0;     // percent: a single run that loses more exits kExitTooMuchLoss
+  // Progress lines on stderr: every `interval` when stderr is a terminal or it was given.
+  core::Duration interval = 1s;
+  bool interval_given = false;
   double loss_limit = 0.1;  // percent
   // An overloaded relay queues before it drops: a trial whose p99 passes this did not keep up,
   // even if deep socket buffers let every line through in the end.
@@ -105,10 +113,24 @@ Json latency_json(const core::Histogram& h) {
           {"mean", round3(h.mean() / 1000.0)}};
 }
 
+// A default serve's budget for each member's datagrams: what bench's senders stay within.
+const double kMemberBudget = core::RelayConfig{}.datagram_limit.rate;
+// --senders auto gives each sender at most this: half the budget leaves room for heartbeats and
+// for bursts of the pacer catching up.
+const double kAutoSenderRate = kMemberBudget / 2;
+
+// How many senders --senders auto picks for `rate`: enough that each offers at most
+// kAutoSenderRate, at most every client.
+int auto_senders(double rate, int clients) {
+  return std::clamp(static_cast<int>(std::ceil(rate / kAutoSenderRate)), 1, clients);
+}
+
 // What a --find-max search adds to the report of its best trial.
 struct SearchResult {
-  double max_lossless_rate = 0;
+  double max_lossless_rate = 0;  // rounded to what the search resolved
+  double best_passed = 0;        // the highest rate that passed, as tried
   int trials = 0;
+  std::string limit;             // what stopped the search, for people
 };
 
 // Every figure of a report, in one order for JSON and CSV; never NaN or infinite. Newer
@@ -149,6 +171,8 @@ Json to_json(const std::string& target, const BenchOptions& options, const core:
   out["repair"] = options.settings.repair;
   if (search) {
     out["max_lossless_rate"] = search->max_lossless_rate;
+    out["best_passed_rate"] = round3(search->best_passed);
+    out["limited_by"] = search->limit;
     out["loss_limit_percent"] = options.loss_limit;
     out["latency_limit_us"] = us_of_ns(static_cast<std::uint64_t>(
         std::chrono::duration_cast<std::chrono::nanoseconds>(options.latency_limit).count()));
@@ -176,32 +200,59 @@ void print_csv(const Json& row) {
   fmt::print("{}\n{}\n", fmt::join(header, ","), fmt::join(values, ","));
 }
 
-void print_latency(std::string_view label, const core::Histogram& h) {
-  fmt::print("{} min {:.3f} p50 {:.3f} p90 {:.3f} p99 {:.3f} p99.9 {:.3f} max {:.3f} mean {:.3f}\n",
-             label, us_of_ns(h.min()), us_of_ns(h.percentile(50)), us_of_ns(h.percentile(90)),
-             us_of_ns(h.percentile(99)), us_of_ns(h.percentile(99.9)), us_of_ns(h.max()),
-             h.mean() / 1000.0);
+std::string latency_line(const core::Histogram& h) {
+  return fmt::format("min {}, p50 {}, p90 {}, p99 {}, p99.9 {}, max {}, mean {}",
+                     core::humane_ns(static_cast<double>(h.min())),
+                     core::humane_ns(static_cast<double>(h.percentile(50))),
+                     core::humane_ns(static_cast<double>(h.percentile(90))),
+                     core::humane_ns(static_cast<double>(h.percentile(99))),
+                     core::humane_ns(static_cast<double>(h.percentile(99.9))),
+                     core::humane_ns(static_cast<double>(h.max())), core::humane_ns(h.mean()));
 }
 
+// For people: exact counts, rates and times in units that read at a glance (--json and --csv
+// keep every figure exact).
 void print_table(const std::string& target, const core::BenchReport& r) {
   fmt::print("server     {} ({}), {} clients, {} sender(s)\n", target, core::to_string(r.server),
              r.clients, r.senders);
-  fmt::print("offered    {:.1f} lines/s of {} bytes for {:.1f} s\n", r.rate, r.size, r.seconds);
-  fmt::print("sent       {} lines ({:.1f} lines/s achieved), expected {} deliveries\n", r.sent,
+  fmt::print("offered    {:.0f} lines/s of {} bytes for {:.1f} s\n", r.rate, r.size, r.seconds);
+  fmt::print("sent       {} lines ({:.0f} lines/s achieved), expected {} deliveries\n", r.sent,
              r.send_rate(), r.expected);
   fmt::print("delivered  {} ({} lost, {:.3f}%), {} duplicates, {} out of order\n", r.delivered,
              r.lost, r.lost_percent(), r.duplicates, r.out_of_order);
-  fmt::print("throughput {:.1f} deliveries/s, {:.1f} bytes/s\n", r.deliveries_per_second(),
-             r.bytes_per_second());
-  print_latency("latency us", r.latency);
+  fmt::print("throughput {} deliveries/s, {}\n", core::humane(r.deliveries_per_second()),
+             core::humane(r.bytes_per_second(), "B/s"));
+  fmt::print("latency    {}\n", latency_line(r.latency));
   if (r.nodes > 1) {
-    fmt::print("cross-node {} deliveries, ", r.cross_delivered);
-    print_latency("latency us", r.cross_latency);
+    fmt::print("cross-node {} deliveries, latency {}\n", r.cross_delivered,
+               latency_line(r.cross_latency));
   }
-  fmt::print("jitter     {:.3f} us (RFC 3550)\n", r.jitter_ns / 1000.0);
+  fmt::print("jitter     {} (RFC 3550)\n", core::humane_ns(r.jitter_ns));
   if (r.kernel_drops) fmt::print("bench receive-buffer drops {}\n", *r.kernel_drops);
   if (r.relay_stale)
     fmt::print("relay stale lines {} (waited past --max-queue-delay)\n", *r.relay_stale);
+}
+
+// Why a run lost what it lost, as far as the bench can tell: the likeliest cause first.
+std::string loss_reason(const core::BenchReport& r, bool embedded) {
+  const double per_sender = r.rate / std::max(1, r.senders);
+  if (!embedded && r.server == core::ServerKind::udpchat && per_sender > kMemberBudget) {
+    return fmt::format(
+        "each sender offered {} lines/s, above a default serve's budget of {} datagrams/s per "
+        "member (serve --rate-limit), and the relay dropped the rest: use more senders "
+        "(--senders auto keeps each within it), or bench a serve run with --rate-limit off",
+        core::humane(per_sender), core::humane(kMemberBudget));
+  }
+  if (r.kernel_drops && *r.kernel_drops > 0) {
+    return fmt::format("the bench's own receive buffers dropped {} datagrams: the bench, not the "
+                       "relay, could not keep up (fewer --clients, or a larger net.core.rmem_max)",
+                       *r.kernel_drops);
+  }
+  if (r.relay_stale && *r.relay_stale > 0) {
+    return fmt::format("the relay dropped {} lines as stale: it is overloaded at this rate",
+                       *r.relay_stale);
+  }
+  return "the relay or the path to it dropped them: try a lower --rate, or --find-max";
 }
 
 // What the trials came to, or why there are none.
@@ -215,7 +266,8 @@ struct BenchResult {
 // One trial at --rate, or a --find-max search: short trials, doubling then bisecting, each
 // decided by the loss and latency limits.
 asio::awaitable<void> run_trials(net::BenchRunner& runner, const BenchOptions& options,
-                                 EmbeddedRelay* relay, BenchResult& result) {
+                                 EmbeddedRelay* relay, BenchResult& result,
+                                 const std::function<void(const net::BenchProgress&)>& progress) {
   const net::BenchSettings& settings = options.settings;
   if (const auto failure = co_await runner.connect(settings)) {
     result.error = failure->message;
@@ -224,7 +276,7 @@ asio::awaitable<void> run_trials(net::BenchRunner& runner, const BenchOptions& o
   }
   if (!options.find_max) {
     const std::uint64_t stale_before = relay != nullptr ? relay->stale() : 0;
-    core::BenchReport report = co_await runner.trial(settings);
+    core::BenchReport report = co_await runner.trial(settings, progress, options.interval);
     if (relay != nullptr) report.relay_stale = relay->stale() - stale_before;
     result.report = std::move(report);
     co_return;
@@ -235,11 +287,23 @@ asio::awaitable<void> run_trials(net::BenchRunner& runner, const BenchOptions& o
   const auto limit_ns = static_cast<std::uint64_t>(
       std::chrono::duration_cast<std::chrono::nanoseconds>(options.latency_limit).count());
   core::RateSearch search(settings.rate, 10'000'000);
+  std::string limit = "the search's ceiling or its trial budget";
   while (const auto rate = search.next()) {
     trial.rate = *rate;
+    if (options.senders_auto) trial.senders = auto_senders(*rate, settings.clients);
     core::BenchReport report = co_await runner.trial(trial);
-    const bool passed = report.lost_percent() <= options.loss_limit && report.delivered > 0 &&
-                        report.latency.percentile(99) <= limit_ns;
+    const bool lossy = report.lost_percent() > options.loss_limit || report.delivered == 0;
+    const bool slow = report.latency.percentile(99) > limit_ns;
+    const bool passed = !lossy && !slow;
+    // What stopped the search is what failed at the lowest failing rate.
+    if (!passed && (!search.lowest_failure() || *rate < *search.lowest_failure())) {
+      limit = lossy ? fmt::format("loss: {:.3f}% at {:.0f} lines/s (--loss-limit {}%); {}",
+                                  report.lost_percent(), *rate, options.loss_limit,
+                                  loss_reason(report, relay != nullptr))
+                    : fmt::format("latency: p99 {} at {:.0f} lines/s (--latency-limit {})",
+                                  core::humane_ns(static_cast<double>(report.latency.percentile(99))),
+                                  *rate, core::format_duration(options.latency_limit));
+    }
     search.record(*rate, passed);
     if (!options.json && !options.csv && !options.quiet) {
       fmt::print(stderr, "trial {:>10.0f} lines/s: {:.3f}% lost, p99 {:.0f} us -> {}\n", *rate,
@@ -254,7 +318,7 @@ asio::awaitable<void> run_trials(net::BenchRunner& runner, const BenchOptions& o
     result.code = kExitFailure;
     co_return;
   }
-  result.search = SearchResult{search.best(), search.trials()};
+  result.search = SearchResult{search.rounded(), search.best(), search.trials(), limit};
 }
 
 int run_bench(BenchOptions options) {
@@ -269,7 +333,9 @@ int run_bench(BenchOptions options) {
     }
     settings.targets.push_back(*target);
   }
-  if (settings.senders > settings.clients) {
+  if (options.senders_auto) {
+    settings.senders = auto_senders(settings.rate, settings.clients);
+  } else if (settings.senders > settings.clients) {
     print_error(fmt::format("--senders {} is more than --clients {}: senders are clients",
                             settings.senders, settings.clients));
     return kExitUsage;
@@ -295,7 +361,16 @@ int run_bench(BenchOptions options) {
   asio::io_context io(1);
   net::BenchRunner runner(io);
   BenchResult result;
-  asio::co_spawn(io, run_trials(runner, options, relay.get(), result),
+  // A line a second on stderr while a run goes: for a person watching, or when asked.
+  std::function<void(const net::BenchProgress&)> progress;
+  if (!options.quiet && !options.find_max &&
+      (options.interval_given || net::Terminal::error_is_terminal())) {
+    progress = [](const net::BenchProgress& p) {
+      fmt::print(stderr, "{:>6.1f} s  sent {}  delivered {}  lost {}  p99 {}\n", p.seconds,
+                 p.sent, p.delivered, p.lost, core::humane_ns(static_cast<double>(p.p99_ns)));
+    };
+  }
+  asio::co_spawn(io, run_trials(runner, options, relay.get(), result, progress),
                  [&runner](std::exception_ptr failure) {
                    runner.close();
                    if (failure) std::rethrow_exception(failure);
@@ -312,22 +387,18 @@ int run_bench(BenchOptions options) {
     print_csv(to_json(where, options, *result.report, result.search));
   } else {
     if (result.search) {
-      fmt::print("max lossless rate {} lines/s (loss <= {}%, p99 <= {})\n",
+      fmt::print("max lossless rate {:.0f} lines/s (loss <= {}%, p99 <= {}), limited by {}\n",
                  result.search->max_lossless_rate, options.loss_limit,
-                 core::format_duration(options.latency_limit));
+                 core::format_duration(options.latency_limit), result.search->limit);
     }
     print_table(where, *result.report);
   }
-  // The likeliest cause of heavy loss against a default serve is its per-member budget.
   const core::BenchReport& r = *result.report;
-  const double budget = core::RelayConfig{}.datagram_limit.rate;
-  if (!options.embedded && r.server == core::ServerKind::udpchat && r.lost_percent() > 1.0 &&
-      r.rate / r.senders > budget) {
-    fmt::print(stderr,
-               "udpchat: note: each sender offered {:.0f} lines/s; a serve with its default "
-               "--rate-limit ({:.0f}/s per member) drops the rest: bench a serve run with "
-               "--rate-limit off, or use more --senders\n",
-               r.rate / r.senders, budget);
+  if (!result.search && r.lost_percent() > options.max_loss) {
+    print_error(fmt::format("{:.3f}% of deliveries lost, more than --max-loss {}%: {}",
+                            r.lost_percent(), options.max_loss,
+                            loss_reason(r, options.embedded)));
+    return kExitTooMuchLoss;
   }
   return kExitOk;
 }
@@ -346,8 +417,11 @@ void add_bench(CLI::App& app, Runner& run) {
       "With --server given more than once, client i joins server i mod N (one cluster's nodes\n"
       "sharing a backplane); sender i is client i, and deliveries that crossed nodes are\n"
       "reported apart (cross-node latency).\n"
+      "--senders auto (the default) spreads --rate over enough senders that each stays within\n"
+      "half of a default serve's per-member budget (200 datagrams/s), so that a default bench\n"
+      "against a default serve measures the relay, not its abuse limits.\n"
       "Exit codes: 0 done, 1 failure (clients could not join, no rate passed), 2 usage error,\n"
-      "3 refused, 4 host does not resolve.\n"
+      "3 refused, 4 host does not resolve, 6 more lost than --max-loss (the error says why).\n"
       "Examples:\n"
       "  udpchat bench --embedded --clients 100 --rate 2000 --duration 2s\n"
       "  udpchat bench 127.0.0.1:9998 --clients 100 --find-max --json\n"
@@ -365,7 +439,23 @@ void add_bench(CLI::App& app, Runner& run) {
       ->excludes(embedded);
   add_room(*cmd, "--room", settings.room, "Room every client joins (default: lobby)");
   add_count(*cmd, "--clients", settings.clients, 1, 100'000, "Members joined");
-  add_count(*cmd, "--senders", settings.senders, 1, 100'000, "How many of the members send");
+  cmd->add_option_function<std::string>(
+         "--senders",
+         [options](const std::string& text) {
+           options->senders_auto = text == "auto";
+           if (!options->senders_auto) options->settings.senders = std::stoi(text);
+         },
+         "How many of the members send; auto: enough that each sends at most 100 lines/s")
+      ->type_name("N|auto")
+      ->default_str("auto")
+      ->check(CLI::Validator(
+          [](std::string& text) -> std::string {
+            if (text == "auto") return {};
+            const auto value = core::parse_number(text);
+            if (value && *value >= 1 && *value <= 100'000 && *value == std::floor(*value)) return {};
+            return fmt::format("'{}' is not a number of senders (1 to 100000, or auto)", text);
+          },
+          ""));
   add_number(*cmd, "--rate", settings.rate, 1, 1e8, "Lines per second, all senders together",
              "LINES/s");
   add_count(*cmd, "--size", settings.size, protocol::kMinBenchLineBytes, protocol::kMaxLineBytes,
@@ -389,12 +479,19 @@ void add_bench(CLI::App& app, Runner& run) {
                 "Search for the highest rate within --loss-limit (short trials from --rate)");
   add_number(*cmd, "--loss-limit", options->loss_limit, 0, 100,
              "Loss allowed by --find-max, in percent", "PERCENT");
+  add_number(*cmd, "--max-loss", options->max_loss, 0, 100,
+             "Loss beyond which a run exits 6 and says why, in percent", "PERCENT");
+  auto* interval = add_duration(*cmd, "--interval", options->interval,
+                                "A progress line on stderr this often (given, or stderr a "
+                                "terminal; not with -q or --find-max)",
+                                {100ms, core::Duration::max(), "a line per 100 ms is plenty"});
   add_quiet(*cmd, options->quiet, "the report stays");
   add_duration(*cmd, "--latency-limit", options->latency_limit,
                "p99 latency allowed by --find-max: beyond it the relay is queueing, not coping");
   add_duration(*cmd, "--trial", options->trial, "Length of each --find-max trial", measurable);
-  cmd->callback([options, drain, &run] {
+  cmd->callback([options, drain, interval, &run] {
     if (options->settings.repair && drain->count() == 0) options->settings.drain = 3s;
+    options->interval_given = interval->count() > 0;
     run = [options] { return run_bench(*options); };
   });
 }

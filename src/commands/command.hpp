@@ -17,6 +17,7 @@ using core::kExitFailure;
 using core::kExitNickTaken;
 using core::kExitOk;
 using core::kExitRefused;
+using core::kExitTooMuchLoss;
 using core::kExitUnresolved;
 using core::kExitUsage;
 

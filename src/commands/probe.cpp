@@ -12,6 +12,7 @@
 #include "commands/command.hpp"
 #include "core/units.hpp"
 #include "net/probe_client.hpp"
+#include "net/terminal.hpp"
 
 namespace udpchat::commands {
 
@@ -24,6 +25,7 @@ struct ProbeOptions {
   core::Duration timeout = std::chrono::seconds(1);
   int count = 1;
   core::Duration wait{};
+  bool progress = false;
   bool json = false;
   bool quiet = false;
 };
@@ -95,8 +97,23 @@ int run_probe(const ProbeOptions& options) {
     print_error(error);
     return kExitUsage;
   }
-  net::ProbeRequest request{*target, options.timeout, options.count, std::nullopt};
+  net::ProbeRequest request{*target, options.timeout, options.count, std::nullopt, {}};
   if (options.wait > core::Duration::zero()) request.wait = options.wait;
+  // What --wait is waiting for, for a person watching (or when asked): when the reason
+  // changes, and every 5 s while it does not.
+  core::TimePoint said_at{};
+  std::string said;
+  if (request.wait && !options.quiet && (options.progress || net::Terminal::error_is_terminal())) {
+    request.progress = [&, wait = *request.wait](const net::ProbeProgress& p) {
+      const auto now = core::Clock::now();
+      if (p.error == said && now - said_at < std::chrono::seconds(5)) return;
+      said = p.error;
+      said_at = now;
+      fmt::print(stderr, "udpchat: waiting for {}: {} (waited {:.0f}s of {})\n", options.target,
+                 p.error, std::chrono::duration<double>(p.waited).count(),
+                 core::format_duration(wait));
+    };
+  }
 
   asio::io_context io(1);
   net::ProbeReport report;
@@ -138,6 +155,8 @@ void add_probe(CLI::App& app, Runner& run) {
             "Pings to send (min/avg/max reported)");
   add_duration(*cmd, "--wait", options->wait,
                "Keep trying until an answer comes or this much time has passed");
+  cmd->add_flag("--progress", options->progress,
+                "Say on stderr what --wait is waiting for, also when stderr is not a terminal");
   cmd->add_flag("--json", options->json, "Print one JSON object");
   add_quiet(*cmd, options->quiet, "nothing on success: the exit code tells");
   cmd->callback([options, &run] { run = [options] { return run_probe(*options); }; });

@@ -64,6 +64,7 @@ class BenchTally {
   void expect(std::uint64_t deliveries) noexcept { awaited_ = deliveries; }
   bool complete() const noexcept { return delivered_ >= awaited_; }
   std::uint64_t delivered() const noexcept { return delivered_; }
+  const Histogram& latency() const noexcept { return latency_; }
 
   // The figures for lines sent_by[i] by sender i, into `report` (whose other fields the
   // caller fills).

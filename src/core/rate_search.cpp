@@ -1,6 +1,7 @@
 #include "core/rate_search.hpp"
 
 #include <algorithm>
+#include <cmath>
 
 namespace udpchat::core {
 
@@ -27,6 +28,21 @@ void RateSearch::record(double rate, bool passed) {
   } else if (!lowest_failure_ || rate < *lowest_failure_) {
     lowest_failure_ = rate;
   }
+}
+
+}  // namespace udpchat::core
+
+namespace udpchat::core {
+
+double RateSearch::rounded() const noexcept {
+  if (best_ <= 0) return 0;
+  const double gap = lowest_failure_ && *lowest_failure_ > best_
+                         ? *lowest_failure_ - best_
+                         : best_ / 100;  // three significant digits
+  // Never coarser than best's own leading digit: 50 stays 50, whatever the gap.
+  const double step = std::min(std::pow(10.0, std::floor(std::log10(gap))),
+                               std::pow(10.0, std::floor(std::log10(best_))));
+  return std::floor(best_ / step) * step;
 }
 
 }  // namespace udpchat::core

@@ -16,6 +16,11 @@ class RateSearch {
   void record(double rate, bool passed);
   // Highest passing rate so far (0 if none passed).
   double best() const noexcept { return best_; }
+  // Lowest failing rate so far: the answer lies between best() and it.
+  std::optional<double> lowest_failure() const noexcept { return lowest_failure_; }
+  // best(), rounded down to what the search resolved: no digit finer than the gap to the
+  // lowest failing rate (257.08 with a failure at 269.9 is 250), else three significant digits.
+  double rounded() const noexcept;
   int trials() const noexcept { return trials_; }
 
  private:

@@ -26,6 +26,7 @@ inline constexpr int kExitUsage = 2;
 inline constexpr int kExitRefused = 3;
 inline constexpr int kExitUnresolved = 4;
 inline constexpr int kExitNickTaken = 5;  // chat: the nick is held in the room (--nick-exact, or typed)
+inline constexpr int kExitTooMuchLoss = 6;  // bench: more lost than --max-loss
 
 constexpr int exit_code(ProbeStatus status) noexcept {
   switch (status) {

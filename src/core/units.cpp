@@ -109,4 +109,21 @@ std::string format_byte_rate(double per_second) {
   return format_bytes(per_second) + "/s";
 }
 
+std::string humane(double value, std::string_view unit) {
+  for (const auto& [prefix, scale] : {std::pair{"G", 1e9}, {"M", 1e6}, {"k", 1e3}}) {
+    if (std::fabs(value) >= scale) return fmt::format("{:.1f} {}{}", value / scale, prefix, unit);
+  }
+  return unit.empty() ? fmt::format("{:.0f}", value) : fmt::format("{:.0f} {}", value, unit);
+}
+
+std::string humane_ns(double ns) {
+  for (const auto& [unit, scale] : {std::pair{"s", 1e9}, {"ms", 1e6}, {"us", 1e3}}) {
+    if (ns >= scale) {
+      const double value = ns / scale;
+      return fmt::format("{:.{}f} {}", value, value >= 100 ? 0 : value >= 10 ? 1 : 2, unit);
+    }
+  }
+  return fmt::format("{:.0f} ns", ns);
+}
+
 }  // namespace udpchat::core

@@ -39,4 +39,11 @@ std::string format_bytes(double bytes);
 // As parse_byte_rate reads it: 10e6 -> "10M/s", 0 -> "off".
 std::string format_byte_rate(double per_second);
 
+// For people reading a report (exact figures are for --json): 171828 -> "171.8 k",
+// 17200000 -> "17.2 M", 950.4 -> "950": SI prefixes, one decimal from k up; with a unit,
+// 171828 "B/s" -> "171.8 kB/s", 950 "B/s" -> "950 B/s".
+std::string humane(double value, std::string_view unit = {});
+// A time in nanoseconds, to three significant digits: "262 us", "1.46 ms", "3.07 s".
+std::string humane_ns(double ns);
+
 }  // namespace udpchat::core

@@ -38,6 +38,9 @@ constexpr std::size_t kSlotBytes = 2048;
 constexpr int kBatchesPerTurn = 8;
 // A sender far behind its schedule sends at most this many lines before looking at the clock.
 constexpr std::uint64_t kMostPerTurn = 4096;
+// A line sent longer ago than this whose deliveries have not all come counts as lost in a
+// progress line (the report, after the drain, is exact).
+constexpr core::Duration kProgressGrace = 250ms;
 
 std::int64_t now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -268,14 +271,41 @@ struct BenchRunner::Impl {
     }
   }
 
+  // The trial so far: what was sent, what came, and what should have come by now.
+  BenchProgress progress_at(const std::vector<Schedule>& schedules, core::TimePoint measure_from,
+                            core::TimePoint now) const {
+    BenchProgress p;
+    p.seconds = std::chrono::duration<double>(now - measure_from).count();
+    std::uint64_t settled = 0;
+    for (const Schedule& s : schedules) {
+      const std::uint64_t sent = std::max(s.next, s.first_measured);
+      p.sent += sent - s.first_measured;
+      const std::uint64_t due =
+          std::clamp(s.pacer.due_by(now - kProgressGrace), s.first_measured, sent);
+      settled += due - s.first_measured;
+    }
+    p.delivered = tally->delivered();
+    const std::uint64_t expected = settled * clients.size();
+    p.lost = expected > p.delivered ? expected - p.delivered : 0;
+    p.p99_ns = tally->latency().percentile(99);
+    return p;
+  }
+
   // Sends every sender's lines on schedule until the measured period ends. Lines never sent
   // are not counted, and the send rate shows the shortfall.
   awaitable<void> pace(std::vector<Schedule>& schedules, core::TimePoint measure_from,
-                       core::TimePoint measure_until, std::size_t size) {
+                       core::TimePoint measure_until, std::size_t size,
+                       const std::function<void(const BenchProgress&)>& progress,
+                       core::Duration interval) {
     std::vector<std::string> lines(kBatch);
     asio::steady_timer timer(io);
+    core::TimePoint report_at = progress ? measure_from + interval : core::TimePoint::max();
     while (core::Clock::now() < measure_until && !closed) {
       const auto now = core::Clock::now();
+      if (now >= report_at) {
+        progress(progress_at(schedules, measure_from, now));
+        while (report_at <= now) report_at += interval;
+      }
       core::TimePoint next_due = core::TimePoint::max();
       for (std::uint32_t i = 0; i < schedules.size(); ++i) {
         Schedule& s = schedules[i];
@@ -289,7 +319,7 @@ struct BenchRunner::Impl {
         if (s.next < s.last) next_due = std::min(next_due, s.pacer.intended(s.next));
       }
       if (next_due == core::TimePoint::max()) break;
-      timer.expires_at(next_due);
+      timer.expires_at(std::min(next_due, report_at));
       co_await timer.async_wait(use_nothrow);
     }
   }
@@ -388,7 +418,9 @@ awaitable<std::optional<BenchRunner::Failure>> BenchRunner::connect(const BenchS
   co_return std::nullopt;
 }
 
-awaitable<core::BenchReport> BenchRunner::trial(const BenchSettings& settings) {
+awaitable<core::BenchReport> BenchRunner::trial(
+    const BenchSettings& settings, std::function<void(const BenchProgress&)> progress,
+    core::Duration interval) {
   Impl& s = *impl_;
   const auto senders = static_cast<std::uint32_t>(
       std::clamp<int>(settings.senders, 1, static_cast<int>(s.clients.size())));
@@ -418,7 +450,7 @@ awaitable<core::BenchReport> BenchRunner::trial(const BenchSettings& settings) {
     const auto last = pacer.due_by(measure_until - std::chrono::nanoseconds(1));
     schedules.push_back(Schedule{pacer, first_measured, last, 0});
   }
-  co_await s.pace(schedules, measure_from, measure_until, settings.size);
+  co_await s.pace(schedules, measure_from, measure_until, settings.size, progress, interval);
   const auto sending_ended = core::Clock::now();
 
   std::vector<std::uint64_t> sent_by;

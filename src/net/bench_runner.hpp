@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -38,6 +39,15 @@ struct BenchSettings {
   bool repair = false;
 };
 
+// A trial so far, for a progress line.
+struct BenchProgress {
+  double seconds = 0;            // since measuring began; negative during the warm-up
+  std::uint64_t sent = 0;        // measured lines sent
+  std::uint64_t delivered = 0;   // their deliveries counted
+  std::uint64_t lost = 0;        // deliveries of lines sent a while ago that have not come
+  std::uint64_t p99_ns = 0;      // latency so far
+};
+
 class BenchRunner {
  public:
   explicit BenchRunner(asio::io_context& io);
@@ -49,8 +59,11 @@ class BenchRunner {
   };
   // Resolves the targets and joins every client.
   awaitable<std::optional<Failure>> connect(const BenchSettings& settings);
-  // One measured trial at settings.rate with the joined clients.
-  awaitable<core::BenchReport> trial(const BenchSettings& settings);
+  // One measured trial at settings.rate with the joined clients; `progress`, if set, is called
+  // every `interval` while lines are sent.
+  awaitable<core::BenchReport> trial(const BenchSettings& settings,
+                                     std::function<void(const BenchProgress&)> progress = {},
+                                     core::Duration interval = std::chrono::seconds(1));
   // Every client says `quit`; sockets and timers close, so io.run() returns.
   void close();
 

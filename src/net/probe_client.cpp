@@ -136,6 +136,9 @@ awaitable<ProbeReport> probe(ProbeRequest request) {
     const bool again =
         request.wait ? core::Clock::now() < give_up : timed_out && lost < request.count;
     if (reached || !again) break;
+    if (request.progress) {
+      request.progress(ProbeProgress{report.status, report.error, core::Clock::now() - started});
+    }
     if (!timed_out) {
       pause.expires_after(kRetryPause);
       co_await pause.async_wait(use_nothrow);

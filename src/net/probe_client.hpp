@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -17,12 +18,21 @@ namespace udpchat::net {
 using core::ProbeStatus;
 using core::ServerKind;
 
+// Why --wait is still waiting, after each round that was not answered.
+struct ProbeProgress {
+  ProbeStatus status = ProbeStatus::timeout;
+  std::string error;         // what the round came to: refused, no answer, not resolved
+  core::Duration waited{};   // since the probe started
+};
+
 struct ProbeRequest {
   HostPort target;
   core::Duration timeout = std::chrono::seconds(1);
   int count = 1;
   // Keep trying until an answer comes or this much time has passed.
   std::optional<core::Duration> wait;
+  // With wait: told after each round that was not answered.
+  std::function<void(const ProbeProgress&)> progress;
 };
 
 struct ProbeReport {

@@ -34,6 +34,14 @@ bool Terminal::input_is_terminal() {
 #endif
 }
 
+bool Terminal::error_is_terminal() {
+#ifdef _WIN32
+  return ::_isatty(::_fileno(stderr)) != 0;
+#else
+  return ::isatty(STDERR_FILENO) == 1;
+#endif
+}
+
 #ifdef UDPCHAT_HAVE_LIBEDIT
 
 namespace {

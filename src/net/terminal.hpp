@@ -21,6 +21,8 @@ class Terminal {
   static bool available();
   // True when a person types standard input (whether or not lines can be edited).
   static bool input_is_terminal();
+  // True when standard error is a terminal: progress lines are for a person watching.
+  static bool error_is_terminal();
 
   explicit Terminal(const asio::any_io_executor& executor);
   ~Terminal();

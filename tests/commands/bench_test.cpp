@@ -1,4 +1,6 @@
 // End to end: `udpchat bench` against an embedded relay, a separate serve and a legacy server.
+#include <signal.h>
+
 #include <nlohmann/json.hpp>
 
 #include "support/catch.hpp"
@@ -86,7 +88,11 @@ TEST_CASE("bench --find-max converges and reports the rate it found", "[e2e][ben
   CHECK(r["max_lossless_rate"].get<double>() >= 2000);
   CHECK(r["trials"].get<int>() <= 16);
   CHECK(r["lost_percent"].get<double>() <= 0.1);
-  CHECK(r["rate"] == r["max_lossless_rate"]);
+  // The report is the best trial's; the rate found is rounded down to what the search resolved.
+  CHECK(r["rate"] == r["best_passed_rate"]);
+  CHECK(r["max_lossless_rate"].get<double>() <= r["rate"].get<double>());
+  CHECK(r["max_lossless_rate"].get<double>() >= 0.9 * r["rate"].get<double>());
+  CHECK_FALSE(r["limited_by"].get<std::string>().empty());
 }
 
 TEST_CASE("bench names an IPv6 target in brackets, as it is typed", "[e2e][bench]") {
@@ -98,17 +104,53 @@ TEST_CASE("bench names an IPv6 target in brackets, as it is typed", "[e2e][bench
   CHECK(server.address().starts_with("[::1]:"));
 }
 
-TEST_CASE("bench says when a default serve's per-member budget explains the loss", "[e2e][bench]") {
+TEST_CASE("bench with no flags against serve with no flags loses nothing", "[e2e][bench]") {
+  // Both on their defaults, 127.0.0.1:9998, as a new user would run them.
+  udpchat::test::Process serve({"serve"});
+  REQUIRE(serve.wait_for_log("listening"));
+  const auto result = run_udpchat({"bench"}, std::chrono::seconds(30));
+  CHECK(result.exit_code == 0);
+  CHECK(result.out.find("(0 lost, 0.000%)") != std::string::npos);
+  CHECK(result.out.find("10 clients, 10 sender(s)") != std::string::npos);
+  serve.signal(SIGTERM);
+  CHECK(serve.wait() == 0);
+}
+
+TEST_CASE("a run losing more than --max-loss exits 6 and names the budget that explains it",
+          "[e2e][bench]") {
   Server server;
-  const auto result = run_udpchat({"bench", server.address(), "--clients", "2", "--rate", "1000",
-                                   "--duration", "1s", "--warmup", "100ms"});
-  REQUIRE(result.exit_code == 0);
-  CHECK(result.err.find("note: each sender offered 1000 lines/s; a serve with its default "
-                        "--rate-limit (200/s per member)") != std::string::npos);
+  // One sender at 5x a default serve's per-member budget.
+  const auto over = run_udpchat({"bench", server.address(), "--senders", "1", "--rate", "1000",
+                                 "--duration", "1s", "--warmup", "100ms"});
+  CHECK(over.exit_code == 6);
+  CHECK(over.err.find("more than --max-loss 1%: each sender offered 1000 lines/s, above a default "
+                      "serve's budget of 200 datagrams/s per member (serve --rate-limit)") !=
+        std::string::npos);
   const auto within = run_udpchat({"bench", server.address(), "--clients", "2", "--rate", "100",
                                    "--duration", "500ms", "--warmup", "100ms"});
-  REQUIRE(within.exit_code == 0);
-  CHECK(within.err.find("note:") == std::string::npos);
+  CHECK(within.exit_code == 0);
+  CHECK(within.err.empty());
+  // --find-max names the limit it hit: here the budget, not the relay.
+  const auto search = run_udpchat({"bench", server.address(), "--clients", "2", "--senders", "1",
+                                   "--find-max", "--trial", "500ms", "--json"},
+                                  std::chrono::seconds(60));
+  REQUIRE(search.exit_code == 0);
+  const auto r = nlohmann::json::parse(search.out);
+  CHECK(r["limited_by"].get<std::string>().find("200 datagrams/s per member") != std::string::npos);
+  CHECK(r["max_lossless_rate"].get<double>() < 500);
+}
+
+TEST_CASE("bench prints a progress line a second when asked, and none with -q", "[e2e][bench]") {
+  const auto shown = run_udpchat({"bench", "--embedded", "--clients", "2", "--rate", "100",
+                                  "--duration", "2500ms", "--warmup", "100ms", "--interval", "1s"});
+  CHECK(shown.exit_code == 0);
+  CHECK(udpchat::test::count_in(shown.err, " sent ") == 2);
+  CHECK(shown.err.find("   1.0 s  sent ") != std::string::npos);
+  const auto quiet = run_udpchat({"bench", "--embedded", "--clients", "2", "--rate", "100",
+                                  "--duration", "1500ms", "--warmup", "100ms", "--interval", "1s",
+                                  "-q"});
+  CHECK(quiet.exit_code == 0);
+  CHECK(quiet.err.find(" sent ") == std::string::npos);
 }
 
 TEST_CASE("bench exits 3 when refused and 2 on bad options", "[e2e][bench]") {

@@ -168,6 +168,18 @@ TEST_CASE("probe --wait keeps trying until the server comes up", "[e2e][probe]")
   Process serve({"serve", "--bind", address});
   CHECK(waiting.wait(5s) == 0);
   CHECK(waiting.out().find("(udpchat)") != std::string::npos);
+  CHECK(waiting.err().empty());  // stderr is no terminal here, and progress was not asked for
+}
+
+TEST_CASE("probe --wait --progress says what it waits for, and -q keeps it quiet",
+          "[e2e][probe]") {
+  const std::string address = "127.0.0.1:" + std::to_string(free_port());
+  const auto said = run_udpchat({"probe", "--wait", "1s", "--progress", address});
+  CHECK(said.exit_code == 3);
+  CHECK(said.err.starts_with("udpchat: waiting for " + address +
+                             ": refused (nothing listening) (waited 0s of 1s)\n"));
+  const auto quiet = run_udpchat({"probe", "--wait", "1s", "--progress", "-q", address});
+  CHECK(quiet.err.find("waiting") == std::string::npos);
 }
 
 TEST_CASE("probe --wait gives up with the last failure's exit code", "[e2e][probe]") {

@@ -35,3 +35,18 @@ TEST_CASE("the rate search stops at its ceiling and after its trial budget",
   while (auto rate = budget.next()) budget.record(*rate, *rate < 123'456);
   CHECK(budget.trials() == 5);
 }
+
+TEST_CASE("the rate found is rounded down to what the search resolved", "[core][rate_search]") {
+  RateSearch search(100, 1e6);
+  search.record(257.08, true);
+  search.record(269.9, false);
+  CHECK(search.rounded() == 250);  // a gap of 12.8: tens
+  RateSearch wide(100, 1e6, 0.05, 2);
+  wide.record(50, true);
+  wide.record(400, false);
+  CHECK(wide.rounded() == 50);  // never rounded up, nor below its own leading digit
+  RateSearch open(1000, 1e6, 0.05, 1);
+  open.record(123'456, true);
+  CHECK(open.rounded() == 123'000);  // no failure yet: three significant digits
+  CHECK(RateSearch(1, 10).rounded() == 0);
+}

@@ -140,3 +140,17 @@ TEST_CASE("numbers read the same under a locale with a decimal comma", "[core][u
   std::setlocale(LC_NUMERIC, previous.c_str());
   if (!comma) WARN("no de_DE or fr_FR locale installed: checked under " << previous << " only");
 }
+
+TEST_CASE("report figures read as people write them", "[core][units]") {
+  CHECK(udpchat::core::humane(171828) == "171.8 k");
+  CHECK(udpchat::core::humane(17'200'000) == "17.2 M");
+  CHECK(udpchat::core::humane(950.4) == "950");
+  CHECK(udpchat::core::humane(0) == "0");
+  CHECK(udpchat::core::humane(171828, "B/s") == "171.8 kB/s");
+  CHECK(udpchat::core::humane(950, "B/s") == "950 B/s");
+  CHECK(udpchat::core::humane_ns(262'143) == "262 us");
+  CHECK(udpchat::core::humane_ns(1'458'175) == "1.46 ms");
+  CHECK(udpchat::core::humane_ns(39'998) == "40.0 us");
+  CHECK(udpchat::core::humane_ns(3'070'000'000) == "3.07 s");
+  CHECK(udpchat::core::humane_ns(512) == "512 ns");
+}
