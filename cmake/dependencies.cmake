@@ -129,21 +129,25 @@ if(NOT WIN32 AND _use_installed AND PkgConfig_FOUND)
   pkg_check_modules(LIBEDIT QUIET IMPORTED_TARGET libedit)
 endif()
 
-# Metrics for serve --metrics: prometheus-cpp's pull exposer (Debian prometheus-cpp-dev). Where
-# it is not installed serve is built without --metrics (it says so when asked); a libc++ build
-# cannot link Debian's libstdc++ build of it.
+# Metrics for serve --metrics: prometheus-cpp's text serializer (Debian prometheus-cpp-dev) served
+# by cpp-httplib (libcpp-httplib-dev; Debian's civetweb, behind prometheus-cpp's own exposer, has
+# no IPv6). Where either is missing serve is built without --metrics (it says so when asked); a
+# libc++ build cannot link Debian's libstdc++ builds of them.
 set(UDPCHAT_METRICS AUTO CACHE STRING "Prometheus metrics for serve: AUTO, ON or OFF")
 set_property(CACHE UDPCHAT_METRICS PROPERTY STRINGS AUTO ON OFF)
 set(UDPCHAT_HAS_METRICS FALSE)
 if(NOT UDPCHAT_METRICS STREQUAL "OFF" AND NOT UDPCHAT_LIBCXX AND _use_installed)
   find_package(prometheus-cpp CONFIG QUIET)
+  if(PkgConfig_FOUND)
+    pkg_check_modules(HTTPLIB QUIET IMPORTED_TARGET cpp-httplib)
+  endif()
 endif()
-if(TARGET prometheus-cpp::pull)
+if(TARGET prometheus-cpp::core AND TARGET PkgConfig::HTTPLIB)
   set(UDPCHAT_HAS_METRICS TRUE)
 elseif(UDPCHAT_METRICS STREQUAL "ON")
-  message(FATAL_ERROR "UDPCHAT_METRICS=ON but prometheus-cpp was not found (apt-get install prometheus-cpp-dev)")
+  message(FATAL_ERROR "UDPCHAT_METRICS=ON but prometheus-cpp or cpp-httplib was not found (apt-get install prometheus-cpp-dev libcpp-httplib-dev)")
 elseif(NOT UDPCHAT_METRICS STREQUAL "OFF")
-  message(STATUS "udpchat: prometheus-cpp not found: serve is built without --metrics")
+  message(STATUS "udpchat: prometheus-cpp or cpp-httplib not found: serve is built without --metrics")
 endif()
 
 # nats.c: Debian's cnats CMake package names a static library it does not ship, so pkg-config.

@@ -4,6 +4,7 @@
 
 # shellcheck disable=SC2034 # read by the scripts that source this file
 udpchat_packages=(cmake ninja-build g++ pkg-config libasio-dev libcli11-dev libfmt-dev catch2
+                  libcpp-httplib-dev
                   libnats-dev nats-server libfast-float-dev prometheus-cpp-dev
                   libsodium-dev nlohmann-json3-dev libedit-dev tmux nftables iproute2 shellcheck)
 

@@ -2,13 +2,27 @@
 
 #ifdef UDPCHAT_HAS_METRICS
 
-#include <prometheus/collectable.h>
-#include <prometheus/exposer.h>
+#include <httplib.h>
+#include <prometheus/client_metric.h>
 #include <prometheus/metric_family.h>
+#include <prometheus/text_serializer.h>
 
+#include <chrono>
 #include <exception>
+#include <fstream>
 #include <mutex>
+#include <sstream>
+#include <thread>
 #include <vector>
+
+#ifdef __unix__
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <filesystem>
+#endif
+
+#include "net/address.hpp"
 
 namespace udpchat::net {
 
@@ -72,15 +86,90 @@ MetricFamily family(std::string name, std::string help, MetricType type, double 
   return {std::move(name), std::move(help), type, {metric}};
 }
 
+// The process itself, as Prometheus' own clients name it (Linux; elsewhere what POSIX gives).
+void add_process_families(std::vector<MetricFamily>& families) {
+#ifdef __unix__
+  rusage usage{};
+  if (getrusage(RUSAGE_SELF, &usage) == 0) {
+    const auto seconds = [](const timeval& t) {
+      return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
+    };
+    families.push_back(family("process_cpu_seconds_total", "Total user and system CPU time spent in seconds",
+                              MetricType::Counter, seconds(usage.ru_utime) + seconds(usage.ru_stime)));
+  }
+  rlimit files{};
+  if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur != RLIM_INFINITY) {
+    families.push_back(family("process_max_fds", "Maximum number of open file descriptors",
+                              MetricType::Gauge, static_cast<double>(files.rlim_cur)));
+  }
+#endif
+#ifdef __linux__
+  std::error_code ec;
+  std::size_t fds = 0;
+  for (auto it = std::filesystem::directory_iterator("/proc/self/fd", ec);
+       !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
+    ++fds;
+  }
+  if (!ec) {
+    families.push_back(family("process_open_fds", "Number of open file descriptors",
+                              MetricType::Gauge, static_cast<double>(fds)));
+  }
+  std::ifstream statm("/proc/self/statm");
+  double virtual_pages = 0;
+  double resident_pages = 0;
+  if (statm >> virtual_pages >> resident_pages) {
+    const auto page = static_cast<double>(sysconf(_SC_PAGESIZE));
+    families.push_back(family("process_virtual_memory_bytes", "Virtual memory size in bytes",
+                              MetricType::Gauge, virtual_pages * page));
+    families.push_back(family("process_resident_memory_bytes", "Resident memory size in bytes",
+                              MetricType::Gauge, resident_pages * page));
+  }
+  // Field 22 of /proc/self/stat (after the command's closing parenthesis) is the start, in clock
+  // ticks after boot; /proc/stat's btime is the boot.
+  std::ifstream stat_file("/proc/self/stat");
+  std::string stat((std::istreambuf_iterator<char>(stat_file)), std::istreambuf_iterator<char>());
+  std::ifstream boot_file("/proc/stat");
+  std::string word;
+  double boot = 0;
+  while (boot_file >> word) {
+    if (word == "btime") {
+      boot_file >> boot;
+      break;
+    }
+  }
+  const auto close = stat.rfind(')');
+  if (close != std::string::npos && boot > 0) {
+    std::istringstream fields(stat.substr(close + 2));
+    std::string field;
+    for (int i = 3; i <= 22 && fields >> field; ++i) {
+      if (i == 22) {
+        families.push_back(family(
+            "process_start_time_seconds", "Start time of the process since unix epoch in seconds",
+            MetricType::Gauge, boot + std::stod(field) / static_cast<double>(sysconf(_SC_CLK_TCK))));
+      }
+    }
+  }
+#endif
+}
+
+// udpchat_build_info{version,commit} 1: which build answers, as Prometheus exporters say it.
+MetricFamily build_info() {
+  ClientMetric metric;
+  metric.label = {{"version", UDPCHAT_BUILD_VERSION}, {"commit", UDPCHAT_BUILD_COMMIT}};
+  metric.gauge.value = 1;
+  return {"udpchat_build_info", "The udpchat build serving these metrics", MetricType::Gauge,
+          {metric}};
+}
+
 // The figures as families, built at each scrape from the last update.
-class NodeCollectable final : public prometheus::Collectable {
+class NodeCollectable {
  public:
   void update(const NodeFigures& figures) {
     std::lock_guard lock(mutex_);
     figures_ = figures;
   }
 
-  std::vector<MetricFamily> Collect() const override {
+  std::vector<MetricFamily> Collect() const {
     NodeFigures f;
     {
       std::lock_guard lock(mutex_);
@@ -116,6 +205,8 @@ class NodeCollectable final : public prometheus::Collectable {
       drops.metric.push_back(std::move(metric));
     }
     families.push_back(std::move(drops));
+    families.push_back(build_info());
+    add_process_families(families);
     if (f.backplane) {
       families.push_back(family("udpchat_backplane_connected",
                                 "1 while the node is connected to its engine", MetricType::Gauge,
@@ -132,21 +223,50 @@ class NodeCollectable final : public prometheus::Collectable {
   NodeFigures figures_;
 };
 
-class PrometheusEndpoint final : public MetricsEndpoint {
+// /metrics over HTTP (cpp-httplib), on IPv4 or IPv6: a few workers, each bounded in time, so that
+// a slow or idle client holds one worker for seconds at most, never the scrape.
+class HttpEndpoint final : public MetricsEndpoint {
  public:
-  PrometheusEndpoint(std::unique_ptr<prometheus::Exposer> exposer, std::string address)
-      : exposer_(std::move(exposer)),
-        collectable_(std::make_shared<NodeCollectable>()),
-        address_(std::move(address)) {
-    exposer_->RegisterCollectable(collectable_);
+  HttpEndpoint() {
+    server_.new_task_queue = [] { return new httplib::ThreadPool(kWorkers); };
+    server_.set_read_timeout(kTimeout);
+    server_.set_write_timeout(kTimeout);
+    server_.set_keep_alive_timeout(kTimeout.count());
+    server_.Get("/metrics", [this](const httplib::Request&, httplib::Response& response) {
+      response.set_content(prometheus::TextSerializer().Serialize(collectable_.Collect()),
+                           "text/plain; version=0.0.4; charset=utf-8");
+    });
   }
-  void update(const NodeFigures& figures) override { collectable_->update(figures); }
+  ~HttpEndpoint() override {
+    server_.stop();
+    if (thread_.joinable()) thread_.join();
+  }
+
+  // Binds `host:port` (port 0: any free one); false when it cannot.
+  bool start(const HostPort& where) {
+    int port = where.port;
+    if (port == 0) {
+      port = server_.bind_to_any_port(where.host);
+      if (port < 0) return false;
+    } else if (!server_.bind_to_port(where.host, port)) {
+      return false;
+    }
+    address_ = format_address(where.host, static_cast<std::uint16_t>(port));
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+    return true;
+  }
+
+  void update(const NodeFigures& figures) override { collectable_.update(figures); }
   std::string address() const override { return address_; }
 
  private:
-  std::unique_ptr<prometheus::Exposer> exposer_;
-  std::shared_ptr<NodeCollectable> collectable_;
+  static constexpr int kWorkers = 4;
+  static constexpr std::chrono::seconds kTimeout{2};
+
+  httplib::Server server_;
+  NodeCollectable collectable_;
   std::string address_;
+  std::thread thread_;
 };
 
 }  // namespace
@@ -156,24 +276,20 @@ bool metrics_available() noexcept {
 }
 
 std::unique_ptr<MetricsEndpoint> start_metrics(const std::string& address, std::string& error) {
-  try {
-    auto exposer = std::make_unique<prometheus::Exposer>(address, 1);
-    // civetweb may pick the port (0): the exposer knows which.
-    const auto ports = exposer->GetListeningPorts();
-    const std::string host = address.substr(0, address.rfind(':'));
-    const std::string bound = ports.empty() ? address : host + ":" + std::to_string(ports.front());
-    return std::make_unique<PrometheusEndpoint>(std::move(exposer), bound);
-  } catch (const std::exception& e) {
-    // civetweb's own words ("null context when constructing CivetServer") follow the likely cause.
+  const auto where = parse_bind(address, error);
+  if (!where) return nullptr;
+  auto endpoint = std::make_unique<HttpEndpoint>();
+  if (!endpoint->start(*where)) {
     error = "cannot serve metrics on " + address +
-            " (the port is in use, or the address is not this host's): " + e.what();
+            " (the port is in use, or the address is not this host's)";
     return nullptr;
   }
+  return endpoint;
 }
 
 }  // namespace udpchat::net
 
-#else  // a build without prometheus-cpp
+#else  // a build without prometheus-cpp or cpp-httplib
 
 namespace udpchat::net {
 
@@ -182,7 +298,7 @@ bool metrics_available() noexcept {
 }
 
 std::unique_ptr<MetricsEndpoint> start_metrics(const std::string&, std::string& error) {
-  error = "this udpchat was built without metrics (prometheus-cpp was not found)";
+  error = "this udpchat was built without metrics (prometheus-cpp or cpp-httplib was not found)";
   return nullptr;
 }
 

@@ -1,6 +1,7 @@
-// serve --metrics: the node's figures in Prometheus text exposition at /metrics, served by
-// prometheus-cpp's pull exposer (civetweb) on its own threads. A scrape reads the figures the
-// node last gathered (every second), never the shards themselves.
+// serve --metrics: the node's figures, the process's and the build's in Prometheus text
+// exposition at /metrics (prometheus-cpp's serializer), served over HTTP by cpp-httplib on its own
+// threads, on IPv4 or IPv6. A scrape reads the figures the node last gathered (every second),
+// never the shards themselves.
 #pragma once
 
 #include <cstdint>
@@ -42,8 +43,8 @@ class MetricsEndpoint {
 // True when this build can serve metrics (prometheus-cpp was found).
 bool metrics_available() noexcept;
 
-// Serves /metrics on `address` (HOST:PORT). Null with `error` set when it cannot listen there
-// or this build has no metrics.
+// Serves /metrics on `address` (HOST:PORT, [V6]:PORT, :PORT for every address). Null with
+// `error` set when it cannot listen there or this build has no metrics.
 std::unique_ptr<MetricsEndpoint> start_metrics(const std::string& address, std::string& error);
 
 }  // namespace udpchat::net

@@ -77,6 +77,15 @@ TEST_CASE("serve --metrics exposes valid Prometheus text whose counters match th
   CHECK(status == 0);
   CHECK(sample(text, "udpchat_members") == 2);
   CHECK(sample(text, "udpchat_rooms") == 2);
+  // What operators expect of any exporter: which build, and the process's own figures.
+  CHECK(text.find("\nudpchat_build_info{version=\"") != std::string::npos);
+  for (const char* name : {"process_start_time_seconds", "process_resident_memory_bytes",
+                           "process_cpu_seconds_total", "process_open_fds"}) {
+    INFO(name);
+    CHECK(sample(text, name) > 0);
+  }
+  CHECK(text.find("NaN") == std::string::npos);
+  CHECK(text.find("Nan") == std::string::npos);
   CHECK(text.find("udpchat_dropped_total{reason=\"control_character\"} 1") != std::string::npos);
 
   server.process().signal(SIGTERM);
@@ -91,6 +100,26 @@ TEST_CASE("serve --metrics exposes valid Prometheus text whose counters match th
   CHECK(sample(text, "udpchat_joins_total") == logged("joins"));
   CHECK(sample(text, "udpchat_datagrams_total") == logged("datagrams"));
   CHECK(logged_number(log, "lines") == 8);
+}
+
+TEST_CASE("serve --metrics answers on IPv6 loopback", "[e2e][serve][metrics]") {
+#ifndef UDPCHAT_HAS_METRICS
+  WARN("skipped: this udpchat was built without metrics");
+  return;
+#endif
+  if (std::system("command -v curl >/dev/null 2>&1") != 0) {
+    WARN("skipped: curl is not installed");
+    return;
+  }
+  Server server({"--metrics", "[::1]:0"});
+  const std::string start = server.process().err();
+  const auto at = start.find("metrics address=[::1]:");
+  REQUIRE(at != std::string::npos);
+  const std::string address = start.substr(at + 16, start.find(' ', at + 16) - at - 16);
+  int status = 0;
+  const std::string text = run_shell("curl -sf 'http://" + address + "/metrics'", status);
+  CHECK(status == 0);
+  CHECK(sample(text, "udpchat_members") == 0);
 }
 
 TEST_CASE("serve --metrics refuses a bad address and says which", "[e2e][serve][metrics]") {
