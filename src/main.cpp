@@ -1,5 +1,5 @@
 // udpchat: one binary, four tools. This file only wires the command line; each subcommand lives
-// in src/commands/ with its options.
+// in src/commands/ with its options, and add_commands (commands/command.cpp) lists them.
 #include <CLI/CLI.hpp>
 
 #include "commands/command.hpp"
@@ -9,13 +9,7 @@ int main(int argc, char** argv) {
   // Named, so that usage lines say `udpchat <command>` wherever the binary was started from.
   CLI::App app{"udpchat: a UDP chat relay, its client, a health probe and a load generator.",
                "udpchat"};
-  app.set_version_flag("--version", UDPCHAT_VERSION);
-  app.require_subcommand(1);
-
   Runner run;
-  add_serve(app, run);  // the relay
-  add_chat(app, run);   // the interactive client
-  add_probe(app, run);  // the health check for scripts and CI
-  add_bench(app, run);  // the load generator
+  add_commands(app, run);
   return parse_and_run(app, argc, argv, run);
 }

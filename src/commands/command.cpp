@@ -11,6 +11,15 @@
 
 namespace udpchat::commands {
 
+void add_commands(CLI::App& app, Runner& run) {
+  app.set_version_flag("--version", UDPCHAT_VERSION);
+  app.require_subcommand(1);
+  add_serve(app, run);  // the relay
+  add_chat(app, run);   // the interactive client
+  add_probe(app, run);  // the health check for scripts and CI
+  add_bench(app, run);  // the load generator
+}
+
 void print_error(const std::string& message) {
   fmt::print(stderr, "udpchat: error: {}\n", message);
 }

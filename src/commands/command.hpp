@@ -28,6 +28,9 @@ void add_chat(CLI::App& app, Runner& run);
 void add_probe(CLI::App& app, Runner& run);
 void add_bench(CLI::App& app, Runner& run);
 
+// Every subcommand on `app`, with --version: what main runs and what the man page is made from.
+void add_commands(CLI::App& app, Runner& run);
+
 // Parses the command line and runs the chosen subcommand; usage errors end in one
 // "udpchat: error: ..." line and exit code 2.
 int parse_and_run(CLI::App& app, int argc, char** argv, const Runner& run);
