@@ -13,6 +13,7 @@
 #include "net/chat_client.hpp"
 #include "net/terminal.hpp"
 #include "protocol/message.hpp"
+#include "protocol/text.hpp"
 
 namespace udpchat::commands {
 
@@ -45,6 +46,7 @@ std::string usage_problem(const ChatOptions& options) {
     return fmt::format("'{}' is not HOST:PORT: to post a message, use -m '{}'", said, said);
   }
   for (const auto& message : options.messages) {
+    if (protocol::strip(message).empty()) return "-m takes a line to post, and this one is empty";
     if (message.find_first_of("\r\n") != std::string::npos) {
       return "-m takes one line, and this message holds a line break: give one -m per line, or "
              "pipe the text";
@@ -128,7 +130,8 @@ int run_chat(ChatOptions options) {
   net::OutputQueue output(io.get_executor());
   const std::unique_ptr<net::ChatView> view =
       options.json ? make_json_view(output, options.session.nick)
-                   : make_text_view(terminal.get(), output, options.session.nick, options.quiet);
+                   : make_text_view(terminal.get(), output, options.session.nick, options.quiet,
+                                    !typed);
   std::unique_ptr<net::LineSource> input;
   if (!options.messages.empty()) {
     input = std::make_unique<net::LineSource>(io.get_executor(), std::move(options.messages));
@@ -207,7 +210,10 @@ void add_chat(CLI::App& app, Runner& run) {
                {core::kMinHbInterval, core::kDefaultHbTimeout,
                 "members must beat more often than serve's default --hb-timeout expires them"});
   add_duration(*cmd, "--linger", options->linger,
-               "At end of input, how long to wait for the echo of lines sent");
+               "At end of input (and after the server's end), how long to wait without progress "
+               "for the echo of lines sent",
+               {std::chrono::milliseconds(100), core::Duration::max(),
+                "an echo takes a round trip; less would report delivered lines as not"});
   cmd->add_flag("--json", options->json, "Print one JSON object per event instead of text");
   cmd->add_flag("--listen", options->listen,
                 "Receive only: read no input, run until the server ends or a signal");

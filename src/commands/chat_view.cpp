@@ -70,6 +70,8 @@ std::string_view code_of(net::ClientNotice what) {
       return "bad_room";
     case net::ClientNotice::same_room:
       return "same_room";
+    case net::ClientNotice::no_history:
+      return "no_history";
     case net::ClientNotice::input_paused:
       return "input_paused";
     case net::ClientNotice::stopped:
@@ -78,8 +80,8 @@ std::string_view code_of(net::ClientNotice what) {
   return "notice";
 }
 
-// For the person at the keyboard: what each event means.
-std::string describe(const event::Joining& joining) {
+// For the person at the keyboard (or reading a script's log): what each event means.
+std::string describe(const event::Joining& joining, bool script) {
   switch (joining.why) {
     case core::JoinTrouble::none:
       return "joining…";
@@ -95,8 +97,9 @@ std::string describe(const event::Joining& joining) {
     case core::JoinTrouble::no_cookie:
       return "the server speaks udpchat after all: joining";
     case core::JoinTrouble::server_closed:
-      return "the server closed the chat: rejoining when it is back (retries at most 30 s "
-             "apart); lines typed meanwhile wait";
+      return script ? "the server closed the chat: waiting --linger for it to come back"
+                    : "the server closed the chat: rejoining when it is back (retries at most 30 "
+                      "s apart); lines typed meanwhile wait";
   }
   return "joining…";
 }
@@ -134,8 +137,9 @@ std::string describe(const event::LinesUnsent& unsent, const std::string& room) 
 // printable(): no escape sequence, bidi control or invisible character reaches the screen raw.
 class TextView final : public net::ChatView {
  public:
-  TextView(net::Terminal* terminal, net::OutputQueue& output, std::string nick, bool quiet)
-      : terminal_(terminal), output_(output), nick_(std::move(nick)), quiet_(quiet) {}
+  TextView(net::Terminal* terminal, net::OutputQueue& output, std::string nick, bool quiet,
+           bool script)
+      : terminal_(terminal), output_(output), nick_(std::move(nick)), quiet_(quiet), script_(script) {}
 
   void show(const core::SessionEvent& e) override {
     std::visit(Overloaded{
@@ -143,9 +147,9 @@ class TextView final : public net::ChatView {
                      // The first attempt is announced by notice(joining) with the server's address.
                      if (joining.why == core::JoinTrouble::server_full ||
                          joining.why == core::JoinTrouble::server_closed) {
-                       say(describe(joining));  // a problem: said even with --quiet
+                       say(describe(joining, script_));  // a problem: said even with --quiet
                      } else if (joining.why != core::JoinTrouble::none) {
-                       status("-- " + describe(joining));
+                       status("-- " + describe(joining, script_));
                      }
                    },
                    [&](const event::Joined& joined) {
@@ -249,6 +253,7 @@ class TextView final : public net::ChatView {
   std::string nick_;  // asked for
   std::string held_;  // as joined: nick_, or the next free one
   bool quiet_;
+  bool script_;
   std::string server_;
   std::string room_;
 };
@@ -343,8 +348,8 @@ class JsonView final : public net::ChatView {
 }  // namespace
 
 std::unique_ptr<net::ChatView> make_text_view(net::Terminal* terminal, net::OutputQueue& output,
-                                              std::string nick, bool quiet) {
-  return std::make_unique<TextView>(terminal, output, std::move(nick), quiet);
+                                              std::string nick, bool quiet, bool script) {
+  return std::make_unique<TextView>(terminal, output, std::move(nick), quiet, script);
 }
 
 std::unique_ptr<net::ChatView> make_json_view(net::OutputQueue& output, std::string nick) {

@@ -14,8 +14,10 @@ namespace udpchat::commands {
 // On a terminal (`terminal` not null) through the line editor, else plain lines on stdout
 // (messages) and stderr (everything else), through `output`.
 // `quiet`: messages and problems only, no status lines (joining, joined, room changes).
+// `script`: nobody types (a pipe, -m, --listen): what is said fits a script's lifetime.
 std::unique_ptr<net::ChatView> make_text_view(net::Terminal* terminal, net::OutputQueue& output,
-                                              std::string nick, bool quiet = false);
+                                              std::string nick, bool quiet = false,
+                                              bool script = false);
 std::unique_ptr<net::ChatView> make_json_view(net::OutputQueue& output, std::string nick);
 
 }  // namespace udpchat::commands

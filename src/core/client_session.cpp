@@ -312,8 +312,9 @@ void ClientSession::on_timer(TimePoint now) {
   if (state_ == SessionState::joined && now - last_heard_ > silence_limit()) {
     lost_membership(JoinTrouble::silent, now);
   }
-  if (now >= next_send_) flush(now);
+  // Lines sent before come first: the relay takes a member's lines in order.
   resend_due(now);
+  if (now >= next_send_) flush(now);
   if (repair_ && state_ == SessionState::joined && now >= tail_probe_at_) {
     datagrams_.emplace_back(proto::kHeartbeat);
     tail_probe_at_ = TimePoint::max();
@@ -339,10 +340,10 @@ TimePoint ClientSession::deadline() const noexcept {
     }
     if (repair_) {
       at = std::min({at, stream_.deadline(), tail_probe_at_});
+      // A resend waits for its timeout, and for a token of the send budget.
       for (std::size_t i = 0; i < sent_; ++i) {
         const Line& line = lines_[i];
-        at = std::min(at,
-                      line.sent_at + std::min(kMaxRto, rto() * (1 << std::min(line.tries - 1, 5))));
+        at = std::min(at, std::max(token_at_, line.sent_at + std::min(kMaxRto, rto() * (1 << std::min(line.tries - 1, 5)))));
       }
     }
   }
@@ -351,6 +352,12 @@ TimePoint ClientSession::deadline() const noexcept {
 
 Duration ClientSession::silence_limit() const noexcept {
   return config_.hb_interval * kSilentHeartbeats;
+}
+
+void ClientSession::check_alive() {
+  if (state_ != SessionState::joined) return;
+  datagrams_.emplace_back(proto::kHeartbeat);
+  if (cookie_seen_) datagrams_.push_back(proto::encode_ping(config_.ping_token));
 }
 
 void ClientSession::leave() {

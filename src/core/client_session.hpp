@@ -174,6 +174,10 @@ class ClientSession {
   void heard_from_server(TimePoint now) noexcept {
     if (now > last_heard_) last_heard_ = now;
   }
+  TimePoint last_heard() const noexcept { return last_heard_; }
+  // Asks the server for a sign of life now (a heartbeat, which a udpchat server answers): the
+  // client wonders whether lines that do not move wait on a server that is gone.
+  void check_alive();
   // Timers: join retries, heartbeats, liveness, pacing. Call at deadline() or later.
   void on_timer(TimePoint now);
   TimePoint deadline() const noexcept;
@@ -266,6 +270,9 @@ class ClientSession {
   void on_want(std::uint64_t seq, TimePoint now);
   void resend_due(TimePoint now);
   void send_line_datagram(Line& line, TimePoint now);
+  // One datagram of the send budget, first sends and resends alike (a resend storm would only
+  // meet the relay's per-member budget): false, and token_at_ set, when none is left.
+  bool spend_token(TimePoint now);
   std::string join_datagram(std::string_view token, std::string_view room) const;
   Duration rto() const noexcept;
   Duration repair_timeout() const noexcept;
@@ -317,6 +324,7 @@ class ClientSession {
   TokenBucket budget_;
   double tokens_ = 0;
   TimePoint tokens_at_{};
+  TimePoint token_at_{};  // when the next token comes, after spend_token found none
   TimePoint next_send_ = TimePoint::max();
 
   // Repair (+r1): numbering of our lines, the round-trip estimate (RFC 6298) that times their

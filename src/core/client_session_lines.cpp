@@ -129,11 +129,13 @@ void ClientSession::on_want(std::uint64_t seq, TimePoint now) {
   if (seq == last_want_ && now - last_want_at_ < rto() / 2) return;
   last_want_ = seq;
   last_want_at_ = now;
-  // Bounded: one `want` never draws more than a NACK's worth of datagrams.
+  // Bounded: one `want` never draws more than a NACK's worth of datagrams, nor more than the
+  // send budget holds; what it cannot send now goes on its resend timer.
   const std::uint64_t until = std::min(next_seq_, seq + proto::kMaxNackLines);
   for (std::uint64_t gap = seq; gap < until; ++gap) {
     const auto line = std::find_if(lines_.begin(), lines_.begin() + static_cast<std::ptrdiff_t>(sent_),
                                    [&](const Line& l) { return l.seq == gap; });
+    if (!spend_token(now)) break;
     if (line == lines_.begin() + static_cast<std::ptrdiff_t>(sent_)) {
       datagrams_.push_back(proto::encode_numbered(gap, {}));
       continue;
@@ -141,6 +143,20 @@ void ClientSession::on_want(std::uint64_t seq, TimePoint now) {
     send_line_datagram(*line, now);
     ++resent_;
   }
+}
+
+bool ClientSession::spend_token(TimePoint now) {
+  if (budget_.rate <= 0) return true;
+  const double elapsed = std::chrono::duration<double>(now - tokens_at_).count();
+  tokens_ = std::min(budget_.burst, tokens_ + budget_.rate * std::max(0.0, elapsed));
+  tokens_at_ = now;
+  if (tokens_ < 1.0) {
+    token_at_ = now + std::chrono::duration_cast<Duration>(
+                          std::chrono::duration<double>((1.0 - tokens_) / budget_.rate));
+    return false;
+  }
+  tokens_ -= 1.0;
+  return true;
 }
 
 void ClientSession::send_line_datagram(Line& line, TimePoint now) {
@@ -165,6 +181,7 @@ void ClientSession::resend_due(TimePoint now) {
     Line& line = lines_[i];
     const Duration wait = std::min(kMaxRto, rto() * (1 << std::min(line.tries - 1, 5)));
     if (now - line.sent_at < wait) continue;
+    if (!spend_token(now)) return;  // the rest when the budget has a token again
     send_line_datagram(line, now);
     ++resent_;
   }
@@ -256,20 +273,11 @@ void ClientSession::move_to(std::string_view room, TimePoint now) {
 void ClientSession::flush(TimePoint now) {
   next_send_ = TimePoint::max();
   if (!is_member()) return;
-  if (budget_.rate > 0) {
-    const double elapsed = std::chrono::duration<double>(now - tokens_at_).count();
-    tokens_ = std::min(budget_.burst, tokens_ + budget_.rate * std::max(0.0, elapsed));
-    tokens_at_ = now;
-  }
   while (sent_ < lines_.size() && lines_[sent_].epoch == epoch_) {
     if (repair_ && sent_ >= config_.max_in_flight) break;
-    if (budget_.rate > 0) {
-      if (tokens_ < 1.0) {
-        next_send_ = now + std::chrono::duration_cast<Duration>(
-                               std::chrono::duration<double>((1.0 - tokens_) / budget_.rate));
-        return;
-      }
-      tokens_ -= 1.0;
+    if (!spend_token(now)) {
+      next_send_ = token_at_;
+      return;
     }
     send_line_datagram(lines_[sent_], now);
     ++sent_;

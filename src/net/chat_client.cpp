@@ -12,6 +12,7 @@
 
 #include "core/chat_input.hpp"
 #include "core/overloaded.hpp"
+#include "core/units.hpp"
 #include "net/probe_client.hpp"
 #include "net/socket.hpp"
 #include "protocol/message.hpp"
@@ -30,9 +31,13 @@ constexpr core::Duration kJoinGrace = 2s;
 
 constexpr std::string_view kHelp =
     "commands: /join ROOM moves to another room, /history [N] shows the room's last N lines "
-    "(20), /quit (or quit) leaves, /help shows this; a line starting with // sends it with one "
+    "(20), /quit{} leaves, /help shows this; a line starting with // sends it with one "
     "/ removed; anything else is sent as a chat line (longer than 1024 bytes of UTF-8, it goes "
     "as several)";
+
+// At end of input, lines that have not moved for --linger while the server still answers (its
+// budget is spent, say: they go on their resend timers) wait this long at most.
+constexpr core::Duration kStuckLimit = 30s;
 
 // Output waiting for a reader that does not keep up: beyond `high` the session holds room lines
 // (with repair they wait, or wait in the relay's window), and lets them go at `low`.
@@ -171,6 +176,10 @@ awaitable<void> ChatClient::session() {
     apply();
     co_return;
   }
+  if (settings_.session.history > 0 && session_->is_member() && !session_->repairing()) {
+    view_.notice(ClientNotice::no_history,
+                 "this server keeps no history (it does not offer repair): --history shows nothing");
+  }
   if (settings_.listen) co_return;
   asio::co_spawn(io_, input_loop(), asio::detached);
   if (settings_.input != core::InputMode::terminal) {
@@ -271,6 +280,11 @@ awaitable<void> ChatClient::input_loop() {
     if (!line || done_) break;
     const Step step = handle_input(*line);
     apply();
+    if (step == Step::quit && settings_.input != core::InputMode::terminal &&
+        input_->unread() > 0) {
+      // A script that quits before its end: what it wrote after /quit is not sent, and said.
+      stop_input(*line, "the script quit");
+    }
     if (step != Step::next) break;
   }
   if (done_) co_return;
@@ -288,14 +302,32 @@ awaitable<void> ChatClient::linger() {
   // Lines going out at the send budget (a long pipe), echoes coming back, the server saying
   // `end` (it may be restarting): each is progress, and --linger bounds the wait for the next.
   // A server that went away without a word makes none.
+  // A server that still answers (its budget is spent, its queue long) is waited for while lines
+  // move within kStuckLimit; asked when none moved for --linger.
   const auto progress = [&] {
     return std::tuple{session_->queued(), session_->waiting(), closings_};
   };
+  auto moved_at = core::Clock::now();
   while (!done_ && !session_->settled() && session_->state() != core::SessionState::ended) {
     const auto mark = progress();
     co_await wait_until(wake_, core::Clock::now() + settings_.linger,
                         [&] { return done_ || session_->settled() || progress() != mark; });
-    if (progress() == mark) break;
+    if (progress() != mark) {
+      moved_at = core::Clock::now();
+      continue;
+    }
+    if (done_) break;
+    if (core::Clock::now() - moved_at >= kStuckLimit) {
+      stuck_ = true;
+      break;
+    }
+    const auto asked = core::Clock::now();
+    session_->check_alive();
+    apply();
+    co_await wait_until(wake_, asked + settings_.linger, [&] {
+      return done_ || session_->last_heard() >= asked || progress() != mark;
+    });
+    if (session_->last_heard() < asked && progress() == mark) break;
   }
 }
 
@@ -306,6 +338,7 @@ awaitable<void> ChatClient::signal_loop() {
     finish(ChatEnd::ok);
     co_return;
   }
+  signaled_ = true;
   session_->leave();
   apply();
 }
@@ -325,13 +358,13 @@ ChatClient::Step ChatClient::handle_input(std::string_view line) {
   // A person sees a failed command and carries on; a script stops there.
   const bool script = settings_.input != core::InputMode::terminal;
   // `unsent`: the line was meant as chat, or to lead lines somewhere (a /join): exit 1.
-  auto failed = [&](ClientNotice what, const std::string& problem, bool unsent) {
+  // A person was told, and types again: nothing is owed at the end.
+  auto failed = [&](ClientNotice what, const std::string& problem) {
     if (script) {
       stop_input(line, problem);
       return Step::stop;
     }
     view_.notice(what, problem);
-    if (unsent) ++refused_lines_;
     return Step::next;
   };
   return std::visit(
@@ -339,17 +372,17 @@ ChatClient::Step ChatClient::handle_input(std::string_view line) {
           [](const core::input::Empty&) { return Step::next; },
           [](const core::input::Quit&) { return Step::quit; },
           [&](const core::input::Help&) {
-            view_.notice(ClientNotice::help, kHelp);
+            view_.notice(ClientNotice::help,
+                         fmt::format(fmt::runtime(kHelp), script ? "" : " (or quit)"));
             return Step::next;
           },
           [&](const core::input::History& history) {
             if (history.count == 0) {
-              return failed(ClientNotice::unknown_command, "/history takes a number of lines",
-                            false);
+              return failed(ClientNotice::unknown_command, "/history takes a number of lines");
             }
             if (!session_->repairing()) {
               return failed(ClientNotice::unknown_command,
-                            "this server keeps no history (it does not offer repair)", false);
+                            "this server keeps no history (it does not offer repair)");
             }
             session_->fetch_history(history.count, core::Clock::now());
             return Step::next;
@@ -359,8 +392,7 @@ ChatClient::Step ChatClient::handle_input(std::string_view line) {
             return failed(ClientNotice::unknown_command,
                           fmt::format("unknown command '{}': not sent (// sends a line starting "
                                       "with /; /help lists commands)",
-                                      protocol::printable(unknown.command)),
-                          true);
+                                      protocol::printable(unknown.command)));
           },
           [&](const core::input::Join& join) {
             std::string problem;
@@ -376,7 +408,7 @@ ChatClient::Step ChatClient::handle_input(std::string_view line) {
               return Step::next;
             }
             // What follows a failed /join would go to the room the script meant to leave.
-            if (!problem.empty()) return failed(ClientNotice::bad_room, problem, true);
+            if (!problem.empty()) return failed(ClientNotice::bad_room, problem);
             session_->move_to(join.room, core::Clock::now());
             return Step::next;
           },
@@ -384,7 +416,10 @@ ChatClient::Step ChatClient::handle_input(std::string_view line) {
             const core::LineVerdict verdict = session_->send_line(chat.text, core::Clock::now());
             if (verdict != core::LineVerdict::accepted && verdict != core::LineVerdict::empty) {
               ++refused_lines_;
-              view_.notice(ClientNotice::refused_line, refusal(verdict));
+              if (refused_texts_.size() < kNamedLines) refused_texts_.emplace_back(chat.text);
+              view_.notice(ClientNotice::refused_line,
+                           fmt::format("{}: {}", refusal(verdict),
+                                       name_lines({std::string(chat.text)}, 1)));
             }
             return Step::next;
           },
@@ -435,26 +470,40 @@ void ChatClient::finish_session() {
   const std::uint64_t sent = session_->waiting() - queued;
   const std::uint64_t unsent = session_->unsent();
   // Input read ahead and never handed over (a signal came): never sent either.
-  const std::uint64_t unread = input_ != nullptr ? input_->unread() : 0;
+  const std::vector<std::string> unread =
+      input_ != nullptr ? input_->take_unread() : std::vector<std::string>{};
   const std::uint64_t after_stop = not_sent_.size();
-  const std::uint64_t lines = sent + queued + unsent + unread + after_stop + refused_lines_;
+  const std::uint64_t lines =
+      sent + queued + unsent + unread.size() + after_stop + refused_lines_;
   if (lines == 0 && stopped_at_.empty()) {
     finish(ChatEnd::ok);
     return;
   }
   std::vector<std::string> parts;
-  if (refused_lines_ > 0) parts.push_back(fmt::format("{} refused", refused_lines_));
-  if (unsent > 0) parts.push_back(fmt::format("{} dropped unsent (said above)", unsent));
-  if (queued + unread > 0) {
-    parts.push_back(fmt::format("{} never sent ({})", queued + unread,
-                                session_->server_closed()
-                                    ? "the server closed the chat and was not back in time"
-                                : session_->ever_joined() ? "the server went away"
-                                                          : "never joined"));
+  if (refused_lines_ > 0) {
+    parts.push_back(fmt::format("{} refused: {}", refused_lines_,
+                                name_lines(refused_texts_, refused_lines_)));
   }
-  if (sent > 0) parts.push_back(fmt::format("{} never acknowledged by {}", sent, server_));
-  if (sent + queued > 0) {
-    parts.back() += ": " + name_lines(session_->waiting_texts(kNamedLines), sent + queued);
+  if (unsent > 0) parts.push_back(fmt::format("{} dropped unsent (said above)", unsent));
+  const std::string why =
+      signaled_                   ? "the client was stopped by a signal"
+      : session_->server_closed() ? "the server closed the chat and was not back in time"
+      : !session_->ever_joined()  ? "never joined"
+      : stuck_ ? fmt::format("the server answered but took none of them for {}: over its "
+                             "per-member budget? (its drop counters say)",
+                             core::format_duration(kStuckLimit))
+               : "the server went away";
+  if (queued + unread.size() > 0) {
+    parts.push_back(fmt::format("{} never sent ({})", queued + unread.size(), why));
+  }
+  if (sent > 0) parts.push_back(fmt::format("{} never acknowledged by {} ({})", sent, server_, why));
+  // Which lines, in input order: from the first not delivered, where a script would resume.
+  if (sent + queued + unread.size() > 0) {
+    std::vector<std::string> first = session_->waiting_texts(kNamedLines);
+    for (std::size_t i = 0; first.size() < kNamedLines && i < unread.size(); ++i) {
+      first.push_back(unread[i]);
+    }
+    parts.back() += ": " + name_lines(first, sent + queued + unread.size());
   }
   std::string error;
   if (!stopped_at_.empty()) {

@@ -36,6 +36,7 @@ enum class ClientNotice : std::uint8_t {
   refused_line,     // a line that cannot be sent (invalid UTF-8, control characters, ...)
   bad_room,         // /join with a name that is not a room, or without a nick
   same_room,        // /join to the room we are in
+  no_history,       // --history asked of a server that keeps none
   input_paused,     // max_waiting lines wait for the server: no more input is read until it takes them
   stopped,          // a command failed in a script: nothing after it is sent
 };
@@ -107,6 +108,9 @@ class ChatClient {
   bool refused_ = false;  // nothing listening, seen before the first join
   bool done_ = false;
   std::uint64_t refused_lines_ = 0;
+  std::vector<std::string> refused_texts_;  // the first few, named at the end
+  bool signaled_ = false;                   // SIGINT or SIGTERM ended the client
+  bool stuck_ = false;  // the server answered, but no line moved for kStuckLimit
   std::uint64_t closings_ = 0;  // `end`s from the server: each one restarts the linger
   // A command that failed in a script: the line, why, and the input not sent after it.
   std::string stopped_at_;

@@ -398,6 +398,8 @@ TEST_CASE("bad chat options are usage errors", "[e2e][chat]") {
   CHECK(run_udpchat({"chat", "--nick", "n", "--room", "a.b"}).exit_code == 2);
   CHECK(run_udpchat({"chat", "--nick", "has space"}).exit_code == 2);
   CHECK(run_udpchat({"chat", "--hb-interval", "fast"}).exit_code == 2);
+  CHECK(run_udpchat({"chat", "--linger", "0s"}).exit_code == 2);  // would report delivered lines as not
+  CHECK(run_udpchat({"chat", "-m", "  "}).exit_code == 2);
   CHECK(run_udpchat({"chat", "host:"}).exit_code == 2);
   for (const char* interval : {"0s", "50ms", "10s", "1m"}) {
     const auto result = run_udpchat({"chat", "--hb-interval", interval});
@@ -688,6 +690,11 @@ TEST_CASE("with --commands a bad /join stops the script: nothing after it is sen
   const auto seen = watcher.drain(300ms);
   REQUIRE(seen.size() == 1);
   CHECK(seen[0].ends_with(" jj\nbefore\n"));
+  // /quit before the end of a script: what follows is named, not dropped quietly.
+  Process quits({"chat", "--commands", "--nick", "q", server.address()}, "a\n/quit\nb\n");
+  CHECK(quits.wait(5s) == 1);
+  CHECK(quits.err().find("stopped at '/quit' (the script quit): 1 line(s) after it not sent: 'b'") !=
+        std::string::npos);
 }
 
 TEST_CASE("chat -m posts each message without a pipe, and words after the target get a hint to use it",

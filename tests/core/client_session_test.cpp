@@ -923,3 +923,24 @@ TEST_CASE("without numbering, lines that come while the output is blocked are co
   CHECK(shown == std::vector<std::string>{"shown", "shown again"});
   CHECK(unshown == 2);
 }
+
+TEST_CASE("resends spend the same send budget as first sends, so a stalled server meets no storm",
+          "[core][session][repair]") {
+  Wire wire;
+  SessionConfig paced = session_config("sender");
+  paced.send_budget = {100, 200};
+  auto& sender = wire.add(1, paced);
+  wire.settle();
+  for (int i = 0; i < 500; ++i) sender.send_line("line " + std::to_string(i), wire.now);
+  wire.down = true;  // a stalled relay: every datagram to it vanishes
+  wire.sent[1].clear();
+  wire.run_for(5s, 5ms);
+  std::size_t lines = 0;
+  for (const auto& datagram : wire.sent[1]) lines += datagram.starts_with("#") ? 1 : 0;
+  CHECK(lines <= 100 * 5 + 200);  // 100 a second after the burst, first sends and resends together
+  CHECK(lines > 32);              // but resending goes on
+  wire.down = false;
+  wire.run_for(20s, 5ms);
+  CHECK(sender.settled());
+  CHECK(wire.relay().stats().lines == 500);
+}
