@@ -238,10 +238,10 @@ std::string loss_reason(const core::BenchReport& r, bool embedded) {
   const double per_sender = r.rate / std::max(1, r.senders);
   if (!embedded && r.server == core::ServerKind::udpchat && per_sender > kMemberBudget) {
     return fmt::format(
-        "each sender offered {} lines/s, above a default serve's budget of {} datagrams/s per "
-        "member (serve --rate-limit), and the relay dropped the rest: use more senders "
+        "each sender offered {:.0f} lines/s, above a default serve's budget of {:.0f} datagrams/s "
+        "per member (serve --rate-limit), and the relay dropped the rest: use more senders "
         "(--senders auto keeps each within it), or bench a serve run with --rate-limit off",
-        core::humane(per_sender), core::humane(kMemberBudget));
+        per_sender, kMemberBudget);
   }
   if (r.kernel_drops && *r.kernel_drops > 0) {
     return fmt::format("the bench's own receive buffers dropped {} datagrams: the bench, not the "

@@ -347,7 +347,11 @@ TEST_CASE(
   publisher.join();
   const auto signalled = std::chrono::steady_clock::now();
   node.process().signal(SIGTERM);
-  REQUIRE(node.process().wait(5s) == 0);
+  const auto exit_code = node.process().wait(5s);
+  INFO("the node's exit: " << (exit_code ? std::to_string(*exit_code) : "still running after 5 s")
+                           << "; its log ends: " << node.process().err().substr(
+                                  node.process().err().size() > 2000 ? node.process().err().size() - 2000 : 0));
+  REQUIRE(exit_code == 0);
   CHECK(std::chrono::steady_clock::now() - signalled < 1s);
   CHECK(slow == 0);
   if (kThreadSanitizer) {
