@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include "protocol/message.hpp"
+
 namespace udpchat::net {
 
 namespace {
@@ -75,11 +77,10 @@ std::optional<HostPort> parse_host_port(std::string_view text, std::string& erro
     return std::nullopt;
   }
   // Digits and dots can only mean an IPv4 address: say what is wrong with it rather than let a
-  // resolver call it an unknown host.
+  // resolver call it an unknown host. The protocol's own rule, not the platform's inet_pton
+  // (some read "1.2.3" as 1.2.0.3).
   if (host.find_first_not_of("0123456789.") == std::string_view::npos) {
-    std::error_code ec;
-    (void)asio::ip::make_address_v4(std::string(host), ec);
-    if (ec) {
+    if (!protocol::is_ip_address(host)) {
       error = fmt::format("'{}': {} is not an IPv4 address (four numbers from 0 to 255, "
                           "separated by dots)",
                           text, host);
