@@ -4,11 +4,14 @@
 
 #include <cstdlib>
 
-#include "core/relay.hpp"
-
 namespace udpchat::core {
 
-NodeShare::NodeShare(const RelayConfig& config, TimePoint now) : epoch_(now) {
+NodeShare::NodeShare(const RelayConfig& config, TimePoint now)
+    : epoch_(now),
+      history_({.lines = config.history_lines,
+                .room_bytes = config.history_room_bytes,
+                .total_bytes = config.history_total_bytes,
+                .ttl = config.history_ttl}) {
   if (sodium_init() < 0) std::abort();
   randombytes_buf(secret_.data(), secret_.size());
   if (config.datagram_limit.rate > 0 || config.cookie_limit.rate > 0) {
@@ -25,7 +28,9 @@ bool NodeShare::admit(std::size_t max) noexcept {
   return false;
 }
 
-void NodeShare::release() noexcept { members_.fetch_sub(1, std::memory_order_relaxed); }
+void NodeShare::release() noexcept {
+  members_.fetch_sub(1, std::memory_order_relaxed);
+}
 
 namespace {
 std::string nick_key(std::string_view room, std::string_view nick) {

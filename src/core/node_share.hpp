@@ -1,7 +1,8 @@
 // What the shards of one node (`serve --threads N`) hold in common, so that the node behaves as
 // one relay: one cookie secret (a cookie issued by one shard verifies on any), one member count
 // for --max-clients, one holder per nick in a room, one budget per stranger source, one egress
-// budget. Thread-safe; everything else in a shard is its own. A relay on its own has none.
+// budget, and the rooms' numbering and history. Thread-safe; everything else in a shard is its
+// own. A relay on its own owns one: the same code runs alone and as a shard.
 #pragma once
 
 #include <atomic>
@@ -13,13 +14,13 @@
 #include <string_view>
 
 #include "core/cookie.hpp"
+#include "core/history.hpp"
 #include "core/peer.hpp"
 #include "core/rate_limiter.hpp"
+#include "core/relay_config.hpp"
 #include "core/time.hpp"
 
 namespace udpchat::core {
-
-struct RelayConfig;
 
 class NodeShare {
  public:
@@ -43,6 +44,9 @@ class NodeShare {
   bool egress_on() const noexcept { return egress_.has_value(); }
   bool allow_egress(double bytes, TimePoint now);
 
+  History& history() noexcept { return history_; }
+  const History& history() const noexcept { return history_; }
+
  private:
   CookieJar::Secret secret_{};
   TimePoint epoch_;
@@ -52,6 +56,7 @@ class NodeShare {
   std::mutex limits_mutex_;
   std::optional<RateLimiter> limiter_;
   std::optional<EgressBudget> egress_;
+  History history_;
 };
 
 }  // namespace udpchat::core

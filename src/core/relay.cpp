@@ -104,10 +104,9 @@ std::uint64_t RelayStats::dropped() const noexcept {
 
 RelayStats& RelayStats::operator+=(const RelayStats& other) noexcept {
   static constexpr std::uint64_t RelayStats::*kCounters[] = {
-      &RelayStats::datagrams,     &RelayStats::joins,           &RelayStats::leaves,
-      &RelayStats::expiries,      &RelayStats::lines,           &RelayStats::deliveries,
-      &RelayStats::remote_lines,  &RelayStats::remote_unrouted, &RelayStats::credit_skipped,
-      &RelayStats::remote_missed, &RelayStats::repaired,        &RelayStats::missed};
+      &RelayStats::datagrams,      &RelayStats::joins,    &RelayStats::leaves,
+      &RelayStats::expiries,       &RelayStats::lines,    &RelayStats::deliveries,
+      &RelayStats::credit_skipped, &RelayStats::repaired, &RelayStats::missed};
   // A counter added to RelayStats must be added above too.
   static_assert(sizeof(RelayStats) ==
                 sizeof(std::uint64_t) * (std::size(kCounters) + kDropReasonCount));
@@ -117,14 +116,9 @@ RelayStats& RelayStats::operator+=(const RelayStats& other) noexcept {
 }
 
 Relay::Relay(RelayConfig config, TimePoint now)
-    : config_(config),
-      cookies_(config_.share
-                   ? CookieJar(config_.share->cookie_epoch(), config_.share->cookie_secret())
-                   : CookieJar(now)) {
-  if (!config_.share && (config_.datagram_limit.rate > 0 || config_.cookie_limit.rate > 0)) {
-    limiter_.emplace(config_.datagram_limit, config_.cookie_limit, config_.limiter_slots);
-  }
-  if (!config_.share && config_.max_egress > 0) egress_.emplace(config_.max_egress);
+    : config_(std::move(config)),
+      share_(config_.share ? config_.share : std::make_shared<NodeShare>(config_, now)),
+      cookies_(share_->cookie_epoch(), share_->cookie_secret()) {
   members_.reserve(std::min<std::size_t>(config_.max_clients, 1024));
   index_.reserve(std::min<std::size_t>(config_.max_clients, 1024));
 }
@@ -139,37 +133,8 @@ Member* Relay::find_mutable(const Peer& peer) noexcept {
   return it == index_.end() ? nullptr : &members_[it->second];
 }
 
-bool Relay::limits_on() const noexcept {
-  return config_.share ? config_.share->limits_on() : limiter_.has_value();
-}
-
-bool Relay::allow_stranger(const Peer& from, TimePoint now) {
-  if (config_.share) return config_.share->allow_datagram(from, now);
-  return !limiter_ || limiter_->allow_datagram(from, now);
-}
-
-bool Relay::allow_cookie(const Peer& from, TimePoint now) {
-  if (config_.share) return config_.share->allow_cookie(from, now);
-  return !limiter_ || limiter_->allow_cookie(from, now);
-}
-
-bool Relay::allow_egress(double bytes, TimePoint now) {
-  if (config_.share) return config_.share->allow_egress(bytes, now);
-  return !egress_ || egress_->allow(bytes, now);
-}
-
-// A nick is unique in its room on the node: the share holds it when the node has shards.
-bool Relay::claim_nick(std::string_view room, std::string_view nick, const Peer& peer) {
-  if (config_.share) return config_.share->claim_nick(room, nick, peer);
-  const auto it = rooms_.find(std::string(room));
-  if (it == rooms_.end() || !it->second.nicks.contains(std::string(nick))) return true;
-  const Member* holder = find(peer);
-  return holder != nullptr && holder->room == &it->second && holder->nick == nick;
-}
-
 void Relay::release_nick(std::string_view room, const Member& member) {
-  if (config_.share && !member.nick.empty())
-    config_.share->release_nick(room, member.nick, member.peer);
+  if (!member.nick.empty()) share_->release_nick(room, member.nick, member.peer);
 }
 
 Outcome Relay::drop(DropReason reason) {
@@ -193,7 +158,7 @@ Outcome Relay::reply_to_stranger(std::string_view datagram) {
 Outcome Relay::tell_not_member(const Peer& from, std::string_view datagram, TimePoint now) {
   Outcome out = drop(DropReason::not_member);
   if (datagram.size() < proto::kNotMember.size()) return out;
-  if (!allow_cookie(from, now)) return out;
+  if (!share_->allow_cookie(from, now)) return out;
   out.audience = Audience::sender;
   out.payload = proto::kNotMember;
   return out;
@@ -204,7 +169,8 @@ Member* Relay::join(const Peer& peer, std::string_view nick, std::string_view ro
   if (room.empty()) room = proto::kDefaultRoom;
   Member* member = find_mutable(peer);
   // A member may keep its own nick (a rejoin, a refreshed membership); nobody takes another's.
-  if (!nick.empty() && !claim_nick(room, nick, peer)) {
+  // A nick is unique in its room on the node, whichever shard its holder is on.
+  if (!nick.empty() && !share_->claim_nick(room, nick, peer)) {
     result = JoinResult::nick_taken;
     return nullptr;
   }
@@ -216,21 +182,15 @@ Member* Relay::join(const Peer& peer, std::string_view nick, std::string_view ro
       member->validated = true;
     }
     result = member->room_name() == room ? JoinResult::refreshed : JoinResult::moved;
-    if (result == JoinResult::refreshed && member->nick != nick) {
-      if (!member->nick.empty()) member->room->nicks.erase(member->nick);
-      release_nick(room, *member);
-      if (!nick.empty()) member->room->nicks.emplace(nick);
-    }
+    if (result == JoinResult::refreshed && member->nick != nick) release_nick(room, *member);
     if (result == JoinResult::moved) leave_room(index, now);
     members_[index].nick.assign(nick);
-    if (result == JoinResult::moved) enter_room(index, room);
+    if (result == JoinResult::moved) enter_room(index, room, now);
     refresh(index, now);
     return &members_[index];
   }
-  const bool seat = config_.share ? config_.share->admit(config_.max_clients)
-                                  : members_.size() < config_.max_clients;
-  if (!seat) {
-    if (!nick.empty() && config_.share) config_.share->release_nick(room, nick, peer);
+  if (!share_->admit(config_.max_clients)) {
+    if (!nick.empty()) share_->release_nick(room, nick, peer);
     result = JoinResult::full;
     return nullptr;
   }
@@ -244,31 +204,23 @@ Member* Relay::join(const Peer& peer, std::string_view nick, std::string_view ro
   added.validated = validated;
   links_.push_back({kNone, kNone});
   link_newest(members_.size() - 1);
-  enter_room(members_.size() - 1, room);
+  enter_room(members_.size() - 1, room, now);
   ++stats_.joins;
   return &members_.back();
 }
 
-void Relay::enter_room(std::size_t index, std::string_view name) {
+void Relay::enter_room(std::size_t index, std::string_view name, TimePoint now) {
   const auto [it, created] = rooms_.try_emplace(std::string(name));
   Room& room = it->second;
   if (created) {
     room.name = it->first;
-    room.stream = randombytes_random();
-  }
-  if (room.idle) {
-    // Back within history_ttl: the same numbering and window, so members fetch what was said.
-    idle_rooms_.erase(room.idle_at);
-    room.idle = false;
-  }
-  if (room.members.empty() && config_.report_room_changes) {
-    room_changes_.push_back({room.name, true});
+    room.window = history().open(room.name, now);
+    if (config_.report_room_changes) room_changes_.push_back({room.name, true});
   }
   Member& member = members_[index];
   member.room = &room;
   member.room_slot = static_cast<std::uint32_t>(room.members.size());
   room.members.push_back(static_cast<std::uint32_t>(index));
-  if (!member.nick.empty()) room.nicks.insert(member.nick);
   if (!member.validated) ++room.unvalidated;
   if (member.repair) ++room.repair;
 }
@@ -281,30 +233,14 @@ void Relay::leave_room(std::size_t index, TimePoint now) {
   room.members[member.room_slot] = moved;
   members_[moved].room_slot = member.room_slot;
   room.members.pop_back();
-  if (!member.nick.empty()) room.nicks.erase(member.nick);
   release_nick(room.name, member);
   if (!member.validated) --room.unvalidated;
   if (member.repair) --room.repair;
   member.room = nullptr;
   if (!room.members.empty()) return;
   if (config_.report_room_changes) room_changes_.push_back({room.name, false});
-  if (!room.history.empty() && config_.history_ttl > Duration::zero()) {
-    room.idle = true;
-    room.idle_since = now;
-    room.idle_at = idle_rooms_.insert(idle_rooms_.end(), &room);
-    return;
-  }
-  history_bytes_ -= room.history_bytes;
+  history().close(room.window, now);
   rooms_.erase(rooms_.find(room.name));
-}
-
-bool Relay::evict_kept_room() {
-  if (idle_rooms_.empty()) return false;
-  Room& room = *idle_rooms_.front();
-  idle_rooms_.pop_front();
-  history_bytes_ -= room.history_bytes;
-  rooms_.erase(rooms_.find(room.name));
-  return true;
 }
 
 std::int64_t Relay::unix_ms(TimePoint at) const noexcept {
@@ -316,9 +252,7 @@ std::int64_t Relay::unix_ms(TimePoint at) const noexcept {
 std::vector<std::string> Relay::room_names() const {
   std::vector<std::string> names;
   names.reserve(room_count());
-  for (const auto& [name, room] : rooms_) {
-    if (!room.idle) names.push_back(name);
-  }
+  for (const auto& [name, room] : rooms_) names.push_back(name);
   return names;
 }
 
@@ -364,7 +298,7 @@ Member Relay::take(std::size_t index, TimePoint now) {
   leave_room(index, now);
   Member taken = std::move(members_[index]);
   index_.erase(taken.peer);
-  if (config_.share) config_.share->release();
+  share_->release();
   const std::size_t last = members_.size() - 1;
   if (index != last) {
     members_[index] = std::move(members_[last]);
@@ -393,9 +327,9 @@ Outcome Relay::on_datagram(const Peer& from, std::string_view datagram, TimePoin
   Member* member = find_mutable(from);
   // The cheapest refusal first: a source over its budget costs no decoding. A member spends
   // its own budget; strangers share their source's (IPv4 address or IPv6 /64).
-  if (limits_on()) {
+  if (share_->limits_on()) {
     const bool allowed = member != nullptr ? member->budget.take(config_.datagram_limit, now)
-                                           : allow_stranger(from, now);
+                                           : share_->allow_datagram(from, now);
     if (!allowed) return drop(DropReason::rate_limited);
   }
   const proto::ClientMessage message = proto::decode_client(datagram);
@@ -433,7 +367,7 @@ Outcome Relay::on_datagram(const Peer& from, std::string_view datagram, TimePoin
           },
           [&](const proto::CookieRequest& request) -> Outcome {
             // A member (moving rooms, refreshing) has spent its own budget already.
-            if (member == nullptr && !allow_cookie(from, now)) {
+            if (member == nullptr && !share_->allow_cookie(from, now)) {
               return drop(DropReason::cookie_rate_limited);
             }
             // Repair is offered only to a client that said it speaks it (and while rooms keep
@@ -469,8 +403,9 @@ Outcome Relay::on_datagram(const Peer& from, std::string_view datagram, TimePoin
             if (repair)
               member->next_seq = had ? std::max(member->next_seq, j.next_seq) : j.next_seq;
             if (repair) {
+              const History::Room* window = member->room->window;
               proto::encode_repair_welcome(buffer_, member->ip, from.port, member->nick, j.room,
-                                           member->room->next_seq - 1, member->room->stream,
+                                           history().head(window), history().stream(window),
                                            version);
             } else {
               proto::encode_welcome(buffer_, member->ip, from.port, member->nick, j.room);
@@ -483,7 +418,7 @@ Outcome Relay::on_datagram(const Peer& from, std::string_view datagram, TimePoin
           [&](const proto::Heartbeat&) -> Outcome {
             if (member == nullptr || !member->repair) return admit({});
             // A +r1 member learns the room's latest line: a lost last line shows as a gap.
-            proto::encode_head(buffer_, member->room->next_seq - 1);
+            proto::encode_head(buffer_, history().head(member->room->window));
             return send_to(Audience::sender, buffer_);
           },
           [&](const proto::Nack& nack) -> Outcome {
@@ -517,10 +452,7 @@ std::span<const Member> Relay::expire(TimePoint now) {
     expired_.push_back(take(oldest_, now));
     ++stats_.expiries;
   }
-  // Rooms left longest ago come first: the sweep costs what goes.
-  while (!idle_rooms_.empty() && now - idle_rooms_.front()->idle_since > config_.history_ttl) {
-    evict_kept_room();
-  }
+  history().expire(now);
   return expired_;
 }
 

@@ -6,72 +6,25 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
-#include <deque>
-#include <list>
 #include <memory>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
-#include <unordered_set>
 #include <vector>
 
 #include "core/cookie.hpp"
+#include "core/history.hpp"
+#include "core/node_line.hpp"
 #include "core/node_share.hpp"
 #include "core/peer.hpp"
 #include "core/rate_limiter.hpp"
+#include "core/relay_config.hpp"
 #include "core/time.hpp"
 #include "protocol/message.hpp"
 
 namespace udpchat::core {
-
-// Members silent for longer than this are expired; clients must beat more often.
-inline constexpr Duration kDefaultHbTimeout = std::chrono::seconds(10);
-// Below this a member could not get a heartbeat through a busy network in time.
-inline constexpr Duration kMinHbTimeout = std::chrono::seconds(1);
-
-struct RelayConfig {
-  // Original open semantics: any datagram from an unknown address makes it a member.
-  bool legacy = false;
-  Duration hb_timeout = kDefaultHbTimeout;
-  std::size_t max_clients = 4096;
-  PeerFormatter format_ip = nullptr;
-  // Per-source budgets (an IPv4 address or IPv6 /64); a rate of 0 turns one off.
-  TokenBucket datagram_limit{200, 400};
-  TokenBucket cookie_limit{10, 20};
-  std::size_t limiter_slots = 65536;
-  // Bytes per second of fan-out, all members together; 0 means unlimited.
-  double max_egress = 0;
-  // Record when a room gains its first member or loses its last (take_room_changes): what a
-  // backplane subscribes by. Off, nothing is recorded.
-  bool report_room_changes = false;
-  // A chat line that waited longer than this between the kernel and the relay is dropped as
-  // stale: under overload the relay spends itself on fresh lines. Zero: never.
-  Duration max_queue_delay = std::chrono::milliseconds(100);
-  // Bytes fanned out to a member admitted without a cookie (--legacy) since it last sent
-  // anything: a spoofed one-byte join cannot make the relay flood its victim. Zero: no cap.
-  std::size_t legacy_credit = 64'000;
-  // Numbered lines each room keeps for repair and history (+r1): at most this many, this many
-  // bytes per room, and this many bytes in all rooms together (the room adding a line gives
-  // up its oldest when the total is reached). Zero lines: no numbering, +r1 is not offered.
-  std::size_t history_lines = 1024;
-  std::size_t history_room_bytes = 256'000;
-  std::size_t history_total_bytes = 64'000'000;
-  // How long a room that lost its last member keeps its window (and its numbering), so that a
-  // post can be read later with --history. When the total is reached, the rooms kept longest
-  // without members give theirs up first. Zero: a room goes with its last member.
-  Duration history_ttl = std::chrono::hours(1);
-  // Wall-clock time minus the time passed in (system_clock - steady_clock): what turns `now`
-  // into the Unix time a +r2 member is told a line was received. The I/O layer sets it.
-  Duration wall_offset{};
-  // The shards of one node share this (serve --threads); a relay on its own has none, and
-  // keeps its cookies, member count, nicks and budgets to itself.
-  std::shared_ptr<NodeShare> share;
-};
-
-// What the window counts for one line besides its bytes (the entry and the string).
-inline constexpr std::size_t kHistoryEntryOverhead = 48;
 
 struct Room;
 
@@ -97,28 +50,14 @@ struct Member {
   std::string_view room_name() const noexcept;
 };
 
-// Members are indices into Relay::members(); a line goes to its sender's room only.
+// A room as one shard sees it: its members here. Its numbering and window are the node's
+// (History), shared by every shard with members in it.
 struct Room {
   std::string name;
-  std::vector<std::uint32_t> members;
-  std::unordered_set<std::string> nicks;  // held by members here: one member per nick
-  std::uint32_t unvalidated = 0;          // members here admitted without a cookie
-  std::uint32_t repair = 0;               // members here that get numbered acks (+r1)
-  // Numbered lines: which numbering (random, new each time the room opens), the next number,
-  // and the last lines fanned out (as +r1 members got them).
-  std::uint32_t stream = 0;
-  std::uint64_t next_seq = 1;
-  struct Line {
-    std::uint64_t seq;
-    std::string payload;
-    std::int64_t said_ms = 0;  // when the relay received it (Unix ms); 0 for a gap
-  };
-  std::deque<Line> history;
-  std::size_t history_bytes = 0;
-  // Kept without members (history_ttl): since when, and its place in the relay's list.
-  TimePoint idle_since{};
-  std::list<Room*>::iterator idle_at{};
-  bool idle = false;
+  std::vector<std::uint32_t> members;  // indices into Relay::members()
+  std::uint32_t unvalidated = 0;       // members here admitted without a cookie
+  std::uint32_t repair = 0;            // members here that get numbered acks (+r1)
+  History::Room* window = nullptr;
 };
 
 struct RoomChange {
@@ -157,12 +96,9 @@ struct RelayStats {
   std::uint64_t expiries = 0;
   std::uint64_t lines = 0;
   std::uint64_t deliveries = 0;
-  std::uint64_t remote_lines = 0;     // lines from other nodes delivered to a local room
-  std::uint64_t remote_unrouted = 0;  // lines from other nodes for a room with no member here
-  std::uint64_t credit_skipped = 0;   // deliveries withheld from legacy members over credit
-  std::uint64_t remote_missed = 0;    // lines from other nodes lost on the way (gaps seen)
-  std::uint64_t repaired = 0;         // lines sent again for a NACK (or as history)
-  std::uint64_t missed = 0;           // lines asked for that had left the window
+  std::uint64_t credit_skipped = 0;  // deliveries withheld from legacy members over credit
+  std::uint64_t repaired = 0;        // lines sent again for a NACK (or as history)
+  std::uint64_t missed = 0;          // lines asked for that had left the window
   std::array<std::uint64_t, kDropReasonCount> drops{};
 
   std::uint64_t dropped() const noexcept;
@@ -174,6 +110,16 @@ struct RelayStats {
 enum class Audience : std::uint8_t { nobody, sender, room };
 
 enum class Event : std::uint8_t { none, joined, moved, left, dropped };
+
+// A local member's chat line as relayed here (not one from another shard or node): what the
+// node hands to its other shards and the backplane.
+struct SaidLine {
+  const Member* sender = nullptr;
+  std::string_view text;
+  std::uint64_t sender_seq = 0;  // its number from a +r1 member; 0 otherwise
+  std::uint64_t room_seq = 0;    // the number the room gave it; 0: rooms are not numbered
+  std::int64_t said_ms = 0;      // when the relay received it (Unix ms)
+};
 
 // Views and pointers are valid until the next call on the relay.
 struct Outcome {
@@ -188,9 +134,7 @@ struct Outcome {
   Event event = Event::none;
   DropReason drop = DropReason::empty;  // when event == dropped
   const Member* member = nullptr;       // when event is joined, moved or left
-  // A local member's chat line (not one from another node): what a backplane publishes.
-  const Member* sender = nullptr;
-  std::string_view text;
+  std::optional<SaidLine> said;
 };
 
 class Relay {
@@ -201,13 +145,10 @@ class Relay {
   Outcome on_datagram(const Peer& from, std::string_view datagram, TimePoint now,
                       Duration queued = {});
 
-  // A chat line another node relayed: `ack` bytes built exactly as that node built them, for
-  // this node's members of `room`.
-  Outcome on_remote_line(std::string_view room, std::string_view ip, std::uint16_t port,
-                         std::string_view nick, std::string_view text, TimePoint now);
-  // `count` lines for `room` were lost on the way from another node: +r1 members are told in
-  // order (`gap`), as a line of the room's numbering.
-  Outcome on_remote_gap(std::string_view room, std::uint64_t count, TimePoint now);
+  // A line the node numbered already (another shard's member said it, or another node through
+  // the engine), for this shard's members of its room: `ack` bytes built exactly as its own
+  // shard built them. A gap (`missed`) is told to +r1 members in order.
+  Outcome on_node_line(const NodeLine& line, TimePoint now);
 
   // Removes members silent for longer than hb_timeout and returns them (valid until the next
   // call). Calling it every hb_timeout / 4 bounds how late an expiry can be.
@@ -216,15 +157,15 @@ class Relay {
   std::span<const Member> members() const noexcept { return members_; }
   const Member* find(const Peer& peer) const noexcept;
   const RelayStats& stats() const noexcept { return stats_; }
-  // Rooms with members.
-  std::size_t room_count() const noexcept { return rooms_.size() - idle_rooms_.size(); }
+  // Rooms with members here.
+  std::size_t room_count() const noexcept { return rooms_.size(); }
   std::vector<std::string> room_names() const;
-  // Rooms without members that keep their window for history_ttl.
-  std::size_t kept_rooms() const noexcept { return idle_rooms_.size(); }
+  // The node's rooms without members that keep their window for history_ttl.
+  std::size_t kept_rooms() const { return share_->history().kept_rooms(); }
   // The clocks drift apart (NTP steps the wall clock): the I/O layer says so now and then.
   void set_wall_offset(Duration offset) noexcept { config_.wall_offset = offset; }
-  // Bytes the rooms' windows hold (with kHistoryEntryOverhead per line).
-  std::size_t history_bytes() const noexcept { return history_bytes_; }
+  // Bytes the node's windows hold (with kHistoryEntryOverhead per line).
+  std::size_t history_bytes() const { return share_->history().bytes(); }
   // Rooms opened and closed since the last call, oldest first (report_room_changes).
   std::vector<RoomChange> take_room_changes();
   const RelayConfig& config() const noexcept { return config_; }
@@ -232,12 +173,7 @@ class Relay {
  private:
   enum class JoinResult : std::uint8_t { joined, moved, refreshed, full, nick_taken };
 
-  // Budgets, from the node's share when there is one.
-  bool limits_on() const noexcept;
-  bool allow_stranger(const Peer& from, TimePoint now);
-  bool allow_cookie(const Peer& from, TimePoint now);
-  bool allow_egress(double bytes, TimePoint now);
-  bool claim_nick(std::string_view room, std::string_view nick, const Peer& peer);
+  History& history() noexcept { return share_->history(); }
   void release_nick(std::string_view room, const Member& member);
 
   Outcome drop(DropReason reason);
@@ -246,7 +182,7 @@ class Relay {
   Member* find_mutable(const Peer& peer) noexcept;
   Member* join(const Peer& peer, std::string_view nick, std::string_view room, TimePoint now,
                bool validated, JoinResult& result);
-  void enter_room(std::size_t index, std::string_view name);
+  void enter_room(std::size_t index, std::string_view name, TimePoint now);
   void leave_room(std::size_t index, TimePoint now);
   Member take(std::size_t index, TimePoint now);
   void refresh(std::size_t index, TimePoint now);
@@ -255,11 +191,11 @@ class Relay {
   // `received`: when the line reached the relay (now, less the time it queued).
   Outcome broadcast(const Member& sender, std::string_view text, std::uint64_t sender_seq,
                     TimePoint now, TimePoint received);
-  // `line` is written once in each form the room's members need; the room numbers it.
-  Outcome fan_out(Room& room, const protocol::Ack& line, TimePoint now, TimePoint received);
-  void remember(Room& room, std::uint64_t seq, std::int64_t said_ms);
-  // Frees the window of the room kept longest without members; false when there is none.
-  bool evict_kept_room();
+  // `line` is written once in each form the room's members need. `numbered_as`: its number
+  // when the node gave it one elsewhere (0: rooms are not numbered); none: the node's history
+  // numbers and keeps it here.
+  Outcome fan_out(Room& room, const protocol::Ack& line, TimePoint now, std::int64_t said_ms,
+                  std::optional<std::uint64_t> numbered_as);
   std::int64_t unix_ms(TimePoint at) const noexcept;
   Outcome numbered_line(Member& member, std::uint64_t seq, std::string_view text, Duration queued,
                         TimePoint now);
@@ -267,16 +203,14 @@ class Relay {
   void set_repair(Member& member, bool repair);
 
   RelayConfig config_;
+  std::shared_ptr<NodeShare> share_;
   CookieJar cookies_;
-  std::optional<RateLimiter> limiter_;
-  std::optional<EgressBudget> egress_;
   // Contiguous so that a broadcast walks memory in order; the index maps a peer to its slot.
   std::vector<Member> members_;
   std::unordered_map<Peer, std::size_t, PeerHash> index_;
   // Node-based: a Member's Room* stays valid while other rooms come and go.
   std::unordered_map<std::string, Room> rooms_;
   std::vector<RoomChange> room_changes_;
-  std::list<Room*> idle_rooms_;  // rooms kept without members, longest first
   // Members in the order they were last heard from, oldest first, as links parallel to
   // members_: expiry pops from the old end, so a sweep costs what expires.
   struct Links {
@@ -294,8 +228,7 @@ class Relay {
   std::vector<std::uint32_t> recipients_;           // plain members within their credit
   std::vector<std::uint32_t> numbered_recipients_;  // +r1 members, in a room with both kinds
   std::vector<std::string_view> replies_;
-  std::vector<std::string> timed_replies_;  // +r2: the window's lines with `at <ms>` in front
-  std::size_t history_bytes_ = 0;
+  std::vector<std::string> repair_copies_;  // the window's lines a repair sends, copied out
   RelayStats stats_;
 };
 

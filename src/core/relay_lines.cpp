@@ -16,19 +16,23 @@ Outcome Relay::broadcast(const Member& sender, std::string_view text, std::uint6
                         .nick = sender.nick,
                         .text = text,
                         .sender_seq = sender_seq};
-  Outcome out = fan_out(*sender.room, line, now, received);
+  Outcome out = fan_out(*sender.room, line, now, unix_ms(received), std::nullopt);
   if (out.event == Event::dropped) return out;
   ++stats_.lines;
-  out.sender = &sender;
-  out.text = text;
+  out.said->sender = &sender;
+  out.said->text = text;
+  out.said->sender_seq = sender_seq;
   return out;
 }
 
-// A line to every member of `room`: the original ack to plain members (within their credit,
-// for those admitted without a cookie), the numbered ack to +r1 members, all within the egress
-// budget. The numbered form is kept in the room's window for repair and history.
-Outcome Relay::fan_out(Room& room, const proto::Ack& line, TimePoint now, TimePoint received) {
-  const bool numbering = config_.history_lines > 0;
+// A line to every member of `room` here: the original ack to plain members (within their
+// credit, for those admitted without a cookie), the numbered ack to +r1 members, all within
+// the egress budget. A line said here is numbered and kept in the node's window for repair and
+// history (whether or not a member here numbers); one from elsewhere came numbered.
+Outcome Relay::fan_out(Room& room, const proto::Ack& line, TimePoint now, std::int64_t said_ms,
+                       std::optional<std::uint64_t> numbered_as) {
+  const bool number_here = !numbered_as && history().numbering();
+  std::uint64_t seq = numbered_as.value_or(0);
   const bool mixed = room.repair > 0 && room.repair < room.members.size();
   const bool credited = room.unvalidated > 0 && config_.legacy_credit > 0;
   std::span<const std::uint32_t> plain = room.members;
@@ -52,53 +56,43 @@ Outcome Relay::fan_out(Room& room, const proto::Ack& line, TimePoint now, TimePo
     numbered = numbered_recipients_;
   }
   if (!plain.empty()) proto::encode_ack(buffer_, line.ip, line.port, line.nick, line.text);
-  // The number is taken only for a line that goes out.
-  const std::uint64_t seq = room.next_seq;
-  if (numbering) {
-    proto::encode_numbered_ack(numbered_, seq, line.sender_seq, line.ip, line.port, line.nick,
+  auto encode_numbered = [&](std::uint64_t number) {
+    proto::encode_numbered_ack(numbered_, number, line.sender_seq, line.ip, line.port, line.nick,
                                line.text);
+  };
+  const bool numbered_form = !numbered.empty() && (number_here || seq != 0);
+  if (share_->egress_on()) {
+    // The number is taken only for a line that goes out: the budget is asked with the next.
+    if (numbered_form) encode_numbered(number_here ? history().head(room.window) + 1 : seq);
+    const std::size_t numbered_bytes = numbered_form ? numbered_.size() * numbered.size() : 0;
+    const std::size_t bytes = buffer_.size() * plain.size() + numbered_bytes;
+    if (!share_->allow_egress(static_cast<double>(bytes), now)) {
+      return drop(DropReason::egress_limited);
+    }
   }
-  const std::size_t bytes = buffer_.size() * plain.size() + numbered_.size() * numbered.size();
-  if (!allow_egress(static_cast<double>(bytes), now)) return drop(DropReason::egress_limited);
   if (credited) {
     for (const std::uint32_t index : plain) {
       if (!members_[index].validated) members_[index].unheard_bytes += buffer_.size();
     }
   }
-  if (numbering) {
-    ++room.next_seq;
-    remember(room, seq, unix_ms(received));
+  if (number_here) {
+    seq = history().append(room.window, line, said_ms, numbered_);
+  } else if (numbered_form) {
+    encode_numbered(seq);
   }
-  stats_.deliveries += plain.size() + numbered.size();
+  stats_.deliveries += plain.size() + (numbered_form ? numbered.size() : 0);
   Outcome out;
   out.audience = Audience::room;
   out.payload = buffer_;
   out.recipients = plain;
-  if (!numbered.empty()) {
+  if (numbered_form) {
     out.numbered_payload = numbered_;
     out.numbered_recipients = numbered;
   }
+  out.said.emplace();
+  out.said->room_seq = seq;
+  out.said->said_ms = said_ms;
   return out;
-}
-
-// The room's window keeps its last lines within the per-room and total bounds. Over the total,
-// rooms kept without members give theirs up first (longest kept first); then the room that adds
-// a line gives up its oldest.
-void Relay::remember(Room& room, std::uint64_t seq, std::int64_t said_ms) {
-  const std::size_t cost = numbered_.size() + kHistoryEntryOverhead;
-  room.history.push_back({seq, numbered_, said_ms});
-  room.history_bytes += cost;
-  history_bytes_ += cost;
-  while (history_bytes_ > config_.history_total_bytes && evict_kept_room()) {
-  }
-  while (!room.history.empty() && (room.history.size() > config_.history_lines ||
-                                   room.history_bytes > config_.history_room_bytes ||
-                                   history_bytes_ > config_.history_total_bytes)) {
-    const std::size_t freed = room.history.front().payload.size() + kHistoryEntryOverhead;
-    room.history.pop_front();
-    room.history_bytes -= freed;
-    history_bytes_ -= freed;
-  }
 }
 
 // A +r1 member's numbered line: relayed once, in the member's order. A number already relayed
@@ -134,7 +128,7 @@ Outcome Relay::numbered_line(Member& member, std::uint64_t seq, std::string_view
   }
   Outcome out = broadcast(member, text, seq, now, now - queued);
   if (out.event == Event::dropped) return out;
-  member.recent[member.recent_at] = {seq, member.room->next_seq - 1};
+  member.recent[member.recent_at] = {seq, out.said->room_seq};
   member.recent_at = static_cast<std::uint8_t>((member.recent_at + 1) % member.recent.size());
   ++member.next_seq;
   return out;
@@ -142,38 +136,38 @@ Outcome Relay::numbered_line(Member& member, std::uint64_t seq, std::string_view
 
 // Lines from..to of the member's room, as it should have had them, to it alone: each costs a
 // token of its own budget, so repair cannot be turned into a flood. What left the window is
-// said with `missed`.
+// said with `missed`. The lines are copied out of the node's window, which other shards add to.
 Outcome Relay::repair(Member& member, std::uint64_t from, std::uint64_t to, TimePoint now) {
-  Room& room = *member.room;
   replies_.clear();
-  const std::uint64_t oldest = room.history.empty() ? room.next_seq : room.history.front().seq;
-  to = std::min(to, room.next_seq - 1);
-  if (from < oldest && from <= to) {
-    const std::uint64_t gone_to = std::min(to, oldest - 1);
-    if (member.budget.take(config_.datagram_limit, now)) {
-      proto::encode_missed(buffer_, from, gone_to);
-      replies_.push_back(buffer_);
-      stats_.missed += gone_to - from + 1;
+  history().read(member.room->window, [&](const RoomWindow& window) {
+    const std::uint64_t oldest = window.oldest();
+    to = std::min(to, window.head());
+    if (from < oldest && from <= to) {
+      const std::uint64_t gone_to = std::min(to, oldest - 1);
+      if (member.budget.take(config_.datagram_limit, now)) {
+        proto::encode_missed(buffer_, from, gone_to);
+        replies_.push_back(buffer_);
+        stats_.missed += gone_to - from + 1;
+      }
+      from = gone_to + 1;
     }
-    from = gone_to + 1;
-  }
-  // Each reply is in the window until the next call; +r2 members get theirs with the time
-  // the line was received in front.
-  if (member.timed && from <= to) {
-    timed_replies_.resize(std::max<std::size_t>(timed_replies_.size(), to - from + 1));
-  }
-  for (std::uint64_t seq = from; seq <= to; ++seq) {
-    if (!member.budget.take(config_.datagram_limit, now)) break;
-    const Room::Line& line = room.history[static_cast<std::size_t>(seq - oldest)];
-    if (member.timed && line.said_ms > 0) {
-      std::string& timed = timed_replies_[static_cast<std::size_t>(seq - from)];
-      proto::encode_timed(timed, line.said_ms, line.payload);
-      replies_.push_back(timed);
-    } else {
-      replies_.push_back(line.payload);
+    if (from > to) return;
+    // Sized before any view into it is taken: each reply stays valid until the next call.
+    repair_copies_.resize(std::max<std::size_t>(repair_copies_.size(), to - from + 1));
+    for (std::uint64_t seq = from; seq <= to; ++seq) {
+      if (!member.budget.take(config_.datagram_limit, now)) break;
+      const RoomWindow::Line& line = window.at(seq);
+      std::string& copy = repair_copies_[static_cast<std::size_t>(seq - from)];
+      // +r2 members get the time the line was received in front.
+      if (member.timed && line.said_ms > 0) {
+        proto::encode_timed(copy, line.said_ms, line.payload);
+      } else {
+        copy.assign(line.payload);
+      }
+      replies_.push_back(copy);
+      ++stats_.repaired;
     }
-    ++stats_.repaired;
-  }
+  });
   Outcome out;
   out.audience = replies_.empty() ? Audience::nobody : Audience::sender;
   out.replies = replies_;
@@ -193,35 +187,29 @@ void Relay::set_repair(Member& member, bool repair) {
   member.repair = repair;
 }
 
-Outcome Relay::on_remote_line(std::string_view room, std::string_view ip, std::uint16_t port,
-                              std::string_view nick, std::string_view text, TimePoint now) {
-  const auto it = rooms_.find(std::string(room));
-  if (it == rooms_.end() || it->second.idle) {
-    // The subscription was just dropped, or the envelope crossed it on the way.
-    ++stats_.remote_unrouted;
-    return {};
-  }
-  Outcome out =
-      fan_out(it->second, {.ip = ip, .port = port, .nick = nick, .text = text}, now, now);
-  if (out.event != Event::dropped) ++stats_.remote_lines;
-  return out;
-}
-
-Outcome Relay::on_remote_gap(std::string_view room, std::uint64_t count, TimePoint now) {
-  (void)now;
-  const auto it = rooms_.find(std::string(room));
-  stats_.remote_missed += count;
-  if (it == rooms_.end() || it->second.idle || config_.history_lines == 0) return {};
-  Room& target = it->second;
-  const std::uint64_t seq = target.next_seq++;
-  proto::encode_gap(numbered_, seq, count);
-  remember(target, seq, 0);
-  numbered_recipients_.clear();
-  for (const std::uint32_t index : target.members) {
-    if (members_[index].repair) numbered_recipients_.push_back(index);
+Outcome Relay::on_node_line(const NodeLine& line, TimePoint now) {
+  const auto it = rooms_.find(line.room);
+  // No member here: the line is for the node's other shards.
+  if (it == rooms_.end()) return {};
+  Room& room = it->second;
+  if (line.missed == 0) {
+    Outcome out = fan_out(room,
+                          {.ip = line.ip,
+                           .port = line.port,
+                           .nick = line.nick,
+                           .text = line.text,
+                           .sender_seq = line.sender_seq},
+                          now, line.said_ms, line.seq);
+    out.said.reset();  // said elsewhere: never handed on again
+    return out;
   }
   Outcome out;
-  if (numbered_recipients_.empty()) return out;
+  if (line.seq == 0 || room.repair == 0) return out;  // a plain member cannot be told
+  proto::encode_gap(numbered_, line.seq, line.missed);
+  numbered_recipients_.clear();
+  for (const std::uint32_t index : room.members) {
+    if (members_[index].repair) numbered_recipients_.push_back(index);
+  }
   out.audience = Audience::room;
   out.numbered_payload = numbered_;
   out.numbered_recipients = numbered_recipients_;

@@ -55,10 +55,6 @@ constexpr Counter<Stats> kRelayCounters[] = {
     {"udpchat_missed_total", "Lines asked for that had left the window", &Stats::missed},
     {"udpchat_credit_skipped_total", "Deliveries withheld from legacy members over credit",
      &Stats::credit_skipped},
-    {"udpchat_remote_lines_total", "Lines from other nodes delivered here", &Stats::remote_lines,
-     true},
-    {"udpchat_remote_missed_total", "Lines from other nodes lost on the way", &Stats::remote_missed,
-     true},
 };
 
 // The node's and its backplane's.
@@ -78,6 +74,10 @@ constexpr Counter<NodeFigures> kNodeCounters[] = {
      &NodeFigures::backplane_malformed, true},
     {"udpchat_backplane_gaps_total", "Jumps in another node's numbering (lines lost)",
      &NodeFigures::backplane_gaps, true},
+    {"udpchat_remote_lines_total", "Lines from other nodes relayed to rooms here",
+     &NodeFigures::remote_lines, true},
+    {"udpchat_remote_missed_total", "Lines from other nodes lost on the way",
+     &NodeFigures::remote_missed, true},
 };
 
 MetricFamily family(std::string name, std::string help, MetricType type, double value) {
@@ -94,8 +94,9 @@ void add_process_families(std::vector<MetricFamily>& families) {
     const auto seconds = [](const timeval& t) {
       return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
     };
-    families.push_back(family("process_cpu_seconds_total", "Total user and system CPU time spent in seconds",
-                              MetricType::Counter, seconds(usage.ru_utime) + seconds(usage.ru_stime)));
+    families.push_back(
+        family("process_cpu_seconds_total", "Total user and system CPU time spent in seconds",
+               MetricType::Counter, seconds(usage.ru_utime) + seconds(usage.ru_stime)));
   }
   rlimit files{};
   if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur != RLIM_INFINITY) {
@@ -143,9 +144,10 @@ void add_process_families(std::vector<MetricFamily>& families) {
     std::string field;
     for (int i = 3; i <= 22 && fields >> field; ++i) {
       if (i == 22) {
-        families.push_back(family(
-            "process_start_time_seconds", "Start time of the process since unix epoch in seconds",
-            MetricType::Gauge, boot + std::stod(field) / static_cast<double>(sysconf(_SC_CLK_TCK))));
+        families.push_back(
+            family("process_start_time_seconds",
+                   "Start time of the process since unix epoch in seconds", MetricType::Gauge,
+                   boot + std::stod(field) / static_cast<double>(sysconf(_SC_CLK_TCK))));
       }
     }
   }
@@ -157,8 +159,8 @@ MetricFamily build_info() {
   ClientMetric metric;
   metric.label = {{"version", UDPCHAT_BUILD_VERSION}, {"commit", UDPCHAT_BUILD_COMMIT}};
   metric.gauge.value = 1;
-  return {"udpchat_build_info", "The udpchat build serving these metrics", MetricType::Gauge,
-          {metric}};
+  return {
+      "udpchat_build_info", "The udpchat build serving these metrics", MetricType::Gauge, {metric}};
 }
 
 // The figures as families, built at each scrape from the last update.
@@ -183,6 +185,10 @@ class NodeCollectable {
                as_double(f.rooms)),
         family("udpchat_shards", "Shards serving the node's address (serve --threads)",
                MetricType::Gauge, as_double(f.shards)),
+        family("udpchat_history_bytes", "Bytes all rooms' history holds (within --history-memory)",
+               MetricType::Gauge, as_double(f.history_bytes)),
+        family("udpchat_kept_rooms", "Rooms without members keeping their history (--history-ttl)",
+               MetricType::Gauge, as_double(f.kept_rooms)),
     };
     for (const auto& c : kRelayCounters) {
       if (f.backplane || !c.backplane_only) {

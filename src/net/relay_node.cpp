@@ -15,7 +15,9 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/node_gaps.hpp"
 #include "net/address.hpp"
+#include "net/inbox.hpp"
 #include "net/metrics.hpp"
 #include "net/relay_server.hpp"
 #include "net/socket.hpp"
@@ -27,20 +29,6 @@ namespace {
 
 constexpr int kSocketBufferBytes = 4 << 20;
 
-// A line on its way to another shard: from a local member of the node, or from the engine.
-struct BusLine {
-  std::string room;
-  std::string envelope;
-  bool from_engine = false;
-};
-
-// What waits for one shard's thread; drained there in one go.
-struct Inbox {
-  std::mutex mutex;
-  std::vector<BusLine> lines;
-  bool posted = false;
-};
-
 // The shards' figures added up: the node's (`rooms`: rooms on any shard).
 NodeFigures add_up(const std::vector<ShardSnapshot>& shards) {
   NodeFigures f;
@@ -51,10 +39,6 @@ NodeFigures add_up(const std::vector<ShardSnapshot>& shards) {
     rooms.insert(shard.rooms.begin(), shard.rooms.end());
     f.receive_errors += shard.receive_errors;
     f.send_errors += shard.send_errors;
-    f.backplane_received += shard.backplane_received;
-    f.backplane_own += shard.backplane_own;
-    f.backplane_malformed += shard.backplane_malformed;
-    f.backplane_gaps += shard.backplane_gaps;
   }
   f.rooms = rooms.size();
   f.shards = shards.size();
@@ -72,6 +56,8 @@ nlohmann::ordered_json log_fields(const NodeFigures& f) {
                                    {"lines", total.lines},
                                    {"deliveries", total.deliveries},
                                    {"rooms", f.rooms},
+                                   {"history_bytes", f.history_bytes},
+                                   {"kept_rooms", f.kept_rooms},
                                    {"receive_errors", f.receive_errors},
                                    {"send_errors", f.send_errors}};
   if (total.repaired + total.missed > 0) {
@@ -80,9 +66,9 @@ nlohmann::ordered_json log_fields(const NodeFigures& f) {
   }
   if (total.credit_skipped > 0) fields["credit_skipped"] = total.credit_skipped;
   if (f.backplane) {
-    fields["remote_lines"] = total.remote_lines;
-    fields["remote_unrouted"] = total.remote_unrouted;
-    fields["remote_missed"] = total.remote_missed;
+    fields["remote_lines"] = f.remote_lines;
+    fields["remote_unrouted"] = f.remote_unrouted;
+    fields["remote_missed"] = f.remote_missed;
     fields["backplane_published"] = f.backplane_published;
     fields["backplane_publish_dropped"] = f.backplane_publish_dropped;
     fields["backplane_dropped"] = f.backplane_dropped;
@@ -126,8 +112,8 @@ struct RelayNode::Impl final : ShardLinks {
   const Logger& log;
   std::vector<std::unique_ptr<asio::io_context>> ios;  // shard t > 0 runs on ios[t]
   std::vector<std::unique_ptr<RelayServer>> servers;
-  std::vector<std::unique_ptr<Inbox>> inboxes;
-  std::vector<std::vector<BusLine>> pending;  // pending[t]: only shard t's thread touches it
+  std::vector<std::unique_ptr<Inbox<core::NodeLine>>> inboxes;  // inboxes[t]: lines for shard t
+  std::vector<std::vector<core::NodeLine>> pending;  // pending[t]: only shard t's thread touches it
   std::vector<std::thread> threads;
   std::string node_id = "node";
   std::unique_ptr<Backplane> backplane;
@@ -139,26 +125,44 @@ struct RelayNode::Impl final : ShardLinks {
   std::string publish_buffer;
   std::uint64_t published_count = 0;
   std::uint64_t publish_dropped = 0;
-  std::unordered_map<std::string, int> room_refs;  // main thread only
+  // The engine's side, on the main thread only: rooms listened to, other nodes' numbering,
+  // and what came.
+  std::unordered_map<std::string, int> room_refs;
+  core::NodeGaps gaps;
+  std::string engine_scratch;
+  std::uint64_t engine_received = 0;
+  std::uint64_t engine_own = 0;
+  std::uint64_t engine_malformed = 0;
+  std::uint64_t engine_gaps = 0;
+  std::uint64_t remote_lines = 0;
+  std::uint64_t remote_unrouted = 0;
+  std::uint64_t remote_missed = 0;
   asio::signal_set signals;
   asio::steady_timer deadline;
   asio::steady_timer stats_timer;
   asio::steady_timer metrics_timer;
   std::atomic<std::size_t> notified{0};
+  std::atomic<std::size_t> quiet{0};  // shards that stopped receiving
   bool stopping = false;
   std::uint64_t datagrams_logged = 0;
 
   asio::io_context& io_of(std::size_t shard) { return shard == 0 ? main_io : *ios[shard]; }
+  core::History& history() { return config.relay.share->history(); }
 
-  void on_local_line(std::size_t shard, const core::Member& sender,
-                     std::string_view text) override {
+  void on_local_line(std::size_t shard, const core::SaidLine& said) override {
     if (servers.size() > 1) {
-      std::string envelope;
-      protocol::encode_envelope(envelope,
-                                {node_id, sender.ip, sender.peer.port, sender.nick, text});
-      pending[shard].push_back({std::string(sender.room_name()), std::move(envelope), false});
+      const core::Member& sender = *said.sender;
+      core::NodeLine& line = pending[shard].emplace_back();
+      line.room = sender.room_name();
+      line.seq = said.room_seq;
+      line.ip = sender.ip;
+      line.port = sender.peer.port;
+      line.nick = sender.nick;
+      line.text = said.text;
+      line.sender_seq = said.sender_seq;
+      line.said_ms = said.said_ms;
     }
-    if (backplane) publish(sender, text);
+    if (backplane) publish(said);
   }
 
   void on_room_change(std::size_t, const core::RoomChange& change) override {
@@ -171,6 +175,7 @@ struct RelayNode::Impl final : ShardLinks {
       if (!change.opened && refs == 0) {
         backplane->unsubscribe(change.room);
         room_refs.erase(change.room);
+        gaps.forget(change.room);
         std::lock_guard lock(publish_mutex);
         published.erase(change.room);
       }
@@ -181,65 +186,80 @@ struct RelayNode::Impl final : ShardLinks {
     asio::post(main_io, [this] { stop(); });
   }
 
+  // One lock per batch and target; the target's thread is woken once for all that waits.
   void on_batch_end(std::size_t shard) override {
     if (pending[shard].empty()) return;
     for (std::size_t target = 0; target < servers.size(); ++target) {
-      if (target != shard) hand_over(target, pending[shard]);
+      if (target != shard) inboxes[target]->put(pending[shard]);
     }
     pending[shard].clear();
   }
 
-  // One lock per batch and target; the target's thread is woken once for all that waits.
-  void hand_over(std::size_t target, const std::vector<BusLine>& lines) {
-    Inbox& inbox = *inboxes[target];
-    bool post = false;
-    {
-      std::lock_guard lock(inbox.mutex);
-      inbox.lines.insert(inbox.lines.end(), lines.begin(), lines.end());
-      post = !inbox.posted;
-      inbox.posted = true;
-    }
-    if (post) asio::post(io_of(target), [this, target] { drain(target); });
-  }
-
-  void drain(std::size_t target) {
-    std::vector<BusLine> lines;
-    {
-      Inbox& inbox = *inboxes[target];
-      std::lock_guard lock(inbox.mutex);
-      lines.swap(inbox.lines);
-      inbox.posted = false;
-    }
-    RelayServer& server = *servers[target];
-    for (const auto& line : lines) {
-      if (line.from_engine) {
-        server.on_backplane_line(line.room, line.envelope, node_id);
-      } else {
-        server.on_shard_line(line.room, line.envelope);
-      }
-    }
-  }
-
-  void publish(const core::Member& sender, std::string_view text) {
+  void publish(const core::SaidLine& said) {
+    const std::string_view room = said.sender->room_name();
     std::lock_guard lock(publish_mutex);
     // Numbered whether or not the engine takes it: a line dropped here shows as a gap there.
-    const std::uint64_t seq = ++published[std::string(sender.room_name())];
-    protocol::encode_envelope(publish_buffer,
-                              {node_id, sender.ip, sender.peer.port, sender.nick, text, seq});
-    if (backplane->publish(sender.room_name(), publish_buffer)) {
+    const std::uint64_t seq = ++published[std::string(room)];
+    protocol::encode_envelope(publish_buffer, {node_id, said.sender->ip, said.sender->peer.port,
+                                               said.sender->nick, said.text, seq});
+    if (backplane->publish(room, publish_buffer)) {
       ++published_count;
     } else {
       ++publish_dropped;
     }
   }
 
-  // On the main thread: the engine's lines go to every shard.
+  // On the main thread: an envelope from the engine is decoded and checked once, numbered in
+  // the node's room, and handed to every shard as a value.
   void on_engine_line(std::string_view room, std::string_view envelope) {
     if (stopping) return;
-    servers[0]->on_backplane_line(room, envelope, node_id);
-    if (servers.size() == 1) return;
-    const std::vector<BusLine> line{{std::string(room), std::string(envelope), true}};
-    for (std::size_t target = 1; target < servers.size(); ++target) hand_over(target, line);
+    ++engine_received;
+    const auto decoded = protocol::decode_envelope(envelope);
+    if (!decoded) {
+      ++engine_malformed;
+      return;
+    }
+    if (decoded->node == node_id) {  // no-echo should make this 0
+      ++engine_own;
+      return;
+    }
+    const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count();
+    if (const std::uint64_t lost = gaps.on_line(room, decoded->node, decoded->seq); lost > 0) {
+      ++engine_gaps;
+      remote_missed += lost;
+      if (const auto seq = history().append_gap(room, lost, engine_scratch); seq) {
+        core::NodeLine gap;
+        gap.room = room;
+        gap.seq = *seq;
+        gap.missed = lost;
+        hand_to_shards(gap);
+      }
+    }
+    const protocol::Ack ack{
+        .ip = decoded->ip, .port = decoded->port, .nick = decoded->nick, .text = decoded->text};
+    const auto seq = history().append(room, ack, now_ms, engine_scratch);
+    if (!seq) {
+      // The subscription was just dropped, or the envelope crossed it on the way.
+      ++remote_unrouted;
+      return;
+    }
+    ++remote_lines;
+    core::NodeLine line;
+    line.room = room;
+    line.seq = *seq;
+    line.ip = decoded->ip;
+    line.port = decoded->port;
+    line.nick = decoded->nick;
+    line.text = decoded->text;
+    line.said_ms = now_ms;
+    hand_to_shards(line);
+  }
+
+  void hand_to_shards(const core::NodeLine& line) {
+    servers[0]->on_node_line(line);
+    for (std::size_t target = 1; target < servers.size(); ++target) inboxes[target]->put(line);
   }
 
   // Every shard's figures: shard 0 on this thread, the others each on its own, waited for.
@@ -259,8 +279,17 @@ struct RelayNode::Impl final : ShardLinks {
 
   NodeFigures figures(const std::vector<ShardSnapshot>& snapshots) {
     NodeFigures f = add_up(snapshots);
+    f.history_bytes = history().bytes();
+    f.kept_rooms = history().kept_rooms();
     if (backplane) {
       f.backplane = true;
+      f.backplane_received = engine_received;
+      f.backplane_own = engine_own;
+      f.backplane_malformed = engine_malformed;
+      f.backplane_gaps = engine_gaps;
+      f.remote_lines = remote_lines;
+      f.remote_unrouted = remote_unrouted;
+      f.remote_missed = remote_missed;
       f.backplane_connected = backplane->connected();
       f.backplane_queue = backplane->queued();
       f.backplane_dropped = backplane->dropped();
@@ -285,18 +314,32 @@ struct RelayNode::Impl final : ShardLinks {
     }
   }
 
+  // In two steps, so that every line a shard took reaches every shard's members before `end`:
+  // each shard stops reading (what it said is handed over by then); once all have, each takes
+  // what waits for it, then tells its members `end`.
   void stop() {
     if (stopping) return;
     stopping = true;
-    notified += servers[0]->stop();
-    for (std::size_t t = 1; t < servers.size(); ++t) {
-      asio::post(io_of(t), [this, t] { notified += servers[t]->stop(); });
+    for (std::size_t t = 0; t < servers.size(); ++t) {
+      asio::post(io_of(t), [this, t] {
+        servers[t]->stop_receiving();
+        if (++quiet == servers.size()) asio::post(main_io, [this] { end_shards(); });
+      });
     }
     std::error_code ignored;
     signals.cancel(ignored);
     deadline.cancel();
     stats_timer.cancel();
     metrics_timer.cancel();
+  }
+
+  void end_shards() {
+    for (std::size_t t = 0; t < servers.size(); ++t) {
+      asio::post(io_of(t), [this, t] {
+        inboxes[t]->drain_now();
+        notified += servers[t]->stop();
+      });
+    }
   }
 
   awaitable<void> signal_loop() {
@@ -361,9 +404,10 @@ std::unique_ptr<RelayNode> RelayNode::bind(asio::io_context& io, const udp::endp
   Impl& node = *impl;
   if (node.config.backplane) node.node_id = node.config.backplane->node_id;
   node.config.relay.report_room_changes = node.config.backplane.has_value();
-  if (shards > 1)
-    node.config.relay.share =
-        std::make_shared<core::NodeShare>(node.config.relay, core::Clock::now());
+  // The node's share, whatever the number of shards: its history is where the engine's lines
+  // are numbered too.
+  node.config.relay.share =
+      std::make_shared<core::NodeShare>(node.config.relay, core::Clock::now());
 
   udp::endpoint address = local;
   std::error_code ec;
@@ -390,7 +434,10 @@ std::unique_ptr<RelayNode> RelayNode::bind(asio::io_context& io, const udp::endp
     if (t == 0) log.info("socket buffers", {{"receive", buffers.receive}, {"send", buffers.send}});
     node.servers.push_back(
         std::make_unique<RelayServer>(node.io_of(t), std::move(socket), node.config.relay, log));
-    node.inboxes.push_back(std::make_unique<Inbox>());
+    node.inboxes.push_back(std::make_unique<Inbox<core::NodeLine>>(
+        node.io_of(t).get_executor(), [&node, t](std::vector<core::NodeLine>& lines) {
+          for (const auto& line : lines) node.servers[t]->on_node_line(line);
+        }));
   }
   node.pending.resize(shards);
   for (std::size_t t = 0; t < shards; ++t) node.servers[t]->link(node, t, shards);

@@ -2,22 +2,21 @@
 
 #include <algorithm>
 #include <array>
-#include <span>
 #include <csignal>
 #include <cstring>
 #include <ranges>
 #include <set>
+#include <span>
 
 #ifdef __linux__
 #include <sys/socket.h>
 #endif
-#include <vector>
-
 #include <fmt/format.h>
+
+#include <vector>
 
 #include "net/address.hpp"
 #include "net/socket.hpp"
-#include "protocol/envelope.hpp"
 #include "protocol/message.hpp"
 
 namespace udpchat::net {
@@ -44,11 +43,19 @@ RelayServer::RelayServer(asio::io_context& io, udp::socket socket, core::RelayCo
   relay_.set_wall_offset(wall_offset());
 }
 
-udp::endpoint RelayServer::local_endpoint() const { return socket_.local_endpoint(); }
+udp::endpoint RelayServer::local_endpoint() const {
+  return socket_.local_endpoint();
+}
 
 void RelayServer::start() {
   asio::co_spawn(io_, receive_loop(), asio::detached);
   asio::co_spawn(io_, sweep_loop(), asio::detached);
+}
+
+void RelayServer::stop_receiving() {
+  receiving_ = false;
+  std::error_code ignored;
+  socket_.cancel(ignored);
 }
 
 std::size_t RelayServer::stop() {
@@ -87,14 +94,14 @@ awaitable<void> RelayServer::receive_loop() {
   constexpr int kBatchesPerTurn = 16;
   ReceiveBatch batch(kBatch, protocol::kMaxDatagramBytes);
   ReceiveBatch::enable_timestamps(socket_);
-  while (!stopped_) {
+  while (receiving_ && !stopped_) {
     auto [wait_error] = co_await socket_.async_wait(udp::socket::wait_read, use_nothrow);
-    if (stopped_) break;
+    if (!receiving_ || stopped_) break;
     if (wait_error) {
       survives(wait_error);
       break;
     }
-    for (int turn = 0; turn < kBatchesPerTurn && !stopped_; ++turn) {
+    for (int turn = 0; turn < kBatchesPerTurn && receiving_ && !stopped_; ++turn) {
       std::error_code ec;
       const std::size_t received = batch.read(socket_, ec);
       if (ec) {
@@ -108,8 +115,9 @@ awaitable<void> RelayServer::receive_loop() {
       for (std::size_t i = 0; i < received && !stopped_; ++i) {
         const std::int64_t stamp = batch.received_ns(i);
         const core::TimePoint arrived =
-            stamp == 0 ? read_at
-                       : read_at - std::chrono::nanoseconds(std::max<std::int64_t>(0, read_at_ns - stamp));
+            stamp == 0
+                ? read_at
+                : read_at - std::chrono::nanoseconds(std::max<std::int64_t>(0, read_at_ns - stamp));
         handle(batch.source(i), batch.datagram(i), arrived);
       }
       if (links_ != nullptr) links_->on_batch_end(index_);
@@ -119,9 +127,9 @@ awaitable<void> RelayServer::receive_loop() {
 #else
   std::vector<char> buffer(protocol::kMaxDatagramBytes);
   udp::endpoint from;
-  while (!stopped_) {
+  while (receiving_ && !stopped_) {
     auto [ec, size] = co_await socket_.async_receive_from(asio::buffer(buffer), from, use_nothrow);
-    if (stopped_) break;
+    if (!receiving_ || stopped_) break;
     if (ec) {
       if (survives(ec)) continue;
       break;
@@ -167,15 +175,22 @@ void RelayServer::handle(const udp::endpoint& from, std::string_view datagram,
   const core::Outcome outcome = relay_.on_datagram(to_peer(from), datagram, now, now - arrived);
   deliver(outcome, from);
   switch (outcome.event) {
-    case core::Event::joined: log_.info("joined", member_fields(*outcome.member)); break;
-    case core::Event::moved: log_.info("moved", member_fields(*outcome.member)); break;
-    case core::Event::left: log_.info("left", member_fields(*outcome.member)); break;
+    case core::Event::joined:
+      log_.info("joined", member_fields(*outcome.member));
+      break;
+    case core::Event::moved:
+      log_.info("moved", member_fields(*outcome.member));
+      break;
+    case core::Event::left:
+      log_.info("left", member_fields(*outcome.member));
+      break;
     case core::Event::none:
-    case core::Event::dropped: break;
+    case core::Event::dropped:
+      break;
   }
   if (links_ != nullptr) {
     // Local members first: they never wait on, or depend on, other shards or the engine.
-    if (outcome.sender != nullptr) links_->on_local_line(index_, *outcome.sender, outcome.text);
+    if (outcome.said) links_->on_local_line(index_, *outcome.said);
     report_room_changes();
   }
 }
@@ -187,7 +202,8 @@ void RelayServer::report_room_changes() {
 
 void RelayServer::deliver(const core::Outcome& outcome, const udp::endpoint& from) {
   switch (outcome.audience) {
-    case core::Audience::nobody: break;
+    case core::Audience::nobody:
+      break;
     case core::Audience::sender:
       if (outcome.replies.empty()) {
         send(outcome.payload, from);
@@ -205,43 +221,9 @@ void RelayServer::deliver(const core::Outcome& outcome, const udp::endpoint& fro
   }
 }
 
-void RelayServer::on_shard_line(std::string_view room, std::string_view envelope) {
+void RelayServer::on_node_line(const core::NodeLine& line) {
   if (stopped_) return;
-  const auto line = protocol::decode_envelope(envelope);
-  if (!line) return;  // built by this node: cannot happen
-  deliver(relay_.on_remote_line(room, line->ip, line->port, line->nick, line->text,
-                                core::Clock::now()),
-          {});
-}
-
-void RelayServer::on_backplane_line(std::string_view room, std::string_view envelope,
-                                    std::string_view node_id) {
-  if (stopped_) return;
-  ++backplane_received_;
-  const auto line = protocol::decode_envelope(envelope);
-  if (!line) {
-    ++backplane_malformed_;
-    return;
-  }
-  if (line->node == node_id) {
-    ++backplane_own_;
-    return;
-  }
-  if (line->seq != 0) {
-    std::string key(room);
-    key.push_back('\n');
-    key.append(line->node);
-    auto [heard, first] = heard_.try_emplace(std::move(key), line->seq);
-    // A number that goes back is a node that started again: counting starts again too.
-    if (!first && line->seq > heard->second + 1) {
-      ++backplane_gaps_;
-      deliver(relay_.on_remote_gap(room, line->seq - heard->second - 1, core::Clock::now()), {});
-    }
-    heard->second = line->seq;
-  }
-  deliver(relay_.on_remote_line(room, line->ip, line->port, line->nick, line->text,
-                                core::Clock::now()),
-          {});
+  deliver(relay_.on_node_line(line, core::Clock::now()), {});
 }
 
 ShardSnapshot RelayServer::snapshot() const {
@@ -251,10 +233,6 @@ ShardSnapshot RelayServer::snapshot() const {
   snapshot.rooms = relay_.room_names();
   snapshot.receive_errors = receive_errors_;
   snapshot.send_errors = send_errors_;
-  snapshot.backplane_received = backplane_received_;
-  snapshot.backplane_own = backplane_own_;
-  snapshot.backplane_malformed = backplane_malformed_;
-  snapshot.backplane_gaps = backplane_gaps_;
   return snapshot;
 }
 
@@ -265,17 +243,20 @@ void RelayServer::send(std::string_view payload, const udp::endpoint& to) {
 
 void RelayServer::broadcast(std::string_view payload, std::span<const std::uint32_t> recipients) {
   const auto members = relay_.members();
-  send_errors_ += send_in_batches(payload, recipients, [&](std::uint32_t i) { return members[i].peer; });
+  send_errors_ +=
+      send_in_batches(payload, recipients, [&](std::uint32_t i) { return members[i].peer; });
 }
 
 void RelayServer::broadcast_to_all(std::string_view payload) {
-  send_errors_ += send_in_batches(payload, relay_.members(), [](const core::Member& m) { return m.peer; });
+  send_errors_ +=
+      send_in_batches(payload, relay_.members(), [](const core::Member& m) { return m.peer; });
 }
 
 // Batched so that a fan-out costs one system call per batch of members, not one each. A failed
 // send concerns one member; the others still get theirs.
 template <class Items, class ToPeer>
-std::uint64_t RelayServer::send_in_batches(std::string_view payload, const Items& items, ToPeer to_peer) {
+std::uint64_t RelayServer::send_in_batches(std::string_view payload, const Items& items,
+                                           ToPeer to_peer) {
   std::array<udp::endpoint, 64> batch;
   std::size_t count = 0;
   std::uint64_t errors = 0;

@@ -6,7 +6,6 @@
 #include <cstdint>
 #include <span>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "core/relay.hpp"
@@ -21,7 +20,7 @@ class ShardLinks {
  public:
   virtual ~ShardLinks() = default;
   // A local member's line, already relayed to this shard's own members of its room.
-  virtual void on_local_line(std::size_t shard, const core::Member& sender, std::string_view text) = 0;
+  virtual void on_local_line(std::size_t shard, const core::SaidLine& line) = 0;
   virtual void on_room_change(std::size_t shard, const core::RoomChange& change) = 0;
   // A batch of datagrams is handled: what the lines of the batch hand over can go, together.
   virtual void on_batch_end(std::size_t shard) = 0;
@@ -36,10 +35,6 @@ struct ShardSnapshot {
   std::vector<std::string> rooms;
   std::uint64_t receive_errors = 0;
   std::uint64_t send_errors = 0;
-  std::uint64_t backplane_received = 0;
-  std::uint64_t backplane_own = 0;  // our own lines handed back (no-echo should make this 0)
-  std::uint64_t backplane_malformed = 0;
-  std::uint64_t backplane_gaps = 0;  // jumps in another node's numbering: lines lost on the way
 };
 
 class RelayServer {
@@ -49,16 +44,18 @@ class RelayServer {
 
   // Spawns the loops; io.run() returns once stop() has run.
   void start();
+  // Stops reading datagrams (the first step of a node's shutdown): after this the shard says
+  // no new line, and what it said is handed over already.
+  void stop_receiving();
   // Sends `end` to every member, then ends every loop. Returns how many members were told.
   std::size_t stop();
 
   // Makes this shard `index` of a node of `shards` (the relay must report room changes for a
   // backplane).
   void link(ShardLinks& links, std::size_t index, std::size_t shards);
-  // A line from another shard of this node, or from another node through the engine; both on
-  // this shard's io thread. `node_id` is this node's: the engine must not hand our lines back.
-  void on_shard_line(std::string_view room, std::string_view envelope);
-  void on_backplane_line(std::string_view room, std::string_view envelope, std::string_view node_id);
+  // A line the node numbered (another shard's, or another node's through the engine), on this
+  // shard's io thread.
+  void on_node_line(const core::NodeLine& line);
 
   udp::endpoint local_endpoint() const;
   const core::Relay& relay() const noexcept { return relay_; }
@@ -92,13 +89,7 @@ class RelayServer {
   std::size_t shards_ = 1;
   std::uint64_t receive_errors_ = 0;
   std::uint64_t send_errors_ = 0;
-  // The last number heard from each other node per room ("room\nnode"): a jump is lines lost
-  // on the way, which the room's +r1 members are told of.
-  std::unordered_map<std::string, std::uint64_t> heard_;
-  std::uint64_t backplane_received_ = 0;
-  std::uint64_t backplane_own_ = 0;
-  std::uint64_t backplane_malformed_ = 0;
-  std::uint64_t backplane_gaps_ = 0;
+  bool receiving_ = true;
   bool stopped_ = false;
   bool failed_ = false;
 };

@@ -483,6 +483,13 @@ TEST_CASE(
     const auto at_a = on_a[static_cast<std::size_t>(i)]->drain(50ms);
     for (int j = 0; j < 12; ++j) CHECK(acks_with(at_a, "from a" + std::to_string(j)) == 1);
   }
+  // From the other way: each envelope is taken in once by the node, not once per shard.
+  for (int i = 0; i < 10; ++i) b1.send("from b " + std::to_string(i));
+  std::this_thread::sleep_for(500ms);
+  for (auto& peer : on_a) {
+    const auto at_a = peer->drain(50ms);
+    for (int i = 0; i < 10; ++i) CHECK(acks_with(at_a, "from b " + std::to_string(i)) == 1);
+  }
   node_a.process().signal(SIGTERM);
   REQUIRE(node_a.process().wait(5s) == 0);
   const std::string log = node_a.process().err();
@@ -490,4 +497,6 @@ TEST_CASE(
   const long lines = logged_number(log, "lines");
   CHECK(published == lines);  // once per line, not once per shard
   CHECK(logged_number(log, "backplane_own") == 0);
+  CHECK(logged_number(log, "backplane_received") == 10);
+  CHECK(logged_number(log, "remote_lines") == 10);
 }

@@ -132,3 +132,53 @@ TEST_CASE("serve --metrics refuses a bad address and says which", "[e2e][serve][
 #endif
   }
 }
+
+TEST_CASE("serve --threads 2 --history-memory 100K: the history gauge stays within the bound",
+          "[e2e][serve][metrics][history]") {
+#ifndef UDPCHAT_HAS_METRICS
+  WARN("skipped: this udpchat was built without metrics");
+  return;
+#endif
+  if (std::system("command -v curl >/dev/null 2>&1") != 0) {
+    WARN("skipped: curl is not installed");
+    return;
+  }
+  Server server({"--metrics", "127.0.0.1:0", "--threads", "2", "--history-memory", "100K",
+                 "--rate-limit", "off", "--cookie-rate-limit", "off", "--max-queue-delay", "off",
+                 "--hb-timeout", "2m"});
+  const std::string start = server.process().err();
+  const auto at = start.find("metrics address=");
+  REQUIRE(at != std::string::npos);
+  const std::string address = start.substr(at + 16, start.find(' ', at + 16) - at - 16);
+  // 20 rooms of one member each, spread over both shards, each writing 20 lines of 900 bytes:
+  // 360 kB offered to a bound of 100 kB.
+  std::vector<std::unique_ptr<UdpPeer>> members;
+  for (int i = 0; i < 20; ++i) {
+    members.push_back(std::make_unique<UdpPeer>(loopback(server.port())));
+    members.back()->join("m", "room" + std::to_string(i));
+  }
+  REQUIRE(server.process().err().find("shard=1") != std::string::npos);
+  REQUIRE(server.process().err().find("shard=0") != std::string::npos);
+  const std::string text(900, 'h');
+  double most = 0;
+  for (int round = 0; round < 4; ++round) {
+    for (int line = 0; line < 5; ++line) {
+      for (auto& member : members) member->send(text);
+    }
+    std::this_thread::sleep_for(1200ms);  // the node gathers its figures every second
+    int status = 0;
+    const std::string scraped = run_shell("curl -sf http://" + address + "/metrics", status);
+    REQUIRE(status == 0);
+    const double bytes = sample(scraped, "udpchat_history_bytes");
+    INFO("round " << round << ": " << bytes << " bytes");
+    CHECK(bytes <= 100000);
+    most = std::max(most, bytes);
+  }
+  CHECK(most > 50000);  // filled, not empty
+  server.process().signal(SIGTERM);
+  REQUIRE(server.process().wait(5s) == 0);
+  const long logged = logged_number(server.process().err(), "history_bytes");
+  CHECK(logged <= 100000);
+  CHECK(logged > 50000);
+  CHECK(logged_number(server.process().err(), "lines") == 400);
+}

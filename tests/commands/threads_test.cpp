@@ -11,6 +11,8 @@
 #include <thread>
 #include <vector>
 
+#include <fmt/format.h>
+
 #include "protocol/message.hpp"
 #include "support/catch.hpp"
 #include "support/process.hpp"
@@ -39,6 +41,49 @@ std::vector<std::string> lines_of(const std::vector<std::string>& datagrams) {
 // of its own.
 const std::vector<std::string> kOpen = {"--rate-limit",      "off", "--cookie-rate-limit", "off",
                                         "--max-queue-delay", "off"};
+
+std::vector<std::string> open_args(std::initializer_list<std::string> more) {
+  std::vector<std::string> args = kOpen;
+  args.insert(args.end(), more);
+  return args;
+}
+
+// Joins `room` as a +r2 client whose lines are numbered from 1: returns the welcome's head.
+std::uint64_t join_numbered(UdpPeer& peer, const std::string& nick, const std::string& room) {
+  namespace proto = udpchat::protocol;
+  peer.send(proto::encode_extended_cookie_request(2));
+  const auto cookie = peer.receive(5s);
+  REQUIRE(cookie);
+  const auto decoded = proto::decode_server(*cookie);
+  REQUIRE(std::holds_alternative<proto::Cookie>(decoded));
+  peer.send(proto::encode_join(std::get<proto::Cookie>(decoded).token, nick, room, 1, 2));
+  const auto welcome = peer.receive(5s);
+  REQUIRE(welcome);
+  const auto joined = proto::decode_server(*welcome);
+  REQUIRE(std::holds_alternative<proto::Welcome>(joined));
+  return std::get<proto::Welcome>(joined).head;
+}
+
+// The texts of the numbered lines among `datagrams`, by their number in the room.
+std::map<std::uint64_t, std::string> numbered_texts(const std::vector<std::string>& datagrams) {
+  std::map<std::uint64_t, std::string> texts;
+  for (const auto& d : datagrams) {
+    const auto message = udpchat::protocol::decode_server(d);
+    if (const auto* ack = std::get_if<udpchat::protocol::Ack>(&message); ack && ack->room_seq) {
+      texts[ack->room_seq] = std::string(ack->text);
+    }
+  }
+  return texts;
+}
+
+// The distinct shards that members joined, as serve logs them.
+std::set<std::string> shards_joined(const std::string& log) {
+  std::set<std::string> shards;
+  for (auto at = log.find(" shard="); at != std::string::npos; at = log.find(" shard=", at + 1)) {
+    shards.insert(log.substr(at + 7, 1));
+  }
+  return shards;
+}
 
 }  // namespace
 
@@ -148,4 +193,96 @@ TEST_CASE("serve --threads 3: moves, nicks, seats and expiry are the node's, not
   server.process().signal(SIGTERM);
   CHECK(server.process().wait(5s) == 0);
   CHECK(server.process().err().find("members=0") != std::string::npos);
+}
+
+TEST_CASE("serve --threads 2 and 3: late joiners on every shard get the same 20 history lines",
+          "[e2e][threads][history]") {
+  for (const int threads : {2, 3}) {
+    Server server(open_args({"--threads", std::to_string(threads), "--hb-timeout", "2m"}));
+    UdpPeer alice(loopback(server.port()));
+    CHECK(join_numbered(alice, "alice", "ops") == 0);
+    std::map<std::uint64_t, std::string> expected;
+    for (int i = 1; i <= 20; ++i) {
+      alice.send(udpchat::protocol::encode_numbered(static_cast<std::uint64_t>(i),
+                                                    "line " + std::to_string(i)));
+      expected[static_cast<std::uint64_t>(i)] = "line " + std::to_string(i);
+    }
+    // Her echoes say the room took each one.
+    std::vector<std::string> echoes;
+    while (numbered_texts(echoes).size() < 20) {
+      auto datagram = alice.receive(5s);
+      if (!datagram) break;
+      echoes.push_back(std::move(*datagram));
+    }
+    REQUIRE(numbered_texts(echoes) == expected);
+    // Eight late joiners per shard, on average: the kernel spreads them by address.
+    std::vector<std::unique_ptr<UdpPeer>> late;
+    for (int i = 0; i < 8 * threads; ++i) {
+      late.push_back(std::make_unique<UdpPeer>(loopback(server.port())));
+      CHECK(join_numbered(*late.back(), "late" + std::to_string(i), "ops") == 20);
+    }
+    CHECK(shards_joined(server.process().err()).size() == static_cast<std::size_t>(threads));
+    for (auto& peer : late) {
+      peer->send(udpchat::protocol::encode_nack(1, 20));
+      std::vector<std::string> history;
+      while (numbered_texts(history).size() < 20) {
+        auto datagram = peer->receive(5s);
+        if (!datagram) break;
+        history.push_back(std::move(*datagram));
+      }
+      CHECK(numbered_texts(history) == expected);
+    }
+    server.process().signal(SIGTERM);
+    CHECK(server.process().wait(5s) == 0);
+  }
+}
+
+TEST_CASE("serve --threads 2: five shutdowns under load lose no line a shard took",
+          "[e2e][threads][shutdown]") {
+  for (int run = 0; run < 5; ++run) {
+    Server server(open_args({"--threads", "2", "--hb-timeout", "2m"}));
+    constexpr int kMembers = 12;
+    std::vector<std::unique_ptr<UdpPeer>> members;
+    for (int i = 0; i < kMembers; ++i) {
+      members.push_back(std::make_unique<UdpPeer>(loopback(server.port())));
+      members.back()->join("m" + std::to_string(i));
+    }
+    REQUIRE(shards_joined(server.process().err()).size() == 2);
+    // Lines from every member, and the signal while they are still coming in. The members'
+    // sockets hold what comes (4 MiB each) until they are read, after `end`.
+    std::thread sender([&] {
+      for (int round = 0; round < 40; ++round) {
+        for (int i = 0; i < kMembers; ++i) {
+          members[static_cast<std::size_t>(i)]->send(fmt::format("r{} from m{}", round, i));
+        }
+      }
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(5 + 10 * run));
+    server.process().signal(SIGTERM);
+    sender.join();
+    std::vector<std::vector<std::string>> seen(kMembers);
+    std::vector<bool> ended(kMembers, false);
+    for (std::size_t i = 0; i < members.size(); ++i) {
+      while (auto datagram = members[i]->receive(10s)) {
+        if (*datagram == "end") {
+          ended[i] = true;
+          break;
+        }
+        seen[i].push_back(std::move(*datagram));
+      }
+    }
+    CHECK(server.process().wait(10s) == 0);
+    // A line any member saw was taken by a shard: every member saw it before `end`.
+    std::set<std::string> taken;
+    for (const auto& lines : seen) {
+      for (const auto& line : lines_of(lines)) taken.insert(line);
+    }
+    INFO("run " << run << ": " << taken.size() << " lines taken");
+    for (int i = 0; i < kMembers; ++i) {
+      const auto index = static_cast<std::size_t>(i);
+      CHECK(ended[index]);
+      const auto mine = lines_of(seen[index]);
+      CHECK(std::set<std::string>(mine.begin(), mine.end()) == taken);
+    }
+  }
 }

@@ -69,6 +69,19 @@ std::vector<std::uint16_t> recipient_ports(const Relay& relay, const Outcome& ou
   return ports;
 }
 
+// A line as another shard or node hands it over, from 192.168.7.7:7777.
+udpchat::core::NodeLine node_line(std::string room, std::uint64_t seq, std::string nick,
+                                  std::string text) {
+  udpchat::core::NodeLine line;
+  line.room = std::move(room);
+  line.seq = seq;
+  line.ip = "192.168.7.7";
+  line.port = 7777;
+  line.nick = std::move(nick);
+  line.text = std::move(text);
+  return line;
+}
+
 std::uint64_t drops(const Relay& relay, DropReason reason) {
   return relay.stats().drops[static_cast<std::size_t>(reason)];
 }
@@ -572,28 +585,30 @@ TEST_CASE("room changes are not recorded unless asked for", "[core][relay][rooms
   CHECK(relay.take_room_changes().empty());
 }
 
-TEST_CASE("a remote line is delivered to the local room with the sender's ack bytes",
+TEST_CASE("a line the node numbered elsewhere reaches this shard's room with the sender's bytes",
           "[core][relay][rooms]") {
   Relay relay(config(), t0);
   join(relay, peer(1), "local", t0);
   join(relay, peer(2), "other", t0, "ops");
-  const Outcome out = relay.on_remote_line("lobby", "192.168.7.7", 7777, "far", "from B", t0);
+  const Outcome out = relay.on_node_line(node_line("lobby", 7, "far", "from B"), t0);
   CHECK(out.audience == Audience::room);
   CHECK(out.payload == "ack: 192.168.7.7 7777 far\nfrom B\n");
   CHECK(recipient_ports(relay, out) == std::vector<std::uint16_t>{1});
-  CHECK(out.sender == nullptr);  // never published again
-  CHECK(relay.stats().remote_lines == 1);
-  CHECK(relay.on_remote_line("empty", "1.2.3.4", 1, "", "x", t0).audience == Audience::nobody);
-  CHECK(relay.stats().remote_unrouted == 1);
+  CHECK(!out.said);  // never handed on again
+  // Numbered where it was said: this shard's window is the node's, and was not added to.
+  CHECK(relay.history_bytes() == 0);
+  CHECK(relay.on_node_line(node_line("empty", 0, "", "x"), t0).audience == Audience::nobody);
 }
 
-TEST_CASE("a local line names its sender and text for the backplane", "[core][relay][rooms]") {
+TEST_CASE("a local line names its sender, text and number for the node", "[core][relay][rooms]") {
   Relay relay(config(), t0);
   join(relay, peer(1), "a", t0, "ops");
   const Outcome out = relay.on_datagram(peer(1), "  publish me \n", t0);
-  REQUIRE(out.sender != nullptr);
-  CHECK(out.sender->room_name() == "ops");
-  CHECK(out.text == "publish me");
+  REQUIRE(out.said);
+  REQUIRE(out.said->sender != nullptr);
+  CHECK(out.said->sender->room_name() == "ops");
+  CHECK(out.said->text == "publish me");
+  CHECK(out.said->room_seq == 1);
 }
 
 TEST_CASE("room membership stays consistent through random joins, moves and leaves",
@@ -775,19 +790,77 @@ TEST_CASE("windows are bounded per room and in total: 1000 full rooms stay withi
 
 TEST_CASE("lines lost between nodes become a gap line that +r1 members are told in order",
           "[core][relay][repair]") {
-  Relay relay(config(), t0);
+  RelayConfig node = config();
+  node.share = std::make_shared<udpchat::core::NodeShare>(node, t0);
+  Relay relay(node, t0);
   join_repair(relay, peer(1), "modern", t0);
   join(relay, peer(2), "classic", t0);
-  relay.on_remote_line("lobby", "10.9.9.9", 5, "far", "first", t0);
-  const Outcome gap = relay.on_remote_gap("lobby", 12, t0);
+  relay.on_datagram(peer(1), "#1 first", t0);
+  // The node numbers the gap in the room (as it does for the engine's lines), then hands it on.
+  std::string scratch;
+  const auto seq = node.share->history().append_gap("lobby", 12, scratch);
+  REQUIRE(seq == 2);
+  udpchat::core::NodeLine lost = node_line("lobby", *seq, "", "");
+  lost.missed = 12;
+  const Outcome gap = relay.on_node_line(lost, t0);
   CHECK(gap.audience == Audience::room);
   CHECK(gap.recipients.empty());  // a plain member cannot be told
   CHECK(gap.numbered_payload == "gap 2 12");
-  CHECK(relay.stats().remote_missed == 12);
   // It sits in the window like any line: a member that lost it gets it again.
   const Outcome repaired = relay.on_datagram(peer(1), "nack 2 2", t0);
   REQUIRE(repaired.replies.size() == 1);
   CHECK(repaired.replies[0] == "gap 2 12");
+}
+
+TEST_CASE("shards number a room as one: a late joiner on either shard gets the same history",
+          "[core][relay][shards][history]") {
+  RelayConfig shared = config();
+  shared.share = std::make_shared<udpchat::core::NodeShare>(shared, t0);
+  Relay a(shared, t0);
+  Relay b(shared, t0);
+  const Outcome first = join_repair(a, peer(1), "alice", t0, 1, "ops", 2);
+  const auto stream = std::get<proto::Welcome>(proto::decode_server(first.payload)).stream;
+  join_repair(b, peer(2), "bob", t0, 1, "ops", 2);
+  // Alice on shard a, bob on shard b, in turn: one numbering.
+  CHECK(a.on_datagram(peer(1), "#1 one", t0).said->room_seq == 1);
+  CHECK(b.on_datagram(peer(2), "#1 two", t0).said->room_seq == 2);
+  CHECK(a.on_datagram(peer(1), "#2 three", t0).said->room_seq == 3);
+  for (Relay* shard : {&a, &b}) {
+    const std::uint16_t port = shard == &a ? 3 : 4;
+    const Outcome late = join_repair(*shard, peer(port), "late", t0, 1, "ops", 2);
+    const auto welcome = std::get<proto::Welcome>(proto::decode_server(late.payload));
+    CHECK(welcome.head == 3);
+    CHECK(welcome.stream == stream);
+    const Outcome history = shard->on_datagram(peer(port), "nack 1 3", t0);
+    REQUIRE(history.replies.size() == 3);
+    CHECK(history.replies[1].find("two") != std::string_view::npos);
+    shard->on_datagram(peer(port), "quit", t0);
+  }
+  // The room lives while either shard has members: alice leaving a keeps it for bob on b.
+  a.on_datagram(peer(1), "quit", t0 + 1s);
+  CHECK(a.kept_rooms() == 0);
+  CHECK(b.on_datagram(peer(2), "#2 four", t0 + 1s).said->room_seq == 4);
+  b.on_datagram(peer(2), "quit", t0 + 2s);
+  CHECK(a.kept_rooms() == 1);  // the node's, seen from any shard
+}
+
+TEST_CASE("the total bound holds for the node, whichever shards the lines come through",
+          "[core][relay][shards][history]") {
+  RelayConfig bounded = config();
+  bounded.history_total_bytes = 64 * 1024;
+  bounded.share = std::make_shared<udpchat::core::NodeShare>(bounded, t0);
+  Relay a(bounded, t0);
+  Relay b(bounded, t0);
+  const std::string text(900, 'w');
+  for (std::uint16_t room = 0; room < 20; ++room) {
+    Relay& shard = room % 2 == 0 ? a : b;
+    join_repair(shard, peer(room + 1), "m", t0, 1, "r" + std::to_string(room));
+    for (int i = 1; i <= 20; ++i) {
+      shard.on_datagram(peer(room + 1), "#" + std::to_string(i) + " " + text, t0);
+      CHECK(a.history_bytes() <= bounded.history_total_bytes);
+    }
+  }
+  CHECK(b.history_bytes() > bounded.history_total_bytes - 2 * (text.size() + 200));
 }
 
 TEST_CASE("shards sharing a node are one relay: cookies, seats, nicks and budgets are node-wide",

@@ -1,0 +1,152 @@
+#include "core/history.hpp"
+
+#include <sodium.h>
+
+namespace udpchat::core {
+
+namespace proto = udpchat::protocol;
+
+class History::Room {
+ public:
+  Room(std::string room_name, std::uint32_t stream) : name(std::move(room_name)), window(stream) {}
+
+  std::string name;
+  RoomWindow window;
+  std::size_t shards = 0;  // shards with members here
+  bool kept = false;
+  TimePoint kept_since{};
+  std::list<Room*>::iterator kept_at{};
+};
+
+History::History(HistoryLimits limits) : limits_(limits) {}
+
+History::~History() = default;
+
+const RoomWindow& History::window(const Room* room) noexcept {
+  return room->window;
+}
+
+History::Room* History::open(std::string_view name, TimePoint now) {
+  (void)now;
+  std::lock_guard lock(mutex_);
+  auto it = rooms_.find(std::string(name));
+  if (it == rooms_.end()) {
+    it = rooms_
+             .emplace(std::string(name),
+                      std::make_unique<Room>(std::string(name), randombytes_random()))
+             .first;
+  }
+  Room& room = *it->second;
+  if (room.kept) {
+    // Back within the TTL: the same numbering and window, so members fetch what was said.
+    kept_.erase(room.kept_at);
+    room.kept = false;
+  }
+  ++room.shards;
+  return &room;
+}
+
+void History::close(Room* room, TimePoint now) {
+  std::lock_guard lock(mutex_);
+  if (--room->shards > 0) return;
+  if (!room->window.empty() && limits_.ttl > Duration::zero()) {
+    room->kept = true;
+    room->kept_since = now;
+    room->kept_at = kept_.insert(kept_.end(), room);
+    return;
+  }
+  erase(*room);
+}
+
+std::uint32_t History::stream(const Room* room) const noexcept {
+  return room->window.stream();
+}
+
+std::uint64_t History::head(const Room* room) const {
+  std::lock_guard lock(mutex_);
+  return room->window.head();
+}
+
+History::Room* History::find_open(std::string_view name) noexcept {
+  const auto it = rooms_.find(std::string(name));
+  if (it == rooms_.end() || it->second->kept) return nullptr;
+  return it->second.get();
+}
+
+// Over the total, rooms kept without members give up their windows first (longest kept
+// first); then the room that adds a line gives up its oldest.
+std::uint64_t History::keep(Room& room, std::string_view numbered, std::int64_t said_ms) {
+  const std::uint64_t seq = room.window.head();
+  bytes_ += room.window.push(seq, numbered, said_ms);
+  while (bytes_ > limits_.total_bytes && evict_kept_room()) {
+  }
+  RoomWindow& window = room.window;
+  while (!window.empty() && (window.size() > limits_.lines || window.bytes() > limits_.room_bytes ||
+                             bytes_ > limits_.total_bytes)) {
+    bytes_ -= window.pop_oldest();
+  }
+  return seq;
+}
+
+std::uint64_t History::append(Room* room, const proto::Ack& line, std::int64_t said_ms,
+                              std::string& numbered) {
+  std::lock_guard lock(mutex_);
+  const std::uint64_t seq = room->window.take_number();
+  proto::encode_numbered_ack(numbered, seq, line.sender_seq, line.ip, line.port, line.nick,
+                             line.text);
+  return keep(*room, numbered, said_ms);
+}
+
+std::optional<std::uint64_t> History::append(std::string_view name, const proto::Ack& line,
+                                             std::int64_t said_ms, std::string& numbered) {
+  std::lock_guard lock(mutex_);
+  Room* room = find_open(name);
+  if (room == nullptr) return std::nullopt;
+  if (!numbering()) return 0;
+  const std::uint64_t seq = room->window.take_number();
+  proto::encode_numbered_ack(numbered, seq, line.sender_seq, line.ip, line.port, line.nick,
+                             line.text);
+  return keep(*room, numbered, said_ms);
+}
+
+std::optional<std::uint64_t> History::append_gap(std::string_view name, std::uint64_t count,
+                                                 std::string& numbered) {
+  std::lock_guard lock(mutex_);
+  Room* room = find_open(name);
+  if (room == nullptr) return std::nullopt;
+  if (!numbering()) return 0;
+  const std::uint64_t seq = room->window.take_number();
+  proto::encode_gap(numbered, seq, count);
+  return keep(*room, numbered, 0);
+}
+
+bool History::evict_kept_room() {
+  if (kept_.empty()) return false;
+  Room& room = *kept_.front();
+  kept_.pop_front();
+  erase(room);
+  return true;
+}
+
+void History::erase(Room& room) {
+  bytes_ -= room.window.bytes();
+  rooms_.erase(rooms_.find(room.name));
+}
+
+void History::expire(TimePoint now) {
+  std::lock_guard lock(mutex_);
+  // Rooms left longest ago come first: the sweep costs what goes.
+  while (!kept_.empty() && now - kept_.front()->kept_since > limits_.ttl) evict_kept_room();
+}
+
+std::size_t History::bytes() const {
+  std::lock_guard lock(mutex_);
+  return bytes_;
+}
+
+std::size_t History::kept_rooms() const {
+  std::lock_guard lock(mutex_);
+  return kept_.size();
+}
+
+}  // namespace udpchat::core

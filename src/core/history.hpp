@@ -1,0 +1,93 @@
+// The node's rooms as their members see them, whichever shard their datagrams reach: each
+// room's numbering and window (RoomWindow), rooms kept without members for the TTL, and the
+// bound on all windows together. One per node (NodeShare holds it; a lone relay owns its own).
+// Thread-safe: one mutex, held by a line for its number and its copy into the window.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "core/room_window.hpp"
+#include "core/time.hpp"
+#include "protocol/message.hpp"
+
+namespace udpchat::core {
+
+struct HistoryLimits {
+  // Lines each room keeps, at most; zero: rooms are not numbered and keep nothing.
+  std::size_t lines = 1024;
+  std::size_t room_bytes = 256'000;      // bytes each room's window may hold
+  std::size_t total_bytes = 64'000'000;  // bytes all rooms' windows hold together
+  // How long a room whose last member left keeps its numbering and window; zero: it goes.
+  Duration ttl = std::chrono::hours(1);
+};
+
+class History {
+ public:
+  // A room of the node, valid from a shard's open() to its matching close().
+  class Room;
+
+  explicit History(HistoryLimits limits);
+  ~History();
+  History(const History&) = delete;
+  History& operator=(const History&) = delete;
+
+  bool numbering() const noexcept { return limits_.lines > 0; }
+
+  // A shard's room gained its first member, or lost its last. A room lives while any shard
+  // has members in it; then it is kept for the TTL if it holds lines (the same numbering when
+  // someone joins again), within the total bound.
+  Room* open(std::string_view name, TimePoint now);
+  void close(Room* room, TimePoint now);
+
+  // Set when the room opens, never changed: read without the lock.
+  std::uint32_t stream(const Room* room) const noexcept;
+  // The room's latest number.
+  std::uint64_t head(const Room* room) const;
+
+  // Numbers a chat line of `room`, writes its numbered form to `numbered` and keeps it.
+  std::uint64_t append(Room* room, const protocol::Ack& line, std::int64_t said_ms,
+                       std::string& numbered);
+  // A line or a gap (lines lost on the way) from another node, for a room named by the
+  // engine: nullopt when no member of the node is in it; 0 when rooms are not numbered.
+  std::optional<std::uint64_t> append(std::string_view room, const protocol::Ack& line,
+                                      std::int64_t said_ms, std::string& numbered);
+  std::optional<std::uint64_t> append_gap(std::string_view room, std::uint64_t count,
+                                          std::string& numbered);
+
+  // `fn(const RoomWindow&)` with the window held still: what repair copies out.
+  template <class Fn>
+  decltype(auto) read(const Room* room, Fn&& fn) const {
+    std::lock_guard lock(mutex_);
+    return fn(window(room));
+  }
+
+  // Gives up rooms kept without members for longer than the TTL.
+  void expire(TimePoint now);
+
+  // Bytes all windows hold (kHistoryEntryOverhead per line included).
+  std::size_t bytes() const;
+  std::size_t kept_rooms() const;
+
+ private:
+  static const RoomWindow& window(const Room* room) noexcept;
+  Room* find_open(std::string_view name) noexcept;
+  std::uint64_t keep(Room& room, std::string_view numbered, std::int64_t said_ms);
+  bool evict_kept_room();
+  void erase(Room& room);
+
+  HistoryLimits limits_;
+  mutable std::mutex mutex_;
+  std::unordered_map<std::string, std::unique_ptr<Room>> rooms_;
+  std::list<Room*> kept_;  // rooms without members, kept longest first
+  std::size_t bytes_ = 0;
+};
+
+}  // namespace udpchat::core
