@@ -216,10 +216,10 @@ std::string explain_extras(const CLI::App& app, const CLI::ExtrasError& error, c
       lines.push_back(fmt::format("unexpected argument '{}'", word));
       continue;
     }
-    const std::string near = sub != nullptr ? nearest_option(*sub, word) : nearest_option(app, word);
+    const std::string nearest = sub != nullptr ? nearest_option(*sub, word) : nearest_option(app, word);
     lines.push_back(fmt::format("unknown option '{}'{}{}", word,
                                 sub != nullptr ? fmt::format(" for 'udpchat {}'", command) : "",
-                                near.empty() ? "" : fmt::format(" (did you mean {}?)", near)));
+                                nearest.empty() ? "" : fmt::format(" (did you mean {}?)", nearest)));
   }
   return fmt::format("{}", fmt::join(lines, "; "));
 }
