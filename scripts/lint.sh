@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# scripts/lint.sh actionlint|action|containerfile|shellcheck: the offline linters, run by ctest. Exit 77 (skipped)
+# scripts/lint.sh actionlint|action|containerfile|shellcheck|source: the offline linters, run by ctest. Exit 77 (skipped)
 # with a message when the tool is not installed, or exit 1 instead when UDPCHAT_REQUIRE_LINTERS
 # is set (CI, where a skipped linter would let a broken workflow or script through).
 set -euo pipefail
@@ -61,8 +61,28 @@ case "${1:-}" in
     shellcheck -x "${files[@]}"
     echo "shellcheck: ${#files[@]} scripts clean"
     ;;
+  source)
+    # Every file under src/ clang-format clean and within 400 lines: a file that grows past
+    # that is two things, and is split.
+    command -v clang-format >/dev/null || skip "clang-format is not installed"
+    shopt -s globstar nullglob
+    bad=0
+    for file in src/**/*.cpp src/**/*.hpp; do
+      if ! clang-format --dry-run --Werror "$file" >/dev/null 2>&1; then
+        echo "not clang-formatted: $file (clang-format -i $file)"
+        bad=1
+      fi
+      lines=$(wc -l <"$file")
+      if [ "$lines" -gt 400 ]; then
+        echo "over 400 lines: $file ($lines)"
+        bad=1
+      fi
+    done
+    [ "$bad" = 0 ] || exit 1
+    echo "source: every file under src/ formatted and within 400 lines"
+    ;;
   *)
-    echo "usage: scripts/lint.sh actionlint|action|containerfile|shellcheck" >&2
+    echo "usage: scripts/lint.sh actionlint|action|containerfile|shellcheck|source" >&2
     exit 2
     ;;
 esac

@@ -8,6 +8,7 @@
 
 #include "commands/chat_view.hpp"
 #include "commands/command.hpp"
+#include "core/chat_input.hpp"
 #include "core/client_session.hpp"
 #include "core/relay.hpp"
 #include "net/chat_client.hpp"
@@ -129,9 +130,9 @@ int run_chat(ChatOptions options) {
   // Written by a thread of its own: a reader that stops reading stalls the output, not the chat.
   net::OutputQueue output(io.get_executor());
   const std::unique_ptr<net::ChatView> view =
-      options.json ? make_json_view(output, options.session.nick)
-                   : make_text_view(terminal.get(), output, options.session.nick, options.quiet,
-                                    !typed);
+      options.json
+          ? make_json_view(output, options.session.nick)
+          : make_text_view(terminal.get(), output, options.session.nick, options.quiet, !typed);
   std::unique_ptr<net::LineSource> input;
   if (!options.messages.empty()) {
     input = std::make_unique<net::LineSource>(io.get_executor(), std::move(options.messages));
@@ -139,8 +140,7 @@ int run_chat(ChatOptions options) {
     input = std::make_unique<net::LineSource>(io.get_executor(), std::cin, terminal.get());
   }
 
-  net::ChatClient client(io, std::move(settings), *view, input.get(),
-                         terminal ? nullptr : &output);
+  net::ChatClient client(io, std::move(settings), *view, input.get(), terminal ? nullptr : &output);
   const net::ChatEnd end = client.run();
   terminal.reset();  // restore the terminal before the last words
   // What is shown comes before the last words; a reader stopped for good gets 2 s.
@@ -148,9 +148,10 @@ int run_chat(ChatOptions options) {
   if (!client.error().empty()) {
     // `chat deploy` meant as a message reads as a host name.
     const bool bare_word = target_text.find_first_of(":.") == std::string::npos;
-    print_error(end == net::ChatEnd::unresolved && bare_word
-                    ? fmt::format("{} (to post a message, use -m '{}')", client.error(), target_text)
-                    : client.error());
+    print_error(
+        end == net::ChatEnd::unresolved && bare_word
+            ? fmt::format("{} (to post a message, use -m '{}')", client.error(), target_text)
+            : client.error());
   }
   return exit_code(end);
 }
@@ -164,10 +165,11 @@ void add_chat(CLI::App& app, Runner& run) {
   cmd->footer(
       "Piped input is text: every line is posted as written, `quit` and lines starting with /\n"
       "included (longer than 1024 bytes: as several, wrapped at a space). -m TEXT posts without\n"
-      "a pipe. At a terminal (and in piped input with --commands): /join ROOM moves to another\n"
-      "room (lines typed after it wait for the move), /history [N], /quit leaves (at a\n"
-      "terminal, so does quit), /help lists commands, // sends a line starting with /. A\n"
-      "command that fails in a script stops it there: nothing after it is sent.\n"
+      "a pipe. At a terminal (and in piped input with --commands), the commands:\n  " +
+      core::slash_help() +
+      ";\n  at a terminal quit leaves too; lines typed after /join wait for the move; // sends a\n"
+      "  line starting with /. A command that fails in a script stops it there: nothing after\n"
+      "  it is sent.\n"
       "No line is lost quietly: lines wait while the client joins, rejoins a restarted server\n"
       "or waits for a seat (1000 at most: a script's input waits beyond, a person is told), and\n"
       "are sent again until the server acknowledges them, however long it is away. After `end`\n"

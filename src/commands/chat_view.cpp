@@ -122,12 +122,14 @@ std::string describe(const event::LinesUnsent& unsent, const std::string& room) 
       return fmt::format("{} line(s) typed after that /join not sent; still in room {}: {}",
                          unsent.count, room, named(unsent.texts));
     case core::Unsent::stale_room:
-      return fmt::format("{} unacknowledged line(s) not sent again: meant for a room since left: {}",
-                         unsent.count, named(unsent.texts));
+      return fmt::format(
+          "{} unacknowledged line(s) not sent again: meant for a room since left: {}", unsent.count,
+          named(unsent.texts));
     case core::Unsent::needs_numbering:
-      return fmt::format("{} line(s) not sent: they read as protocol commands, and this server "
-                         "does not number lines (the only way to send such text): {}",
-                         unsent.count, named(unsent.texts));
+      return fmt::format(
+          "{} line(s) not sent: they read as protocol commands, and this server "
+          "does not number lines (the only way to send such text): {}",
+          unsent.count, named(unsent.texts));
   }
   return {};
 }
@@ -139,87 +141,90 @@ class TextView final : public net::ChatView {
  public:
   TextView(net::Terminal* terminal, net::OutputQueue& output, std::string nick, bool quiet,
            bool script)
-      : terminal_(terminal), output_(output), nick_(std::move(nick)), quiet_(quiet), script_(script) {}
+      : terminal_(terminal),
+        output_(output),
+        nick_(std::move(nick)),
+        quiet_(quiet),
+        script_(script) {}
 
   void show(const core::SessionEvent& e) override {
-    std::visit(Overloaded{
-                   [&](const event::Joining& joining) {
-                     // The first attempt is announced by notice(joining) with the server's address.
-                     if (joining.why == core::JoinTrouble::server_full ||
-                         joining.why == core::JoinTrouble::server_closed) {
-                       say(describe(joining, script_));  // a problem: said even with --quiet
-                     } else if (joining.why != core::JoinTrouble::none) {
-                       status("-- " + describe(joining, script_));
-                     }
-                   },
-                   [&](const event::Joined& joined) {
-                     room_ = joined.room;
-                     if (!nick_.empty() && joined.nick != nick_ && joined.nick != held_) {
-                       say(fmt::format("nick {} is taken in room {}: you are {}", nick_,
-                                       joined.room, joined.nick));
-                     }
-                     held_ = joined.nick;
-                     if (joined.again) {
-                       status(fmt::format("-- rejoined {}, room {}", server_, joined.room));
-                       return;
-                     }
-                     if (joined.legacy) {
-                       status(
-                           fmt::format("-- no cookie from {} within 1.4 s: it speaks the original "
-                                       "protocol (or does not answer at all), continuing in "
-                                       "legacy mode",
-                                       server_));
-                     }
-                     status(fmt::format("joined {} ({}) as {}{}{}", server_,
-                                        joined.legacy ? "legacy" : "udpchat",
-                                        joined.address.empty() ? "unknown address" : joined.address,
-                                        joined.nick.empty() ? "" : ", nick " + joined.nick,
-                                        joined.legacy ? "" : ", room " + joined.room));
-                     if (terminal_ != nullptr)
-                       status("type a line and press enter; /help lists commands");
-                   },
-                   [&](const event::Message& m) {
-                     // A line sent again from the relay's window (history, repair) shows when
-                     // it was said, not when it came.
-                     const std::time_t said =
-                         m.said_ms > 0 ? static_cast<std::time_t>(m.said_ms / 1000) : std::time(nullptr);
-                     const std::string from =
-                         m.nick.empty() ? net::format_address(m.ip, m.port) : m.nick;
-                     print(fmt::format("{}{:%H:%M:%S} {}{}: {}", m.history ? "(history) " : "",
-                                       fmt::localtime(said), from, m.own ? " (me)" : "",
-                                       protocol::printable(m.text)),
-                           stdout);
-                   },
-                   [&](const event::LinesMissed& missed) {
-                     say(missed.unshown
-                             ? fmt::format("{} line(s) not shown: they came while the output was "
-                                           "blocked, and this server cannot send them again",
-                                           missed.count)
-                             : fmt::format("{} line(s) missed: they will not come (gone from the "
-                                           "server's window before they reached us)",
-                                           missed.count));
-                   },
-                   [&](const event::RoomChanged& changed) {
-                     room_ = changed.room;
-                     status(fmt::format("-- now in room {}", changed.room));
-                   },
-                   [&](const event::RoomRefused& refused) {
-                     say(refused.nick_taken
-                             ? fmt::format("could not move to room {}: nick {} is taken there",
-                                           refused.room, held_)
-                             : fmt::format("could not move to room {}: the server has no rooms",
-                                           refused.room));
-                   },
-                   [&](const event::LinesUnsent& unsent) { say(describe(unsent, room_)); },
-                   [&](const event::Malformed&) {
-                     say("ignoring datagrams from the server that break the protocol's rules");
-                   },
-                   [&](const event::Ended& ended) {
-                     if (ended.why == core::EndReason::server_closed)
-                       print("server closed the chat", stderr);
-                   },
-               },
-               e);
+    std::visit(
+        Overloaded{
+            [&](const event::Joining& joining) {
+              // The first attempt is announced by notice(joining) with the server's address.
+              if (joining.why == core::JoinTrouble::server_full ||
+                  joining.why == core::JoinTrouble::server_closed) {
+                say(describe(joining, script_));  // a problem: said even with --quiet
+              } else if (joining.why != core::JoinTrouble::none) {
+                status("-- " + describe(joining, script_));
+              }
+            },
+            [&](const event::Joined& joined) {
+              room_ = joined.room;
+              if (!nick_.empty() && joined.nick != nick_ && joined.nick != held_) {
+                say(fmt::format("nick {} is taken in room {}: you are {}", nick_, joined.room,
+                                joined.nick));
+              }
+              held_ = joined.nick;
+              if (joined.again) {
+                status(fmt::format("-- rejoined {}, room {}", server_, joined.room));
+                return;
+              }
+              if (joined.legacy) {
+                status(
+                    fmt::format("-- no cookie from {} within 1.4 s: it speaks the original "
+                                "protocol (or does not answer at all), continuing in "
+                                "legacy mode",
+                                server_));
+              }
+              status(fmt::format("joined {} ({}) as {}{}{}", server_,
+                                 joined.legacy ? "legacy" : "udpchat",
+                                 joined.address.empty() ? "unknown address" : joined.address,
+                                 joined.nick.empty() ? "" : ", nick " + joined.nick,
+                                 joined.legacy ? "" : ", room " + joined.room));
+              if (terminal_ != nullptr) status("type a line and press enter; /help lists commands");
+            },
+            [&](const event::Message& m) {
+              // A line sent again from the relay's window (history, repair) shows when
+              // it was said, not when it came.
+              const std::time_t said =
+                  m.said_ms > 0 ? static_cast<std::time_t>(m.said_ms / 1000) : std::time(nullptr);
+              const std::string from = m.nick.empty() ? net::format_address(m.ip, m.port) : m.nick;
+              print(fmt::format("{}{:%H:%M:%S} {}{}: {}", m.history ? "(history) " : "",
+                                fmt::localtime(said), from, m.own ? " (me)" : "",
+                                protocol::printable(m.text)),
+                    stdout);
+            },
+            [&](const event::LinesMissed& missed) {
+              say(missed.unshown
+                      ? fmt::format("{} line(s) not shown: they came while the output was "
+                                    "blocked, and this server cannot send them again",
+                                    missed.count)
+                      : fmt::format("{} line(s) missed: they will not come (gone from the "
+                                    "server's window before they reached us)",
+                                    missed.count));
+            },
+            [&](const event::RoomChanged& changed) {
+              room_ = changed.room;
+              status(fmt::format("-- now in room {}", changed.room));
+            },
+            [&](const event::RoomRefused& refused) {
+              say(refused.nick_taken
+                      ? fmt::format("could not move to room {}: nick {} is taken there",
+                                    refused.room, held_)
+                      : fmt::format("could not move to room {}: the server has no rooms",
+                                    refused.room));
+            },
+            [&](const event::LinesUnsent& unsent) { say(describe(unsent, room_)); },
+            [&](const event::Malformed&) {
+              say("ignoring datagrams from the server that break the protocol's rules");
+            },
+            [&](const event::Ended& ended) {
+              if (ended.why == core::EndReason::server_closed)
+                print("server closed the chat", stderr);
+            },
+        },
+        e);
   }
 
   void notice(net::ClientNotice what, std::string_view text) override {

@@ -193,7 +193,8 @@ std::string nearest_option(const CLI::App& command, std::string_view word) {
 }
 
 // CLI11 says only that an argument was not expected: say which option was likely meant.
-std::string explain_extras(const CLI::App& app, const CLI::ExtrasError& error, const char* command) {
+std::string explain_extras(const CLI::App& app, const CLI::ExtrasError& error,
+                           const char* command) {
   const std::string_view what = error.what();
   const auto colon = what.find(": ");
   if (colon == std::string_view::npos) return std::string(what);
@@ -216,10 +217,12 @@ std::string explain_extras(const CLI::App& app, const CLI::ExtrasError& error, c
       lines.push_back(fmt::format("unexpected argument '{}'", word));
       continue;
     }
-    const std::string nearest = sub != nullptr ? nearest_option(*sub, word) : nearest_option(app, word);
-    lines.push_back(fmt::format("unknown option '{}'{}{}", word,
-                                sub != nullptr ? fmt::format(" for 'udpchat {}'", command) : "",
-                                nearest.empty() ? "" : fmt::format(" (did you mean {}?)", nearest)));
+    const std::string nearest =
+        sub != nullptr ? nearest_option(*sub, word) : nearest_option(app, word);
+    lines.push_back(
+        fmt::format("unknown option '{}'{}{}", word,
+                    sub != nullptr ? fmt::format(" for 'udpchat {}'", command) : "",
+                    nearest.empty() ? "" : fmt::format(" (did you mean {}?)", nearest)));
   }
   return fmt::format("{}", fmt::join(lines, "; "));
 }

@@ -234,11 +234,11 @@ void add_serve(CLI::App& app, Runner& run) {
                         "beyond, rooms without members forget first, then the room adding a "
                         "line forgets its oldest",
                         core::format_bytes(static_cast<double>(relay.history_room_bytes))));
-  add_duration(*cmd, "--history-ttl", relay.history_ttl,
-               "How long a room keeps its history after its last member leaves, so that a post "
-               "can be read later (chat --history); off: forgotten with the room",
-               {.min = core::Duration::zero(), .below = core::Duration::max(), .why = {},
-                .off = true});
+  add_duration(
+      *cmd, "--history-ttl", relay.history_ttl,
+      "How long a room keeps its history after its last member leaves, so that a post "
+      "can be read later (chat --history); off: forgotten with the room",
+      {.min = core::Duration::zero(), .below = core::Duration::max(), .why = {}, .off = true});
   cmd->add_option("--metrics", options->node.metrics,
                   "Serve Prometheus metrics at http://HOST:PORT/metrics (a bare PORT: on "
                   "127.0.0.1); off by default")

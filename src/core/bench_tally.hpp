@@ -37,7 +37,7 @@ struct BenchReport {
   std::uint64_t cross_delivered = 0;
   Histogram cross_latency;
   int nodes = 1;
-  double jitter_ns = 0;  // RFC 3550, averaged over streams
+  double jitter_ns = 0;                      // RFC 3550, averaged over streams
   std::optional<std::uint64_t> relay_stale;  // lines the (embedded) relay dropped as stale
 
   double lost_percent() const noexcept;

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <string_view>
 #include <variant>
 
@@ -33,8 +34,30 @@ using ChatInput = std::variant<input::Chat, input::Join, input::History, input::
 enum class InputMode : std::uint8_t {
   text,      // every line is a chat line, as written (piped input, -m)
   commands,  // slash commands too (--commands): /join, /history, /quit, /help, //text
-  terminal,  // a person typing: slash commands, and a bare `quit` leaves, as the original client had it
+  terminal,  // a person typing: slash commands, and a bare `quit` leaves, as the original client
+             // had it
 };
+
+enum class SlashCommand : std::uint8_t { join, history, quit, help };
+
+// The slash commands, from which parsing, /help and `chat --help` are made: to add one, a row
+// here, its input type above and its case in parse_input, then what it does in net/chat_client.
+struct SlashCommandInfo {
+  SlashCommand command;
+  std::string_view name;   // what is typed, slash included
+  std::string_view usage;  // with its argument
+  std::string_view help;
+};
+
+inline constexpr SlashCommandInfo kSlashCommands[] = {
+    {SlashCommand::join, "/join", "/join ROOM", "moves to another room"},
+    {SlashCommand::history, "/history", "/history [N]", "shows the room's last N lines (20)"},
+    {SlashCommand::quit, "/quit", "/quit", "leaves"},
+    {SlashCommand::help, "/help", "/help", "shows this"},
+};
+
+// Every command's usage and help, in the table's order: "/join ROOM moves to another room, ...".
+std::string slash_help();
 
 // `/join ROOM`, `/history [N]` (20 by default), `/quit`, `/help`; `//text` sends `/text`; any
 // other line starting with `/` is an unknown command. Only where `mode` reads commands.

@@ -43,13 +43,13 @@ ClientSession::ClientSession(SessionConfig config, TimePoint now)
       tokens_(config_.send_budget.burst),
       tokens_at_(now) {
   room_ = config_.room.empty() ? std::string(proto::kDefaultRoom) : config_.room;
-  if (config_.hint == ServerHint::legacy) {
+  if (config_.hint == ServerKind::legacy) {
     // An original server makes us a member on a `reg`; the padded one strips to it.
     datagrams_.push_back(proto::encode_cookie_request());
     become_legacy(now);
     return;
   }
-  cookie_seen_ = config_.hint == ServerHint::udpchat;
+  cookie_seen_ = config_.hint == ServerKind::udpchat;
   start_joining(JoinTrouble::none, now);
 }
 
@@ -343,7 +343,10 @@ TimePoint ClientSession::deadline() const noexcept {
       // A resend waits for its timeout, and for a token of the send budget.
       for (std::size_t i = 0; i < sent_; ++i) {
         const Line& line = lines_[i];
-        at = std::min(at, std::max(token_at_, line.sent_at + std::min(kMaxRto, rto() * (1 << std::min(line.tries - 1, 5)))));
+        at = std::min(
+            at,
+            std::max(token_at_,
+                     line.sent_at + std::min(kMaxRto, rto() * (1 << std::min(line.tries - 1, 5)))));
       }
     }
   }

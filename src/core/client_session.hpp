@@ -17,6 +17,7 @@
 
 #include "core/rate_limiter.hpp"
 #include "core/room_stream.hpp"
+#include "core/status.hpp"
 #include "core/time.hpp"
 #include "protocol/message.hpp"
 
@@ -25,11 +26,6 @@ namespace udpchat::core {
 inline constexpr Duration kDefaultHbInterval = std::chrono::seconds(5);
 // More often than this, heartbeats are load, not liveness.
 inline constexpr Duration kMinHbInterval = std::chrono::milliseconds(100);
-
-// What the client knows of the server before it starts: bench learns it once with its first
-// client and tells the others, so that a rate-limited cookie is not mistaken for an original
-// server.
-enum class ServerHint : std::uint8_t { unknown, udpchat, legacy };
 
 // What a join does when the nick is held by another member of the room.
 enum class NickPolicy : std::uint8_t {
@@ -54,7 +50,10 @@ struct SessionConfig {
   // Chat lines sent at most, below serve's default per-source budget (200/s, burst 400), so
   // that a pasted or piped burst is paced rather than dropped by the server.
   TokenBucket send_budget{100, 200};
-  ServerHint hint = ServerHint::unknown;
+  // What the client knows of the server before it starts: bench learns it once with its first
+  // client and tells the others, so that a rate-limited cookie is not mistaken for an original
+  // server.
+  ServerKind hint = ServerKind::unknown;
   // Numbered lines with repair when the server offers them (+r1, docs/protocol.md): a lost line
   // is sent again, a line lost on the way to us is asked for. Off: the client never asks, and
   // every byte is as without it.
@@ -79,11 +78,11 @@ enum class EndReason : std::uint8_t { none, left, server_closed, nick_taken };
 
 // Why the session is (re)joining, for the person at the keyboard.
 enum class JoinTrouble : std::uint8_t {
-  none,        // the first attempt
+  none,  // the first attempt
   server_full,
-  not_member,  // the server says it does not know us (it restarted, or expired us)
-  silent,      // nothing heard from the server for a while
-  no_cookie,   // the server speaks udpchat after all (a cookie or a notice came in legacy mode)
+  not_member,     // the server says it does not know us (it restarted, or expired us)
+  silent,         // nothing heard from the server for a while
+  no_cookie,      // the server speaks udpchat after all (a cookie or a notice came in legacy mode)
   server_closed,  // `end` came (rejoin_after_end): joining again with backoff up to 30 s
 };
 
@@ -143,9 +142,9 @@ struct Ended {
 };
 }  // namespace event
 
-using SessionEvent = std::variant<event::Joining, event::Joined, event::Message,
-                                  event::RoomChanged, event::RoomRefused, event::LinesUnsent,
-                                  event::LinesMissed, event::Malformed, event::Ended>;
+using SessionEvent = std::variant<event::Joining, event::Joined, event::Message, event::RoomChanged,
+                                  event::RoomRefused, event::LinesUnsent, event::LinesMissed,
+                                  event::Malformed, event::Ended>;
 
 // What became of a line handed to send_line.
 enum class LineVerdict : std::uint8_t {
@@ -157,7 +156,7 @@ enum class LineVerdict : std::uint8_t {
   // refused: it reads as a protocol command (quit, reg, ^hb^, ping x) and this server does not
   // number lines, which is the only way to send that text
   needs_numbering,
-  too_many_waiting,   // refused: max_waiting lines wait for the server already
+  too_many_waiting,  // refused: max_waiting lines wait for the server already
 };
 
 class ClientSession {
@@ -246,10 +245,10 @@ class ClientSession {
   static constexpr Duration kTailProbe = std::chrono::milliseconds(200);
 
   struct Line {
-    std::string text;      // as the server will echo it (stripped)
-    std::uint32_t epoch;   // the room move it follows: lines go only to their own room
+    std::string text;           // as the server will echo it (stripped)
+    std::uint32_t epoch;        // the room move it follows: lines go only to their own room
     bool needs_number = false;  // reads as a protocol command unless numbered
-    std::uint64_t seq = 0;  // with repair: its number, given when first sent
+    std::uint64_t seq = 0;      // with repair: its number, given when first sent
     TimePoint sent_at{};
     int tries = 0;
   };
@@ -296,10 +295,10 @@ class ClientSession {
   EndReason end_ = EndReason::none;
   bool cookie_seen_ = false;  // the server speaks udpchat
   bool ever_joined_ = false;
-  std::string nick_;        // asked for, then held
-  int nick_tries_ = 0;      // alternates tried since the last welcome
-  std::string cookie_;      // the last cookie, to ask again at once for another nick
-  bool closed_ = false;     // `end` came; rejoining since
+  std::string nick_;     // asked for, then held
+  int nick_tries_ = 0;   // alternates tried since the last welcome
+  std::string cookie_;   // the last cookie, to ask again at once for another nick
+  bool closed_ = false;  // `end` came; rejoining since
   std::optional<std::pair<std::string, std::uint16_t>> own_;  // our address as the server sees it
 
   // Joining: cookie requests with backoff until a welcome.
@@ -313,10 +312,10 @@ class ClientSession {
   TimePoint last_heard_{};
 
   // Lines and rooms.
-  std::deque<Line> lines_;  // in the order typed; sent ones first
-  std::size_t sent_ = 0;    // how many at the front of lines_ are sent
-  std::deque<Move> moves_;  // /join requests not yet confirmed, oldest first
-  bool moving_ = false;     // the front move's handshake is under way
+  std::deque<Line> lines_;          // in the order typed; sent ones first
+  std::size_t sent_ = 0;            // how many at the front of lines_ are sent
+  std::deque<Move> moves_;          // /join requests not yet confirmed, oldest first
+  bool moving_ = false;             // the front move's handshake is under way
   std::uint32_t epoch_ = 0;         // of the room we are in
   std::uint32_t latest_epoch_ = 0;  // numbers moves: each /join typed gets the next
   std::string room_;                // confirmed by the server

@@ -20,8 +20,8 @@ void ClientSession::on_ack(const proto::Ack& ack, TimePoint now) {
   }
   bool own = own_ && own_->first == ack.ip && own_->second == ack.port;
   const auto sent_end = lines_.begin() + static_cast<std::ptrdiff_t>(sent_);
-  const auto line = std::find_if(lines_.begin(), sent_end,
-                                 [&](const Line& l) { return l.text == ack.text; });
+  const auto line =
+      std::find_if(lines_.begin(), sent_end, [&](const Line& l) { return l.text == ack.text; });
   // Without a welcome (an original server) our address is learnt from the echo of a line.
   if (!own_ && line != sent_end && state_ == SessionState::legacy) {
     own_.emplace(std::string(ack.ip), ack.port);
@@ -32,8 +32,8 @@ void ClientSession::on_ack(const proto::Ack& ack, TimePoint now) {
     --sent_;
     ++echoed_;
   }
-  show(event::Message{std::string(ack.ip), ack.port, std::string(ack.nick),
-                      std::string(ack.text), own, false});
+  show(event::Message{std::string(ack.ip), ack.port, std::string(ack.nick), std::string(ack.text),
+                      own, false});
 }
 
 // A numbered ack: our own line's echo acknowledges it by number; every line is shown in the
@@ -62,8 +62,8 @@ void ClientSession::show(std::vector<RoomLine>& ready) {
       continue;
     }
     const bool own = own_ && own_->first == line.ip && own_->second == line.port;
-    show(event::Message{std::move(line.ip), line.port, std::move(line.nick),
-                        std::move(line.text), own, line.history, line.said_ms});
+    show(event::Message{std::move(line.ip), line.port, std::move(line.nick), std::move(line.text),
+                        own, line.history, line.said_ms});
   }
   ready.clear();
 }
@@ -89,7 +89,8 @@ void ClientSession::hold_lines(bool hold, TimePoint now) {
 // Line `seq` reached the relay: forget it. An echo of a line sent once times the round trip.
 void ClientSession::acknowledged(std::uint64_t seq, TimePoint now, bool by_echo) {
   const auto sent_end = lines_.begin() + static_cast<std::ptrdiff_t>(sent_);
-  const auto line = std::find_if(lines_.begin(), sent_end, [&](const Line& l) { return l.seq == seq; });
+  const auto line =
+      std::find_if(lines_.begin(), sent_end, [&](const Line& l) { return l.seq == seq; });
   if (line == sent_end) return;
   if (by_echo && line->tries == 1) {
     // RFC 6298; Karn: a resent line says nothing about the round trip.
@@ -133,8 +134,9 @@ void ClientSession::on_want(std::uint64_t seq, TimePoint now) {
   // send budget holds; what it cannot send now goes on its resend timer.
   const std::uint64_t until = std::min(next_seq_, seq + proto::kMaxNackLines);
   for (std::uint64_t gap = seq; gap < until; ++gap) {
-    const auto line = std::find_if(lines_.begin(), lines_.begin() + static_cast<std::ptrdiff_t>(sent_),
-                                   [&](const Line& l) { return l.seq == gap; });
+    const auto line =
+        std::find_if(lines_.begin(), lines_.begin() + static_cast<std::ptrdiff_t>(sent_),
+                     [&](const Line& l) { return l.seq == gap; });
     if (!spend_token(now)) break;
     if (line == lines_.begin() + static_cast<std::ptrdiff_t>(sent_)) {
       datagrams_.push_back(proto::encode_numbered(gap, {}));
@@ -148,7 +150,7 @@ void ClientSession::on_want(std::uint64_t seq, TimePoint now) {
 bool ClientSession::spend_token(TimePoint now) {
   if (budget_.rate <= 0) return true;
   const double elapsed = std::chrono::duration<double>(now - tokens_at_).count();
-  tokens_ = std::min(budget_.burst, tokens_ + budget_.rate * std::max(0.0, elapsed));
+  tokens_ = budget_.refill(tokens_, elapsed);
   tokens_at_ = now;
   if (tokens_ < 1.0) {
     token_at_ = now + std::chrono::duration_cast<Duration>(
@@ -238,10 +240,14 @@ LineVerdict ClientSession::send_line(std::string_view text, TimePoint now) {
   bool command = false;
   for (const auto piece : pieces) {
     switch (proto::check_text(piece)) {
-      case proto::TextCheck::ok: break;
-      case proto::TextCheck::invalid_utf8: return LineVerdict::invalid_utf8;
-      case proto::TextCheck::format_character: return LineVerdict::format_character;
-      case proto::TextCheck::control_character: return LineVerdict::control_character;
+      case proto::TextCheck::ok:
+        break;
+      case proto::TextCheck::invalid_utf8:
+        return LineVerdict::invalid_utf8;
+      case proto::TextCheck::format_character:
+        return LineVerdict::format_character;
+      case proto::TextCheck::control_character:
+        return LineVerdict::control_character;
     }
     command = command || !std::holds_alternative<proto::Chat>(proto::decode_client(piece));
   }
@@ -253,8 +259,8 @@ LineVerdict ClientSession::send_line(std::string_view text, TimePoint now) {
   if (lines_.size() + pieces.size() > config_.max_waiting) return LineVerdict::too_many_waiting;
   for (const auto piece : pieces) {
     const auto looks = proto::decode_client(piece);
-    lines_.push_back(Line{std::string(piece), typing_epoch(),
-                          !std::holds_alternative<proto::Chat>(looks)});
+    lines_.push_back(
+        Line{std::string(piece), typing_epoch(), !std::holds_alternative<proto::Chat>(looks)});
   }
   flush(now);
   return LineVerdict::accepted;

@@ -90,8 +90,8 @@ bool CookieJar::verify(std::string_view token, const Peer& peer, TimePoint now) 
   std::uint64_t stamp = 0;
   for (std::size_t i = 0; i < kStampBytes; ++i) stamp = (stamp << 8) | raw[i];
   const std::uint64_t now_ms = millis_since_epoch(now);
-  const auto lifetime_ms =
-      static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(kLifetime).count());
+  const auto lifetime_ms = static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(kLifetime).count());
   if (stamp > now_ms || now_ms - stamp > lifetime_ms) return false;
 
   unsigned char expected[kMacBytes];

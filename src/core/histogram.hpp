@@ -15,8 +15,8 @@ class Histogram {
   // Values up to 2^kMaxBits - 1 are kept (in nanoseconds: about 18 minutes); larger ones are
   // clamped into the top bucket, and max still reports them exactly.
   static constexpr int kMaxBits = 40;
-  static constexpr std::size_t kBuckets =
-      (static_cast<std::size_t>(kMaxBits - kSubBits + 1) + 1) << (kSubBits - 1);
+  static constexpr std::size_t kBuckets = (static_cast<std::size_t>(kMaxBits - kSubBits + 1) + 1)
+                                          << (kSubBits - 1);
 
   void record(std::uint64_t value) noexcept;
   void merge(const Histogram& other) noexcept;

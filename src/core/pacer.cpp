@@ -16,7 +16,9 @@ std::uint64_t Pacer::due_by(TimePoint now) const noexcept {
   if (now < start_) return 0;
   const auto elapsed = std::chrono::duration_cast<std::chrono::nanoseconds>(now - start_).count();
   // Message n is due once intended(n) <= now: n <= elapsed / spacing.
-  return static_cast<std::uint64_t>(std::floor(static_cast<double>(elapsed) / nanoseconds_per_message_)) + 1;
+  return static_cast<std::uint64_t>(
+             std::floor(static_cast<double>(elapsed) / nanoseconds_per_message_)) +
+         1;
 }
 
 }  // namespace udpchat::core

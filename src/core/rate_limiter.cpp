@@ -55,8 +55,7 @@ RateLimiter::Entry& RateLimiter::find(const Peer& peer, TimePoint now) {
 
 bool RateLimiter::take(float& tokens, const TokenBucket& bucket, double elapsed_s) {
   if (bucket.rate <= 0) return true;  // this budget is off
-  tokens = static_cast<float>(
-      std::min(bucket.burst, static_cast<double>(tokens) + bucket.rate * elapsed_s));
+  tokens = static_cast<float>(bucket.refill(tokens, elapsed_s));
   if (tokens < 1.0f) return false;
   tokens -= 1.0f;
   return true;
@@ -66,8 +65,7 @@ bool RateLimiter::allow_datagram(const Peer& peer, TimePoint now) {
   Entry& entry = find(peer, now);
   // The cookie budget refills on the same clock; credit it now so that the elapsed time is
   // not lost when the next datagram finds the entry.
-  entry.cookie_tokens = static_cast<float>(
-      std::min(cookies_.burst, static_cast<double>(entry.cookie_tokens) + cookies_.rate * elapsed_s_));
+  entry.cookie_tokens = static_cast<float>(cookies_.refill(entry.cookie_tokens, elapsed_s_));
   return take(entry.datagram_tokens, datagrams_, elapsed_s_);
 }
 
@@ -79,11 +77,12 @@ bool RateLimiter::allow_cookie(const Peer& peer, TimePoint now) {
 bool BucketState::take(const TokenBucket& bucket, TimePoint now) noexcept {
   if (bucket.rate <= 0) return true;
   const std::int64_t now_ns = nanoseconds(now);
-  const double elapsed = started ? static_cast<double>(std::max<std::int64_t>(0, now_ns - last_ns)) * 1e-9 : 0.0;
+  const double elapsed =
+      started ? static_cast<double>(std::max<std::int64_t>(0, now_ns - last_ns)) * 1e-9 : 0.0;
   if (!started) tokens = static_cast<float>(bucket.burst);
   started = true;
   last_ns = now_ns;
-  tokens = static_cast<float>(std::min(bucket.burst, static_cast<double>(tokens) + bucket.rate * elapsed));
+  tokens = static_cast<float>(bucket.refill(tokens, elapsed));
   if (tokens < 1.0f) return false;
   tokens -= 1.0f;
   return true;
@@ -95,7 +94,8 @@ EgressBudget::EgressBudget(double bytes_per_second) noexcept
 bool EgressBudget::allow(double bytes, TimePoint now) noexcept {
   if (started_) {
     const double elapsed = std::chrono::duration<double>(now - last_).count();
-    tokens_ = std::min(rate_, tokens_ + rate_ * std::max(0.0, elapsed));
+    // A second's worth at most: the burst is the rate.
+    tokens_ = TokenBucket{rate_, rate_}.refill(tokens_, elapsed);
   }
   started_ = true;
   last_ = now;

@@ -16,6 +16,12 @@ namespace udpchat::core {
 struct TokenBucket {
   double rate = 0;   // tokens per second
   double burst = 0;  // most tokens held
+
+  // `tokens` after `elapsed_s` seconds of refill: the one refill every budget uses.
+  constexpr double refill(double tokens, double elapsed_s) const noexcept {
+    const double refilled = tokens + rate * (elapsed_s > 0 ? elapsed_s : 0.0);
+    return refilled < burst ? refilled : burst;
+  }
 };
 
 // One bucket's state, for a budget that belongs to one holder (a member's own).

@@ -21,6 +21,7 @@
 #include "core/peer.hpp"
 #include "core/rate_limiter.hpp"
 #include "core/relay_config.hpp"
+#include "core/relay_stats.hpp"
 #include "core/time.hpp"
 #include "protocol/message.hpp"
 
@@ -63,47 +64,6 @@ struct Room {
 struct RoomChange {
   std::string room;
   bool opened = false;  // first member joined; false: last member left
-};
-
-enum class DropReason : std::uint8_t {
-  empty,
-  too_long,
-  invalid_utf8,
-  control_character,
-  format_character,     // a bidi override or isolate, or a line or paragraph separator
-  not_member,           // heartbeat, quit, nack or chat line from an address that has not joined
-  unpadded_reg,         // bare `reg` in validated mode: too short to earn a cookie
-  bad_cookie,           // forged, expired or issued to another address
-  server_full,          // join refused by max_clients
-  nick_taken,           // join naming a nick that another member of the room holds
-  reply_too_big,        // an answer to an unvalidated address would exceed the datagram
-  rate_limited,         // the source's datagram budget is spent
-  cookie_rate_limited,  // the source's cookie-request budget is spent
-  egress_limited,       // the fan-out would exceed --max-egress
-  stale,                // a chat line that waited longer than max_queue_delay
-  unnumbered,           // a +r1 member's chat line without its number
-  out_of_sequence,      // a +r1 member's line ahead of the next one expected (`want` answers)
-  resent,               // a +r1 member's line relayed already (`got` answers)
-};
-inline constexpr std::size_t kDropReasonCount = 18;
-
-std::string_view to_string(DropReason reason) noexcept;
-
-struct RelayStats {
-  std::uint64_t datagrams = 0;
-  std::uint64_t joins = 0;
-  std::uint64_t leaves = 0;
-  std::uint64_t expiries = 0;
-  std::uint64_t lines = 0;
-  std::uint64_t deliveries = 0;
-  std::uint64_t credit_skipped = 0;  // deliveries withheld from legacy members over credit
-  std::uint64_t repaired = 0;        // lines sent again for a NACK (or as history)
-  std::uint64_t missed = 0;          // lines asked for that had left the window
-  std::array<std::uint64_t, kDropReasonCount> drops{};
-
-  std::uint64_t dropped() const noexcept;
-  // Adds up shards' figures into a node's.
-  RelayStats& operator+=(const RelayStats& other) noexcept;
 };
 
 // Who gets the outcome's payload.

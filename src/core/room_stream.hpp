@@ -79,9 +79,9 @@ class RoomStream {
   void give_up(std::uint64_t to, std::vector<RoomLine>& ready);
   void look_for_gap(TimePoint now);
 
-  std::uint64_t next_ = 0;            // the next line to show; 0 before the first join
-  std::uint64_t head_ = 0;            // the latest line known to exist
-  std::uint64_t history_until_ = 0;   // lines up to here are history
+  std::uint64_t next_ = 0;           // the next line to show; 0 before the first join
+  std::uint64_t head_ = 0;           // the latest line known to exist
+  std::uint64_t history_until_ = 0;  // lines up to here are history
   std::map<std::uint64_t, RoomLine> held_;
   TimePoint nack_at_ = TimePoint::max();
   std::uint64_t gap_at_ = 0;  // where the gap being asked for starts

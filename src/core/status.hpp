@@ -10,9 +10,12 @@ enum class ServerKind { unknown, udpchat, legacy };
 
 constexpr std::string_view to_string(ServerKind kind) noexcept {
   switch (kind) {
-    case ServerKind::unknown: return "unknown";
-    case ServerKind::udpchat: return "udpchat";
-    case ServerKind::legacy: return "legacy";
+    case ServerKind::unknown:
+      return "unknown";
+    case ServerKind::udpchat:
+      return "udpchat";
+    case ServerKind::legacy:
+      return "legacy";
   }
   return "unknown";
 }
@@ -25,16 +28,21 @@ inline constexpr int kExitFailure = 1;  // no answer, or a run that did not succ
 inline constexpr int kExitUsage = 2;
 inline constexpr int kExitRefused = 3;
 inline constexpr int kExitUnresolved = 4;
-inline constexpr int kExitNickTaken = 5;  // chat: the nick is held in the room (--nick-exact, or typed)
+inline constexpr int kExitNickTaken =
+    5;  // chat: the nick is held in the room (--nick-exact, or typed)
 inline constexpr int kExitTooMuchLoss = 6;  // bench: more lost than --max-loss
 
 constexpr int exit_code(ProbeStatus status) noexcept {
   switch (status) {
-    case ProbeStatus::answered: return kExitOk;
-    case ProbeStatus::refused: return kExitRefused;
-    case ProbeStatus::unresolved: return kExitUnresolved;
+    case ProbeStatus::answered:
+      return kExitOk;
+    case ProbeStatus::refused:
+      return kExitRefused;
+    case ProbeStatus::unresolved:
+      return kExitUnresolved;
     case ProbeStatus::timeout:
-    case ProbeStatus::failed: return kExitFailure;
+    case ProbeStatus::failed:
+      return kExitFailure;
   }
   return kExitFailure;
 }

@@ -1,8 +1,8 @@
 #include "net/address.hpp"
 
-#include <charconv>
-
 #include <fmt/format.h>
+
+#include <charconv>
 
 #include "protocol/message.hpp"
 
@@ -58,9 +58,10 @@ std::optional<HostPort> parse_host_port(std::string_view text, std::string& erro
       std::error_code ec;
       const auto address = asio::ip::make_address(std::string(text), ec);
       if (ec || !address.is_v6()) {
-        error = fmt::format("'{}' is not HOST:PORT (an IPv6 address with a port is written "
-                            "[ADDRESS]:PORT)",
-                            text);
+        error = fmt::format(
+            "'{}' is not HOST:PORT (an IPv6 address with a port is written "
+            "[ADDRESS]:PORT)",
+            text);
         return std::nullopt;
       }
     } else {
@@ -81,9 +82,10 @@ std::optional<HostPort> parse_host_port(std::string_view text, std::string& erro
   // (some read "1.2.3" as 1.2.0.3).
   if (host.find_first_not_of("0123456789.") == std::string_view::npos) {
     if (!protocol::is_ip_address(host)) {
-      error = fmt::format("'{}': {} is not an IPv4 address (four numbers from 0 to 255, "
-                          "separated by dots)",
-                          text, host);
+      error = fmt::format(
+          "'{}': {} is not an IPv4 address (four numbers from 0 to 255, "
+          "separated by dots)",
+          text, host);
       return std::nullopt;
     }
   }
@@ -148,8 +150,8 @@ std::string format_address(std::string_view ip, std::uint16_t port) {
 awaitable<Resolved> resolve(const HostPort& target) {
   const auto executor = co_await asio::this_coro::executor;
   udp::resolver resolver(executor);
-  auto [ec, results] = co_await resolver.async_resolve(
-      target.host, std::to_string(target.port), udp::resolver::numeric_service, use_nothrow);
+  auto [ec, results] = co_await resolver.async_resolve(target.host, std::to_string(target.port),
+                                                       udp::resolver::numeric_service, use_nothrow);
   Resolved resolved;
   resolved.error = ec;
   for (const auto& entry : results) resolved.endpoints.push_back(entry.endpoint());

@@ -41,11 +41,11 @@ struct BenchSettings {
 
 // A trial so far, for a progress line.
 struct BenchProgress {
-  double seconds = 0;            // since measuring began; negative during the warm-up
-  std::uint64_t sent = 0;        // measured lines sent
-  std::uint64_t delivered = 0;   // their deliveries counted
-  std::uint64_t lost = 0;        // deliveries of lines sent a while ago that have not come
-  std::uint64_t p99_ns = 0;      // latency so far
+  double seconds = 0;           // since measuring began; negative during the warm-up
+  std::uint64_t sent = 0;       // measured lines sent
+  std::uint64_t delivered = 0;  // their deliveries counted
+  std::uint64_t lost = 0;       // deliveries of lines sent a while ago that have not come
+  std::uint64_t p99_ns = 0;     // latency so far
 };
 
 class BenchRunner {

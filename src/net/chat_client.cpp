@@ -25,51 +25,17 @@ namespace {
 using namespace std::chrono_literals;
 using core::Overloaded;
 
-// At end of input a join still under way gets this long before --linger starts counting: a
-// little more than telling an original server apart takes (three cookie requests, 1.4 s).
-constexpr core::Duration kJoinGrace = 2s;
-
-constexpr std::string_view kHelp =
-    "commands: /join ROOM moves to another room, /history [N] shows the room's last N lines "
-    "(20), /quit{} leaves, /help shows this; a line starting with // sends it with one "
-    "/ removed; anything else is sent as a chat line (longer than 1024 bytes of UTF-8, it goes "
-    "as several)";
-
-// At end of input, lines that have not moved for --linger while the server still answers (its
-// budget is spent, say: they go on their resend timers) wait this long at most.
-constexpr core::Duration kStuckLimit = 30s;
-
 // Output waiting for a reader that does not keep up: beyond `high` the session holds room lines
 // (with repair they wait, or wait in the relay's window), and lets them go at `low`.
 constexpr std::size_t kOutputHigh = 256 * 1024;
 constexpr std::size_t kOutputLow = 64 * 1024;
 
-// Lines named in an error, at most this many, each cut to a readable length.
-constexpr std::size_t kNamedLines = 3;
+}  // namespace
+
+// Lines named in an error are cut to a readable length (kNamedLines of them at most).
 constexpr std::size_t kNamedBytes = 40;
 
-std::string_view refusal(core::LineVerdict verdict) {
-  switch (verdict) {
-    case core::LineVerdict::invalid_utf8:
-      return "line is not valid UTF-8: not sent";
-    case core::LineVerdict::control_character:
-      return "line holds a control character: not sent";
-    case core::LineVerdict::format_character:
-      return "line holds a bidi override or a line separator: not sent";
-    case core::LineVerdict::needs_numbering:
-      return "line reads as a protocol command, and this server does not number lines (the "
-             "only way to send that text): not sent";
-    case core::LineVerdict::too_many_waiting:
-      return "too many lines wait for the server already (the most kept): not sent";
-    case core::LineVerdict::accepted:
-    case core::LineVerdict::empty:
-      break;
-  }
-  return {};
-}
-
-// 'first line', 'second' and 3 more: which lines, for the person to find them again.
-std::string name_lines(const std::vector<std::string>& texts, std::size_t total) {
+std::string ChatClient::name_lines(const std::vector<std::string>& texts, std::size_t total) {
   std::vector<std::string> names;
   for (std::size_t i = 0; i < texts.size() && i < kNamedLines; ++i) {
     std::string_view text = texts[i];
@@ -81,8 +47,6 @@ std::string name_lines(const std::vector<std::string>& texts, std::size_t total)
   if (total > names.size()) named += fmt::format(" and {} more", total - names.size());
   return named;
 }
-
-}  // namespace
 
 ChatClient::ChatClient(asio::io_context& io, ChatSettings settings, ChatView& view,
                        LineSource* input, OutputQueue* output)
@@ -177,8 +141,9 @@ awaitable<void> ChatClient::session() {
     co_return;
   }
   if (settings_.session.history > 0 && session_->is_member() && !session_->repairing()) {
-    view_.notice(ClientNotice::no_history,
-                 "this server keeps no history (it does not offer repair): --history shows nothing");
+    view_.notice(
+        ClientNotice::no_history,
+        "this server keeps no history (it does not offer repair): --history shows nothing");
   }
   if (settings_.listen) co_return;
   asio::co_spawn(io_, input_loop(), asio::detached);
@@ -245,92 +210,6 @@ awaitable<void> ChatClient::timer_loop(std::uint64_t generation) {
   }
 }
 
-template <class Done>
-awaitable<void> ChatClient::wait_until(asio::steady_timer& timer, core::TimePoint until,
-                                       Done done) {
-  while (!done() && core::Clock::now() < until) {
-    timer.expires_at(until);
-    co_await timer.async_wait(use_nothrow);
-  }
-}
-
-awaitable<void> ChatClient::input_loop() {
-  const std::size_t most = settings_.session.max_waiting;
-  bool paused = false;
-  while (!done_) {
-    // A script's input waits while the most lines kept wait for the server (a long outage, a
-    // long pipe): its writer waits too, and nothing is dropped. A person is told instead
-    // (send_line refuses), since what is typed cannot wait in a pipe.
-    if (settings_.input != core::InputMode::terminal && session_->waiting() >= most) {
-      // Said when the server is away; a long pipe paced out at the send budget is normal.
-      if (!paused && !session_->is_member()) {
-        view_.notice(ClientNotice::input_paused,
-                     fmt::format("{} lines wait for the server, the most kept: reading input "
-                                 "again once it takes them",
-                                 most));
-      }
-      paused = paused || !session_->is_member();
-      co_await wait_until(wake_, core::TimePoint::max(), [&] {
-        return done_ || session_->waiting() < most || (!paused && !session_->is_member());
-      });
-      continue;
-    }
-    if (session_->waiting() < most / 2) paused = false;
-    const std::optional<std::string> line = co_await input_->next();
-    if (!line || done_) break;
-    const Step step = handle_input(*line);
-    apply();
-    if (step == Step::quit && settings_.input != core::InputMode::terminal &&
-        input_->unread() > 0) {
-      // A script that quits before its end: what it wrote after /quit is not sent, and said.
-      stop_input(*line, "the script quit");
-    }
-    if (step != Step::next) break;
-  }
-  if (done_) co_return;
-  co_await linger();
-  if (done_) co_return;
-  session_->leave();
-  apply();
-}
-
-awaitable<void> ChatClient::linger() {
-  // A first join still under way gets its first attempts before --linger counts.
-  co_await wait_until(wake_, core::Clock::now() + kJoinGrace, [&] {
-    return done_ || session_->ever_joined() || session_->state() == core::SessionState::ended;
-  });
-  // Lines going out at the send budget (a long pipe), echoes coming back, the server saying
-  // `end` (it may be restarting): each is progress, and --linger bounds the wait for the next.
-  // A server that went away without a word makes none.
-  // A server that still answers (its budget is spent, its queue long) is waited for while lines
-  // move within kStuckLimit; asked when none moved for --linger.
-  const auto progress = [&] {
-    return std::tuple{session_->queued(), session_->waiting(), closings_};
-  };
-  auto moved_at = core::Clock::now();
-  while (!done_ && !session_->settled() && session_->state() != core::SessionState::ended) {
-    const auto mark = progress();
-    co_await wait_until(wake_, core::Clock::now() + settings_.linger,
-                        [&] { return done_ || session_->settled() || progress() != mark; });
-    if (progress() != mark) {
-      moved_at = core::Clock::now();
-      continue;
-    }
-    if (done_) break;
-    if (core::Clock::now() - moved_at >= kStuckLimit) {
-      stuck_ = true;
-      break;
-    }
-    const auto asked = core::Clock::now();
-    session_->check_alive();
-    apply();
-    co_await wait_until(wake_, asked + settings_.linger, [&] {
-      return done_ || session_->last_heard() >= asked || progress() != mark;
-    });
-    if (session_->last_heard() < asked && progress() == mark) break;
-  }
-}
-
 awaitable<void> ChatClient::signal_loop() {
   auto [ec, signal] = co_await signals_.async_wait(use_nothrow);
   if (ec || done_) co_return;
@@ -345,88 +224,6 @@ awaitable<void> ChatClient::signal_loop() {
 
 // A command that failed in a script: what follows it was meant for after it, so none of it is
 // sent; the lines read already are named.
-void ChatClient::stop_input(std::string_view line, std::string_view why) {
-  if (!stopped_at_.empty()) return;
-  stopped_at_ = fmt::format("'{}' ({})", protocol::printable(protocol::strip(line)), why);
-  not_sent_ = input_->take_unread();
-  input_->stop_reading();
-  view_.notice(ClientNotice::stopped,
-               fmt::format("stopped at {}: no line after it is sent", stopped_at_));
-}
-
-ChatClient::Step ChatClient::handle_input(std::string_view line) {
-  // A person sees a failed command and carries on; a script stops there.
-  const bool script = settings_.input != core::InputMode::terminal;
-  // `unsent`: the line was meant as chat, or to lead lines somewhere (a /join): exit 1.
-  // A person was told, and types again: nothing is owed at the end.
-  auto failed = [&](ClientNotice what, const std::string& problem) {
-    if (script) {
-      stop_input(line, problem);
-      return Step::stop;
-    }
-    view_.notice(what, problem);
-    return Step::next;
-  };
-  return std::visit(
-      Overloaded{
-          [](const core::input::Empty&) { return Step::next; },
-          [](const core::input::Quit&) { return Step::quit; },
-          [&](const core::input::Help&) {
-            view_.notice(ClientNotice::help,
-                         fmt::format(fmt::runtime(kHelp), script ? "" : " (or quit)"));
-            return Step::next;
-          },
-          [&](const core::input::History& history) {
-            if (history.count == 0) {
-              return failed(ClientNotice::unknown_command, "/history takes a number of lines");
-            }
-            if (!session_->repairing()) {
-              return failed(ClientNotice::unknown_command,
-                            "this server keeps no history (it does not offer repair)");
-            }
-            session_->fetch_history(history.count, core::Clock::now());
-            return Step::next;
-          },
-          [&](const core::input::Unknown& unknown) {
-            // A line meant as chat (`/var/log is full`) is not sent: said, and counted as such.
-            return failed(ClientNotice::unknown_command,
-                          fmt::format("unknown command '{}': not sent (// sends a line starting "
-                                      "with /; /help lists commands)",
-                                      protocol::printable(unknown.command)));
-          },
-          [&](const core::input::Join& join) {
-            std::string problem;
-            if (session_->state() == core::SessionState::legacy) {
-              problem = "the server speaks the original protocol: it has no rooms";
-            } else if (settings_.session.nick.empty()) {
-              problem = "/join needs a nick (a room is named after it): start chat with --nick";
-            } else if (!protocol::is_room(join.room)) {
-              problem = fmt::format("'{}' is not a room name: use 1 to 32 of A-Z a-z 0-9 _ -",
-                                    protocol::printable(join.room));
-            } else if (join.room == session_->room() && session_->settled()) {
-              view_.notice(ClientNotice::same_room, fmt::format("already in room {}", join.room));
-              return Step::next;
-            }
-            // What follows a failed /join would go to the room the script meant to leave.
-            if (!problem.empty()) return failed(ClientNotice::bad_room, problem);
-            session_->move_to(join.room, core::Clock::now());
-            return Step::next;
-          },
-          [&](const core::input::Chat& chat) {
-            const core::LineVerdict verdict = session_->send_line(chat.text, core::Clock::now());
-            if (verdict != core::LineVerdict::accepted && verdict != core::LineVerdict::empty) {
-              ++refused_lines_;
-              if (refused_texts_.size() < kNamedLines) refused_texts_.emplace_back(chat.text);
-              view_.notice(ClientNotice::refused_line,
-                           fmt::format("{}: {}", refusal(verdict),
-                                       name_lines({std::string(chat.text)}, 1)));
-            }
-            return Step::next;
-          },
-      },
-      core::parse_input(line, settings_.input));
-}
-
 void ChatClient::apply() {
   if (!session_) return;
   for (const auto& datagram : session_->take_datagrams()) {
@@ -444,8 +241,8 @@ void ChatClient::apply() {
     // A /join the server refused (the nick is taken there): a script stops, as for a bad name.
     if (const auto* refused = std::get_if<core::event::RoomRefused>(&event);
         refused != nullptr && settings_.input == core::InputMode::commands && input_ != nullptr) {
-      stop_input("/join " + refused->room, refused->nick_taken ? "the nick is taken there"
-                                                               : "the server has no rooms");
+      stop_input("/join " + refused->room,
+                 refused->nick_taken ? "the nick is taken there" : "the server has no rooms");
     }
   }
   if (!events.empty()) watch_output();
@@ -473,30 +270,31 @@ void ChatClient::finish_session() {
   const std::vector<std::string> unread =
       input_ != nullptr ? input_->take_unread() : std::vector<std::string>{};
   const std::uint64_t after_stop = not_sent_.size();
-  const std::uint64_t lines =
-      sent + queued + unsent + unread.size() + after_stop + refused_lines_;
+  const std::uint64_t lines = sent + queued + unsent + unread.size() + after_stop + refused_lines_;
   if (lines == 0 && stopped_at_.empty()) {
     finish(ChatEnd::ok);
     return;
   }
   std::vector<std::string> parts;
   if (refused_lines_ > 0) {
-    parts.push_back(fmt::format("{} refused: {}", refused_lines_,
-                                name_lines(refused_texts_, refused_lines_)));
+    parts.push_back(
+        fmt::format("{} refused: {}", refused_lines_, name_lines(refused_texts_, refused_lines_)));
   }
   if (unsent > 0) parts.push_back(fmt::format("{} dropped unsent (said above)", unsent));
   const std::string why =
       signaled_                   ? "the client was stopped by a signal"
       : session_->server_closed() ? "the server closed the chat and was not back in time"
       : !session_->ever_joined()  ? "never joined"
-      : stuck_ ? fmt::format("the server answered but took none of them for {}: over its "
-                             "per-member budget? (its drop counters say)",
-                             core::format_duration(kStuckLimit))
+      : stuck_                    ? fmt::format(
+                                        "the server answered but took none of them for {}: over its "
+                                                           "per-member budget? (its drop counters say)",
+                                        core::format_duration(kStuckLimit))
                : "the server went away";
   if (queued + unread.size() > 0) {
     parts.push_back(fmt::format("{} never sent ({})", queued + unread.size(), why));
   }
-  if (sent > 0) parts.push_back(fmt::format("{} never acknowledged by {} ({})", sent, server_, why));
+  if (sent > 0)
+    parts.push_back(fmt::format("{} never acknowledged by {} ({})", sent, server_, why));
   // Which lines, in input order: from the first not delivered, where a script would resume.
   if (sent + queued + unread.size() > 0) {
     std::vector<std::string> first = session_->waiting_texts(kNamedLines);
@@ -515,7 +313,8 @@ void ChatClient::finish_session() {
     if (!parts.empty()) error += "; also ";
   }
   if (!parts.empty()) {
-    error += fmt::format("{} line(s) not delivered: {}", lines - after_stop, fmt::join(parts, ", "));
+    error +=
+        fmt::format("{} line(s) not delivered: {}", lines - after_stop, fmt::join(parts, ", "));
   }
   finish(ChatEnd::undelivered, std::move(error));
 }

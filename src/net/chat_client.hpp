@@ -37,8 +37,8 @@ enum class ClientNotice : std::uint8_t {
   bad_room,         // /join with a name that is not a room, or without a nick
   same_room,        // /join to the room we are in
   no_history,       // --history asked of a server that keeps none
-  input_paused,     // max_waiting lines wait for the server: no more input is read until it takes them
-  stopped,          // a command failed in a script: nothing after it is sent
+  input_paused,  // max_waiting lines wait for the server: no more input is read until it takes them
+  stopped,       // a command failed in a script: nothing after it is sent
 };
 
 class ChatView {
@@ -67,6 +67,12 @@ class ChatClient {
   const std::string& server() const noexcept { return server_; }
 
  private:
+  // Lines named in an error, at most, each cut to a readable length: 'a', 'b' and 4 more.
+  static constexpr std::size_t kNamedLines = 3;
+  // At end of input, lines that have not moved for --linger while the server still answers
+  // (its budget is spent, say: they go on their resend timers) wait this long at most.
+  static constexpr core::Duration kStuckLimit = std::chrono::seconds(30);
+  static std::string name_lines(const std::vector<std::string>& texts, std::size_t total);
   // What became of an input line.
   enum class Step : std::uint8_t { next, quit, stop };
 
@@ -100,9 +106,9 @@ class ChatClient {
   OutputQueue* output_;
   udp::socket socket_;
   std::optional<core::ClientSession> session_;
-  std::uint64_t generation_ = 0;  // which socket and session the loops belong to
-  asio::steady_timer timer_;      // the session's deadline
-  asio::steady_timer wake_;       // cancelled whenever the session has news: the input loop's
+  std::uint64_t generation_ = 0;    // which socket and session the loops belong to
+  asio::steady_timer timer_;        // the session's deadline
+  asio::steady_timer wake_;         // cancelled whenever the session has news: the input loop's
   asio::steady_timer outage_wake_;  // the same, for outage_loop
   asio::signal_set signals_;
   bool refused_ = false;  // nothing listening, seen before the first join
@@ -110,7 +116,7 @@ class ChatClient {
   std::uint64_t refused_lines_ = 0;
   std::vector<std::string> refused_texts_;  // the first few, named at the end
   bool signaled_ = false;                   // SIGINT or SIGTERM ended the client
-  bool stuck_ = false;  // the server answered, but no line moved for kStuckLimit
+  bool stuck_ = false;          // the server answered, but no line moved for kStuckLimit
   std::uint64_t closings_ = 0;  // `end`s from the server: each one restarts the linger
   // A command that failed in a script: the line, why, and the input not sent after it.
   std::string stopped_at_;
@@ -119,5 +125,14 @@ class ChatClient {
   std::string error_;
   ChatEnd end_ = ChatEnd::ok;
 };
+
+template <class Done>
+awaitable<void> ChatClient::wait_until(asio::steady_timer& timer, core::TimePoint until,
+                                       Done done) {
+  while (!done() && core::Clock::now() < until) {
+    timer.expires_at(until);
+    co_await timer.async_wait(use_nothrow);
+  }
+}
 
 }  // namespace udpchat::net

@@ -21,13 +21,12 @@ struct LineSource::Shared {
   std::deque<std::string> lines;
   bool end_of_input = false;
   bool stopped = false;
-  bool interrupted = false;  // stop_reading(): no more lines are handed over
+  bool interrupted = false;      // stop_reading(): no more lines are handed over
   std::function<void()> notify;  // cleared on stop, so the reader never touches a dead executor
 };
 
 LineSource::LineSource(const asio::any_io_executor& executor, std::istream& in, Terminal* terminal)
-    : shared_(std::make_shared<Shared>()),
-      wake_(std::make_shared<asio::steady_timer>(executor)) {
+    : shared_(std::make_shared<Shared>()), wake_(std::make_shared<asio::steady_timer>(executor)) {
   shared_->notify = [executor, wake = std::weak_ptr<asio::steady_timer>(wake_)] {
     asio::post(executor, [wake] {
       if (auto timer = wake.lock()) timer->cancel();
@@ -52,7 +51,8 @@ LineSource::LineSource(const asio::any_io_executor& executor, std::istream& in, 
     while (std::getline(in, line)) {
       if (!line.empty() && line.back() == '\r') line.pop_back();
       std::unique_lock lock(shared->mutex);
-      shared->space.wait(lock, [&] { return shared->lines.size() < kReadAhead || shared->stopped; });
+      shared->space.wait(lock,
+                         [&] { return shared->lines.size() < kReadAhead || shared->stopped; });
       if (shared->stopped) return;
       shared->lines.push_back(std::move(line));
       shared->notify();
@@ -64,9 +64,9 @@ LineSource::LineSource(const asio::any_io_executor& executor, std::istream& in, 
 }
 
 LineSource::LineSource(const asio::any_io_executor& executor, std::vector<std::string> lines)
-    : shared_(std::make_shared<Shared>()),
-      wake_(std::make_shared<asio::steady_timer>(executor)) {
-  shared_->lines.assign(std::make_move_iterator(lines.begin()), std::make_move_iterator(lines.end()));
+    : shared_(std::make_shared<Shared>()), wake_(std::make_shared<asio::steady_timer>(executor)) {
+  shared_->lines.assign(std::make_move_iterator(lines.begin()),
+                        std::make_move_iterator(lines.end()));
   shared_->end_of_input = true;
 }
 

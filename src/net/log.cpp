@@ -1,11 +1,11 @@
 #include "net/log.hpp"
 
+#include <fmt/chrono.h>
+#include <fmt/format.h>
+
 #include <chrono>
 #include <cstdio>
 #include <string>
-
-#include <fmt/chrono.h>
-#include <fmt/format.h>
 
 namespace udpchat::net {
 
@@ -41,9 +41,10 @@ void Logger::write(std::string_view level, std::string_view event,
   } else {
     line = fmt::format("{} {}", time, event);
     for (const auto& [key, value] : fields.items()) {
-      const std::string text = value.is_string()
-                                   ? value.get<std::string>()
-                                   : value.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+      const std::string text =
+          value.is_string()
+              ? value.get<std::string>()
+              : value.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
       line += fmt::format(" {}={}", key, text);
     }
   }

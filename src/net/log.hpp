@@ -2,11 +2,9 @@
 #pragma once
 
 #include <cstdint>
-
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
-
-#include <nlohmann/json.hpp>
 
 namespace udpchat::net {
 
@@ -22,12 +20,15 @@ class Logger {
   Logger(LogFormat format, bool quiet) : format_(format), quiet_(quiet) {}
 
   // Routine events (joins, leaves, expiries); --quiet silences them.
-  void info(std::string_view event, const nlohmann::ordered_json& fields = nlohmann::ordered_json::object()) const;
+  void info(std::string_view event,
+            const nlohmann::ordered_json& fields = nlohmann::ordered_json::object()) const;
   // Conditions an operator must see whatever --quiet says.
-  void warn(std::string_view event, const nlohmann::ordered_json& fields = nlohmann::ordered_json::object()) const;
+  void warn(std::string_view event,
+            const nlohmann::ordered_json& fields = nlohmann::ordered_json::object()) const;
 
  private:
-  void write(std::string_view level, std::string_view event, const nlohmann::ordered_json& fields) const;
+  void write(std::string_view level, std::string_view event,
+             const nlohmann::ordered_json& fields) const;
 
   LogFormat format_;
   bool quiet_;

@@ -31,55 +31,6 @@ namespace {
 using prometheus::ClientMetric;
 using prometheus::MetricFamily;
 using prometheus::MetricType;
-using Stats = core::RelayStats;
-
-// A counter as /metrics names and explains it (the log says the same figure by its field name).
-template <class Figures>
-struct Counter {
-  const char* name;
-  const char* help;
-  std::uint64_t Figures::*field;
-  bool backplane_only = false;
-};
-
-// The relay's own, added up over the shards.
-constexpr Counter<Stats> kRelayCounters[] = {
-    {"udpchat_datagrams_total", "Datagrams received", &Stats::datagrams},
-    {"udpchat_joins_total", "Members that joined", &Stats::joins},
-    {"udpchat_leaves_total", "Members that left with quit", &Stats::leaves},
-    {"udpchat_expiries_total", "Members expired for silence", &Stats::expiries},
-    {"udpchat_lines_total", "Chat lines relayed from local members", &Stats::lines},
-    {"udpchat_deliveries_total", "Datagrams sent for lines (one per member reached)",
-     &Stats::deliveries},
-    {"udpchat_repaired_total", "Lines sent again to members that asked (+r1)", &Stats::repaired},
-    {"udpchat_missed_total", "Lines asked for that had left the window", &Stats::missed},
-    {"udpchat_credit_skipped_total", "Deliveries withheld from legacy members over credit",
-     &Stats::credit_skipped},
-};
-
-// The node's and its backplane's.
-constexpr Counter<NodeFigures> kNodeCounters[] = {
-    {"udpchat_receive_errors_total", "Receive errors survived", &NodeFigures::receive_errors},
-    {"udpchat_send_errors_total", "Sends that failed", &NodeFigures::send_errors},
-    {"udpchat_backplane_published_total", "Lines published to the engine",
-     &NodeFigures::backplane_published, true},
-    {"udpchat_backplane_publish_dropped_total",
-     "Lines not published: the engine away and the buffer full",
-     &NodeFigures::backplane_publish_dropped, true},
-    {"udpchat_backplane_dropped_total", "Lines from the engine dropped: a queue full",
-     &NodeFigures::backplane_dropped, true},
-    {"udpchat_backplane_received_total", "Lines received from the engine",
-     &NodeFigures::backplane_received, true},
-    {"udpchat_backplane_malformed_total", "Envelopes from the engine that broke the rules",
-     &NodeFigures::backplane_malformed, true},
-    {"udpchat_backplane_gaps_total", "Jumps in another node's numbering (lines lost)",
-     &NodeFigures::backplane_gaps, true},
-    {"udpchat_remote_lines_total", "Lines from other nodes relayed to rooms here",
-     &NodeFigures::remote_lines, true},
-    {"udpchat_remote_missed_total", "Lines from other nodes lost on the way",
-     &NodeFigures::remote_missed, true},
-};
-
 MetricFamily family(std::string name, std::string help, MetricType type, double value) {
   ClientMetric metric;
   (type == MetricType::Gauge ? metric.gauge.value : metric.counter.value) = value;
@@ -178,49 +129,31 @@ class NodeCollectable {
       f = figures_;
     }
     auto as_double = [](auto value) { return static_cast<double>(value); };
-    std::vector<MetricFamily> families = {
-        family("udpchat_members", "Members now, all shards together", MetricType::Gauge,
-               as_double(f.members)),
-        family("udpchat_rooms", "Rooms with at least one member", MetricType::Gauge,
-               as_double(f.rooms)),
-        family("udpchat_shards", "Shards serving the node's address (serve --threads)",
-               MetricType::Gauge, as_double(f.shards)),
-        family("udpchat_history_bytes", "Bytes all rooms' history holds (within --history-memory)",
-               MetricType::Gauge, as_double(f.history_bytes)),
-        family("udpchat_kept_rooms", "Rooms without members keeping their history (--history-ttl)",
-               MetricType::Gauge, as_double(f.kept_rooms)),
-    };
-    for (const auto& c : kRelayCounters) {
-      if (f.backplane || !c.backplane_only) {
-        families.push_back(
-            family(c.name, c.help, MetricType::Counter, as_double(f.relay.*c.field)));
+    std::vector<MetricFamily> families;
+    for (const auto& figure : kNodeFigures) {
+      if (figure.metric.empty() || (figure.shown == Shown::with_backplane && f.backplane == 0)) {
+        continue;
       }
+      families.push_back(
+          family(std::string(figure.metric), std::string(figure.help),
+                 figure.kind == FigureKind::gauge ? MetricType::Gauge : MetricType::Counter,
+                 as_double(f.*figure.field)));
     }
-    for (const auto& c : kNodeCounters) {
-      if (f.backplane || !c.backplane_only) {
-        families.push_back(family(c.name, c.help, MetricType::Counter, as_double(f.*c.field)));
-      }
+    for (const auto& counter : core::kRelayCounters) {
+      families.push_back(family(std::string(counter.metric), std::string(counter.help),
+                                MetricType::Counter, as_double(f.relay.*counter.field)));
     }
     MetricFamily drops{
         "udpchat_dropped_total", "Datagrams dropped, by reason", MetricType::Counter, {}};
-    for (std::size_t i = 0; i < core::kDropReasonCount; ++i) {
+    for (const auto& reason : core::kDropReasons) {
       ClientMetric metric;
-      metric.label.push_back(
-          {"reason", std::string(core::to_string(static_cast<core::DropReason>(i)))});
-      metric.counter.value = as_double(f.relay.drops[i]);
+      metric.label.push_back({"reason", std::string(reason.name)});
+      metric.counter.value = as_double(f.relay.drops[static_cast<std::size_t>(reason.reason)]);
       drops.metric.push_back(std::move(metric));
     }
     families.push_back(std::move(drops));
     families.push_back(build_info());
     add_process_families(families);
-    if (f.backplane) {
-      families.push_back(family("udpchat_backplane_connected",
-                                "1 while the node is connected to its engine", MetricType::Gauge,
-                                f.backplane_connected ? 1 : 0));
-      families.push_back(family("udpchat_backplane_queue",
-                                "Lines from the engine waiting for the node", MetricType::Gauge,
-                                as_double(f.backplane_queue)));
-    }
     return families;
   }
 

@@ -8,34 +8,9 @@
 #include <memory>
 #include <string>
 
-#include "core/relay.hpp"
+#include "net/node_figures.hpp"
 
 namespace udpchat::net {
-
-// A node's figures at one moment: its shards' added up, and its backplane's.
-struct NodeFigures {
-  core::RelayStats relay;
-  std::size_t members = 0;
-  std::size_t rooms = 0;
-  std::size_t shards = 1;
-  std::uint64_t receive_errors = 0;
-  std::uint64_t send_errors = 0;
-  std::size_t history_bytes = 0;  // all rooms' windows (within --history-memory)
-  std::size_t kept_rooms = 0;     // rooms without members keeping their history (--history-ttl)
-  bool backplane = false;         // the node has one
-  bool backplane_connected = false;
-  std::size_t backplane_queue = 0;  // lines from the engine waiting for the node
-  std::uint64_t backplane_published = 0;
-  std::uint64_t backplane_publish_dropped = 0;
-  std::uint64_t backplane_dropped = 0;  // inbound, the queue being full
-  std::uint64_t backplane_received = 0;
-  std::uint64_t backplane_own = 0;
-  std::uint64_t backplane_malformed = 0;
-  std::uint64_t backplane_gaps = 0;
-  std::uint64_t remote_lines = 0;     // lines from other nodes relayed to the node's rooms
-  std::uint64_t remote_unrouted = 0;  // lines from other nodes for a room with no member here
-  std::uint64_t remote_missed = 0;    // lines from other nodes lost on the way (gaps seen)
-};
 
 class MetricsEndpoint {
  public:

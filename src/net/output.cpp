@@ -3,8 +3,8 @@
 #include <cerrno>
 #include <condition_variable>
 #include <deque>
-#include <string_view>
 #include <mutex>
+#include <string_view>
 #include <thread>
 #include <utility>
 
@@ -50,7 +50,7 @@ struct OutputQueue::Shared {
   bool stopped = false;
   std::size_t high = 0;
   std::size_t low = 0;
-  bool above = false;  // the backlog passed `high` since it was last at `low`
+  bool above = false;             // the backlog passed `high` since it was last at `low`
   std::function<void()> drained;  // posted to the io_context; cleared on stop
   asio::any_io_executor executor;
 
@@ -116,9 +116,8 @@ bool OutputQueue::flush(std::chrono::milliseconds patience) {
   std::unique_lock lock(shared_->mutex);
   while (shared_->backlog > 0) {
     const std::uint64_t before = shared_->written;
-    shared_->changed.wait_for(lock, patience, [&] {
-      return shared_->backlog == 0 || shared_->written != before;
-    });
+    shared_->changed.wait_for(lock, patience,
+                              [&] { return shared_->backlog == 0 || shared_->written != before; });
     if (shared_->backlog > 0 && shared_->written == before) return false;
   }
   return true;

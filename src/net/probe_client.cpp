@@ -1,11 +1,10 @@
 #include "net/probe_client.hpp"
 
+#include <fmt/format.h>
 #include <sodium.h>
 
 #include <algorithm>
 #include <variant>
-
-#include <fmt/format.h>
 
 #include "core/units.hpp"
 #include "net/socket.hpp"
@@ -110,8 +109,8 @@ awaitable<ProbeReport> probe(ProbeRequest request) {
       if (!ec) attempt = co_await ping_once(socket, attempt_deadline());
       ++report.attempts;
       if (attempt.status == ProbeStatus::answered) {
-        report = ProbeReport{attempt.status, attempt.server, report.endpoint, {attempt.rtt},
-                             report.attempts, {}};
+        report = ProbeReport{attempt.status, attempt.server,  report.endpoint,
+                             {attempt.rtt},  report.attempts, {}};
         reached.emplace(std::move(socket));
         break;
       }

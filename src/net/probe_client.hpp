@@ -21,8 +21,8 @@ using core::ServerKind;
 // Why --wait is still waiting, after each round that was not answered.
 struct ProbeProgress {
   ProbeStatus status = ProbeStatus::timeout;
-  std::string error;         // what the round came to: refused, no answer, not resolved
-  core::Duration waited{};   // since the probe started
+  std::string error;        // what the round came to: refused, no answer, not resolved
+  core::Duration waited{};  // since the probe started
 };
 
 struct ProbeRequest {

@@ -55,7 +55,8 @@ udp::socket bind_socket(const asio::any_io_executor& executor, const udp::endpoi
   return socket;
 }
 
-udp::socket connect_socket(const asio::any_io_executor& executor, const udp::endpoint& remote, std::error_code& ec) {
+udp::socket connect_socket(const asio::any_io_executor& executor, const udp::endpoint& remote,
+                           std::error_code& ec) {
   udp::socket socket(executor);
   socket.open(remote.protocol(), ec);
   if (ec) return socket;
@@ -105,8 +106,8 @@ std::size_t send_to_each(udp::socket& socket, std::string_view payload,
       header.msg_iov = &vector;
       header.msg_iovlen = 1;
     }
-    const int sent = ::sendmmsg(socket.native_handle(), headers.data(), static_cast<unsigned>(count),
-                                MSG_DONTWAIT);
+    const int sent = ::sendmmsg(socket.native_handle(), headers.data(),
+                                static_cast<unsigned>(count), MSG_DONTWAIT);
     if (sent > 0) {
       done += static_cast<std::size_t>(sent);
     } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
@@ -143,8 +144,8 @@ std::size_t send_many(udp::socket& socket, std::span<const std::string> payloads
       headers[i].msg_hdr.msg_iov = &vectors[i];
       headers[i].msg_hdr.msg_iovlen = 1;
     }
-    const int sent =
-        ::sendmmsg(socket.native_handle(), headers.data(), static_cast<unsigned>(count), MSG_DONTWAIT);
+    const int sent = ::sendmmsg(socket.native_handle(), headers.data(),
+                                static_cast<unsigned>(count), MSG_DONTWAIT);
     if (sent < 0) {
       if (errno == EINTR) continue;
       ec = std::error_code(errno, asio::error::get_system_category());

@@ -27,7 +27,8 @@ udp::socket bind_socket(const asio::any_io_executor& executor, const udp::endpoi
 
 // A socket connected to `remote`, so that an ICMP port unreachable comes back as
 // connection_refused on the next receive.
-udp::socket connect_socket(const asio::any_io_executor& executor, const udp::endpoint& remote, std::error_code& ec);
+udp::socket connect_socket(const asio::any_io_executor& executor, const udp::endpoint& remote,
+                           std::error_code& ec);
 
 struct BufferSizes {
   int receive = 0;

@@ -10,6 +10,7 @@
 #endif
 
 #ifdef UDPCHAT_HAVE_LIBEDIT
+#include <editline/readline.h>
 #include <poll.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
@@ -20,8 +21,6 @@
 #include <mutex>
 #include <string>
 #include <thread>
-
-#include <editline/readline.h>
 #endif
 
 namespace udpchat::net {
@@ -130,7 +129,9 @@ struct Terminal::Impl : std::enable_shared_from_this<Terminal::Impl> {
   }
 };
 
-bool Terminal::available() { return ::isatty(STDIN_FILENO) == 1 && ::isatty(STDOUT_FILENO) == 1; }
+bool Terminal::available() {
+  return ::isatty(STDIN_FILENO) == 1 && ::isatty(STDOUT_FILENO) == 1;
+}
 
 Terminal::Terminal(const asio::any_io_executor& executor) : impl_(std::make_shared<Impl>()) {
   impl_->executor = executor;
@@ -169,7 +170,8 @@ void Terminal::print_above(std::string_view line) {
   // Up to the prompt's first row (a long or wide line wraps; width counts columns, not bytes),
   // then erase to the end of the screen; libedit redraws the prompt and the partial input below.
   std::string before_cursor(kPrompt);
-  if (rl_line_buffer != nullptr) before_cursor.append(rl_line_buffer, static_cast<std::size_t>(std::max(rl_point, 0)));
+  if (rl_line_buffer != nullptr)
+    before_cursor.append(rl_line_buffer, static_cast<std::size_t>(std::max(rl_point, 0)));
   const int rows_up = columns(before_cursor) / screen_columns();
   if (rows_up > 0) std::fprintf(stdout, "\x1b[%dA", rows_up);
   std::fputs("\r\x1b[J", stdout);
@@ -183,7 +185,9 @@ void Terminal::print_above(std::string_view line) {
 
 struct Terminal::Impl {};
 
-bool Terminal::available() { return false; }
+bool Terminal::available() {
+  return false;
+}
 Terminal::Terminal(const asio::any_io_executor&) : impl_(std::make_shared<Impl>()) {}
 Terminal::~Terminal() = default;
 void Terminal::start(LineHandler) {}

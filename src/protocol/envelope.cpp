@@ -27,7 +27,9 @@ std::string_view next_field(std::string_view& s) noexcept {
 }  // namespace
 
 // The same alphabet and length as a room name.
-bool is_node_id(std::string_view id) noexcept { return is_room(id); }
+bool is_node_id(std::string_view id) noexcept {
+  return is_room(id);
+}
 
 void encode_envelope(std::string& out, const Envelope& envelope) {
   out.assign(envelope.seq == 0 ? kUnnumberedEnvelopeVersion : kEnvelopeVersion);

@@ -60,23 +60,23 @@ enum class Malformation : std::uint8_t {
 std::string_view to_string(Malformation reason) noexcept;
 
 // Client to server. Views point into the decoded datagram.
-struct Register {};        // bare `reg`: the original join
-struct CookieRequest {     // `reg` padded with spaces to at least kCookieRequestBytes
+struct Register {};     // bare `reg`: the original join
+struct CookieRequest {  // `reg` padded with spaces to at least kCookieRequestBytes
   // The repair version the padding says the client speaks: 0, 1 (kExtendedCookieRequestBytes)
   // or 2 (kTimedCookieRequestBytes).
   std::uint8_t repair = 0;
 };
-struct Join {              // `reg <cookie>`, `reg <cookie> <nick>` or `reg <cookie> <nick> <room>`
+struct Join {  // `reg <cookie>`, `reg <cookie> <nick>` or `reg <cookie> <nick> <room>`
   std::string_view cookie;
-  std::string_view nick;   // empty when absent
-  std::string_view room;   // empty when absent: kDefaultRoom
-  std::string_view line;   // the whole line: an original server would relay it as chat
+  std::string_view nick;  // empty when absent
+  std::string_view room;  // empty when absent: kDefaultRoom
+  std::string_view line;  // the whole line: an original server would relay it as chat
   // ` +r1 <next>` (or +r2) after the other fields: numbered lines, the next one being
   // `next_seq`. The repair version asked for; 0 without the tag.
   std::uint8_t repair = 0;
   std::uint64_t next_seq = 0;
 };
-struct Nack {              // `nack <from> <to>`: room lines from..to, please (repair members)
+struct Nack {  // `nack <from> <to>`: room lines from..to, please (repair members)
   std::uint64_t from = 0;
   std::uint64_t to = 0;
 };
@@ -118,9 +118,9 @@ struct Welcome {
   std::string_view ip;
   std::uint16_t port = 0;
   std::string_view nick;
-  std::string_view room;  // present when the join named a room
+  std::string_view room;    // present when the join named a room
   std::uint8_t repair = 0;  // the repair version granted (+r1, +r2); 0: none
-  std::uint64_t head = 0;  // with repair: the room's latest line number
+  std::uint64_t head = 0;   // with repair: the room's latest line number
   // With repair: which numbering the head belongs to. A room's numbering starts again when the
   // room is opened anew (a relay restart, the room emptied meanwhile): a new id says so.
   std::uint32_t stream = 0;
@@ -138,21 +138,21 @@ struct Ack {
   // received it, in milliseconds since the Unix epoch. 0: not said (a live line).
   std::int64_t said_ms = 0;
 };
-struct Got {    // `got <seq> <room-seq>`: your line seq was relayed already, as room line room-seq
+struct Got {  // `got <seq> <room-seq>`: your line seq was relayed already, as room line room-seq
   std::uint64_t seq = 0;
   std::uint64_t room_seq = 0;
 };
-struct Want {   // `want <seq>`: the next line expected from you is seq
+struct Want {  // `want <seq>`: the next line expected from you is seq
   std::uint64_t seq = 0;
 };
-struct Head {   // `head <room-seq>`: the room's latest line (answers a +r1 member's heartbeat)
+struct Head {  // `head <room-seq>`: the room's latest line (answers a +r1 member's heartbeat)
   std::uint64_t room_seq = 0;
 };
 struct Missed {  // `missed <from> <to>`: room lines from..to are gone from the window
   std::uint64_t from = 0;
   std::uint64_t to = 0;
 };
-struct Gap {     // `gap <room-seq> <count>`: room line room-seq stands for count lines lost on
+struct Gap {  // `gap <room-seq> <count>`: room line room-seq stands for count lines lost on
   std::uint64_t room_seq = 0;  // the way from another node
   std::uint64_t count = 0;
 };
@@ -160,13 +160,13 @@ struct Pong {
   std::string_view token;
 };
 struct End {};
-struct NotMember {};  // the datagram came from an address that is not a member (validated mode)
+struct NotMember {};   // the datagram came from an address that is not a member (validated mode)
 struct ServerFull {};  // the join was refused by --max-clients
-struct NickTaken {};  // a live member of that room holds the nick
-struct Unknown {};    // no known shape
-struct Invalid {};    // a known shape with a field that breaks the field rules
-using ServerMessage = std::variant<Cookie, Welcome, Ack, Pong, End, NotMember, ServerFull, NickTaken,
-                                   Got, Want, Head, Missed, Gap, Unknown, Invalid>;
+struct NickTaken {};   // a live member of that room holds the nick
+struct Unknown {};     // no known shape
+struct Invalid {};     // a known shape with a field that breaks the field rules
+using ServerMessage = std::variant<Cookie, Welcome, Ack, Pong, End, NotMember, ServerFull,
+                                   NickTaken, Got, Want, Head, Missed, Gap, Unknown, Invalid>;
 
 // Every field is checked against the field rules (an IP address in text form, a port from 1 to
 // 65535, nick and room rules, chat text rules): a server, or someone forging its address, must

@@ -16,7 +16,9 @@ bool is_control(std::uint32_t cp) noexcept {
   return (cp < 0x20 && cp != '\t') || cp == 0x7F || (cp >= 0x80 && cp <= 0x9F);
 }
 
-bool is_continuation(unsigned char c) noexcept { return (c & 0xC0) == 0x80; }
+bool is_continuation(unsigned char c) noexcept {
+  return (c & 0xC0) == 0x80;
+}
 
 // Refused in chat text: they reorder or break what a reader sees.
 bool is_format(std::uint32_t cp) noexcept {

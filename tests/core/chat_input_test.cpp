@@ -49,3 +49,18 @@ TEST_CASE("a person at a terminal leaves with quit or /quit", "[core][input]") {
   CHECK(std::get<input::History>(parse_input("/history 5", InputMode::terminal)).count == 5);
   CHECK(std::get<input::History>(parse_input("/history x", InputMode::terminal)).count == 0);
 }
+
+TEST_CASE("every slash command in the table is read as itself and named in the help",
+          "[core][input]") {
+  const std::string help = udpchat::core::slash_help();
+  for (const auto& command : udpchat::core::kSlashCommands) {
+    INFO(command.name);
+    CHECK(help.find(command.usage) != std::string::npos);
+    const auto parsed = udpchat::core::parse_input(command.name, InputMode::commands);
+    CHECK_FALSE(std::holds_alternative<udpchat::core::input::Unknown>(parsed));
+    CHECK_FALSE(std::holds_alternative<udpchat::core::input::Chat>(parsed));
+    // Where a script's text is read, it is a chat line like any other.
+    CHECK(std::holds_alternative<udpchat::core::input::Chat>(
+        udpchat::core::parse_input(command.name, InputMode::text)));
+  }
+}

@@ -24,7 +24,7 @@ using udpchat::core::LineVerdict;
 using udpchat::core::Peer;
 using udpchat::core::Relay;
 using udpchat::core::RelayConfig;
-using udpchat::core::ServerHint;
+using udpchat::core::ServerKind;
 using udpchat::core::SessionConfig;
 using udpchat::core::SessionEvent;
 using udpchat::core::SessionState;
@@ -498,12 +498,12 @@ TEST_CASE("end from the server ends a session that does not rejoin, and leave sa
 
 TEST_CASE("bench's hint skips legacy detection both ways", "[core][session]") {
   SessionConfig legacy = session_config();
-  legacy.hint = ServerHint::legacy;
+  legacy.hint = ServerKind::legacy;
   ClientSession old(legacy, t0);
   CHECK(old.state() == SessionState::legacy);
   CHECK(old.take_datagrams() == std::vector<std::string>{proto::encode_cookie_request()});
   SessionConfig udpchat = session_config();
-  udpchat.hint = ServerHint::udpchat;
+  udpchat.hint = ServerKind::udpchat;
   ClientSession patient(udpchat, t0);
   for (auto t = t0; t < t0 + 10s; t += 100ms) patient.on_timer(t);
   CHECK(patient.state() == SessionState::joining);  // never mistaken for an original server

@@ -35,7 +35,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   config.room = (data[0] & 3) == 3 ? "ops" : "";
   config.hb_interval = std::chrono::milliseconds(200);
   config.max_waiting = 8;
-  config.hint = static_cast<core::ServerHint>((data[0] >> 2) % 3);
+  config.hint = static_cast<core::ServerKind>((data[0] >> 2) % 3);
   core::TimePoint now{std::chrono::hours(1)};
   core::ClientSession session(config, now);
   std::uint64_t cookies = 0;
