@@ -158,30 +158,23 @@ struct BenchRunner::Impl {
   awaitable<void> receive_loop(Client& client) {
 #ifdef __linux__
     // recvmmsg drains a burst in one call, so the bench is not the bottleneck.
-    while (client.socket.is_open()) {
-      auto [wait_error] = co_await client.socket.async_wait(udp::socket::wait_read, use_nothrow);
-      if (wait_error) co_return;
-      for (int turn = 0; turn < kBatchesPerTurn; ++turn) {
-        std::error_code ec;
-        const std::size_t received = batch.read(client.socket, ec);
-        if (ec == asio::error::would_block || ec == asio::error::try_again) break;
-        if (ec == asio::error::connection_refused) {
-          refused = true;
-          wake.cancel();
-          continue;
-        }
-        if (ec) {
-          if (ec == asio::error::interrupted) continue;
-          co_return;
-        }
-        if (const auto drops = batch.kernel_drops()) client.kernel_drops = *drops;
-        const std::int64_t arrival = now_ns();
-        for (std::size_t i = 0; i < received; ++i) {
-          if (!batch.truncated(i)) handle(client, batch.datagram(i), arrival);
-        }
-        if (received < batch.capacity()) break;
-      }
-    }
+    co_await receive_batches(
+        client.socket, batch, kBatchesPerTurn, [&client] { return client.socket.is_open(); },
+        [&](std::size_t received) {
+          if (const auto drops = batch.kernel_drops()) client.kernel_drops = *drops;
+          const std::int64_t arrival = now_ns();
+          for (std::size_t i = 0; i < received; ++i) {
+            if (!batch.truncated(i)) handle(client, batch.datagram(i), arrival);
+          }
+        },
+        [this](const std::error_code& ec) {
+          if (ec == asio::error::connection_refused) {
+            refused = true;
+            wake.cancel();
+            return true;
+          }
+          return ec == asio::error::interrupted;
+        });
 #else
     std::vector<char> data(protocol::kMaxDatagramBytes);
     while (client.socket.is_open()) {

@@ -94,36 +94,24 @@ awaitable<void> RelayServer::receive_loop() {
   constexpr int kBatchesPerTurn = 16;
   ReceiveBatch batch(kBatch, protocol::kMaxDatagramBytes);
   ReceiveBatch::enable_timestamps(socket_);
-  while (receiving_ && !stopped_) {
-    auto [wait_error] = co_await socket_.async_wait(udp::socket::wait_read, use_nothrow);
-    if (!receiving_ || stopped_) break;
-    if (wait_error) {
-      survives(wait_error);
-      break;
-    }
-    for (int turn = 0; turn < kBatchesPerTurn && receiving_ && !stopped_; ++turn) {
-      std::error_code ec;
-      const std::size_t received = batch.read(socket_, ec);
-      if (ec) {
-        if (ec == asio::error::would_block || ec == asio::error::try_again) break;
-        if (survives(ec)) continue;
-        co_return;
-      }
-      // One clock pair per batch turns kernel stamps (CLOCK_REALTIME) into steady time.
-      const core::TimePoint read_at = core::Clock::now();
-      const std::int64_t read_at_ns = realtime_ns();
-      for (std::size_t i = 0; i < received && !stopped_; ++i) {
-        const std::int64_t stamp = batch.received_ns(i);
-        const core::TimePoint arrived =
-            stamp == 0
-                ? read_at
-                : read_at - std::chrono::nanoseconds(std::max<std::int64_t>(0, read_at_ns - stamp));
-        handle(batch.source(i), batch.datagram(i), arrived);
-      }
-      if (links_ != nullptr) links_->on_batch_end(index_);
-      if (received < kBatch) break;
-    }
-  }
+  co_await receive_batches(
+      socket_, batch, kBatchesPerTurn, [this] { return receiving_ && !stopped_; },
+      [&](std::size_t received) {
+        // One clock pair per batch turns kernel stamps (CLOCK_REALTIME) into steady time.
+        const core::TimePoint read_at = core::Clock::now();
+        const std::int64_t read_at_ns = realtime_ns();
+        for (std::size_t i = 0; i < received && !stopped_; ++i) {
+          const std::int64_t stamp = batch.received_ns(i);
+          const core::TimePoint arrived =
+              stamp == 0
+                  ? read_at
+                  : read_at -
+                        std::chrono::nanoseconds(std::max<std::int64_t>(0, read_at_ns - stamp));
+          handle(batch.source(i), batch.datagram(i), arrived);
+        }
+        if (links_ != nullptr) links_->on_batch_end(index_);
+      },
+      [this](const std::error_code& ec) { return survives(ec); });
 #else
   std::vector<char> buffer(protocol::kMaxDatagramBytes);
   udp::endpoint from;

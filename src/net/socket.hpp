@@ -95,6 +95,35 @@ class ReceiveBatch {
   std::optional<std::uint32_t> kernel_drops_;
 };
 
+// The one receive loop over batches, for the relay and for bench's clients: waits until
+// `socket` is readable, then reads up to `batches_per_turn` batches before waiting again (a
+// flood must not starve the io thread's other work). `on_batch(received)` sees each read;
+// `on_error(ec)` each error but "nothing queued", and says whether to go on. Ends when
+// `keep()` is false, the wait fails, or on_error says so.
+template <class Keep, class OnBatch, class OnError>
+awaitable<void> receive_batches(udp::socket& socket, ReceiveBatch& batch, int batches_per_turn,
+                                Keep keep, OnBatch on_batch, OnError on_error) {
+  while (keep()) {
+    auto [wait_error] = co_await socket.async_wait(udp::socket::wait_read, use_nothrow);
+    if (!keep()) co_return;
+    if (wait_error) {
+      on_error(wait_error);
+      co_return;
+    }
+    for (int turn = 0; turn < batches_per_turn && keep(); ++turn) {
+      std::error_code ec;
+      const std::size_t received = batch.read(socket, ec);
+      if (ec == asio::error::would_block || ec == asio::error::try_again) break;
+      if (ec) {
+        if (on_error(ec)) continue;
+        co_return;
+      }
+      on_batch(received);
+      if (received < batch.capacity()) break;
+    }
+  }
+}
+
 // CLOCK_REALTIME now, in nanoseconds: what kernel receive stamps are measured against.
 std::int64_t realtime_ns() noexcept;
 #endif
