@@ -28,7 +28,7 @@ const RoomWindow& History::window(const Room* room) noexcept {
 
 History::Room* History::open(std::string_view name, TimePoint now) {
   (void)now;
-  std::lock_guard lock(mutex_);
+  const Lock lock(*this);
   auto it = rooms_.find(std::string(name));
   if (it == rooms_.end()) {
     it = rooms_
@@ -47,7 +47,7 @@ History::Room* History::open(std::string_view name, TimePoint now) {
 }
 
 void History::close(Room* room, TimePoint now) {
-  std::lock_guard lock(mutex_);
+  const Lock lock(*this);
   if (--room->shards > 0) return;
   if (!room->window.empty() && limits_.ttl > Duration::zero()) {
     room->kept = true;
@@ -63,7 +63,7 @@ std::uint32_t History::stream(const Room* room) const noexcept {
 }
 
 std::uint64_t History::head(const Room* room) const {
-  std::lock_guard lock(mutex_);
+  const Lock lock(*this);
   return room->window.head();
 }
 
@@ -90,7 +90,7 @@ std::uint64_t History::keep(Room& room, std::string_view numbered, std::int64_t 
 
 std::uint64_t History::append(Room* room, const proto::Ack& line, std::int64_t said_ms,
                               std::string& numbered) {
-  std::lock_guard lock(mutex_);
+  const Lock lock(*this);
   const std::uint64_t seq = room->window.take_number();
   proto::encode_numbered_ack(numbered, seq, line.sender_seq, line.ip, line.port, line.nick,
                              line.text);
@@ -99,7 +99,7 @@ std::uint64_t History::append(Room* room, const proto::Ack& line, std::int64_t s
 
 std::optional<std::uint64_t> History::append(std::string_view name, const proto::Ack& line,
                                              std::int64_t said_ms, std::string& numbered) {
-  std::lock_guard lock(mutex_);
+  const Lock lock(*this);
   Room* room = find_open(name);
   if (room == nullptr) return std::nullopt;
   if (!numbering()) return 0;
@@ -111,7 +111,7 @@ std::optional<std::uint64_t> History::append(std::string_view name, const proto:
 
 std::optional<std::uint64_t> History::append_gap(std::string_view name, std::uint64_t count,
                                                  std::string& numbered) {
-  std::lock_guard lock(mutex_);
+  const Lock lock(*this);
   Room* room = find_open(name);
   if (room == nullptr) return std::nullopt;
   if (!numbering()) return 0;
@@ -134,18 +134,18 @@ void History::erase(Room& room) {
 }
 
 void History::expire(TimePoint now) {
-  std::lock_guard lock(mutex_);
+  const Lock lock(*this);
   // Rooms left longest ago come first: the sweep costs what goes.
   while (!kept_.empty() && now - kept_.front()->kept_since > limits_.ttl) evict_kept_room();
 }
 
 std::size_t History::bytes() const {
-  std::lock_guard lock(mutex_);
+  const Lock lock(*this);
   return bytes_;
 }
 
 std::size_t History::kept_rooms() const {
-  std::lock_guard lock(mutex_);
+  const Lock lock(*this);
   return kept_.size();
 }
 

@@ -1,7 +1,8 @@
 // The node's rooms as their members see them, whichever shard their datagrams reach: each
 // room's numbering and window (RoomWindow), rooms kept without members for the TTL, and the
 // bound on all windows together. One per node (NodeShare holds it; a lone relay owns its own).
-// Thread-safe: one mutex, held by a line for its number and its copy into the window.
+// Thread-safe: one mutex, held by a line for its number and its copy into the window; a node of
+// one shard, whose thread is the only one to touch it, says so and skips the mutex.
 #pragma once
 
 #include <cstddef>
@@ -40,6 +41,8 @@ class History {
   History& operator=(const History&) = delete;
 
   bool numbering() const noexcept { return limits_.lines > 0; }
+  // False while one thread alone uses it (a node of one shard): no locking. Set before use.
+  void set_shared(bool shared) noexcept { shared_ = shared; }
 
   // A shard's room gained its first member, or lost its last. A room lives while any shard
   // has members in it; then it is kept for the TTL if it holds lines (the same numbering when
@@ -65,7 +68,7 @@ class History {
   // `fn(const RoomWindow&)` with the window held still: what repair copies out.
   template <class Fn>
   decltype(auto) read(const Room* room, Fn&& fn) const {
-    std::lock_guard lock(mutex_);
+    const Lock lock(*this);
     return fn(window(room));
   }
 
@@ -77,6 +80,22 @@ class History {
   std::size_t kept_rooms() const;
 
  private:
+  // The mutex, when more than one thread uses the history.
+  class Lock {
+   public:
+    explicit Lock(const History& history) : mutex_(history.shared_ ? &history.mutex_ : nullptr) {
+      if (mutex_ != nullptr) mutex_->lock();
+    }
+    ~Lock() {
+      if (mutex_ != nullptr) mutex_->unlock();
+    }
+    Lock(const Lock&) = delete;
+    Lock& operator=(const Lock&) = delete;
+
+   private:
+    std::mutex* mutex_;
+  };
+
   static const RoomWindow& window(const Room* room) noexcept;
   Room* find_open(std::string_view name) noexcept;
   std::uint64_t keep(Room& room, std::string_view numbered, std::int64_t said_ms);
@@ -85,6 +104,7 @@ class History {
 
   HistoryLimits limits_;
   mutable std::mutex mutex_;
+  bool shared_ = true;
   std::unordered_map<std::string, std::unique_ptr<Room>> rooms_;
   std::list<Room*> kept_;  // rooms without members, kept longest first
   std::size_t bytes_ = 0;

@@ -56,6 +56,9 @@ std::unique_ptr<RelayNode> RelayNode::bind(asio::io_context& io, const udp::endp
   // are numbered too.
   node.config.relay.share =
       std::make_shared<core::NodeShare>(node.config.relay, core::Clock::now());
+  // One shard: the node's thread is the only one to touch the history (the engine's lines come
+  // in on it too).
+  node.config.relay.share->history().set_shared(shards > 1);
 
   udp::endpoint address = local;
   std::error_code ec;
