@@ -3,6 +3,8 @@
 // they stay in one file.
 #include "net/backplane.hpp"
 
+#include "net/inbox.hpp"
+
 #ifdef UDPCHAT_HAS_NATS
 
 #include <nats/nats.h>
@@ -48,8 +50,9 @@ class NatsBackplane final : public Backplane {
       : io_(io),
         log_(log),
         on_line_(std::move(on_line)),
-        inbound_lines_(inbound_lines),
-        inbound_bytes_(inbound_bytes) {}
+        inbound_(io.get_executor(),
+                 [this](std::vector<Line>& lines, bool recovered) { take(lines, recovered); },
+                 {.items = inbound_lines, .bytes = inbound_bytes, .per_turn = kDrainBatch}) {}
   ~NatsBackplane() override { close(); }
 
   bool connect(const BackplaneConfig& config, std::string& error);
@@ -60,15 +63,12 @@ class NatsBackplane final : public Backplane {
   // Ours (the inbound queue full) and nats.c's (a subscription's pending limit: a slow
   // consumer), so that no line from the engine is lost uncounted. On the io thread.
   std::uint64_t dropped() const override {
-    std::uint64_t total = dropped_.load(std::memory_order_relaxed) + unsubscribed_dropped_;
+    std::uint64_t total = inbound_.dropped() + unsubscribed_dropped_;
     for (const auto& [room, subscription] : subscriptions_) total += engine_dropped(subscription);
     return total;
   }
   bool connected() const override { return connected_.load(std::memory_order_relaxed); }
-  std::size_t queued() const override {
-    std::lock_guard lock(inbound_mutex_);
-    return inbound_.size();
-  }
+  std::size_t queued() const override { return inbound_.size(); }
 
  private:
   struct Line {
@@ -76,7 +76,8 @@ class NatsBackplane final : public Backplane {
     std::string envelope;
   };
 
-  void drain();
+  // On the io thread: a turn's worth of lines from the engine (the inbox's drain).
+  void take(std::vector<Line>& lines, bool recovered);
   enum class State { connecting, connected, disconnected, closed };
 
   static void on_message(natsConnection*, natsSubscription*, natsMsg* msg, void* self);
@@ -101,15 +102,9 @@ class NatsBackplane final : public Backplane {
   std::uint64_t unsubscribed_dropped_ = 0;  // nats.c's drops on subscriptions since destroyed
   State state_ = State::connecting;
   bool open_ = false;  // io thread only
-  // The inbound queue, filled on nats.c's threads and drained on the io thread.
-  const std::size_t inbound_lines_;
-  const std::size_t inbound_bytes_;
-  mutable std::mutex inbound_mutex_;
-  std::deque<Line> inbound_;
-  std::size_t inbound_size_ = 0;  // bytes of envelopes waiting
-  bool drain_posted_ = false;
-  bool dropping_ = false;  // said once until the queue has room again
-  std::atomic<std::uint64_t> dropped_{0};
+  // Lines from the engine, put on nats.c's threads and taken on the io thread, a few per turn
+  // (a flood neither starves local members nor delays a signal); bounded, drops counted.
+  Inbox<Line> inbound_;
   std::atomic<bool> connected_{false};
   std::string subject_;
   std::string last_error_;
@@ -238,28 +233,13 @@ void NatsBackplane::on_message(natsConnection*, natsSubscription*, natsMsg* msg,
   auto* backplane = static_cast<NatsBackplane*>(self);
   const std::string_view room = protocol::subject_room(natsMsg_GetSubject(msg));
   const auto size = static_cast<std::size_t>(natsMsg_GetDataLength(msg));
-  bool post_drain = false;
-  bool started_dropping = false;
-  {
-    std::lock_guard lock(backplane->inbound_mutex_);
-    if (room.empty()) {
-      // Not one of ours: nothing to queue.
-    } else if (backplane->inbound_.size() >= backplane->inbound_lines_ ||
-               backplane->inbound_size_ + size > backplane->inbound_bytes_) {
-      backplane->dropped_.fetch_add(1, std::memory_order_relaxed);
-      started_dropping = !backplane->dropping_;
-      backplane->dropping_ = true;
-    } else {
-      backplane->inbound_.push_back(
-          Line{std::string(room), std::string(natsMsg_GetData(msg), size)});
-      backplane->inbound_size_ += size;
-      post_drain = !backplane->drain_posted_;
-      backplane->drain_posted_ = backplane->drain_posted_ || post_drain;
-    }
-  }
+  // A subject not of ours: nothing to queue.
+  const auto offered =
+      room.empty() ? Inbox<Line>::Offer::queued
+                   : backplane->inbound_.offer(
+                         Line{std::string(room), std::string(natsMsg_GetData(msg), size)}, size);
   natsMsg_Destroy(msg);
-  if (post_drain) asio::post(backplane->io_, [backplane] { backplane->drain(); });
-  if (started_dropping) {
+  if (offered == Inbox<Line>::Offer::first_dropped) {
     asio::post(backplane->io_, [backplane] {
       if (!backplane->open_) return;
       backplane->log_.warn("backplane inbound queue full",
@@ -269,30 +249,10 @@ void NatsBackplane::on_message(natsConnection*, natsSubscription*, natsMsg* msg,
   }
 }
 
-// A few lines per turn, then the io thread's other work: a flood from the engine neither
-// starves local members nor delays a signal.
-void NatsBackplane::drain() {
-  std::vector<Line> lines;
-  bool more = false;
-  bool recovered = false;
-  {
-    std::lock_guard lock(inbound_mutex_);
-    while (!inbound_.empty() && lines.size() < kDrainBatch) {
-      inbound_size_ -= inbound_.front().envelope.size();
-      lines.push_back(std::move(inbound_.front()));
-      inbound_.pop_front();
-    }
-    more = !inbound_.empty();
-    drain_posted_ = more;
-    if (!more && dropping_) {
-      dropping_ = false;
-      recovered = true;
-    }
-  }
+void NatsBackplane::take(std::vector<Line>& lines, bool recovered) {
   if (!open_) return;
   for (const auto& line : lines) on_line_(line.room, line.envelope);
   if (recovered) log_.info("backplane inbound queue drained", {{"dropped", dropped()}});
-  if (more) asio::post(io_, [this] { drain(); });
 }
 
 void NatsBackplane::post_state(State state, std::string url) {

@@ -86,7 +86,7 @@ std::unique_ptr<RelayNode> RelayNode::bind(asio::io_context& io, const udp::endp
     node.servers.push_back(
         std::make_unique<RelayServer>(node.io_of(t), std::move(socket), node.config.relay, log));
     node.inboxes.push_back(std::make_unique<Inbox<core::NodeLine>>(
-        node.io_of(t).get_executor(), [&node, t](std::vector<core::NodeLine>& lines) {
+        node.io_of(t).get_executor(), [&node, t](std::vector<core::NodeLine>& lines, bool) {
           for (const auto& line : lines) node.servers[t]->on_node_line(line);
         }));
   }

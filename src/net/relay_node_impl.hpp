@@ -278,7 +278,7 @@ struct RelayNode::Impl final : ShardLinks {
   void end_shards() {
     for (std::size_t t = 0; t < servers.size(); ++t) {
       asio::post(io_of(t), [this, t] {
-        inboxes[t]->drain_now();
+        inboxes[t]->drain_all();
         notified += servers[t]->stop();
       });
     }
