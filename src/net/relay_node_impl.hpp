@@ -23,9 +23,8 @@
 
 namespace udpchat::net {
 
-// The shards' figures added up: the node's (`rooms`: rooms on any shard).
-inline NodeFigures add_up(const std::vector<ShardSnapshot>& shards) {
-  NodeFigures f;
+// The shards' figures added up into the node's (`rooms`: rooms on any shard).
+inline NodeFigures add_up(NodeFigures f, const std::vector<ShardSnapshot>& shards) {
   std::set<std::string> rooms;
   for (const auto& shard : shards) {
     f.relay += shard.relay;
@@ -72,13 +71,7 @@ struct RelayNode::Impl final : ShardLinks {
   std::unordered_map<std::string, int> room_refs;
   core::NodeGaps gaps;
   std::string engine_scratch;
-  std::uint64_t engine_received = 0;
-  std::uint64_t engine_own = 0;
-  std::uint64_t engine_malformed = 0;
-  std::uint64_t engine_gaps = 0;
-  std::uint64_t remote_lines = 0;
-  std::uint64_t remote_unrouted = 0;
-  std::uint64_t remote_missed = 0;
+  NodeFigures engine;  // only its backplane_* and remote_* figures are counted here
   asio::signal_set signals;
   asio::steady_timer deadline;
   asio::steady_timer stats_timer;
@@ -155,22 +148,22 @@ struct RelayNode::Impl final : ShardLinks {
   // the node's room, and handed to every shard as a value.
   void on_engine_line(std::string_view room, std::string_view envelope) {
     if (stopping) return;
-    ++engine_received;
+    ++engine.backplane_received;
     const auto decoded = protocol::decode_envelope(envelope);
     if (!decoded) {
-      ++engine_malformed;
+      ++engine.backplane_malformed;
       return;
     }
     if (decoded->node == node_id) {  // no-echo should make this 0
-      ++engine_own;
+      ++engine.backplane_own;
       return;
     }
     const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                             std::chrono::system_clock::now().time_since_epoch())
                             .count();
     if (const std::uint64_t lost = gaps.on_line(room, decoded->node, decoded->seq); lost > 0) {
-      ++engine_gaps;
-      remote_missed += lost;
+      ++engine.backplane_gaps;
+      engine.remote_missed += lost;
       if (const auto seq = history().append_gap(room, lost, engine_scratch); seq) {
         core::NodeLine gap;
         gap.room = room;
@@ -184,10 +177,10 @@ struct RelayNode::Impl final : ShardLinks {
     const auto seq = history().append(room, ack, now_ms, engine_scratch);
     if (!seq) {
       // The subscription was just dropped, or the envelope crossed it on the way.
-      ++remote_unrouted;
+      ++engine.remote_unrouted;
       return;
     }
-    ++remote_lines;
+    ++engine.remote_lines;
     core::NodeLine line;
     line.room = room;
     line.seq = *seq;
@@ -220,18 +213,11 @@ struct RelayNode::Impl final : ShardLinks {
   }
 
   NodeFigures figures(const std::vector<ShardSnapshot>& snapshots) {
-    NodeFigures f = add_up(snapshots);
+    NodeFigures f = add_up(engine, snapshots);
     f.history_bytes = history().bytes();
     f.kept_rooms = history().kept_rooms();
     if (backplane) {
       f.backplane = 1;
-      f.backplane_received = engine_received;
-      f.backplane_own = engine_own;
-      f.backplane_malformed = engine_malformed;
-      f.backplane_gaps = engine_gaps;
-      f.remote_lines = remote_lines;
-      f.remote_unrouted = remote_unrouted;
-      f.remote_missed = remote_missed;
       f.backplane_connected = backplane->connected() ? 1 : 0;
       f.backplane_queue = backplane->queued();
       f.backplane_dropped = backplane->dropped();

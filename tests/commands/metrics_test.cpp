@@ -42,6 +42,15 @@ double sample(const std::string& text, const std::string& name) {
   return std::stod(text.substr(at + name.size() + 2));
 }
 
+// Where serve says it serves /metrics (its `metrics address=HOST:PORT` log line); empty when
+// it did not say.
+std::string metrics_address(Server& server) {
+  const std::string log = server.process().err();
+  const auto at = log.find("metrics address=");
+  if (at == std::string::npos) return {};
+  return log.substr(at + 16, log.find(' ', at + 16) - at - 16);
+}
+
 }  // namespace
 
 TEST_CASE("serve --metrics exposes valid Prometheus text whose counters match the totals",
@@ -55,10 +64,8 @@ TEST_CASE("serve --metrics exposes valid Prometheus text whose counters match th
     return;
   }
   Server server({"--metrics", "127.0.0.1:0"});
-  const std::string start = server.process().err();
-  const auto at = start.find("metrics address=");
-  REQUIRE(at != std::string::npos);
-  const std::string address = start.substr(at + 16, start.find(' ', at + 16) - at - 16);
+  const std::string address = metrics_address(server);
+  REQUIRE(!address.empty());
   UdpPeer alice(loopback(server.port()));
   UdpPeer bob(loopback(server.port()));
   alice.join("alice");
@@ -112,10 +119,8 @@ TEST_CASE("serve --metrics answers on IPv6 loopback", "[e2e][serve][metrics]") {
     return;
   }
   Server server({"--metrics", "[::1]:0"});
-  const std::string start = server.process().err();
-  const auto at = start.find("metrics address=[::1]:");
-  REQUIRE(at != std::string::npos);
-  const std::string address = start.substr(at + 16, start.find(' ', at + 16) - at - 16);
+  const std::string address = metrics_address(server);
+  REQUIRE(address.starts_with("[::1]:"));
   int status = 0;
   const std::string text = run_shell("curl -sf 'http://" + address + "/metrics'", status);
   CHECK(status == 0);
@@ -146,10 +151,8 @@ TEST_CASE("serve --threads 2 --history-memory 100K: the history gauge stays with
   Server server({"--metrics", "127.0.0.1:0", "--threads", "2", "--history-memory", "100K",
                  "--rate-limit", "off", "--cookie-rate-limit", "off", "--max-queue-delay", "off",
                  "--hb-timeout", "2m"});
-  const std::string start = server.process().err();
-  const auto at = start.find("metrics address=");
-  REQUIRE(at != std::string::npos);
-  const std::string address = start.substr(at + 16, start.find(' ', at + 16) - at - 16);
+  const std::string address = metrics_address(server);
+  REQUIRE(!address.empty());
   // 20 rooms of one member each, spread over both shards, each writing 20 lines of 900 bytes:
   // 360 kB offered to a bound of 100 kB.
   std::vector<std::unique_ptr<UdpPeer>> members;
