@@ -26,8 +26,7 @@ const RoomWindow& History::window(const Room* room) noexcept {
   return room->window;
 }
 
-History::Room* History::open(std::string_view name, TimePoint now) {
-  (void)now;
+History::Room* History::open(std::string_view name) {
   const Lock lock(*this);
   auto it = rooms_.find(std::string(name));
   if (it == rooms_.end()) {

@@ -47,7 +47,7 @@ class History {
   // A shard's room gained its first member, or lost its last. A room lives while any shard
   // has members in it; then it is kept for the TTL if it holds lines (the same numbering when
   // someone joins again), within the total bound.
-  Room* open(std::string_view name, TimePoint now);
+  Room* open(std::string_view name);
   void close(Room* room, TimePoint now);
 
   // Set when the room opens, never changed: read without the lock.

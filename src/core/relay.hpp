@@ -142,7 +142,7 @@ class Relay {
   Member* find_mutable(const Peer& peer) noexcept;
   Member* join(const Peer& peer, std::string_view nick, std::string_view room, TimePoint now,
                bool validated, JoinResult& result);
-  void enter_room(std::size_t index, std::string_view name, TimePoint now);
+  void enter_room(std::size_t index, std::string_view name);
   void leave_room(std::size_t index, TimePoint now);
   Member take(std::size_t index, TimePoint now);
   void refresh(std::size_t index, TimePoint now);

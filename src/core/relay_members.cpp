@@ -31,7 +31,7 @@ Member* Relay::join(const Peer& peer, std::string_view nick, std::string_view ro
     if (result == JoinResult::refreshed && member->nick != nick) release_nick(room, *member);
     if (result == JoinResult::moved) leave_room(index, now);
     members_[index].nick.assign(nick);
-    if (result == JoinResult::moved) enter_room(index, room, now);
+    if (result == JoinResult::moved) enter_room(index, room);
     refresh(index, now);
     return &members_[index];
   }
@@ -50,17 +50,17 @@ Member* Relay::join(const Peer& peer, std::string_view nick, std::string_view ro
   added.validated = validated;
   links_.push_back({kNone, kNone});
   link_newest(members_.size() - 1);
-  enter_room(members_.size() - 1, room, now);
+  enter_room(members_.size() - 1, room);
   ++stats_.joins;
   return &members_.back();
 }
 
-void Relay::enter_room(std::size_t index, std::string_view name, TimePoint now) {
+void Relay::enter_room(std::size_t index, std::string_view name) {
   const auto [it, created] = rooms_.try_emplace(std::string(name));
   Room& room = it->second;
   if (created) {
     room.name = it->first;
-    room.window = history().open(room.name, now);
+    room.window = history().open(room.name);
     if (config_.report_room_changes) room_changes_.push_back({room.name, true});
   }
   Member& member = members_[index];

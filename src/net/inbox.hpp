@@ -52,7 +52,15 @@ class Inbox {
     if (wake) post_drain();
   }
 
-  void put(T item) { put(std::span<const T>(&item, 1)); }
+  void put(T item) {
+    bool wake = false;
+    {
+      std::lock_guard lock(mutex_);
+      items_.push_back({std::move(item), 0});
+      wake = !std::exchange(posted_, true);
+    }
+    if (wake) post_drain();
+  }
 
   // Bounded by the limits: `bytes` is what the item counts against Limits::bytes.
   Offer offer(T item, std::size_t bytes) {
