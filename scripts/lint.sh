@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# scripts/lint.sh actionlint|action|containerfile|shellcheck|source: the offline linters, run by ctest. Exit 77 (skipped)
+# scripts/lint.sh actionlint|action|bench|containerfile|shellcheck|source: the offline linters, run by ctest. Exit 77 (skipped)
 # with a message when the tool is not installed, or exit 1 instead when UDPCHAT_REQUIRE_LINTERS
 # is set (CI, where a skipped linter would let a broken workflow or script through).
 set -euo pipefail
@@ -36,6 +36,13 @@ case "${1:-}" in
       tools/node_modules/.bin/action-validator "$file"
     done
     echo "action-validator: action.yml and the workflows are valid"
+    ;;
+  bench)
+    # The bench's page holds no figure written by hand, and its sections are one list that
+    # scripts/bench, the report and the template agree on.
+    command -v python3 >/dev/null || skip "python3 is not installed"
+    python3 tools/benchreport/benchreport.py check-template
+    python3 tools/benchreport/benchreport.py check-sections
     ;;
   containerfile)
     npm_tools
@@ -82,7 +89,7 @@ case "${1:-}" in
     echo "source: every file under src/ formatted and within 400 lines"
     ;;
   *)
-    echo "usage: scripts/lint.sh actionlint|action|containerfile|shellcheck|source" >&2
+    echo "usage: scripts/lint.sh actionlint|action|bench|containerfile|shellcheck|source" >&2
     exit 2
     ;;
 esac

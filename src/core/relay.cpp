@@ -32,16 +32,8 @@ DropReason drop_reason(proto::Malformation malformation) noexcept {
   return DropReason::empty;
 }
 
-Outcome send_to(Audience audience, std::string_view payload) {
-  Outcome out;
-  out.audience = audience;
-  out.payload = payload;
-  return out;
-}
-
-Outcome with_event(Outcome out, Event event, const Member* member) {
-  out.event = event;
-  out.member = member;
+Outcome with_change(Outcome out, MemberChange change) {
+  out.change = change;
   return out;
 }
 
@@ -88,8 +80,13 @@ void Relay::release_nick(std::string_view room, const Member& member) {
 Outcome Relay::drop(DropReason reason) {
   ++stats_.drops[static_cast<std::size_t>(reason)];
   Outcome out;
-  out.event = Event::dropped;
-  out.drop = reason;
+  out.dropped = reason;
+  return out;
+}
+
+Outcome Relay::answer(std::string_view datagram, Outcome out) {
+  answers_.assign(1, datagram);
+  out.sends = ToSender{answers_};
   return out;
 }
 
@@ -97,7 +94,7 @@ Outcome Relay::drop(DropReason reason) {
 // most one answer per datagram, never longer than that datagram.
 Outcome Relay::reply_to_stranger(std::string_view datagram) {
   if (buffer_.size() > datagram.size()) return drop(DropReason::reply_too_big);
-  return send_to(Audience::sender, buffer_);
+  return answer(buffer_);
 }
 
 // A heartbeat or chat line from an address that is not a member: validated mode says so, so
@@ -107,9 +104,7 @@ Outcome Relay::tell_not_member(const Peer& from, std::string_view datagram, Time
   Outcome out = drop(DropReason::not_member);
   if (datagram.size() < proto::kNotMember.size()) return out;
   if (!share_->allow_cookie(from, now)) return out;
-  out.audience = Audience::sender;
-  out.payload = proto::kNotMember;
-  return out;
+  return answer(proto::kNotMember, out);
 }
 
 std::int64_t Relay::unix_ms(TimePoint at) const noexcept {
@@ -153,19 +148,19 @@ Outcome Relay::on_datagram(const Peer& from, std::string_view datagram, TimePoin
     JoinResult result{};
     member = join(from, {}, {}, now, false, result);
     if (result == JoinResult::full) return drop(DropReason::server_full);
-    return with_event(out, Event::joined, member);
+    return with_change(out, Joined{member});
   };
   auto relay_line = [&](std::string_view text) -> Outcome {
     Outcome out = admit({});
     if (member == nullptr) return out;
     // Only a +r1 member's line may be longer by its number.
     if (text.size() > proto::kMaxLineBytes)
-      return with_event(drop(DropReason::too_long), out.event, out.member);
+      return with_change(drop(DropReason::too_long), out.change);
     // Late is worse than dropped for a chat line; it still proved the member alive.
     if (config_.max_queue_delay > Duration::zero() && queued > config_.max_queue_delay) {
-      return with_event(drop(DropReason::stale), out.event, out.member);
+      return with_change(drop(DropReason::stale), out.change);
     }
-    return with_event(broadcast(*member, text, 0, now, now - queued), out.event, out.member);
+    return with_change(broadcast(*member, text, 0, now, now - queued), out.change);
   };
 
   return std::visit(
@@ -195,11 +190,9 @@ Outcome Relay::on_datagram(const Peer& from, std::string_view datagram, TimePoin
             JoinResult result{};
             Member* joined = join(from, j.nick, j.room, now, true, result);
             if (result == JoinResult::full || result == JoinResult::nick_taken) {
-              Outcome out = drop(result == JoinResult::full ? DropReason::server_full
-                                                            : DropReason::nick_taken);
-              out.audience = Audience::sender;
-              out.payload = result == JoinResult::full ? proto::kServerFull : proto::kNickTaken;
-              return out;
+              const bool full = result == JoinResult::full;
+              return answer(full ? proto::kServerFull : proto::kNickTaken,
+                            drop(full ? DropReason::server_full : DropReason::nick_taken));
             }
             member = joined;
             const std::uint8_t version =
@@ -220,16 +213,16 @@ Outcome Relay::on_datagram(const Peer& from, std::string_view datagram, TimePoin
             } else {
               proto::encode_welcome(buffer_, member->ip, from.port, member->nick, j.room);
             }
-            const Event event = result == JoinResult::joined  ? Event::joined
-                                : result == JoinResult::moved ? Event::moved
-                                                              : Event::none;
-            return with_event(send_to(Audience::sender, buffer_), event, member);
+            Outcome out = answer(buffer_);
+            if (result == JoinResult::joined) out.change = Joined{member};
+            if (result == JoinResult::moved) out.change = Moved{member};
+            return out;
           },
           [&](const proto::Heartbeat&) -> Outcome {
             if (member == nullptr || !member->repair) return admit({});
             // A +r1 member learns the room's latest line: a lost last line shows as a gap.
             proto::encode_head(buffer_, history().head(member->room->window));
-            return send_to(Audience::sender, buffer_);
+            return answer(buffer_);
           },
           [&](const proto::Nack& nack) -> Outcome {
             if (member == nullptr) return admit({});
@@ -241,7 +234,7 @@ Outcome Relay::on_datagram(const Peer& from, std::string_view datagram, TimePoin
             if (member == nullptr) return drop(DropReason::not_member);
             departed_ = take(static_cast<std::size_t>(member - members_.data()), now);
             ++stats_.leaves;
-            return with_event({}, Event::left, &departed_);
+            return with_change({}, Left{&departed_});
           },
           [&](const proto::Ping& p) -> Outcome {
             proto::encode_pong(buffer_, p.token);

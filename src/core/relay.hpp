@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <variant>
 #include <vector>
 
 #include "core/cookie.hpp"
@@ -66,11 +67,6 @@ struct RoomChange {
   bool opened = false;  // first member joined; false: last member left
 };
 
-// Who gets the outcome's payload.
-enum class Audience : std::uint8_t { nobody, sender, room };
-
-enum class Event : std::uint8_t { none, joined, moved, left, dropped };
-
 // A local member's chat line as relayed here (not one from another shard or node): what the
 // node hands to its other shards and the backplane.
 struct SaidLine {
@@ -81,20 +77,46 @@ struct SaidLine {
   std::int64_t said_ms = 0;      // when the relay received it (Unix ms)
 };
 
-// Views and pointers are valid until the next call on the relay.
-struct Outcome {
-  Audience audience = Audience::nobody;
+// What an outcome sends. Views are valid until the next call on the relay.
+// Datagrams back to the sender: an answer, or several (the repair of a NACK).
+struct ToSender {
+  std::span<const std::string_view> datagrams;
+};
+// One form of a line and the members that get it (indices into Relay::members()).
+struct Delivery {
   std::string_view payload;
-  std::span<const std::uint32_t> recipients;  // Audience::room: indices into members()
-  // Audience::room: the numbered ack, for the members that negotiated +r1 (not in recipients).
-  std::string_view numbered_payload;
-  std::span<const std::uint32_t> numbered_recipients;
-  // Audience::sender: several datagrams instead of one payload (repair of a NACK).
-  std::span<const std::string_view> replies;
-  Event event = Event::none;
-  DropReason drop = DropReason::empty;  // when event == dropped
-  const Member* member = nullptr;       // when event is joined, moved or left
-  std::optional<SaidLine> said;
+  std::span<const std::uint32_t> recipients;
+};
+// A line to the members of its room here, each in the form it negotiated.
+struct ToRoom {
+  Delivery plain;                // the original `ack`
+  Delivery numbered;             // +r1 members
+  std::optional<SaidLine> said;  // a local member's line, for the other shards and the engine
+};
+using Sends = std::variant<std::monostate, ToSender, ToRoom>;
+
+// What became of a membership. The member is valid until the next call on the relay.
+struct Joined {
+  static constexpr std::string_view kName = "joined";
+  const Member* member;
+};
+struct Moved {
+  static constexpr std::string_view kName = "moved";
+  const Member* member;
+};
+struct Left {
+  static constexpr std::string_view kName = "left";
+  const Member* member;
+};
+using MemberChange = std::variant<std::monostate, Joined, Moved, Left>;
+
+// The answer to one datagram: each part on its own, so none is read in the wrong case. A
+// datagram can be dropped and still be answered (`got`, `want`, `nick`) or admit its sender
+// (--legacy).
+struct Outcome {
+  Sends sends;
+  MemberChange change;
+  std::optional<DropReason> dropped;  // counted in RelayStats::drops
 };
 
 class Relay {
@@ -137,6 +159,8 @@ class Relay {
   void release_nick(std::string_view room, const Member& member);
 
   Outcome drop(DropReason reason);
+  // `datagram` back to the sender, besides what `out` holds.
+  Outcome answer(std::string_view datagram, Outcome out = {});
   Outcome reply_to_stranger(std::string_view datagram);
   Outcome tell_not_member(const Peer& from, std::string_view datagram, TimePoint now);
   Member* find_mutable(const Peer& peer) noexcept;
@@ -187,7 +211,7 @@ class Relay {
   std::string numbered_;                            // the +r1 form of the line in buffer_
   std::vector<std::uint32_t> recipients_;           // plain members within their credit
   std::vector<std::uint32_t> numbered_recipients_;  // +r1 members, in a room with both kinds
-  std::vector<std::string_view> replies_;
+  std::vector<std::string_view> answers_;
   std::vector<std::string> repair_copies_;  // the window's lines a repair sends, copied out
   RelayStats stats_;
 };

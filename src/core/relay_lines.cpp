@@ -17,11 +17,12 @@ Outcome Relay::broadcast(const Member& sender, std::string_view text, std::uint6
                         .text = text,
                         .sender_seq = sender_seq};
   Outcome out = fan_out(*sender.room, line, now, unix_ms(received), std::nullopt);
-  if (out.event == Event::dropped) return out;
+  if (out.dropped) return out;
   ++stats_.lines;
-  out.said->sender = &sender;
-  out.said->text = text;
-  out.said->sender_seq = sender_seq;
+  SaidLine& said = *std::get<ToRoom>(out.sends).said;
+  said.sender = &sender;
+  said.text = text;
+  said.sender_seq = sender_seq;
   return out;
 }
 
@@ -81,18 +82,11 @@ Outcome Relay::fan_out(Room& room, const proto::Ack& line, TimePoint now, std::i
     encode_numbered(seq);
   }
   stats_.deliveries += plain.size() + (numbered_form ? numbered.size() : 0);
-  Outcome out;
-  out.audience = Audience::room;
-  out.payload = buffer_;
-  out.recipients = plain;
-  if (numbered_form) {
-    out.numbered_payload = numbered_;
-    out.numbered_recipients = numbered;
-  }
-  out.said.emplace();
-  out.said->room_seq = seq;
-  out.said->said_ms = said_ms;
-  return out;
+  ToRoom to_room{.plain = {buffer_, plain}, .numbered = {}, .said = SaidLine{}};
+  if (numbered_form) to_room.numbered = {numbered_, numbered};
+  to_room.said->room_seq = seq;
+  to_room.said->said_ms = said_ms;
+  return {.sends = to_room, .change = {}, .dropped = {}};
 }
 
 // A +r1 member's numbered line: relayed once, in the member's order. A number already relayed
@@ -105,18 +99,12 @@ Outcome Relay::numbered_line(Member& member, std::uint64_t seq, std::string_view
     for (const auto& [sent, in_room] : member.recent) {
       if (sent == seq) room_seq = in_room;
     }
-    Outcome out = drop(DropReason::resent);
     proto::encode_got(buffer_, seq, room_seq);
-    out.audience = Audience::sender;
-    out.payload = buffer_;
-    return out;
+    return answer(buffer_, drop(DropReason::resent));
   }
   if (seq > member.next_seq) {
-    Outcome out = drop(DropReason::out_of_sequence);
     proto::encode_want(buffer_, member.next_seq);
-    out.audience = Audience::sender;
-    out.payload = buffer_;
-    return out;
+    return answer(buffer_, drop(DropReason::out_of_sequence));
   }
   if (text.empty()) {  // withdrawn by the client: the next one may follow
     ++member.next_seq;
@@ -127,8 +115,8 @@ Outcome Relay::numbered_line(Member& member, std::uint64_t seq, std::string_view
     return drop(DropReason::stale);
   }
   Outcome out = broadcast(member, text, seq, now, now - queued);
-  if (out.event == Event::dropped) return out;
-  member.recent[member.recent_at] = {seq, out.said->room_seq};
+  if (out.dropped) return out;
+  member.recent[member.recent_at] = {seq, std::get<ToRoom>(out.sends).said->room_seq};
   member.recent_at = static_cast<std::uint8_t>((member.recent_at + 1) % member.recent.size());
   ++member.next_seq;
   return out;
@@ -138,7 +126,7 @@ Outcome Relay::numbered_line(Member& member, std::uint64_t seq, std::string_view
 // token of its own budget, so repair cannot be turned into a flood. What left the window is
 // said with `missed`. The lines are copied out of the node's window, which other shards add to.
 Outcome Relay::repair(Member& member, std::uint64_t from, std::uint64_t to, TimePoint now) {
-  replies_.clear();
+  answers_.clear();
   history().read(member.room->window, [&](const RoomWindow& window) {
     const std::uint64_t oldest = window.oldest();
     to = std::min(to, window.head());
@@ -146,7 +134,7 @@ Outcome Relay::repair(Member& member, std::uint64_t from, std::uint64_t to, Time
       const std::uint64_t gone_to = std::min(to, oldest - 1);
       if (member.budget.take(config_.datagram_limit, now)) {
         proto::encode_missed(buffer_, from, gone_to);
-        replies_.push_back(buffer_);
+        answers_.push_back(buffer_);
         stats_.missed += gone_to - from + 1;
       }
       from = gone_to + 1;
@@ -164,14 +152,12 @@ Outcome Relay::repair(Member& member, std::uint64_t from, std::uint64_t to, Time
       } else {
         copy.assign(line.payload);
       }
-      replies_.push_back(copy);
+      answers_.push_back(copy);
       ++stats_.repaired;
     }
   });
-  Outcome out;
-  out.audience = replies_.empty() ? Audience::nobody : Audience::sender;
-  out.replies = replies_;
-  return out;
+  if (answers_.empty()) return {};
+  return {.sends = ToSender{answers_}, .change = {}, .dropped = {}};
 }
 
 // The numbered form is a member's choice at each join; the room counts who made it.
@@ -200,20 +186,19 @@ Outcome Relay::on_node_line(const NodeLine& line, TimePoint now) {
                            .text = line.text,
                            .sender_seq = line.sender_seq},
                           now, line.said_ms, line.seq);
-    out.said.reset();  // said elsewhere: never handed on again
+    if (auto* to_room = std::get_if<ToRoom>(&out.sends)) {
+      to_room->said.reset();  // said elsewhere: never handed on again
+    }
     return out;
   }
-  Outcome out;
-  if (line.seq == 0 || room.repair == 0) return out;  // a plain member cannot be told
+  if (line.seq == 0 || room.repair == 0) return {};  // a plain member cannot be told
   proto::encode_gap(numbered_, line.seq, line.missed);
   numbered_recipients_.clear();
   for (const std::uint32_t index : room.members) {
     if (members_[index].repair) numbered_recipients_.push_back(index);
   }
-  out.audience = Audience::room;
-  out.numbered_payload = numbered_;
-  out.numbered_recipients = numbered_recipients_;
-  return out;
+  const ToRoom to_room{.plain = {}, .numbered = {numbered_, numbered_recipients_}, .said = {}};
+  return {.sends = to_room, .change = {}, .dropped = {}};
 }
 
 }  // namespace udpchat::core

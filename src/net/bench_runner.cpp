@@ -68,9 +68,7 @@ awaitable<std::optional<BenchRunner::Failure>> BenchRunner::connect(const BenchS
     }
     client->socket.set_option(asio::socket_base::receive_buffer_size(kReceiveBuffer), ec);
     client->socket.non_blocking(true, ec);
-#ifdef __linux__
     ReceiveBatch::enable_drop_count(client->socket);
-#endif
     s.clients.push_back(std::move(client));
   }
   for (auto& client : s.clients) asio::co_spawn(s.io, s.receive_loop(*client), asio::detached);

@@ -94,10 +94,8 @@ struct BenchRunner::Impl {
   // Set by close(): a tick already due when its timer is cancelled still completes without an
   // error, and a loop that only looked at the error would tick on, keeping io.run() alive.
   bool stopped = false;
-#ifdef __linux__
   // One receive buffer for every client: each loop handles a whole batch before it yields.
   ReceiveBatch batch{kBatch, kSlotBytes};
-#endif
   std::optional<core::BenchTally> tally;  // the trial in progress
   std::uint64_t send_errors = 0;
 
@@ -156,8 +154,7 @@ struct BenchRunner::Impl {
   }
 
   awaitable<void> receive_loop(Client& client) {
-#ifdef __linux__
-    // recvmmsg drains a burst in one call, so the bench is not the bottleneck.
+    // A burst is drained at once (on Linux in one call), so the bench is not the bottleneck.
     co_await receive_batches(
         client.socket, batch, kBatchesPerTurn, [&client] { return client.socket.is_open(); },
         [&](std::size_t received) {
@@ -173,25 +170,8 @@ struct BenchRunner::Impl {
             wake.cancel();
             return true;
           }
-          return ec == asio::error::interrupted;
+          return is_per_datagram_error(ec);
         });
-#else
-    std::vector<char> data(protocol::kMaxDatagramBytes);
-    while (client.socket.is_open()) {
-      auto [ec, size] = co_await client.socket.async_receive(asio::buffer(data), use_nothrow);
-      if (ec == asio::error::operation_aborted) co_return;
-      if (ec == asio::error::connection_refused) {
-        refused = true;
-        wake.cancel();
-        continue;
-      }
-      if (ec) {
-        if (is_per_datagram_error(ec)) continue;
-        co_return;
-      }
-      handle(client, std::string_view(data.data(), size), now_ns());
-    }
-#endif
   }
 
   // Every session's timers, looked at each tick: a thousand clients need no thousand timers.

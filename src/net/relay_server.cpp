@@ -15,6 +15,7 @@
 
 #include <vector>
 
+#include "core/overloaded.hpp"
 #include "net/address.hpp"
 #include "net/socket.hpp"
 #include "protocol/message.hpp"
@@ -84,10 +85,9 @@ nlohmann::ordered_json RelayServer::member_fields(const core::Member& member) co
 }
 
 awaitable<void> RelayServer::receive_loop() {
-#ifdef __linux__
-  // recvmmsg takes a burst of datagrams in one system call. Slots hold the largest datagram,
-  // so nothing is truncated; memory is touched only as far as datagrams reach. The kernel
-  // stamps each datagram with its arrival, which is how long a line waited is known.
+  // A burst of datagrams is read at once (on Linux in one system call). Slots hold the largest
+  // datagram, so nothing is truncated; memory is touched only as far as datagrams reach. The
+  // kernel stamps each datagram with its arrival, which is how long a line waited is known.
   constexpr std::size_t kBatch = 32;
   // Batches read before the loop yields: a flood must not starve signals, timers or the
   // backplane's queue.
@@ -112,20 +112,6 @@ awaitable<void> RelayServer::receive_loop() {
         if (links_ != nullptr) links_->on_batch_end(index_);
       },
       [this](const std::error_code& ec) { return survives(ec); });
-#else
-  std::vector<char> buffer(protocol::kMaxDatagramBytes);
-  udp::endpoint from;
-  while (receiving_ && !stopped_) {
-    auto [ec, size] = co_await socket_.async_receive_from(asio::buffer(buffer), from, use_nothrow);
-    if (!receiving_ || stopped_) break;
-    if (ec) {
-      if (survives(ec)) continue;
-      break;
-    }
-    handle(from, std::string_view(buffer.data(), size), core::Clock::now());
-    if (links_ != nullptr) links_->on_batch_end(index_);
-  }
-#endif
 }
 
 // Errors about one datagram or one peer are counted and the loop goes on; anything else means
@@ -161,24 +147,16 @@ void RelayServer::handle(const udp::endpoint& from, std::string_view datagram,
                          core::TimePoint arrived) {
   const core::TimePoint now = core::Clock::now();
   const core::Outcome outcome = relay_.on_datagram(to_peer(from), datagram, now, now - arrived);
-  deliver(outcome, from);
-  switch (outcome.event) {
-    case core::Event::joined:
-      log_.info("joined", member_fields(*outcome.member));
-      break;
-    case core::Event::moved:
-      log_.info("moved", member_fields(*outcome.member));
-      break;
-    case core::Event::left:
-      log_.info("left", member_fields(*outcome.member));
-      break;
-    case core::Event::none:
-    case core::Event::dropped:
-      break;
-  }
+  deliver(outcome.sends, from);
+  std::visit(core::Overloaded{[](std::monostate) {},
+                              [&](const auto& change) {
+                                log_.info(change.kName, member_fields(*change.member));
+                              }},
+             outcome.change);
   if (links_ != nullptr) {
     // Local members first: they never wait on, or depend on, other shards or the engine.
-    if (outcome.said) links_->on_local_line(index_, *outcome.said);
+    const auto* to_room = std::get_if<core::ToRoom>(&outcome.sends);
+    if (to_room != nullptr && to_room->said) links_->on_local_line(index_, *to_room->said);
     report_room_changes();
   }
 }
@@ -188,30 +166,28 @@ void RelayServer::report_room_changes() {
   for (const auto& change : relay_.take_room_changes()) links_->on_room_change(index_, change);
 }
 
-void RelayServer::deliver(const core::Outcome& outcome, const udp::endpoint& from) {
-  switch (outcome.audience) {
-    case core::Audience::nobody:
-      break;
-    case core::Audience::sender:
-      if (outcome.replies.empty()) {
-        send(outcome.payload, from);
-      } else {
-        for (const auto reply : outcome.replies) send(reply, from);
-      }
-      break;
-    case core::Audience::room:
-      // Members with and without numbering each get their own form of the line.
-      if (!outcome.recipients.empty()) broadcast(outcome.payload, outcome.recipients);
-      if (!outcome.numbered_recipients.empty()) {
-        broadcast(outcome.numbered_payload, outcome.numbered_recipients);
-      }
-      break;
-  }
+void RelayServer::deliver(const core::Sends& sends, const udp::endpoint& from) {
+  std::visit(core::Overloaded{
+                 [](std::monostate) {},
+                 [&](const core::ToSender& answer) {
+                   for (const auto datagram : answer.datagrams) send(datagram, from);
+                 },
+                 [&](const core::ToRoom& line) {
+                   // Members with and without numbering each get their own form of the line.
+                   if (!line.plain.recipients.empty()) {
+                     broadcast(line.plain.payload, line.plain.recipients);
+                   }
+                   if (!line.numbered.recipients.empty()) {
+                     broadcast(line.numbered.payload, line.numbered.recipients);
+                   }
+                 },
+             },
+             sends);
 }
 
 void RelayServer::on_node_line(const core::NodeLine& line) {
   if (stopped_) return;
-  deliver(relay_.on_node_line(line, core::Clock::now()), {});
+  deliver(relay_.on_node_line(line, core::Clock::now()).sends, {});
 }
 
 ShardSnapshot RelayServer::snapshot() const {

@@ -74,7 +74,7 @@ class RelayServer {
   void broadcast_to_all(std::string_view payload);
   template <class Items, class ToPeer>
   std::uint64_t send_in_batches(std::string_view payload, const Items& items, ToPeer to_peer);
-  void deliver(const core::Outcome& outcome, const udp::endpoint& from);
+  void deliver(const core::Sends& sends, const udp::endpoint& from);
   void report_room_changes();
   nlohmann::ordered_json member_fields(const core::Member& member) const;
 

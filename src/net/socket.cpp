@@ -1,6 +1,8 @@
 #include "net/socket.hpp"
 
 #include <algorithm>
+#include <chrono>
+#include <utility>
 
 #ifdef _WIN32
 #include <mstcpip.h>
@@ -177,11 +179,11 @@ bool is_per_datagram_error(const std::error_code& ec) {
 ReceiveBatch::ReceiveBatch(std::size_t count, std::size_t slot_bytes)
     : slot_bytes_(slot_bytes),
       data_(count * slot_bytes),
+      stamps_(count),
       headers_(count),
       vectors_(count),
       sources_(count),
-      controls_(count),
-      stamps_(count) {}
+      controls_(count) {}
 
 void ReceiveBatch::enable_timestamps(udp::socket& socket) {
   const int on = 1;
@@ -252,6 +254,62 @@ std::int64_t realtime_ns() noexcept {
   timespec now{};
   ::clock_gettime(CLOCK_REALTIME, &now);
   return static_cast<std::int64_t>(now.tv_sec) * 1'000'000'000 + now.tv_nsec;
+}
+#else
+ReceiveBatch::ReceiveBatch(std::size_t count, std::size_t slot_bytes)
+    : slot_bytes_(slot_bytes),
+      data_(count * slot_bytes),
+      stamps_(count),
+      lengths_(count),
+      truncated_(count),
+      sources_(count) {}
+
+void ReceiveBatch::enable_timestamps(udp::socket&) {}
+void ReceiveBatch::enable_drop_count(udp::socket&) {}
+
+std::size_t ReceiveBatch::read(udp::socket& socket, std::error_code& ec) {
+  ec = std::exchange(pending_, {});
+  if (ec) return 0;
+  if (!socket.non_blocking()) socket.non_blocking(true, ec);
+  if (ec) return 0;
+  std::size_t count = 0;
+  while (count < capacity()) {
+    std::error_code error;
+    const std::size_t size = socket.receive_from(
+        asio::buffer(data_.data() + count * slot_bytes_, slot_bytes_), sources_[count], 0, error);
+    // Windows reports a datagram longer than the slot as an error; it is read, cut short.
+    truncated_[count] = error == asio::error::message_size;
+    if (error && !truncated_[count]) {
+      // What ends a batch after its first datagram is said with the next read.
+      if (count == 0) {
+        ec = error;
+      } else if (error != asio::error::would_block && error != asio::error::try_again) {
+        pending_ = error;
+      }
+      break;
+    }
+    lengths_[count] = truncated_[count] ? slot_bytes_ : size;
+    ++count;
+  }
+  return count;
+}
+
+std::string_view ReceiveBatch::datagram(std::size_t i) const noexcept {
+  return {data_.data() + i * slot_bytes_, lengths_[i]};
+}
+
+bool ReceiveBatch::truncated(std::size_t i) const noexcept {
+  return truncated_[i] != 0;
+}
+
+udp::endpoint ReceiveBatch::source(std::size_t i) const {
+  return sources_[i];
+}
+
+std::int64_t realtime_ns() noexcept {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 #endif
 

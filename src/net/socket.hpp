@@ -59,10 +59,10 @@ std::size_t send_many(udp::socket& socket, std::span<const std::string> payloads
 // Errors a receive loop counts and survives: they concern one datagram or one peer.
 bool is_per_datagram_error(const std::error_code& ec);
 
-#ifdef __linux__
-// Datagrams read in batches with recvmmsg (one system call for up to `count`), each with its
-// source and what the kernel says of it: its receive time (SO_TIMESTAMPNS) and the socket's
-// running count of datagrams dropped for want of buffer (SO_RXQ_OVFL), when enabled.
+// Datagrams read in batches, each with its source and what the kernel says of it: its receive
+// time (SO_TIMESTAMPNS) and the socket's running count of datagrams dropped for want of buffer
+// (SO_RXQ_OVFL), when enabled. Linux reads a batch with recvmmsg (one system call for up to
+// `count`); elsewhere one non-blocking receive each, and the kernel says nothing.
 class ReceiveBatch {
  public:
   ReceiveBatch(std::size_t count, std::size_t slot_bytes);
@@ -74,7 +74,7 @@ class ReceiveBatch {
   // try_again in `ec` when none), or an error in `ec`.
   std::size_t read(udp::socket& socket, std::error_code& ec);
 
-  std::size_t capacity() const noexcept { return headers_.size(); }
+  std::size_t capacity() const noexcept { return stamps_.size(); }
   std::string_view datagram(std::size_t i) const noexcept;
   bool truncated(std::size_t i) const noexcept;
   udp::endpoint source(std::size_t i) const;
@@ -87,12 +87,19 @@ class ReceiveBatch {
  private:
   std::size_t slot_bytes_;
   std::vector<char> data_;
+  std::vector<std::int64_t> stamps_;
+  std::optional<std::uint32_t> kernel_drops_;
+#ifdef __linux__
   std::vector<mmsghdr> headers_;
   std::vector<iovec> vectors_;
   std::vector<sockaddr_storage> sources_;
   std::vector<std::array<char, 64>> controls_;  // room for a timestamp and a drop count
-  std::vector<std::int64_t> stamps_;
-  std::optional<std::uint32_t> kernel_drops_;
+#else
+  std::vector<std::size_t> lengths_;
+  std::vector<char> truncated_;
+  std::vector<udp::endpoint> sources_;
+  std::error_code pending_;  // met after the first datagram of a read: the next read's
+#endif
 };
 
 // The one receive loop over batches, for the relay and for bench's clients: waits until
@@ -126,6 +133,5 @@ awaitable<void> receive_batches(udp::socket& socket, ReceiveBatch& batch, int ba
 
 // CLOCK_REALTIME now, in nanoseconds: what kernel receive stamps are measured against.
 std::int64_t realtime_ns() noexcept;
-#endif
 
 }  // namespace udpchat::net

@@ -4,8 +4,8 @@
 
 #include <functional>
 #include <map>
-#include <random>
 #include <memory>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -111,15 +111,13 @@ class Wire {
     // Copied before any reply is handled: a reply can make the session send, and the relay
     // overwrite what the outcome points into.
     std::vector<std::pair<std::uint16_t, std::string>> replies;
-    if (out.audience == udpchat::core::Audience::sender) {
-      if (out.replies.empty()) replies.emplace_back(from.port, out.payload);
-      for (const auto reply : out.replies) replies.emplace_back(from.port, reply);
-    } else if (out.audience == udpchat::core::Audience::room) {
-      for (const auto index : out.recipients) {
-        replies.emplace_back(relay_->members()[index].peer.port, out.payload);
-      }
-      for (const auto index : out.numbered_recipients) {
-        replies.emplace_back(relay_->members()[index].peer.port, out.numbered_payload);
+    if (const auto* answer = std::get_if<udpchat::core::ToSender>(&out.sends)) {
+      for (const auto answered : answer->datagrams) replies.emplace_back(from.port, answered);
+    } else if (const auto* line = std::get_if<udpchat::core::ToRoom>(&out.sends)) {
+      for (const auto& form : {line->plain, line->numbered}) {
+        for (const auto index : form.recipients) {
+          replies.emplace_back(relay_->members()[index].peer.port, form.payload);
+        }
       }
     }
     for (const auto& [port, payload] : replies) reply(port, payload);
@@ -226,7 +224,7 @@ TEST_CASE("a cookie that comes after the legacy decision joins the udpchat serve
   alice.send_line("sent while it slept", wire.now);
   wire.settle();
   alice.take_events();
-  wire.down = false;  // resumed: it answers what arrives now
+  wire.down = false;                           // resumed: it answers what arrives now
   alice.on_datagram("cookie AAAA", wire.now);  // a late answer to an early request
   CHECK(alice.state() == SessionState::rejoining);
   const auto again = alice.take_datagrams();
@@ -469,8 +467,7 @@ TEST_CASE("a burst of lines is paced below the server's default budget", "[core]
   CHECK(session.take_datagrams().size() == 50);  // 100 lines per second after it
 }
 
-TEST_CASE("datagrams that break the field rules are counted and reported once",
-          "[core][session]") {
+TEST_CASE("datagrams that break the field rules are counted and reported once", "[core][session]") {
   ClientSession session(session_config(), t0);
   join_by_hand(session);
   session.take_events();
@@ -509,9 +506,10 @@ TEST_CASE("bench's hint skips legacy detection both ways", "[core][session]") {
   CHECK(patient.state() == SessionState::joining);  // never mistaken for an original server
 }
 
-TEST_CASE("with repair, a link losing one datagram in five each way still carries every line "
-          "to every member once and in order",
-          "[core][session][repair]") {
+TEST_CASE(
+    "with repair, a link losing one datagram in five each way still carries every line "
+    "to every member once and in order",
+    "[core][session][repair]") {
   Wire wire;
   std::mt19937 random(15);
   std::bernoulli_distribution lost(0.2);
@@ -586,7 +584,8 @@ TEST_CASE("a resent line whose echo was lost is acknowledged, never relayed twic
   CHECK(sender.settled());
   CHECK(texts(events_of<event::Message>(member)) == std::vector<std::string>{"only once"});
   CHECK(wire.relay().stats().lines == 1);
-  CHECK(wire.relay().stats().drops[static_cast<std::size_t>(udpchat::core::DropReason::resent)] > 0);
+  CHECK(wire.relay().stats().drops[static_cast<std::size_t>(udpchat::core::DropReason::resent)] >
+        0);
 }
 
 TEST_CASE("a member further behind than the window is told how many lines it missed",
@@ -693,8 +692,8 @@ TEST_CASE("text that reads as a command goes numbered and arrives exactly as wri
   wire.settle();
   REQUIRE(poster.repairing());
   reader.take_events();
-  const std::vector<std::string> lines = {"quit",  "/quit",   "reg",      "^hb^", "ping x",
-                                          "nack 1 2", "#7 seven", "/var/log/x.log uploaded"};
+  const std::vector<std::string> lines = {
+      "quit", "/quit", "reg", "^hb^", "ping x", "nack 1 2", "#7 seven", "/var/log/x.log uploaded"};
   for (const auto& line : lines) CHECK(poster.send_line(line, wire.now) == LineVerdict::accepted);
   wire.run_for(1s);
   CHECK(texts(events_of<event::Message>(reader)) == lines);
@@ -703,9 +702,10 @@ TEST_CASE("text that reads as a command goes numbered and arrives exactly as wri
   CHECK(wire.relay().find(Peer::v4(10, 0, 0, 1, 1)) != nullptr);  // `quit` did not end it
 }
 
-TEST_CASE("text that reads as a command, typed before a server without numbering welcomes us, "
-          "is said and not sent",
-          "[core][session]") {
+TEST_CASE(
+    "text that reads as a command, typed before a server without numbering welcomes us, "
+    "is said and not sent",
+    "[core][session]") {
   Wire wire;
   SessionConfig plain = session_config("ci");
   plain.repair = false;
@@ -829,9 +829,10 @@ TEST_CASE("end makes a chat session join again, backing off up to 30 s, keeping 
   CHECK(wire.relay().stats().lines == 1);
 }
 
-TEST_CASE("a line whose echo never comes is sent again for as long as the session is a member, "
-          "never given up",
-          "[core][session][repair]") {
+TEST_CASE(
+    "a line whose echo never comes is sent again for as long as the session is a member, "
+    "never given up",
+    "[core][session][repair]") {
   Wire wire;
   auto& sender = wire.add(1, session_config("sender"));
   auto& member = wire.add(2, session_config("member"));
@@ -872,9 +873,10 @@ TEST_CASE("after a /join the server refused, lines typed later go to the room th
   CHECK(mover.settled());
 }
 
-TEST_CASE("while its output is blocked a session holds room lines, keeps its seat, and then "
-          "shows every line in order, fetching from the window what it could not hold",
-          "[core][session][repair]") {
+TEST_CASE(
+    "while its output is blocked a session holds room lines, keeps its seat, and then "
+    "shows every line in order, fetching from the window what it could not hold",
+    "[core][session][repair]") {
   Wire wire;
   auto& talker = wire.add(1, session_config("talker"));
   auto& reader = wire.add(2, session_config("reader"));

@@ -10,14 +10,13 @@
 #include <string>
 #include <vector>
 
+#include "core/overloaded.hpp"
 #include "protocol/message.hpp"
 #include "support/catch.hpp"
 
 using namespace std::chrono_literals;
 namespace proto = udpchat::protocol;
-using udpchat::core::Audience;
 using udpchat::core::DropReason;
-using udpchat::core::Event;
 using udpchat::core::Outcome;
 using udpchat::core::Peer;
 using udpchat::core::Relay;
@@ -28,6 +27,73 @@ using udpchat::core::TimePoint;
 namespace {
 
 const TimePoint t0{std::chrono::hours(1)};
+
+// An outcome as these tests read it: who gets what, and what became of the datagram.
+enum class Audience : std::uint8_t { nobody, sender, room };
+enum class Event : std::uint8_t { none, joined, moved, left, dropped };
+
+Audience audience_of(const Outcome& out) {
+  if (std::holds_alternative<udpchat::core::ToSender>(out.sends)) return Audience::sender;
+  if (std::holds_alternative<udpchat::core::ToRoom>(out.sends)) return Audience::room;
+  return Audience::nobody;
+}
+
+// A membership change wins over a drop, as a legacy stranger's dropped line still admits it.
+Event event_of(const Outcome& out) {
+  switch (out.change.index()) {
+    case 1:
+      return Event::joined;
+    case 2:
+      return Event::moved;
+    case 3:
+      return Event::left;
+    default:
+      return out.dropped ? Event::dropped : Event::none;
+  }
+}
+
+const udpchat::core::Member* member_of(const Outcome& out) {
+  return std::visit(
+      udpchat::core::Overloaded{
+          [](std::monostate) -> const udpchat::core::Member* { return nullptr; },
+          [](const auto& change) -> const udpchat::core::Member* { return change.member; }},
+      out.change);
+}
+
+std::optional<DropReason> drop_of(const Outcome& out) {
+  return out.dropped;
+}
+
+std::span<const std::string_view> replies_of(const Outcome& out) {
+  const auto* answer = std::get_if<udpchat::core::ToSender>(&out.sends);
+  return answer == nullptr ? std::span<const std::string_view>{} : answer->datagrams;
+}
+
+const udpchat::core::ToRoom& to_room(const Outcome& out) {
+  static const udpchat::core::ToRoom nothing;
+  const auto* line = std::get_if<udpchat::core::ToRoom>(&out.sends);
+  return line == nullptr ? nothing : *line;
+}
+
+// The one datagram back to the sender, or the plain ack to the room.
+std::string_view payload_of(const Outcome& out) {
+  const auto replies = replies_of(out);
+  if (!replies.empty()) return replies.front();
+  return to_room(out).plain.payload;
+}
+
+std::span<const std::uint32_t> recipients_of(const Outcome& out) {
+  return to_room(out).plain.recipients;
+}
+std::string_view numbered_payload_of(const Outcome& out) {
+  return to_room(out).numbered.payload;
+}
+std::span<const std::uint32_t> numbered_recipients_of(const Outcome& out) {
+  return to_room(out).numbered.recipients;
+}
+const std::optional<udpchat::core::SaidLine>& said_of(const Outcome& out) {
+  return to_room(out).said;
+}
 
 std::string dotted(const Peer& peer) {
   return fmt::format("{}.{}.{}.{}", peer.address[12], peer.address[13], peer.address[14],
@@ -53,8 +119,8 @@ Peer peer(std::uint16_t port) {
 Outcome join(Relay& relay, const Peer& who, std::string_view nick, TimePoint now,
              std::string_view room = {}) {
   const Outcome cookie = relay.on_datagram(who, proto::encode_cookie_request(), now);
-  REQUIRE(cookie.audience == Audience::sender);
-  const auto decoded = proto::decode_server(cookie.payload);
+  REQUIRE(audience_of(cookie) == Audience::sender);
+  const auto decoded = proto::decode_server(payload_of(cookie));
   REQUIRE(std::holds_alternative<proto::Cookie>(decoded));
   const std::string token(std::get<proto::Cookie>(decoded).token);
   return relay.on_datagram(who, proto::encode_join(token, nick, room), now);
@@ -63,7 +129,7 @@ Outcome join(Relay& relay, const Peer& who, std::string_view nick, TimePoint now
 // The ports of the members an outcome goes to, sorted.
 std::vector<std::uint16_t> recipient_ports(const Relay& relay, const Outcome& out) {
   std::vector<std::uint16_t> ports;
-  for (const std::uint32_t index : out.recipients)
+  for (const std::uint32_t index : recipients_of(out))
     ports.push_back(relay.members()[index].peer.port);
   std::sort(ports.begin(), ports.end());
   return ports;
@@ -92,15 +158,15 @@ TEST_CASE("a client joins through the cookie handshake and is welcomed", "[core]
   Relay relay(config(), t0);
   const std::string request = proto::encode_cookie_request();
   const Outcome cookie = relay.on_datagram(peer(5000), request, t0);
-  CHECK(cookie.audience == Audience::sender);
-  CHECK(cookie.payload.starts_with("cookie "));
-  CHECK(cookie.payload.size() <= request.size());
+  CHECK(audience_of(cookie) == Audience::sender);
+  CHECK(payload_of(cookie).starts_with("cookie "));
+  CHECK(payload_of(cookie).size() <= request.size());
   CHECK(relay.members().empty());
 
   const Outcome welcome = join(relay, peer(5000), "alice", t0);
-  CHECK(welcome.audience == Audience::sender);
-  CHECK(welcome.payload == "welcome 10.0.0.1 5000 alice");
-  CHECK(welcome.event == Event::joined);
+  CHECK(audience_of(welcome) == Audience::sender);
+  CHECK(payload_of(welcome) == "welcome 10.0.0.1 5000 alice");
+  CHECK(event_of(welcome) == Event::joined);
   REQUIRE(relay.members().size() == 1);
   CHECK(relay.members()[0].nick == "alice");
 }
@@ -109,8 +175,8 @@ TEST_CASE("joining again keeps one membership and updates the nick", "[core][rel
   Relay relay(config(), t0);
   join(relay, peer(5000), "alice", t0);
   const Outcome again = join(relay, peer(5000), "alicia", t0 + 1s);
-  CHECK(again.event == Event::none);
-  CHECK(again.payload == "welcome 10.0.0.1 5000 alicia");
+  CHECK(event_of(again) == Event::none);
+  CHECK(payload_of(again) == "welcome 10.0.0.1 5000 alicia");
   REQUIRE(relay.members().size() == 1);
   CHECK(relay.members()[0].nick == "alicia");
 }
@@ -118,15 +184,15 @@ TEST_CASE("joining again keeps one membership and updates the nick", "[core][rel
 TEST_CASE("validated mode tells a stranger's heartbeat or chat line that it is not a member",
           "[core][relay]") {
   Relay relay(config(), t0);
-  CHECK(relay.on_datagram(peer(1), "reg", t0).audience == Audience::nobody);
+  CHECK(audience_of(relay.on_datagram(peer(1), "reg", t0)) == Audience::nobody);
   const Outcome heartbeat = relay.on_datagram(peer(1), "^hb^", t0);
-  CHECK(heartbeat.audience == Audience::sender);
-  CHECK(heartbeat.payload == "reg?");
-  CHECK(heartbeat.event == Event::dropped);
-  CHECK(relay.on_datagram(peer(1), "hello", t0).payload == "reg?");
-  CHECK(relay.on_datagram(peer(1), "quit", t0).audience == Audience::nobody);
+  CHECK(audience_of(heartbeat) == Audience::sender);
+  CHECK(payload_of(heartbeat) == "reg?");
+  CHECK(event_of(heartbeat) == Event::dropped);
+  CHECK(payload_of(relay.on_datagram(peer(1), "hello", t0)) == "reg?");
+  CHECK(audience_of(relay.on_datagram(peer(1), "quit", t0)) == Audience::nobody);
   // Never longer than what came in: a one-byte line gets nothing.
-  CHECK(relay.on_datagram(peer(1), "k", t0).audience == Audience::nobody);
+  CHECK(audience_of(relay.on_datagram(peer(1), "k", t0)) == Audience::nobody);
   CHECK(relay.members().empty());
   CHECK(drops(relay, DropReason::unpadded_reg) == 1);
   CHECK(drops(relay, DropReason::not_member) == 4);
@@ -138,7 +204,7 @@ TEST_CASE("not-member notices spend the source's cookie budget", "[core][relay]"
   Relay relay(limited, t0);
   int told = 0;
   for (int i = 0; i < 100; ++i) {
-    if (relay.on_datagram(peer(1), "^hb^", t0).audience == Audience::sender) ++told;
+    if (audience_of(relay.on_datagram(peer(1), "^hb^", t0)) == Audience::sender) ++told;
   }
   CHECK(told == 20);
 }
@@ -146,9 +212,10 @@ TEST_CASE("not-member notices spend the source's cookie budget", "[core][relay]"
 TEST_CASE("a forged cookie or one issued to another address does not join", "[core][relay]") {
   Relay relay(config(), t0);
   const Outcome cookie = relay.on_datagram(peer(1), proto::encode_cookie_request(), t0);
-  const std::string token(std::get<proto::Cookie>(proto::decode_server(cookie.payload)).token);
-  CHECK(relay.on_datagram(peer(2), proto::encode_join(token, ""), t0).audience == Audience::nobody);
-  CHECK(relay.on_datagram(peer(1), "reg AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", t0).audience ==
+  const std::string token(std::get<proto::Cookie>(proto::decode_server(payload_of(cookie))).token);
+  CHECK(audience_of(relay.on_datagram(peer(2), proto::encode_join(token, ""), t0)) ==
+        Audience::nobody);
+  CHECK(audience_of(relay.on_datagram(peer(1), "reg AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", t0)) ==
         Audience::nobody);
   CHECK(relay.members().empty());
   CHECK(drops(relay, DropReason::bad_cookie) == 2);
@@ -157,7 +224,7 @@ TEST_CASE("a forged cookie or one issued to another address does not join", "[co
 TEST_CASE("an expired cookie does not join", "[core][relay]") {
   Relay relay(config(), t0);
   const Outcome cookie = relay.on_datagram(peer(1), proto::encode_cookie_request(), t0);
-  const std::string token(std::get<proto::Cookie>(proto::decode_server(cookie.payload)).token);
+  const std::string token(std::get<proto::Cookie>(proto::decode_server(payload_of(cookie))).token);
   relay.on_datagram(peer(1), proto::encode_join(token, ""), t0 + 31s);
   CHECK(relay.members().empty());
   CHECK(drops(relay, DropReason::bad_cookie) == 1);
@@ -169,21 +236,21 @@ TEST_CASE("a chat line is broadcast as an ack to every member, sender included",
   join(relay, peer(2), "", t0);
   join(relay, peer(3), "carol", t0);
   const Outcome line = relay.on_datagram(peer(2), "hello all\n", t0);
-  CHECK(line.audience == Audience::room);
-  CHECK(line.payload == "ack: 10.0.0.1 2\nhello all\n");
+  CHECK(audience_of(line) == Audience::room);
+  CHECK(payload_of(line) == "ack: 10.0.0.1 2\nhello all\n");
   CHECK(relay.members().size() == 3);
   CHECK(relay.stats().deliveries == 3);
   const Outcome named = relay.on_datagram(peer(1), "hi", t0);
-  CHECK(named.payload == "ack: 10.0.0.1 1 alice\nhi\n");
+  CHECK(payload_of(named) == "ack: 10.0.0.1 1 alice\nhi\n");
 }
 
 TEST_CASE("a malformed line from a member is dropped and counted, never relayed", "[core][relay]") {
   Relay relay(config(), t0);
   join(relay, peer(1), "", t0);
-  CHECK(relay.on_datagram(peer(1), "a\nack: 1.1.1.1 1\nforged", t0).event == Event::dropped);
-  CHECK(relay.on_datagram(peer(1), "bad \xFF", t0).event == Event::dropped);
-  CHECK(relay.on_datagram(peer(1), std::string(1025, 'x'), t0).event == Event::dropped);
-  CHECK(relay.on_datagram(peer(1), "   ", t0).event == Event::dropped);
+  CHECK(event_of(relay.on_datagram(peer(1), "a\nack: 1.1.1.1 1\nforged", t0)) == Event::dropped);
+  CHECK(event_of(relay.on_datagram(peer(1), "bad \xFF", t0)) == Event::dropped);
+  CHECK(event_of(relay.on_datagram(peer(1), std::string(1025, 'x'), t0)) == Event::dropped);
+  CHECK(event_of(relay.on_datagram(peer(1), "   ", t0)) == Event::dropped);
   CHECK(relay.stats().lines == 0);
   CHECK(drops(relay, DropReason::control_character) == 1);
   CHECK(drops(relay, DropReason::invalid_utf8) == 1);
@@ -224,9 +291,9 @@ TEST_CASE("quit removes only the sender's own address", "[core][relay]") {
   relay.on_datagram(Peer::v4(10, 0, 0, 2, 1), "quit", t0);  // same port, other host
   CHECK(relay.members().size() == 2);
   const Outcome left = relay.on_datagram(peer(1), "quit", t0);
-  CHECK(left.event == Event::left);
-  REQUIRE(left.member != nullptr);
-  CHECK(left.member->nick == "alice");
+  CHECK(event_of(left) == Event::left);
+  REQUIRE(member_of(left) != nullptr);
+  CHECK(member_of(left)->nick == "alice");
   REQUIRE(relay.members().size() == 1);
   CHECK(relay.members()[0].nick == "bob");
   CHECK(relay.find(peer(2)) != nullptr);
@@ -250,12 +317,12 @@ TEST_CASE("a join beyond max-clients is dropped and counted", "[core][relay]") {
   join(relay, peer(1), "", t0);
   join(relay, peer(2), "", t0);
   const Outcome third = join(relay, peer(3), "", t0);
-  CHECK(third.audience == Audience::sender);  // the cookie proved the address: it is told
-  CHECK(third.payload == "full");
-  CHECK(third.drop == DropReason::server_full);
+  CHECK(audience_of(third) == Audience::sender);  // the cookie proved the address: it is told
+  CHECK(payload_of(third) == "full");
+  CHECK(drop_of(third) == DropReason::server_full);
   CHECK(relay.members().size() == 2);
   relay.on_datagram(peer(1), "quit", t0);
-  CHECK(join(relay, peer(3), "", t0).event == Event::joined);
+  CHECK(event_of(join(relay, peer(3), "", t0)) == Event::joined);
 }
 
 TEST_CASE("a nick a member of the room holds is refused to another, never to its holder",
@@ -263,67 +330,68 @@ TEST_CASE("a nick a member of the room holds is refused to another, never to its
   Relay relay(config(), t0);
   join(relay, peer(1), "alice", t0);
   const Outcome taken = join(relay, peer(2), "alice", t0);
-  CHECK(taken.audience == Audience::sender);
-  CHECK(taken.payload == "nick taken");
+  CHECK(audience_of(taken) == Audience::sender);
+  CHECK(payload_of(taken) == "nick taken");
   CHECK(drops(relay, DropReason::nick_taken) == 1);
   CHECK(relay.find(peer(2)) == nullptr);
   // The holder joining again from its own address keeps it.
-  CHECK(join(relay, peer(1), "alice", t0 + 1s).payload == "welcome 10.0.0.1 1 alice");
+  CHECK(payload_of(join(relay, peer(1), "alice", t0 + 1s)) == "welcome 10.0.0.1 1 alice");
   // Unique per room: another room has its own alice; moving into hers is refused.
-  CHECK(join(relay, peer(3), "alice", t0, "ops").event == Event::joined);
-  CHECK(join(relay, peer(1), "alice", t0, "ops").payload == "nick taken");
+  CHECK(event_of(join(relay, peer(3), "alice", t0, "ops")) == Event::joined);
+  CHECK(payload_of(join(relay, peer(1), "alice", t0, "ops")) == "nick taken");
   CHECK(relay.find(peer(1))->room_name() == "lobby");
   // A nick is free again once its holder leaves, renames or moves.
   relay.on_datagram(peer(3), "quit", t0);
-  CHECK(join(relay, peer(1), "alice", t0, "ops").event == Event::moved);
-  CHECK(join(relay, peer(2), "alice", t0).event == Event::joined);
-  CHECK(join(relay, peer(2), "alicia", t0).payload == "welcome 10.0.0.1 2 alicia");
-  CHECK(join(relay, peer(4), "alice", t0).event == Event::joined);
+  CHECK(event_of(join(relay, peer(1), "alice", t0, "ops")) == Event::moved);
+  CHECK(event_of(join(relay, peer(2), "alice", t0)) == Event::joined);
+  CHECK(payload_of(join(relay, peer(2), "alicia", t0)) == "welcome 10.0.0.1 2 alicia");
+  CHECK(event_of(join(relay, peer(4), "alice", t0)) == Event::joined);
 }
 
 TEST_CASE("a chat line with a bidi override or a line separator is dropped", "[core][relay]") {
   Relay relay(config(), t0);
   join(relay, peer(1), "", t0);
-  CHECK(relay.on_datagram(peer(1), "price \xE2\x80\xAE 0021", t0).event == Event::dropped);
-  CHECK(relay.on_datagram(peer(1), "two\xE2\x80\xA8lines", t0).event == Event::dropped);
-  CHECK(relay.on_datagram(peer(1), "isolate \xE2\x81\xA6x", t0).event == Event::dropped);
+  CHECK(event_of(relay.on_datagram(peer(1), "price \xE2\x80\xAE 0021", t0)) == Event::dropped);
+  CHECK(event_of(relay.on_datagram(peer(1), "two\xE2\x80\xA8lines", t0)) == Event::dropped);
+  CHECK(event_of(relay.on_datagram(peer(1), "isolate \xE2\x81\xA6x", t0)) == Event::dropped);
   CHECK(drops(relay, DropReason::format_character) == 3);
   // Joiners and marks that scripts need pass: a family emoji, Persian with a ZWNJ.
-  CHECK(relay.on_datagram(peer(1), "\xF0\x9F\x91\xA8\xE2\x80\x8D\xF0\x9F\x91\xA9", t0).audience ==
+  CHECK(audience_of(relay.on_datagram(peer(1), "\xF0\x9F\x91\xA8\xE2\x80\x8D\xF0\x9F\x91\xA9",
+                                      t0)) == Audience::room);
+  CHECK(audience_of(relay.on_datagram(
+            peer(1), "\xD9\x85\xDB\x8C\xE2\x80\x8C\xD8\xB1\xD9\x88\xD9\x85", t0)) ==
         Audience::room);
-  CHECK(relay.on_datagram(peer(1), "\xD9\x85\xDB\x8C\xE2\x80\x8C\xD8\xB1\xD9\x88\xD9\x85", t0)
-            .audience == Audience::room);
 }
 
 TEST_CASE("legacy mode admits the original client's reg, heartbeat and chat", "[core][relay]") {
   Relay relay(config(true), t0);
   const Outcome reg = relay.on_datagram(peer(1), "reg\n", t0);
-  CHECK(reg.event == Event::joined);
-  CHECK(reg.audience == Audience::nobody);  // the original server did not answer reg
-  CHECK(relay.on_datagram(peer(2), "^hb^", t0).event == Event::joined);
+  CHECK(event_of(reg) == Event::joined);
+  CHECK(audience_of(reg) == Audience::nobody);  // the original server did not answer reg
+  CHECK(event_of(relay.on_datagram(peer(2), "^hb^", t0)) == Event::joined);
   const Outcome chat = relay.on_datagram(peer(3), "hello\n", t0);
-  CHECK(chat.event == Event::joined);
-  CHECK(chat.audience == Audience::room);
-  CHECK(chat.payload == "ack: 10.0.0.1 3\nhello\n");
+  CHECK(event_of(chat) == Event::joined);
+  CHECK(audience_of(chat) == Audience::room);
+  CHECK(payload_of(chat) == "ack: 10.0.0.1 3\nhello\n");
   CHECK(relay.members().size() == 3);
   // A reg line whose cookie does not verify is chat, as the original server saw it.
   const Outcome line = relay.on_datagram(peer(1), "reg something", t0);
-  CHECK(line.audience == Audience::room);
-  CHECK(line.payload == "ack: 10.0.0.1 1\nreg something\n");
+  CHECK(audience_of(line) == Audience::room);
+  CHECK(payload_of(line) == "ack: 10.0.0.1 1\nreg something\n");
 }
 
 TEST_CASE("legacy mode still honours max-clients and the cookie handshake", "[core][relay]") {
   Relay relay(config(true, 1), t0);
-  CHECK(join(relay, peer(1), "alice", t0).payload == "welcome 10.0.0.1 1 alice");
-  CHECK(relay.on_datagram(peer(2), "hello", t0).drop == DropReason::server_full);
+  CHECK(payload_of(join(relay, peer(1), "alice", t0)) == "welcome 10.0.0.1 1 alice");
+  CHECK(drop_of(relay.on_datagram(peer(2), "hello", t0)) == DropReason::server_full);
   CHECK(relay.members().size() == 1);
 }
 
 TEST_CASE("ping is answered to the sender only, member or not", "[core][relay]") {
   Relay relay(config(), t0);
   const Outcome pong = relay.on_datagram(peer(9), "ping abc123", t0);
-  CHECK(pong.audience == Audience::sender);
-  CHECK(pong.payload == "pong abc123");
+  CHECK(audience_of(pong) == Audience::sender);
+  CHECK(payload_of(pong) == "pong abc123");
   CHECK(relay.members().empty());
 }
 
@@ -352,9 +420,9 @@ TEST_CASE("a stranger never gets more than one reply per datagram, nor a longer 
       const Peer from = Peer::v4(192, 0, 2, static_cast<std::uint8_t>(i % 200), 7);
       const bool member_before = relay.find(from) != nullptr;
       const Outcome out = relay.on_datagram(from, datagram, t0 + std::chrono::milliseconds(i));
-      if (!legacy && !member_before && out.audience != Audience::nobody) {
-        CHECK(out.audience == Audience::sender);
-        CHECK(out.payload.size() <= datagram.size());
+      if (!legacy && !member_before && audience_of(out) != Audience::nobody) {
+        CHECK(audience_of(out) == Audience::sender);
+        CHECK(payload_of(out).size() <= datagram.size());
       }
     }
     if (!legacy) CHECK(relay.members().empty());
@@ -399,10 +467,10 @@ TEST_CASE("datagrams beyond a source's budget are dropped and counted", "[core][
   Relay relay(limited, t0);
   int cookies = 0;
   for (int i = 0; i < 40; ++i) {
-    cookies +=
-        relay.on_datagram(peer(1), proto::encode_cookie_request(), t0).audience == Audience::sender
-            ? 1
-            : 0;
+    cookies += audience_of(relay.on_datagram(peer(1), proto::encode_cookie_request(), t0)) ==
+                       Audience::sender
+                   ? 1
+                   : 0;
   }
   CHECK(cookies == 5);
   CHECK(drops(relay, DropReason::cookie_rate_limited) == 35);
@@ -434,7 +502,7 @@ TEST_CASE("a member's budget is its own: a flood from its IP on other ports cost
       relay.on_datagram(peer(1), "^hb^", now);
     }
     if (ms % 4000 == 0) {
-      delivered += relay.on_datagram(Peer::v4(10, 0, 0, 7, 5000), "still here", now).audience ==
+      delivered += audience_of(relay.on_datagram(Peer::v4(10, 0, 0, 7, 5000), "still here", now)) ==
                    Audience::room;
     }
     relay.expire(now);
@@ -449,22 +517,22 @@ TEST_CASE("a chat line that waited past max_queue_delay is dropped as stale; the
           "[core][relay]") {
   Relay relay(config(), t0);  // max_queue_delay 100 ms by default
   join(relay, peer(1), "", t0);
-  CHECK(relay.on_datagram(peer(1), "fresh", t0, 99ms).audience == Audience::room);
+  CHECK(audience_of(relay.on_datagram(peer(1), "fresh", t0, 99ms)) == Audience::room);
   const Outcome stale = relay.on_datagram(peer(1), "stale", t0 + 10s, 101ms);
-  CHECK(stale.audience == Audience::nobody);
-  CHECK(stale.drop == DropReason::stale);
+  CHECK(audience_of(stale) == Audience::nobody);
+  CHECK(drop_of(stale) == DropReason::stale);
   CHECK(drops(relay, DropReason::stale) == 1);
   // Heartbeats, pings and joins late by seconds are still handled, and keep the member alive.
-  CHECK(relay.on_datagram(peer(1), "ping tok", t0 + 10s, 3s).payload == "pong tok");
+  CHECK(payload_of(relay.on_datagram(peer(1), "ping tok", t0 + 10s, 3s)) == "pong tok");
   relay.on_datagram(peer(1), "^hb^", t0 + 19s, 3s);
   CHECK(relay.expire(t0 + 20s).empty());
   const Outcome cookie = relay.on_datagram(peer(2), proto::encode_cookie_request(), t0 + 20s, 3s);
-  CHECK(cookie.audience == Audience::sender);
+  CHECK(audience_of(cookie) == Audience::sender);
   RelayConfig off = config();
   off.max_queue_delay = {};
   Relay patient(off, t0);
   join(patient, peer(1), "", t0);
-  CHECK(patient.on_datagram(peer(1), "late but wanted", t0, 30s).audience == Audience::room);
+  CHECK(audience_of(patient.on_datagram(peer(1), "late but wanted", t0, 30s)) == Audience::room);
 }
 
 TEST_CASE("a member admitted without a cookie receives at most its credit until it speaks",
@@ -478,8 +546,8 @@ TEST_CASE("a member admitted without a cookie receives at most its credit until 
   const std::string line(100, 'z');
   for (int i = 0; i < 50; ++i) {
     const Outcome out = relay.on_datagram(peer(2), line, t0 + std::chrono::milliseconds(i));
-    for (const auto index : out.recipients) {
-      if (relay.members()[index].peer == peer(1)) to_victim += out.payload.size();
+    for (const auto index : recipients_of(out)) {
+      if (relay.members()[index].peer == peer(1)) to_victim += payload_of(out).size();
     }
   }
   CHECK(to_victim <= 1000);
@@ -501,10 +569,10 @@ TEST_CASE("a fan-out beyond --max-egress is dropped whole and counted", "[core][
   Relay relay(limited, t0);
   join(relay, peer(1), "", t0);
   join(relay, peer(2), "", t0);
-  CHECK(relay.on_datagram(peer(1), "short", t0).audience == Audience::room);  // 2 x 23 bytes
-  CHECK(relay.on_datagram(peer(1), std::string(60, 'x'), t0).audience == Audience::nobody);
+  CHECK(audience_of(relay.on_datagram(peer(1), "short", t0)) == Audience::room);  // 2 x 23 bytes
+  CHECK(audience_of(relay.on_datagram(peer(1), std::string(60, 'x'), t0)) == Audience::nobody);
   CHECK(drops(relay, DropReason::egress_limited) == 1);
-  CHECK(relay.on_datagram(peer(1), std::string(30, 'y'), t0 + 1s).audience == Audience::room);
+  CHECK(audience_of(relay.on_datagram(peer(1), std::string(30, 'y'), t0 + 1s)) == Audience::room);
 }
 
 TEST_CASE("a chat line reaches the members of its sender's room only", "[core][relay][rooms]") {
@@ -514,9 +582,9 @@ TEST_CASE("a chat line reaches the members of its sender's room only", "[core][r
   join(relay, peer(3), "b3", t0, "ops");
   join(relay, peer(4), "b4", t0, "ops");
   const Outcome lobby_line = relay.on_datagram(peer(1), "to the lobby", t0);
-  CHECK(lobby_line.audience == Audience::room);
+  CHECK(audience_of(lobby_line) == Audience::room);
   CHECK(recipient_ports(relay, lobby_line) == std::vector<std::uint16_t>{1, 2});
-  CHECK(lobby_line.payload == "ack: 10.0.0.1 1 a1\nto the lobby\n");  // ack bytes unchanged
+  CHECK(payload_of(lobby_line) == "ack: 10.0.0.1 1 a1\nto the lobby\n");  // ack bytes unchanged
   const Outcome ops_line = relay.on_datagram(peer(4), "to ops", t0);
   CHECK(recipient_ports(relay, ops_line) == std::vector<std::uint16_t>{3, 4});
   CHECK(relay.stats().deliveries == 4);
@@ -525,9 +593,9 @@ TEST_CASE("a chat line reaches the members of its sender's room only", "[core][r
 
 TEST_CASE("welcome names the room only when the join named one", "[core][relay][rooms]") {
   Relay relay(config(), t0);
-  CHECK(join(relay, peer(1), "old", t0).payload == "welcome 10.0.0.1 1 old");
-  CHECK(join(relay, peer(2), "new", t0, "lobby").payload == "welcome 10.0.0.1 2 new lobby");
-  CHECK(join(relay, peer(3), "ops", t0, "ops").payload == "welcome 10.0.0.1 3 ops ops");
+  CHECK(payload_of(join(relay, peer(1), "old", t0)) == "welcome 10.0.0.1 1 old");
+  CHECK(payload_of(join(relay, peer(2), "new", t0, "lobby")) == "welcome 10.0.0.1 2 new lobby");
+  CHECK(payload_of(join(relay, peer(3), "ops", t0, "ops")) == "welcome 10.0.0.1 3 ops ops");
   CHECK(relay.find(peer(1))->room_name() == "lobby");
 }
 
@@ -546,13 +614,13 @@ TEST_CASE("a new reg with another room moves the member", "[core][relay][rooms]"
   join(relay, peer(1), "a", t0);
   join(relay, peer(2), "b", t0, "ops");
   const Outcome moved = join(relay, peer(1), "a", t0 + 1s, "ops");
-  CHECK(moved.event == Event::moved);
-  CHECK(moved.payload == "welcome 10.0.0.1 1 a ops");
+  CHECK(event_of(moved) == Event::moved);
+  CHECK(payload_of(moved) == "welcome 10.0.0.1 1 a ops");
   CHECK(relay.room_count() == 1);  // the empty lobby is gone
   CHECK(recipient_ports(relay, relay.on_datagram(peer(2), "x", t0 + 1s)) ==
         std::vector<std::uint16_t>{1, 2});
   // The same room again is no move.
-  CHECK(join(relay, peer(1), "a", t0 + 2s, "ops").event == Event::none);
+  CHECK(event_of(join(relay, peer(1), "a", t0 + 2s, "ops")) == Event::none);
 }
 
 TEST_CASE("room changes report each room's first join and last leave in order",
@@ -591,24 +659,24 @@ TEST_CASE("a line the node numbered elsewhere reaches this shard's room with the
   join(relay, peer(1), "local", t0);
   join(relay, peer(2), "other", t0, "ops");
   const Outcome out = relay.on_node_line(node_line("lobby", 7, "far", "from B"), t0);
-  CHECK(out.audience == Audience::room);
-  CHECK(out.payload == "ack: 192.168.7.7 7777 far\nfrom B\n");
+  CHECK(audience_of(out) == Audience::room);
+  CHECK(payload_of(out) == "ack: 192.168.7.7 7777 far\nfrom B\n");
   CHECK(recipient_ports(relay, out) == std::vector<std::uint16_t>{1});
-  CHECK(!out.said);  // never handed on again
+  CHECK(!said_of(out));  // never handed on again
   // Numbered where it was said: this shard's window is the node's, and was not added to.
   CHECK(relay.history_bytes() == 0);
-  CHECK(relay.on_node_line(node_line("empty", 0, "", "x"), t0).audience == Audience::nobody);
+  CHECK(audience_of(relay.on_node_line(node_line("empty", 0, "", "x"), t0)) == Audience::nobody);
 }
 
 TEST_CASE("a local line names its sender, text and number for the node", "[core][relay][rooms]") {
   Relay relay(config(), t0);
   join(relay, peer(1), "a", t0, "ops");
   const Outcome out = relay.on_datagram(peer(1), "  publish me \n", t0);
-  REQUIRE(out.said);
-  REQUIRE(out.said->sender != nullptr);
-  CHECK(out.said->sender->room_name() == "ops");
-  CHECK(out.said->text == "publish me");
-  CHECK(out.said->room_seq == 1);
+  REQUIRE(said_of(out));
+  REQUIRE(said_of(out)->sender != nullptr);
+  CHECK(said_of(out)->sender->room_name() == "ops");
+  CHECK(said_of(out)->text == "publish me");
+  CHECK(said_of(out)->room_seq == 1);
 }
 
 TEST_CASE("room membership stays consistent through random joins, moves and leaves",
@@ -653,11 +721,10 @@ namespace {
 // The repair handshake: an extended cookie request, a join with the next line number. Version
 // 1 (+r1) unless told: what a client from before +r2 sends.
 Outcome join_repair(Relay& relay, const Peer& who, std::string_view nick, TimePoint now,
-                    std::uint64_t next = 1, std::string_view room = {},
-                    std::uint8_t version = 1) {
+                    std::uint64_t next = 1, std::string_view room = {}, std::uint8_t version = 1) {
   const Outcome cookie =
       relay.on_datagram(who, proto::encode_extended_cookie_request(version), now);
-  const auto decoded = proto::decode_server(cookie.payload);
+  const auto decoded = proto::decode_server(payload_of(cookie));
   REQUIRE(std::holds_alternative<proto::Cookie>(decoded));
   REQUIRE(std::get<proto::Cookie>(decoded).repair == version);
   const std::string token(std::get<proto::Cookie>(decoded).token);
@@ -670,62 +737,62 @@ TEST_CASE("+r1 is offered only to a client that asks with the longer request",
           "[core][relay][repair]") {
   Relay relay(config(), t0);
   const Outcome plain = relay.on_datagram(peer(1), proto::encode_cookie_request(), t0);
-  CHECK_FALSE(std::get<proto::Cookie>(proto::decode_server(plain.payload)).repair);
+  CHECK_FALSE(std::get<proto::Cookie>(proto::decode_server(payload_of(plain))).repair);
   const std::string extended = proto::encode_extended_cookie_request(1);
   const Outcome offered = relay.on_datagram(peer(1), extended, t0);
-  CHECK(std::get<proto::Cookie>(proto::decode_server(offered.payload)).repair == 1);
-  CHECK(offered.payload.size() <= extended.size());
-  CHECK(offered.payload.ends_with(" +r1"));  // what a client from before +r2 reads
+  CHECK(std::get<proto::Cookie>(proto::decode_server(payload_of(offered))).repair == 1);
+  CHECK(payload_of(offered).size() <= extended.size());
+  CHECK(payload_of(offered).ends_with(" +r1"));  // what a client from before +r2 reads
   const std::string timed = proto::encode_extended_cookie_request(2);
   const Outcome offered_timed = relay.on_datagram(peer(1), timed, t0);
-  CHECK(std::get<proto::Cookie>(proto::decode_server(offered_timed.payload)).repair == 2);
-  CHECK(offered_timed.payload.size() <= extended.size());
+  CHECK(std::get<proto::Cookie>(proto::decode_server(payload_of(offered_timed))).repair == 2);
+  CHECK(payload_of(offered_timed).size() <= extended.size());
   RelayConfig no_history = config();
   no_history.history_lines = 0;
   Relay bare(no_history, t0);
   const Outcome not_offered = bare.on_datagram(peer(1), extended, t0);
-  CHECK_FALSE(std::get<proto::Cookie>(proto::decode_server(not_offered.payload)).repair);
+  CHECK_FALSE(std::get<proto::Cookie>(proto::decode_server(payload_of(not_offered))).repair);
 }
 
 TEST_CASE("a +r1 member gets numbered acks while a plain member gets the original bytes",
           "[core][relay][repair]") {
   Relay relay(config(), t0);
   const Outcome welcome = join_repair(relay, peer(1), "modern", t0);
-  const auto w = std::get<proto::Welcome>(proto::decode_server(welcome.payload));
+  const auto w = std::get<proto::Welcome>(proto::decode_server(payload_of(welcome)));
   CHECK(w.repair);
   CHECK(w.head == 0);
   join(relay, peer(2), "classic", t0);
   const Outcome line = relay.on_datagram(peer(1), "#1 hello", t0);
-  CHECK(line.audience == Audience::room);
-  CHECK(line.payload == "ack: 10.0.0.1 1 modern\nhello\n");  // byte for byte as ever
+  CHECK(audience_of(line) == Audience::room);
+  CHECK(payload_of(line) == "ack: 10.0.0.1 1 modern\nhello\n");  // byte for byte as ever
   CHECK(recipient_ports(relay, line) == std::vector<std::uint16_t>{2});
-  CHECK(line.numbered_payload == "ack 1 1 10.0.0.1 1 modern\nhello\n");
-  REQUIRE(line.numbered_recipients.size() == 1);
-  CHECK(relay.members()[line.numbered_recipients[0]].peer == peer(1));
+  CHECK(numbered_payload_of(line) == "ack 1 1 10.0.0.1 1 modern\nhello\n");
+  REQUIRE(numbered_recipients_of(line).size() == 1);
+  CHECK(relay.members()[numbered_recipients_of(line)[0]].peer == peer(1));
   // The plain member's line is numbered for the +r1 member too, with no sender number.
   const Outcome reply = relay.on_datagram(peer(2), "hi", t0);
-  CHECK(reply.numbered_payload == "ack 2 0 10.0.0.1 2 classic\nhi\n");
+  CHECK(numbered_payload_of(reply) == "ack 2 0 10.0.0.1 2 classic\nhi\n");
   // A +r1 member's heartbeat learns the room's latest line.
-  CHECK(relay.on_datagram(peer(1), "^hb^", t0).payload == "head 2");
+  CHECK(payload_of(relay.on_datagram(peer(1), "^hb^", t0)) == "head 2");
 }
 
 TEST_CASE("a resent number is answered got and one ahead answered want; neither is relayed",
           "[core][relay][repair]") {
   Relay relay(config(), t0);
   join_repair(relay, peer(1), "a", t0, 5);
-  CHECK(relay.on_datagram(peer(1), "#5 first", t0).audience == Audience::room);
+  CHECK(audience_of(relay.on_datagram(peer(1), "#5 first", t0)) == Audience::room);
   const Outcome again = relay.on_datagram(peer(1), "#5 first", t0);
-  CHECK(again.audience == Audience::sender);
-  CHECK(again.payload == "got 5 1");
+  CHECK(audience_of(again) == Audience::sender);
+  CHECK(payload_of(again) == "got 5 1");
   const Outcome ahead = relay.on_datagram(peer(1), "#8 later", t0);
-  CHECK(ahead.payload == "want 6");
-  CHECK(relay.on_datagram(peer(1), "#6", t0).audience == Audience::nobody);  // withdrawn
-  CHECK(relay.on_datagram(peer(1), "#7 next", t0).audience == Audience::room);
-  CHECK(relay.on_datagram(peer(1), "unnumbered", t0).drop == DropReason::unnumbered);
+  CHECK(payload_of(ahead) == "want 6");
+  CHECK(audience_of(relay.on_datagram(peer(1), "#6", t0)) == Audience::nobody);  // withdrawn
+  CHECK(audience_of(relay.on_datagram(peer(1), "#7 next", t0)) == Audience::room);
+  CHECK(drop_of(relay.on_datagram(peer(1), "unnumbered", t0)) == DropReason::unnumbered);
   CHECK(relay.stats().lines == 2);
   // Joining again does not forget what was relayed: no second copy after a rejoin.
   join_repair(relay, peer(1), "a", t0, 5);
-  CHECK(relay.on_datagram(peer(1), "#5 first", t0).payload == "got 5 1");
+  CHECK(payload_of(relay.on_datagram(peer(1), "#5 first", t0)) == "got 5 1");
 }
 
 TEST_CASE("a NACK is answered from the window to the member alone, within its budget",
@@ -744,15 +811,15 @@ TEST_CASE("a NACK is answered from the window to the member alone, within its bu
   // Lines 1 and 2 left the window of 4; 3 to 6 are there. The budget holds 3: the NACK takes
   // one, the answers the others.
   const Outcome repair = relay.on_datagram(other, "nack 1 6", later);
-  CHECK(repair.audience == Audience::sender);
-  REQUIRE(repair.replies.size() == 2);
-  CHECK(repair.replies[0] == "missed 1 2");
-  CHECK(repair.replies[1] == "ack 3 3 10.0.0.1 1 a\nl3\n");
+  CHECK(audience_of(repair) == Audience::sender);
+  REQUIRE(replies_of(repair).size() == 2);
+  CHECK(replies_of(repair)[0] == "missed 1 2");
+  CHECK(replies_of(repair)[1] == "ack 3 3 10.0.0.1 1 a\nl3\n");
   CHECK(relay.stats().missed == 2);
   // The budget refills: the rest comes on the next requests, only to the member that asked.
   const Outcome more = relay.on_datagram(other, "nack 4 6", later + 3s);
-  REQUIRE(more.replies.size() == 2);
-  CHECK(more.replies[1] == "ack 5 5 10.0.0.1 1 a\nl5\n");
+  REQUIRE(replies_of(more).size() == 2);
+  CHECK(replies_of(more)[1] == "ack 5 5 10.0.0.1 1 a\nl5\n");
 }
 
 TEST_CASE("a NACK from a non-member gets no more bytes than it sent", "[core][relay][repair]") {
@@ -762,11 +829,11 @@ TEST_CASE("a NACK from a non-member gets no more bytes than it sent", "[core][re
     relay.on_datagram(peer(1), "#" + std::to_string(i) + " " + std::string(500, 'x'), t0);
   const std::string nack = "nack 1 50";
   const Outcome out = relay.on_datagram(peer(9), nack, t0);
-  CHECK(out.replies.empty());
-  CHECK(out.payload.size() <= nack.size());
+  CHECK(replies_of(out).size() <= 1);  // reg? at most, never the window
+  CHECK(payload_of(out).size() <= nack.size());
   // From a plain member it is a chat line, as it always was.
   join(relay, peer(3), "plain", t0);
-  CHECK(relay.on_datagram(peer(3), nack, t0).audience == Audience::room);
+  CHECK(audience_of(relay.on_datagram(peer(3), nack, t0)) == Audience::room);
 }
 
 TEST_CASE("windows are bounded per room and in total: 1000 full rooms stay within the bound",
@@ -803,13 +870,13 @@ TEST_CASE("lines lost between nodes become a gap line that +r1 members are told 
   udpchat::core::NodeLine lost = node_line("lobby", *seq, "", "");
   lost.missed = 12;
   const Outcome gap = relay.on_node_line(lost, t0);
-  CHECK(gap.audience == Audience::room);
-  CHECK(gap.recipients.empty());  // a plain member cannot be told
-  CHECK(gap.numbered_payload == "gap 2 12");
+  CHECK(audience_of(gap) == Audience::room);
+  CHECK(recipients_of(gap).empty());  // a plain member cannot be told
+  CHECK(numbered_payload_of(gap) == "gap 2 12");
   // It sits in the window like any line: a member that lost it gets it again.
   const Outcome repaired = relay.on_datagram(peer(1), "nack 2 2", t0);
-  REQUIRE(repaired.replies.size() == 1);
-  CHECK(repaired.replies[0] == "gap 2 12");
+  REQUIRE(replies_of(repaired).size() == 1);
+  CHECK(replies_of(repaired)[0] == "gap 2 12");
 }
 
 TEST_CASE("shards number a room as one: a late joiner on either shard gets the same history",
@@ -819,27 +886,27 @@ TEST_CASE("shards number a room as one: a late joiner on either shard gets the s
   Relay a(shared, t0);
   Relay b(shared, t0);
   const Outcome first = join_repair(a, peer(1), "alice", t0, 1, "ops", 2);
-  const auto stream = std::get<proto::Welcome>(proto::decode_server(first.payload)).stream;
+  const auto stream = std::get<proto::Welcome>(proto::decode_server(payload_of(first))).stream;
   join_repair(b, peer(2), "bob", t0, 1, "ops", 2);
   // Alice on shard a, bob on shard b, in turn: one numbering.
-  CHECK(a.on_datagram(peer(1), "#1 one", t0).said->room_seq == 1);
-  CHECK(b.on_datagram(peer(2), "#1 two", t0).said->room_seq == 2);
-  CHECK(a.on_datagram(peer(1), "#2 three", t0).said->room_seq == 3);
+  CHECK(said_of(a.on_datagram(peer(1), "#1 one", t0))->room_seq == 1);
+  CHECK(said_of(b.on_datagram(peer(2), "#1 two", t0))->room_seq == 2);
+  CHECK(said_of(a.on_datagram(peer(1), "#2 three", t0))->room_seq == 3);
   for (Relay* shard : {&a, &b}) {
     const std::uint16_t port = shard == &a ? 3 : 4;
     const Outcome late = join_repair(*shard, peer(port), "late", t0, 1, "ops", 2);
-    const auto welcome = std::get<proto::Welcome>(proto::decode_server(late.payload));
+    const auto welcome = std::get<proto::Welcome>(proto::decode_server(payload_of(late)));
     CHECK(welcome.head == 3);
     CHECK(welcome.stream == stream);
     const Outcome history = shard->on_datagram(peer(port), "nack 1 3", t0);
-    REQUIRE(history.replies.size() == 3);
-    CHECK(history.replies[1].find("two") != std::string_view::npos);
+    REQUIRE(replies_of(history).size() == 3);
+    CHECK(replies_of(history)[1].find("two") != std::string_view::npos);
     shard->on_datagram(peer(port), "quit", t0);
   }
   // The room lives while either shard has members: alice leaving a keeps it for bob on b.
   a.on_datagram(peer(1), "quit", t0 + 1s);
   CHECK(a.kept_rooms() == 0);
-  CHECK(b.on_datagram(peer(2), "#2 four", t0 + 1s).said->room_seq == 4);
+  CHECK(said_of(b.on_datagram(peer(2), "#2 four", t0 + 1s))->room_seq == 4);
   b.on_datagram(peer(2), "quit", t0 + 2s);
   CHECK(a.kept_rooms() == 1);  // the node's, seen from any shard
 }
@@ -873,22 +940,22 @@ TEST_CASE("shards sharing a node are one relay: cookies, seats, nicks and budget
   // A cookie issued by one shard joins on the other (the kernel may hash a client's datagrams
   // to another socket after a rebind, or a test may send from two).
   const Outcome cookie = a.on_datagram(peer(1), proto::encode_cookie_request(), t0);
-  const std::string token(std::get<proto::Cookie>(proto::decode_server(cookie.payload)).token);
-  CHECK(b.on_datagram(peer(1), proto::encode_join(token, "alice"), t0).event == Event::joined);
+  const std::string token(std::get<proto::Cookie>(proto::decode_server(payload_of(cookie))).token);
+  CHECK(event_of(b.on_datagram(peer(1), proto::encode_join(token, "alice"), t0)) == Event::joined);
   // Seats are counted over the node, nicks held over the node.
-  CHECK(join(a, peer(2), "bob", t0).event == Event::joined);
-  CHECK(join(a, peer(3), "alice", t0).payload == "nick taken");
-  CHECK(join(a, peer(3), "carol", t0).event == Event::joined);
-  CHECK(join(b, peer(4), "dave", t0).payload == "full");
+  CHECK(event_of(join(a, peer(2), "bob", t0)) == Event::joined);
+  CHECK(payload_of(join(a, peer(3), "alice", t0)) == "nick taken");
+  CHECK(event_of(join(a, peer(3), "carol", t0)) == Event::joined);
+  CHECK(payload_of(join(b, peer(4), "dave", t0)) == "full");
   CHECK(shared.share->members() == 3);
   b.on_datagram(peer(1), "quit", t0);
   CHECK(shared.share->members() == 2);
-  CHECK(join(a, peer(4), "alice", t0).event == Event::joined);  // free again, on any shard
+  CHECK(event_of(join(a, peer(4), "alice", t0)) == Event::joined);  // free again, on any shard
   // A stranger's budget is the node's, not one per shard.
   int allowed = 0;
   for (int i = 0; i < 40; ++i) {
     Relay& shard = i % 2 == 0 ? a : b;
-    allowed += shard.on_datagram(Peer::v4(192, 0, 2, 1, 9), "^hb^", t0 + 1s).drop !=
+    allowed += drop_of(shard.on_datagram(Peer::v4(192, 0, 2, 1, 9), "^hb^", t0 + 1s)) !=
                DropReason::rate_limited;
   }
   CHECK(allowed == 30);
@@ -914,26 +981,26 @@ TEST_CASE("a +r2 member's lines sent again from the window say when the relay re
           "[core][relay][repair]") {
   RelayConfig timed_config = config();
   // t0 + 5 s on the relay's clock is 2026-11-27T00:00:00Z on the wall.
-  timed_config.wall_offset = std::chrono::milliseconds(1'764'201'600'000) -
-                             std::chrono::duration_cast<std::chrono::milliseconds>(
-                                 (t0 + 5s).time_since_epoch());
+  timed_config.wall_offset =
+      std::chrono::milliseconds(1'764'201'600'000) -
+      std::chrono::duration_cast<std::chrono::milliseconds>((t0 + 5s).time_since_epoch());
   Relay relay(timed_config, t0);
   join_repair(relay, peer(1), "a", t0, 1, {}, 2);
   join_repair(relay, peer(2), "old", t0, 1, {}, 1);
   // Received at t0 + 5 s, handled 40 ms later: the time said is the receipt.
   const Outcome live = relay.on_datagram(peer(1), "#1 posted", t0 + 5040ms, 40ms);
-  CHECK(live.numbered_payload == "ack 1 1 10.0.0.1 1 a\nposted\n");  // live lines are as ever
+  CHECK(numbered_payload_of(live) == "ack 1 1 10.0.0.1 1 a\nposted\n");  // live lines are as ever
   const Outcome timed = relay.on_datagram(peer(1), "nack 1 1", t0 + 60s);
-  REQUIRE(timed.replies.size() == 1);
-  CHECK(timed.replies[0] == "at 1764201600000 ack 1 1 10.0.0.1 1 a\nposted\n");
-  const auto decoded = proto::decode_server(timed.replies[0]);
+  REQUIRE(replies_of(timed).size() == 1);
+  CHECK(replies_of(timed)[0] == "at 1764201600000 ack 1 1 10.0.0.1 1 a\nposted\n");
+  const auto decoded = proto::decode_server(replies_of(timed)[0]);
   REQUIRE(std::holds_alternative<proto::Ack>(decoded));
   CHECK(std::get<proto::Ack>(decoded).said_ms == 1'764'201'600'000);
   CHECK(std::get<proto::Ack>(decoded).text == "posted");
   // A +r1 member gets the window's bytes unchanged.
   const Outcome plain = relay.on_datagram(peer(2), "nack 1 1", t0 + 60s);
-  REQUIRE(plain.replies.size() == 1);
-  CHECK(plain.replies[0] == "ack 1 1 10.0.0.1 1 a\nposted\n");
+  REQUIRE(replies_of(plain).size() == 1);
+  CHECK(replies_of(plain)[0] == "ack 1 1 10.0.0.1 1 a\nposted\n");
 }
 
 TEST_CASE("a room keeps its window and numbering for the TTL after its last member leaves",
@@ -942,7 +1009,7 @@ TEST_CASE("a room keeps its window and numbering for the TTL after its last memb
   kept.history_ttl = 60s;
   Relay relay(kept, t0);
   const Outcome first = join_repair(relay, peer(1), "ci", t0, 1, "ops", 2);
-  const auto stream = std::get<proto::Welcome>(proto::decode_server(first.payload)).stream;
+  const auto stream = std::get<proto::Welcome>(proto::decode_server(payload_of(first))).stream;
   for (int i = 1; i <= 3; ++i) relay.on_datagram(peer(1), "#" + std::to_string(i) + " post", t0);
   relay.on_datagram(peer(1), "quit", t0 + 1s);
   CHECK(relay.room_count() == 0);
@@ -950,11 +1017,11 @@ TEST_CASE("a room keeps its window and numbering for the TTL after its last memb
   relay.expire(t0 + 50s);
   // A reader 50 s later finds the room where it was: same numbering, head 3, the lines there.
   const Outcome reader = join_repair(relay, peer(2), "reader", t0 + 50s, 1, "ops", 2);
-  const auto welcome = std::get<proto::Welcome>(proto::decode_server(reader.payload));
+  const auto welcome = std::get<proto::Welcome>(proto::decode_server(payload_of(reader)));
   CHECK(welcome.head == 3);
   CHECK(welcome.stream == stream);
   CHECK(relay.kept_rooms() == 0);
-  CHECK(relay.on_datagram(peer(2), "nack 1 3", t0 + 50s).replies.size() == 3);
+  CHECK(replies_of(relay.on_datagram(peer(2), "nack 1 3", t0 + 50s)).size() == 3);
   // Left again, and not joined within the TTL: forgotten.
   relay.on_datagram(peer(2), "quit", t0 + 51s);
   relay.expire(t0 + 110s);
@@ -963,7 +1030,7 @@ TEST_CASE("a room keeps its window and numbering for the TTL after its last memb
   CHECK(relay.kept_rooms() == 0);
   CHECK(relay.history_bytes() == 0);
   const Outcome late = join_repair(relay, peer(3), "late", t0 + 113s, 1, "ops", 2);
-  CHECK(std::get<proto::Welcome>(proto::decode_server(late.payload)).head == 0);
+  CHECK(std::get<proto::Welcome>(proto::decode_server(payload_of(late))).head == 0);
 }
 
 TEST_CASE("over the total, rooms without members give up their windows first",
@@ -984,6 +1051,6 @@ TEST_CASE("over the total, rooms without members give up their windows first",
   relay.on_datagram(peer(3), "#2 " + std::string(900, 'y'), t0 + 5s);
   CHECK(relay.kept_rooms() == 0);
   const Outcome nack = relay.on_datagram(peer(3), "nack 1 2", t0 + 6s);
-  CHECK(nack.replies.size() == 2);  // the live room kept both its lines
+  CHECK(replies_of(nack).size() == 2);  // the live room kept both its lines
   CHECK(relay.history_bytes() <= small.history_total_bytes);
 }

@@ -14,6 +14,10 @@ error. A section with no data renders as "n/a" and is listed at the top of the p
       prints one statistic of FIELD over the lines of FILE that match every KEY=VALUE
       (scripts/bench uses it for rates that depend on an earlier section)
   benchreport.py check-template [--template FILE]
+  benchreport.py sections
+      prints the sections scripts/bench measures, one per line: NAME|FILES|WHAT (SECTIONS below)
+  benchreport.py check-sections [--template FILE] [--bench FILE]
+      fails when the sections table, the template's groups and scripts/bench disagree
 
 Python 3 standard library only.
 """
@@ -27,6 +31,7 @@ import os
 import re
 import statistics
 import sys
+from typing import NamedTuple
 
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 
@@ -259,7 +264,7 @@ def sec_page(d, runs_meta, missing):
     }
 
 
-def sec_ceil(d):
+def sec_ceil(d, _ceil):
     rows = need(good(d.get("udpceil")), "ceil")
     a = series(rows, "fanout_deliveries_per_s").median
     b = series(rows, "one_to_one_per_s").median
@@ -296,7 +301,7 @@ def sec_one(d, ceil):
             "target": target_text("one_ratio"), "verdict": verdict(r, "one_ratio")}
 
 
-def sec_matrix(d):
+def sec_matrix(d, _ceil):
     rows = d.get("matrix")
     ok = need(good(rows), "matrix")
     lines = []
@@ -318,7 +323,7 @@ def sec_matrix(d):
     }
 
 
-def sec_half(d):
+def sec_half(d, _ceil):
     rows = need(good(d.get("half")), "half")
     p99 = series(rows, "latency_us.p99")
     return {"members": str(rows[0]["clients"]), "rate": num(series(rows, "rate").median),
@@ -343,7 +348,7 @@ def sec_sink(d, ceil):
             "verdict": verdict(r, "sink_ratio")}
 
 
-def sec_members(d):
+def sec_members(d, _ceil):
     rows = need(good(d.get("members")), "members")
     per_member = Series((r["rss_after_kib"] - r["rss_before_kib"]) * 1024 / r["members"] for r in rows)
     cpu = Series(r["cpu_ticks"] / r["clk_tck"] / r["cpu_seconds_window"] * 100 for r in rows)
@@ -355,7 +360,7 @@ def sec_members(d):
             "cpu_verdict": verdict(cpu.median, "hb_cpu_percent")}
 
 
-def sec_cluster(d):
+def sec_cluster(d, _ceil):
     single_max = need(series(d.get("cluster-single-max"), "max_lossless_rate"), "cluster")
     two_max = series(d.get("cluster-two-max"), "max_lossless_rate")
     lat = good(d.get("cluster-two-latency"))
@@ -385,7 +390,7 @@ def sec_cluster(d):
     }
 
 
-def sec_overload(d):
+def sec_overload(d, _ceil):
     rows = need(good(d.get("overload")), "overload")
     lossless = need(series(d.get("overload-max"), "max_lossless_rate"), "overload")
     members = rows[0]["clients"]
@@ -423,7 +428,7 @@ def sec_overload(d):
     return out
 
 
-def sec_cpu(d):
+def sec_cpu(d, _ceil):
     rows = need(good(d.get("cpu")), "cpu")
 
     def per_delivery(r):
@@ -464,7 +469,7 @@ def sec_cpu(d):
     return out
 
 
-def sec_repair(d):
+def sec_repair(d, _ceil):
     all_rows = d.get("repair") or []
     rows = good(all_rows)
     if not rows:
@@ -503,7 +508,7 @@ def sec_repair(d):
             "high_verdict": verdict(rep.lo, "repair_delivered_percent")}
 
 
-def sec_threads(d):
+def sec_threads(d, _ceil):
     all_rows = d.get("threads") or []
     rows = good(all_rows)
     if not rows:
@@ -525,7 +530,7 @@ def sec_threads(d):
             "rows": "\n".join(lines), "skipped": ""}
 
 
-def sec_commands(d):
+def sec_commands(d, _ceil):
     lines = ["udpceil --json                                   # (a) fan-out, (b) one to one, (c) ping-pong"]
 
     def first(name):
@@ -570,6 +575,66 @@ def sec_commands(d):
         lines.append(f"unshare -rn: nft drop N% of udp on lo; udpchat bench 127.0.0.1:PORT --clients "
                      f"{r['clients']} --rate {num(r['rate'])} --duration {num(r['seconds'])}s [--repair] --json")
     return {"text": "\n".join(lines)}
+
+
+# ---- the sections: the one list that scripts/bench and this page read ----
+
+class Section(NamedTuple):
+    name: str          # what SECTIONS="..." names, and section_NAME in scripts/bench
+    files: tuple       # build/bench/FILE.jsonl it writes
+    groups: tuple      # the page's {{group.*}} it fills, each computed by GROUPS[group]
+    about: str         # one line for scripts/bench --help
+
+
+SECTIONS = (
+    Section("ceil", ("udpceil",), ("ceil",),
+            "udpceil: this machine's raw-socket limits, the reference of matrix, probe and sink"),
+    Section("matrix", ("matrix",), ("fanout", "one", "matrix"),
+            "--find-max for 1, 10, 100, 1000 members and 64, 1024-byte lines"),
+    Section("half", ("half",), ("half",), "latency at half the 100-member max rate (from matrix), 5 s"),
+    Section("probe", ("probe",), ("probe",), "probe round trip, 1000 pings"),
+    Section("sink", ("sink",), ("sink",), "bench's own send rate into udpceil --sink"),
+    Section("members", ("members",), ("members",),
+            "100,000 members (tools/memberload): resident memory, CPU with heartbeats"),
+    Section("cluster", ("cluster-single-max", "cluster-single-latency", "cluster-two-max",
+                        "cluster-two-latency", "cluster-two-half", "cluster-batched-latency"),
+            ("cluster",), "one room over two nodes and a nats-server, beside one node"),
+    Section("overload", ("overload-max", "overload"), ("overload",),
+            "3x the 100-member lossless rate for 5 s, --max-queue-delay default and off"),
+    Section("cpu", ("cpu",), ("cpu",),
+            "relay CPU per delivery: tools/crelay (also with --sendmmsg), serve, serve --repair"),
+    Section("repair", ("repair",), ("repair",),
+            "delivered lines at 5% and 10% loss, with and without --repair (netns + nftables)"),
+    Section("threads", ("threads",), ("threads",), "serve --threads 2 beside one thread"),
+)
+
+# Each page group's figures. "commands" and "page" draw on every section.
+GROUPS = {
+    "ceil": sec_ceil, "fanout": sec_fanout, "one": sec_one, "matrix": sec_matrix,
+    "half": sec_half, "probe": sec_probe, "sink": sec_sink, "members": sec_members,
+    "cluster": sec_cluster, "overload": sec_overload, "cpu": sec_cpu, "repair": sec_repair,
+    "threads": sec_threads,
+}
+PAGE_GROUPS = ("commands", "page")
+
+
+def check_sections(template_text, bench_script):
+    """The table, the page's groups, the template and scripts/bench agree."""
+    problems = []
+    named = [g for section in SECTIONS for g in section.groups]
+    for group in sorted(set(GROUPS) - set(named)):
+        problems.append(f"group {group} is filled by no section")
+    for group in sorted(set(named) - set(GROUPS)):
+        problems.append(f"group {group} has no function in GROUPS")
+    for group in sorted({m.group(1) for m in PLACEHOLDER.finditer(template_text)} - set(named) - set(PAGE_GROUPS)):
+        problems.append(f"the template names group {group}, which no section fills")
+    for section in SECTIONS:
+        if not re.search(rf"^section_{section.name}\(\) \{{", bench_script, re.M):
+            problems.append(f"scripts/bench has no section_{section.name}()")
+    for name in re.findall(r"^section_([a-z_]+)\(\) \{", bench_script, re.M):
+        if name not in {section.name for section in SECTIONS}:
+            problems.append(f"scripts/bench measures section {name}, which the table lacks")
+    return problems
 
 
 # ---- the plot ----
@@ -725,29 +790,17 @@ def render(text, values):
 def build(d):
     values, missing = {}, set()
 
-    def add(prefix, fn, *args):
-        try:
-            values[prefix] = fn(*args)
-        except Missing as e:
-            values[prefix] = e
-            missing.add(str(e))
-        return values[prefix]
-
-    ceil = add("ceil", sec_ceil, d)
-    ceil_values = ceil if isinstance(ceil, dict) else {}
-    add("fanout", sec_fanout, d, ceil_values)
-    add("one", sec_one, d, ceil_values)
-    add("matrix", sec_matrix, d)
-    add("half", sec_half, d)
-    add("probe", sec_probe, d, ceil_values)
-    add("sink", sec_sink, d, ceil_values)
-    add("members", sec_members, d)
-    add("cluster", sec_cluster, d)
-    add("overload", sec_overload, d)
-    add("cpu", sec_cpu, d)
-    add("repair", sec_repair, d)
-    add("threads", sec_threads, d)
-    add("commands", sec_commands, d)
+    ceil_values = {}
+    for section in SECTIONS:
+        for group in section.groups:
+            try:
+                values[group] = GROUPS[group](d, ceil_values)
+            except Missing as e:
+                values[group] = e
+                missing.add(section.name)
+        if section.name == "ceil" and isinstance(values["ceil"], dict):
+            ceil_values = values["ceil"]
+    values["commands"] = sec_commands(d, ceil_values)
     values["page"] = sec_page(d, d.get("runs") or [], missing)
     return values, missing, ceil_values.get("_a")
 
@@ -780,13 +833,20 @@ def main(argv):
         return 0
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("command", nargs="?", choices=("report", "check-template"), default="report")
+    p.add_argument("command", nargs="?", choices=("report", "check-template", "sections", "check-sections"),
+                   default="report")
     p.add_argument("--data", default=os.path.join(ROOT, "build", "bench"))
     p.add_argument("--template", default=os.path.join(ROOT, "docs", "benchmarks.md.in"))
     p.add_argument("--out", default=os.path.join(ROOT, "docs", "benchmarks.md"))
     p.add_argument("--svg", default=os.path.join(ROOT, "docs", "benchmarks.svg"))
     p.add_argument("--strict", action="store_true", help="fail if any section has no data")
+    p.add_argument("--bench", default=os.path.join(ROOT, "scripts", "bench"))
     a = p.parse_args(argv)
+
+    if a.command == "sections":
+        for section in SECTIONS:
+            print(f"{section.name}|{' '.join(section.files)}|{section.about}")
+        return 0
 
     with open(a.template, encoding="utf-8") as f:
         template = f.read()
@@ -799,6 +859,14 @@ def main(argv):
     if a.command == "check-template":
         print(f"{a.template}: no figure written by hand")
         return 0
+    if a.command == "check-sections":
+        with open(a.bench, encoding="utf-8") as f:
+            problems = check_sections(template, f.read())
+        for problem in problems:
+            print(f"benchreport: {problem}", file=sys.stderr)
+        if not problems:
+            print(f"benchreport: {len(SECTIONS)} sections, the same in the table, the template and scripts/bench")
+        return 1 if problems else 0
 
     d = load(a.data)
     values, missing, ceil_a = build(d)

@@ -86,29 +86,34 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       t.received += datagram.size();
       const bool member_before = relay.find(peer) != nullptr;
       const core::Outcome out = relay.on_datagram(peer, datagram, now);
-      if (out.audience == core::Audience::sender) {
-        for (const auto reply : out.replies) t.sent += reply.size();
-        if (!out.replies.empty()) check(relay.find(peer) != nullptr);  // repair: members only
-        t.sent += out.replies.empty() ? out.payload.size() : 0;
-        const auto reply = proto::decode_server(out.payload);
+      if (const auto* answer = std::get_if<core::ToSender>(&out.sends)) {
+        std::size_t answered = 0;
+        for (const auto reply : answer->datagrams) answered += reply.size();
+        t.sent += answered;
+        if (answer->datagrams.size() > 1) check(relay.find(peer) != nullptr);  // repair: members only
+        check(!answer->datagrams.empty());
+        const auto reply = proto::decode_server(answer->datagrams.front());
         if (const auto* cookie = std::get_if<proto::Cookie>(&reply)) t.cookie = std::string(cookie->token);
         if (std::holds_alternative<proto::Welcome>(reply)) t.validated = true;
-        if (!member_before && !t.validated) check(out.payload.size() <= datagram.size());
+        if (!member_before && !t.validated) check(answered <= datagram.size());
       }
-      if (out.audience == core::Audience::room && !out.numbered_recipients.empty()) {
-        check(std::count(out.numbered_payload.begin(), out.numbered_payload.end(), '\n') == 2);
-        for (const std::uint32_t index : out.numbered_recipients) check(relay.members()[index].repair);
+      const auto* line = std::get_if<core::ToRoom>(&out.sends);
+      if (line != nullptr && !line->numbered.recipients.empty()) {
+        const std::string_view payload = line->numbered.payload;
+        check(std::count(payload.begin(), payload.end(), '\n') == 2);
+        for (const std::uint32_t index : line->numbered.recipients) check(relay.members()[index].repair);
       }
-      if (out.audience == core::Audience::room && !out.recipients.empty()) {
-        check(out.payload.size() <= 1200);
-        check(std::count(out.payload.begin(), out.payload.end(), '\n') == 2);
-        check(std::holds_alternative<proto::Ack>(proto::decode_server(out.payload)));
+      if (line != nullptr && !line->plain.recipients.empty()) {
+        const std::string_view payload = line->plain.payload;
+        check(payload.size() <= 1200);
+        check(std::count(payload.begin(), payload.end(), '\n') == 2);
+        check(std::holds_alternative<proto::Ack>(proto::decode_server(payload)));
         const core::Member* sender = relay.find(peer);
-        for (const std::uint32_t index : out.recipients) {
+        for (const std::uint32_t index : line->plain.recipients) {
           const core::Member& member = relay.members()[index];
           if (sender != nullptr) check(member.room == sender->room);  // a line stays in its room
           const auto key = static_cast<std::uint8_t>(member.peer.address[14] + 32 * (member.peer.port - 1000));
-          traffic[key].sent += out.payload.size();
+          traffic[key].sent += payload.size();
           check(traffic[key].validated);  // only validated members ever receive an ack
         }
       }
