@@ -428,22 +428,20 @@ def sec_overload(d, _ceil):
     return out
 
 
-def sec_cpu(d, _ceil):
-    rows = need(good(d.get("cpu")), "cpu")
-
-    def per_delivery(r):
-        # The relay's own count of what it sent: a datagram the bench's sockets dropped still
-        # cost the relay its send.
-        delivered = (r.get("relay_totals") or {}).get("deliveries")
-        if not delivered or "relay_cpu_ticks" not in r:
-            return None
-        return r["relay_cpu_ticks"] / r["clk_tck"] / delivered * 1e9
-
+def cpu_per_delivery(rows):
+    """{relay: {run: ns of relay CPU per delivery}}. Deliveries are the relay's own count of
+    what it sent: a datagram the bench's sockets dropped still cost the relay its send."""
     by = {}
     for r in rows:
-        v = per_delivery(r)
-        if v is not None:
-            by.setdefault(r["relay"], {})[r["run"]] = v
+        delivered = (r.get("relay_totals") or {}).get("deliveries")
+        if delivered and "relay_cpu_ticks" in r:
+            by.setdefault(r["relay"], {})[r["run"]] = r["relay_cpu_ticks"] / r["clk_tck"] / delivered * 1e9
+    return by
+
+
+def sec_cpu(d, _ceil):
+    rows = need(good(d.get("cpu")), "cpu")
+    by = cpu_per_delivery(rows)
     crelay, serve, repair = by.get("crelay", {}), by.get("serve", {}), by.get("serve-repair", {})
     mmsg = by.get("crelay-sendmmsg", {})
     ratio_s = Series(serve[k] / crelay[k] for k in serve if k in crelay)
@@ -508,8 +506,13 @@ def sec_repair(d, _ceil):
             "high_verdict": verdict(rep.lo, "repair_delivered_percent")}
 
 
+def this_build(rows):
+    """Rows of this build's serve, not BASELINE's."""
+    return [r for r in rows if r.get("build", "this") == "this"]
+
+
 def sec_threads(d, _ceil):
-    all_rows = d.get("threads") or []
+    all_rows = this_build(d.get("threads") or [])
     rows = good(all_rows)
     if not rows:
         skipped = [r["skipped"] for r in all_rows if r.get("skipped")]
@@ -528,6 +531,32 @@ def sec_threads(d, _ceil):
             "latency_limit": num(div(rows[0].get("latency_limit_us"), 1000)),
             "loss_limit": num(rows[0].get("loss_limit_percent")),
             "rows": "\n".join(lines), "skipped": ""}
+
+
+def sec_baseline(d, _ceil):
+    """This build beside BASELINE's (scripts/bench BASELINE=REV), measured in the same run:
+    relay CPU per delivery (section cpu) and --threads 2 deliveries/s (section threads)."""
+    cpu = cpu_per_delivery(good(d.get("cpu")))
+    base_cpu, this_cpu = cpu.get("serve-baseline", {}), cpu.get("serve", {})
+    threads = good(d.get("threads"), threads=2)  # threads_n below
+    base_dl = {r["run"]: r.get("deliveries_per_s") for r in threads if r.get("build") == "baseline"}
+    this_dl = {r["run"]: r.get("deliveries_per_s") for r in threads if r.get("build", "this") == "this"}
+    if not base_cpu and not base_dl:
+        return {"_skipped": True}
+    rev = next((r.get("baseline") for r in reversed(d.get("runs") or []) if r.get("baseline")), NA)
+    cpu_ratio = Series(this_cpu[k] / base_cpu[k] for k in this_cpu if k in base_cpu and base_cpu[k])
+    dl_ratio = Series(this_dl[k] / base_dl[k] for k in this_dl if k in base_dl and base_dl[k])
+    this_s, base_s = Series(this_cpu.values()), Series(base_cpu.values())
+    this_t, base_t = Series(this_dl.values()), Series(base_dl.values())
+    return {"rev": rev,
+            "cpu": num(this_s.median), "cpu_spread": spread(this_s),
+            "base_cpu": num(base_s.median), "base_cpu_spread": spread(base_s),
+            "cpu_ratio": ratio(cpu_ratio.median), "cpu_ratio_spread": spread(cpu_ratio, ratio),
+            "cpu_reps": times(cpu_ratio.n),
+            "threads": num(this_t.median), "threads_spread": spread(this_t),
+            "base_threads": num(base_t.median), "base_threads_spread": spread(base_t),
+            "threads_ratio": ratio(dl_ratio.median), "threads_ratio_spread": spread(dl_ratio, ratio),
+            "threads_runs": times(dl_ratio.n), "threads_n": "2"}
 
 
 def sec_commands(d, _ceil):
@@ -605,7 +634,8 @@ SECTIONS = (
             "relay CPU per delivery: tools/crelay (also with --sendmmsg), serve, serve --repair"),
     Section("repair", ("repair",), ("repair",),
             "delivered lines at 5% and 10% loss, with and without --repair (netns + nftables)"),
-    Section("threads", ("threads",), ("threads",), "serve --threads 2 beside one thread"),
+    Section("threads", ("threads",), ("threads", "baseline"),
+            "serve --threads 2 beside one thread (and BASELINE's serve beside this one's)"),
 )
 
 # Each page group's figures. "commands" and "page" draw on every section.
@@ -613,7 +643,7 @@ GROUPS = {
     "ceil": sec_ceil, "fanout": sec_fanout, "one": sec_one, "matrix": sec_matrix,
     "half": sec_half, "probe": sec_probe, "sink": sec_sink, "members": sec_members,
     "cluster": sec_cluster, "overload": sec_overload, "cpu": sec_cpu, "repair": sec_repair,
-    "threads": sec_threads,
+    "threads": sec_threads, "baseline": sec_baseline,
 }
 PAGE_GROUPS = ("commands", "page")
 
