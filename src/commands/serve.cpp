@@ -18,11 +18,14 @@
 #include "core/relay.hpp"
 #include "core/units.hpp"
 #include "net/address.hpp"
+#include "net/key_store.hpp"
 #include "net/log.hpp"
 #include "net/metrics.hpp"
 #include "net/relay_node.hpp"
 #include "net/socket.hpp"
 #include "protocol/envelope.hpp"
+#include "protocol/noise.hpp"
+#include "protocol/sealed.hpp"
 
 namespace udpchat::commands {
 
@@ -34,6 +37,8 @@ struct ServeOptions {
   std::string bind{net::kDefaultTarget};
   std::string log_format = "text";
   std::string port_file;
+  std::string key_file;  // empty: net::default_key_path()
+  bool show_key = false;
   bool quiet = false;
   net::NodeConfig node;                     // threads 0: one per core
   std::vector<std::string> backplane_urls;  // nats:// URLs; empty: no backplane, no NATS code runs
@@ -84,8 +89,33 @@ bool write_port_file(const std::string& path, std::uint16_t port, std::string& e
   return !ec;
 }
 
+// The relay's identity, from its file or made there on first start: a restart keeps it, so no
+// client's pin ever trips on one.
+std::optional<protocol::noise::KeyPair> relay_key(const ServeOptions& options, std::string& path,
+                                                  bool& created, std::string& error) {
+  path = options.key_file.empty() ? net::default_key_path() : options.key_file;
+  if (path.empty()) {
+    error = "no place to keep the relay's key (HOME and XDG_STATE_HOME are unset): give --key-file";
+    return std::nullopt;
+  }
+  auto keys = net::load_or_create_key(path, created, error);
+  if (!keys) error = "--key-file: " + error;
+  return keys;
+}
+
 int run_serve(const ServeOptions& options) {
   std::string error;
+  std::string key_path;
+  bool key_created = false;
+  auto key = relay_key(options, key_path, key_created, error);
+  if (!key) {
+    print_error(error);
+    return kExitFailure;
+  }
+  if (options.show_key) {
+    fmt::print("{}\n", protocol::sealed::format_key(key->public_key));
+    return kExitOk;
+  }
   const auto bind = net::parse_bind(options.bind, error);
   if (!bind) {
     print_error(fmt::format("--bind {}", error));
@@ -109,6 +139,8 @@ int run_serve(const ServeOptions& options) {
                         options.quiet);
   net::NodeConfig node = options.node;
   node.relay.format_ip = &net::format_ip;
+  const std::string public_key = protocol::sealed::format_key(key->public_key);
+  node.relay.identity = std::make_shared<const protocol::noise::KeyPair>(std::move(*key));
   // A burst of twice the rate: clients that retry a lost cookie request are not refused.
   node.relay.cookie_limit.burst = node.relay.cookie_limit.rate * 2;
   if (node.threads == 0) node.threads = std::max(1u, std::thread::hardware_concurrency());
@@ -143,6 +175,7 @@ int run_serve(const ServeOptions& options) {
     return kExitFailure;
   }
   log.info("listening", {{"address", net::format_endpoint(relay->local_endpoint())}});
+  log.info(key_created ? "key created" : "key", {{"public", public_key}, {"file", key_path}});
   if (options.node.relay.legacy) {
     log.warn("legacy mode", {{"note",
                               "open relay: any address joins without a cookie; "
@@ -197,6 +230,13 @@ void add_serve(CLI::App& app, Runner& run) {
   cmd->add_option("--port-file", options->port_file,
                   "Write the bound port to this file once listening")
       ->type_name("FILE");
+  cmd->add_option("--key-file", options->key_file,
+                  "The relay's secret key, created (mode 0600) if missing; its public half is what "
+                  "clients pin [default: $STATE_DIRECTORY/relay.key, else "
+                  "~/.local/state/udpchat/relay.key]")
+      ->type_name("FILE");
+  cmd->add_flag("--show-key", options->show_key,
+                "Print the relay's public key (what clients pin) and exit");
   add_quiet(*cmd, options->quiet, "warnings stay");
   add_value(*cmd, "--rate-limit", relay.datagram_limit.rate, kRate,
             "Datagrams per second from one source (IPv4 address or IPv6 /64), or off");

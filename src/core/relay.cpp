@@ -8,6 +8,7 @@
 
 #include "core/overloaded.hpp"
 #include "protocol/message.hpp"
+#include "protocol/sealed.hpp"
 #include "protocol/text.hpp"
 
 namespace udpchat::core {
@@ -58,7 +59,9 @@ RelayStats& RelayStats::operator+=(const RelayStats& other) noexcept {
 Relay::Relay(RelayConfig config, TimePoint now)
     : config_(std::move(config)),
       share_(config_.share ? config_.share : std::make_shared<NodeShare>(config_, now)),
-      cookies_(share_->cookie_epoch(), share_->cookie_secret()) {
+      cookies_(share_->cookie_epoch(), share_->cookie_secret()),
+      identity_text_(config_.identity ? proto::sealed::format_key(config_.identity->public_key)
+                                      : std::string{}) {
   members_.reserve(std::min<std::size_t>(config_.max_clients, 1024));
   index_.reserve(std::min<std::size_t>(config_.max_clients, 1024));
 }
@@ -130,6 +133,17 @@ Outcome Relay::on_datagram(const Peer& from, std::string_view datagram, TimePoin
                            Duration queued) {
   ++stats_.datagrams;
   Member* member = find_mutable(from);
+  if (proto::sealed::is_sealed_dialect(datagram)) {
+    return on_sealed(member, from, datagram, now, queued);
+  }
+  // A sealed member speaks nothing else: text from its address is a forgery (or a stray) and
+  // touches nothing, not even its budget.
+  if (member != nullptr && member->sealed) return drop(DropReason::unsealed);
+  return on_text(member, from, datagram, now, queued);
+}
+
+Outcome Relay::on_text(Member* member, const Peer& from, std::string_view datagram, TimePoint now,
+                       Duration queued) {
   // The cheapest refusal first: a source over its budget costs no decoding. A member spends
   // its own budget; strangers share their source's (IPv4 address or IPv6 /64).
   if (share_->limits_on()) {
@@ -178,7 +192,8 @@ Outcome Relay::on_datagram(const Peer& from, std::string_view datagram, TimePoin
             // Repair is offered only to a client that said it speaks it (and while rooms keep
             // lines to repair from), in the version it speaks.
             proto::encode_cookie(buffer_, cookies_.issue(from, now),
-                                 config_.history_lines > 0 ? request.repair : std::uint8_t{0});
+                                 config_.history_lines > 0 ? request.repair : std::uint8_t{0},
+                                 request.sealed ? identity_text_ : std::string_view{});
             return reply_to_stranger(datagram);
           },
           [&](const proto::Join& j) -> Outcome {
@@ -186,37 +201,7 @@ Outcome Relay::on_datagram(const Peer& from, std::string_view datagram, TimePoin
               // An original server relays such a line as chat; in legacy mode so do we.
               return config_.legacy ? relay_line(j.line) : drop(DropReason::bad_cookie);
             }
-            // The cookie proved the address, so refusals are said, not just counted.
-            JoinResult result{};
-            Member* joined = join(from, j.nick, j.room, now, true, result);
-            if (result == JoinResult::full || result == JoinResult::nick_taken) {
-              const bool full = result == JoinResult::full;
-              return answer(full ? proto::kServerFull : proto::kNickTaken,
-                            drop(full ? DropReason::server_full : DropReason::nick_taken));
-            }
-            member = joined;
-            const std::uint8_t version =
-                config_.history_lines > 0 ? std::min(j.repair, proto::kRepairVersion) : 0;
-            const bool repair = version > 0;
-            // A fresh membership starts where the client says; a member joining again keeps
-            // what it has relayed, so that nothing is relayed twice.
-            const bool had = member->repair && result != JoinResult::joined;
-            set_repair(*member, repair);
-            member->timed = version >= 2;
-            if (repair)
-              member->next_seq = had ? std::max(member->next_seq, j.next_seq) : j.next_seq;
-            if (repair) {
-              const History::Room* window = member->room->window;
-              proto::encode_repair_welcome(buffer_, member->ip, from.port, member->nick, j.room,
-                                           history().head(window), history().stream(window),
-                                           version);
-            } else {
-              proto::encode_welcome(buffer_, member->ip, from.port, member->nick, j.room);
-            }
-            Outcome out = answer(buffer_);
-            if (result == JoinResult::joined) out.change = Joined{member};
-            if (result == JoinResult::moved) out.change = Moved{member};
-            return out;
+            return accept_join(from, j, member, now);
           },
           [&](const proto::Heartbeat&) -> Outcome {
             if (member == nullptr || !member->repair) return admit({});
@@ -247,6 +232,38 @@ Outcome Relay::on_datagram(const Peer& from, std::string_view datagram, TimePoin
           },
       },
       message);
+}
+
+// The cookie proved the address, so refusals are said, not just counted.
+Outcome Relay::accept_join(const Peer& from, const proto::Join& j, Member*& member, TimePoint now) {
+  JoinResult result{};
+  Member* joined = join(from, j.nick, j.room, now, true, result);
+  if (result == JoinResult::full || result == JoinResult::nick_taken) {
+    const bool full = result == JoinResult::full;
+    return answer(full ? proto::kServerFull : proto::kNickTaken,
+                  drop(full ? DropReason::server_full : DropReason::nick_taken));
+  }
+  member = joined;
+  const std::uint8_t version =
+      config_.history_lines > 0 ? std::min(j.repair, proto::kRepairVersion) : 0;
+  const bool repair = version > 0;
+  // A fresh membership starts where the client says; a member joining again keeps
+  // what it has relayed, so that nothing is relayed twice.
+  const bool had = member->repair && result != JoinResult::joined;
+  set_repair(*member, repair);
+  member->timed = version >= 2;
+  if (repair) member->next_seq = had ? std::max(member->next_seq, j.next_seq) : j.next_seq;
+  if (repair) {
+    const History::Room* window = member->room->window;
+    proto::encode_repair_welcome(buffer_, member->ip, from.port, member->nick, j.room,
+                                 history().head(window), history().stream(window), version);
+  } else {
+    proto::encode_welcome(buffer_, member->ip, from.port, member->nick, j.room);
+  }
+  Outcome out = answer(buffer_);
+  if (result == JoinResult::joined) out.change = Joined{member};
+  if (result == JoinResult::moved) out.change = Moved{member};
+  return out;
 }
 
 }  // namespace udpchat::core

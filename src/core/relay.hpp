@@ -23,6 +23,7 @@
 #include "core/rate_limiter.hpp"
 #include "core/relay_config.hpp"
 #include "core/relay_stats.hpp"
+#include "core/sealed_session.hpp"
 #include "core/time.hpp"
 #include "protocol/message.hpp"
 
@@ -48,6 +49,9 @@ struct Member {
   std::uint64_t next_seq = 1;
   std::array<std::pair<std::uint64_t, std::uint64_t>, 8> recent{};
   std::uint8_t recent_at = 0;
+  // Spoken in the sealed dialect: every datagram both ways is sealed, and a text datagram from
+  // its address is a forgery. Null for a text member.
+  std::unique_ptr<SealedSession> sealed;
 
   std::string_view room_name() const noexcept;
 };
@@ -59,6 +63,7 @@ struct Room {
   std::vector<std::uint32_t> members;  // indices into Relay::members()
   std::uint32_t unvalidated = 0;       // members here admitted without a cookie
   std::uint32_t repair = 0;            // members here that get numbered acks (+r1)
+  std::uint32_t sealed = 0;            // members here that get every line sealed
   History::Room* window = nullptr;
 };
 
@@ -87,10 +92,16 @@ struct Delivery {
   std::string_view payload;
   std::span<const std::uint32_t> recipients;
 };
+// A datagram sealed for one member (recipient: an index into Relay::members()).
+struct SealedDelivery {
+  std::uint32_t recipient;
+  std::string_view datagram;
+};
 // A line to the members of its room here, each in the form it negotiated.
 struct ToRoom {
-  Delivery plain;                // the original `ack`
-  Delivery numbered;             // +r1 members
+  Delivery plain;                          // the original `ack`
+  Delivery numbered;                       // +r1 members
+  std::span<const SealedDelivery> sealed;  // sealed members, each its own datagram
   std::optional<SaidLine> said;  // a local member's line, for the other shards and the engine
 };
 using Sends = std::variant<std::monostate, ToSender, ToRoom>;
@@ -132,6 +143,10 @@ class Relay {
   // shard built them. A gap (`missed`) is told to +r1 members in order.
   Outcome on_node_line(const NodeLine& line, TimePoint now);
 
+  // `text` to every member here (the relay's `end`): as it is to text members, sealed to
+  // sealed ones.
+  Sends to_everyone(std::string_view text);
+
   // Removes members silent for longer than hb_timeout and returns them (valid until the next
   // call). Calling it every hb_timeout / 4 bounds how late an expiry can be.
   std::span<const Member> expire(TimePoint now);
@@ -159,6 +174,23 @@ class Relay {
   void release_nick(std::string_view room, const Member& member);
 
   Outcome drop(DropReason reason);
+  // A datagram of the text protocol, from `member` (null: a stranger): a sealed member's after
+  // it opened.
+  Outcome on_text(Member* member, const Peer& from, std::string_view datagram, TimePoint now,
+                  Duration queued);
+  // A join whose cookie proved its address.
+  Outcome accept_join(const Peer& from, const protocol::Join& join, Member*& member, TimePoint now);
+  // The sealed dialect (relay_sealed.cpp).
+  Outcome on_sealed(Member* member, const Peer& from, std::string_view datagram, TimePoint now,
+                    Duration queued);
+  Outcome on_hello(Member* member, const Peer& from, const protocol::sealed::Hello& hello,
+                   std::size_t datagram_bytes, TimePoint now);
+  // Answers to a sealed member sealed; to one that left meanwhile, none.
+  Outcome seal_answers(Outcome out, const Peer& to);
+  // Each sealed recipient's form of a line, sealed for it, into sealed_out_.
+  std::span<const SealedDelivery> seal_for(std::span<const std::uint32_t> recipients,
+                                           std::string_view plain, std::string_view numbered);
+  std::uint32_t new_session_index();
   // `datagram` back to the sender, besides what `out` holds.
   Outcome answer(std::string_view datagram, Outcome out = {});
   Outcome reply_to_stranger(std::string_view datagram);
@@ -189,6 +221,7 @@ class Relay {
   RelayConfig config_;
   std::shared_ptr<NodeShare> share_;
   CookieJar cookies_;
+  std::string identity_text_;  // the relay's key as a cookie offers it; empty: none
   // Contiguous so that a broadcast walks memory in order; the index maps a peer to its slot.
   std::vector<Member> members_;
   std::unordered_map<Peer, std::size_t, PeerHash> index_;
@@ -211,6 +244,18 @@ class Relay {
   std::string numbered_;                            // the +r1 form of the line in buffer_
   std::vector<std::uint32_t> recipients_;           // plain members within their credit
   std::vector<std::uint32_t> numbered_recipients_;  // +r1 members, in a room with both kinds
+  std::vector<std::uint32_t> sealed_recipients_;    // sealed members, either form
+  // Sealed datagrams of one outcome: buffers kept and reused, so sealing allocates nothing once
+  // they have grown to a room's size.
+  std::vector<std::string> sealed_buffers_;
+  std::vector<SealedDelivery> sealed_out_;
+  std::vector<std::string_view> sealed_answers_;
+  std::string opened_;  // a sealed datagram's text
+  protocol::noise::Bytes hello_payload_;
+  protocol::noise::Bytes welcome_noise_;
+  std::string welcome_;
+  // Sessions by the index their frames carry, each to its member's address.
+  std::unordered_map<std::uint32_t, Peer> sessions_;
   std::vector<std::string_view> answers_;
   std::vector<std::string> repair_copies_;  // the window's lines a repair sends, copied out
   RelayStats stats_;

@@ -8,6 +8,7 @@
 #include "core/peer.hpp"
 #include "core/rate_limiter.hpp"
 #include "core/time.hpp"
+#include "protocol/noise.hpp"
 
 namespace udpchat::core {
 
@@ -52,6 +53,9 @@ struct RelayConfig {
   // Wall-clock time minus the time passed in (system_clock - steady_clock): what turns `now`
   // into the Unix time a +r2 member is told a line was received. The I/O layer sets it.
   Duration wall_offset{};
+  // The relay's identity (serve --key-file): with it the sealed dialect is offered (+s1) and
+  // spoken. Without, only the text protocol.
+  std::shared_ptr<const protocol::noise::KeyPair> identity;
   // What the shards of one node share (serve --threads): cookies, seats, nicks, budgets and
   // the rooms' history. A relay given none makes its own.
   std::shared_ptr<NodeShare> share;

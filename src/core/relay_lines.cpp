@@ -4,6 +4,7 @@
 
 #include "core/relay.hpp"
 #include "protocol/message.hpp"
+#include "protocol/sealed.hpp"
 
 namespace udpchat::core {
 
@@ -38,13 +39,20 @@ Outcome Relay::fan_out(Room& room, const proto::Ack& line, TimePoint now, std::i
   const bool credited = room.unvalidated > 0 && config_.legacy_credit > 0;
   std::span<const std::uint32_t> plain = room.members;
   std::span<const std::uint32_t> numbered;
+  std::span<const std::uint32_t> sealed;
+  bool sealed_numbered = false;  // a sealed +r1 member wants the numbered form
+  bool sealed_plain = false;
   if (room.repair == room.members.size()) std::swap(plain, numbered);
-  if (mixed || credited) {
+  if (mixed || credited || room.sealed > 0) {
     recipients_.clear();
     numbered_recipients_.clear();
+    sealed_recipients_.clear();
     for (const std::uint32_t index : room.members) {
       const Member& member = members_[index];
-      if (member.repair) {
+      if (member.sealed) {
+        sealed_recipients_.push_back(index);
+        (member.repair ? sealed_numbered : sealed_plain) = true;
+      } else if (member.repair) {
         numbered_recipients_.push_back(index);
       } else if (!member.validated && config_.legacy_credit > 0 &&
                  member.unheard_bytes + line.text.size() + 64 > config_.legacy_credit) {
@@ -55,18 +63,24 @@ Outcome Relay::fan_out(Room& room, const proto::Ack& line, TimePoint now, std::i
     }
     plain = recipients_;
     numbered = numbered_recipients_;
+    sealed = sealed_recipients_;
   }
-  if (!plain.empty()) proto::encode_ack(buffer_, line.ip, line.port, line.nick, line.text);
+  const bool numbered_form = (!numbered.empty() || sealed_numbered) && (number_here || seq != 0);
+  // A sealed +r1 member in a room without numbering gets the plain form.
+  if (!plain.empty() || sealed_plain || (sealed_numbered && !numbered_form)) {
+    proto::encode_ack(buffer_, line.ip, line.port, line.nick, line.text);
+  }
   auto encode_numbered = [&](std::uint64_t number) {
     proto::encode_numbered_ack(numbered_, number, line.sender_seq, line.ip, line.port, line.nick,
                                line.text);
   };
-  const bool numbered_form = !numbered.empty() && (number_here || seq != 0);
   if (share_->egress_on()) {
     // The number is taken only for a line that goes out: the budget is asked with the next.
     if (numbered_form) encode_numbered(number_here ? history().head(room.window) + 1 : seq);
-    const std::size_t numbered_bytes = numbered_form ? numbered_.size() * numbered.size() : 0;
-    const std::size_t bytes = buffer_.size() * plain.size() + numbered_bytes;
+    const std::size_t form_bytes = std::max(buffer_.size(), numbered_form ? numbered_.size() : 0);
+    const std::size_t bytes = buffer_.size() * plain.size() +
+                              (numbered_form ? numbered_.size() * numbered.size() : 0) +
+                              (form_bytes + proto::sealed::kOverheadBytes) * sealed.size();
     if (!share_->allow_egress(static_cast<double>(bytes), now)) {
       return drop(DropReason::egress_limited);
     }
@@ -81,9 +95,13 @@ Outcome Relay::fan_out(Room& room, const proto::Ack& line, TimePoint now, std::i
   } else if (numbered_form) {
     encode_numbered(seq);
   }
-  stats_.deliveries += plain.size() + (numbered_form ? numbered.size() : 0);
-  ToRoom to_room{.plain = {buffer_, plain}, .numbered = {}, .said = SaidLine{}};
+  stats_.deliveries += plain.size() + (numbered_form ? numbered.size() : 0) + sealed.size();
+  ToRoom to_room{.plain = {buffer_, plain}, .numbered = {}, .sealed = {}, .said = SaidLine{}};
   if (numbered_form) to_room.numbered = {numbered_, numbered};
+  if (!sealed.empty()) {
+    to_room.sealed =
+        seal_for(sealed, buffer_, numbered_form ? std::string_view(numbered_) : buffer_);
+  }
   to_room.said->room_seq = seq;
   to_room.said->said_ms = said_ms;
   return {.sends = to_room, .change = {}, .dropped = {}};
@@ -194,10 +212,15 @@ Outcome Relay::on_node_line(const NodeLine& line, TimePoint now) {
   if (line.seq == 0 || room.repair == 0) return {};  // a plain member cannot be told
   proto::encode_gap(numbered_, line.seq, line.missed);
   numbered_recipients_.clear();
+  sealed_recipients_.clear();
   for (const std::uint32_t index : room.members) {
-    if (members_[index].repair) numbered_recipients_.push_back(index);
+    const Member& member = members_[index];
+    if (member.repair) (member.sealed ? sealed_recipients_ : numbered_recipients_).push_back(index);
   }
-  const ToRoom to_room{.plain = {}, .numbered = {numbered_, numbered_recipients_}, .said = {}};
+  ToRoom to_room{
+      .plain = {}, .numbered = {numbered_, numbered_recipients_}, .sealed = {}, .said = {}};
+  if (!sealed_recipients_.empty())
+    to_room.sealed = seal_for(sealed_recipients_, numbered_, numbered_);
   return {.sends = to_room, .change = {}, .dropped = {}};
 }
 

@@ -69,6 +69,7 @@ void Relay::enter_room(std::size_t index, std::string_view name) {
   room.members.push_back(static_cast<std::uint32_t>(index));
   if (!member.validated) ++room.unvalidated;
   if (member.repair) ++room.repair;
+  if (member.sealed) ++room.sealed;
 }
 
 // Swap-remove within the room, as take() does within members_.
@@ -82,6 +83,7 @@ void Relay::leave_room(std::size_t index, TimePoint now) {
   release_nick(room.name, member);
   if (!member.validated) --room.unvalidated;
   if (member.repair) --room.repair;
+  if (member.sealed) --room.sealed;
   member.room = nullptr;
   if (!room.members.empty()) return;
   if (config_.report_room_changes) room_changes_.push_back({room.name, false});
@@ -125,6 +127,7 @@ Member Relay::take(std::size_t index, TimePoint now) {
   leave_room(index, now);
   Member taken = std::move(members_[index]);
   index_.erase(taken.peer);
+  if (taken.sealed) sessions_.erase(taken.sealed->local());
   share_->release();
   const std::size_t last = members_.size() - 1;
   if (index != last) {

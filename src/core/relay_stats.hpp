@@ -30,6 +30,12 @@ enum class DropReason : std::uint8_t {
   unnumbered,
   out_of_sequence,
   resent,
+  unsealed,
+  bad_frame,
+  unknown_session,
+  unopened,
+  unpadded_hello,
+  sealed_off,
   count,  // not a reason: how many there are
 };
 
@@ -63,6 +69,15 @@ inline constexpr DropReasonInfo kDropReasons[] = {
     {DropReason::out_of_sequence, "out_of_sequence",
      "a +r1 member's line ahead of the next expected (want answers)"},
     {DropReason::resent, "resent", "a +r1 member's line relayed already (got answers)"},
+    {DropReason::unsealed, "unsealed",
+     "a text datagram from a sealed member's address: a forgery or a stray"},
+    {DropReason::bad_frame, "bad_frame", "a sealed-dialect frame of the wrong shape or kind"},
+    {DropReason::unknown_session, "unknown_session",
+     "a sealed datagram naming no session of its source address"},
+    {DropReason::unopened, "unopened",
+     "a sealed datagram or hello that did not open: forged, altered or replayed"},
+    {DropReason::unpadded_hello, "unpadded_hello", "a hello too short to be answered"},
+    {DropReason::sealed_off, "sealed_off", "a hello to a relay without a key"},
 };
 
 inline constexpr std::size_t kDropReasonCount = static_cast<std::size_t>(DropReason::count);

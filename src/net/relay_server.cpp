@@ -63,7 +63,7 @@ std::size_t RelayServer::stop() {
   if (stopped_) return 0;
   stopped_ = true;
   const std::size_t notified = relay_.members().size();
-  broadcast_to_all(protocol::kEnd);
+  deliver(relay_.to_everyone(protocol::kEnd), {});
   std::error_code ignored;
   socket_.close(ignored);
   sweep_timer_.cancel();
@@ -180,6 +180,7 @@ void RelayServer::deliver(const core::Sends& sends, const udp::endpoint& from) {
                    if (!line.numbered.recipients.empty()) {
                      broadcast(line.numbered.payload, line.numbered.recipients);
                    }
+                   if (!line.sealed.empty()) send_sealed(line.sealed);
                  },
              },
              sends);
@@ -211,9 +212,19 @@ void RelayServer::broadcast(std::string_view payload, std::span<const std::uint3
       send_in_batches(payload, recipients, [&](std::uint32_t i) { return members[i].peer; });
 }
 
-void RelayServer::broadcast_to_all(std::string_view payload) {
-  send_errors_ +=
-      send_in_batches(payload, relay_.members(), [](const core::Member& m) { return m.peer; });
+// Each sealed member its own datagram, still one system call per batch.
+void RelayServer::send_sealed(std::span<const core::SealedDelivery> deliveries) {
+  const auto members = relay_.members();
+  std::array<Addressed, 64> batch;
+  std::size_t count = 0;
+  for (const auto& delivery : deliveries) {
+    batch[count++] = {to_endpoint(members[delivery.recipient].peer, protocol_), delivery.datagram};
+    if (count == batch.size()) {
+      send_errors_ += send_each(socket_, std::span(batch.data(), count));
+      count = 0;
+    }
+  }
+  if (count != 0) send_errors_ += send_each(socket_, std::span(batch.data(), count));
 }
 
 // Batched so that a fan-out costs one system call per batch of members, not one each. A failed

@@ -71,7 +71,7 @@ class RelayServer {
   void handle(const udp::endpoint& from, std::string_view datagram, core::TimePoint arrived);
   void send(std::string_view payload, const udp::endpoint& to);
   void broadcast(std::string_view payload, std::span<const std::uint32_t> recipients);
-  void broadcast_to_all(std::string_view payload);
+  void send_sealed(std::span<const core::SealedDelivery> deliveries);
   template <class Items, class ToPeer>
   std::uint64_t send_in_batches(std::string_view payload, const Items& items, ToPeer to_peer);
   void deliver(const core::Sends& sends, const udp::endpoint& from);

@@ -90,22 +90,24 @@ std::error_code send_datagram(udp::socket& socket, std::string_view payload,
   return asio::error::would_block;
 }
 
-std::size_t send_to_each(udp::socket& socket, std::string_view payload,
-                         std::span<const udp::endpoint> to) {
-  std::size_t failed = 0;
+namespace {
+
 #ifdef __linux__
+// `count` datagrams through sendmmsg, 64 a call; `fill(i, header, vector)` describes the i-th.
+template <class Fill>
+std::size_t send_batched(udp::socket& socket, std::size_t total, Fill fill) {
   constexpr std::size_t kBatch = 64;
   std::array<mmsghdr, kBatch> headers{};
-  iovec vector{const_cast<char*>(payload.data()), payload.size()};
+  std::array<iovec, kBatch> vectors{};
+  std::size_t failed = 0;
   std::size_t done = 0;
-  while (done < to.size()) {
-    const std::size_t count = std::min(kBatch, to.size() - done);
+  while (done < total) {
+    const std::size_t count = std::min(kBatch, total - done);
     for (std::size_t i = 0; i < count; ++i) {
       auto& header = headers[i].msg_hdr;
       header = {};
-      header.msg_name = const_cast<sockaddr*>(to[done + i].data());
-      header.msg_namelen = static_cast<socklen_t>(to[done + i].size());
-      header.msg_iov = &vector;
+      fill(done + i, header, vectors[i]);
+      header.msg_iov = &vectors[i];
       header.msg_iovlen = 1;
     }
     const int sent = ::sendmmsg(socket.native_handle(), headers.data(),
@@ -115,19 +117,50 @@ std::size_t send_to_each(udp::socket& socket, std::string_view payload,
     } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
       std::error_code ec;
       socket.wait(udp::socket::wait_write, ec);
-      if (ec) return failed + (to.size() - done);
+      if (ec) return failed + (total - done);
     } else if (errno != EINTR) {
       // The first of the batch failed (say, an unreachable peer): skip it, keep the rest.
       ++failed;
       ++done;
     }
   }
+  return failed;
+}
+#endif
+
+}  // namespace
+
+std::size_t send_to_each(udp::socket& socket, std::string_view payload,
+                         std::span<const udp::endpoint> to) {
+#ifdef __linux__
+  return send_batched(socket, to.size(), [&](std::size_t i, msghdr& header, iovec& vector) {
+    header.msg_name = const_cast<sockaddr*>(to[i].data());
+    header.msg_namelen = static_cast<socklen_t>(to[i].size());
+    vector = {const_cast<char*>(payload.data()), payload.size()};
+  });
 #else
+  std::size_t failed = 0;
   for (const auto& endpoint : to) {
     if (send_datagram(socket, payload, endpoint)) ++failed;
   }
-#endif
   return failed;
+#endif
+}
+
+std::size_t send_each(udp::socket& socket, std::span<const Addressed> datagrams) {
+#ifdef __linux__
+  return send_batched(socket, datagrams.size(), [&](std::size_t i, msghdr& header, iovec& vector) {
+    header.msg_name = const_cast<sockaddr*>(datagrams[i].to.data());
+    header.msg_namelen = static_cast<socklen_t>(datagrams[i].to.size());
+    vector = {const_cast<char*>(datagrams[i].payload.data()), datagrams[i].payload.size()};
+  });
+#else
+  std::size_t failed = 0;
+  for (const auto& datagram : datagrams) {
+    if (send_datagram(socket, datagram.payload, datagram.to)) ++failed;
+  }
+  return failed;
+#endif
 }
 
 std::size_t send_many(udp::socket& socket, std::span<const std::string> payloads,

@@ -49,6 +49,15 @@ std::error_code send_datagram(udp::socket& socket, std::string_view payload,
 std::size_t send_to_each(udp::socket& socket, std::string_view payload,
                          std::span<const udp::endpoint> to);
 
+// One datagram and where it goes.
+struct Addressed {
+  udp::endpoint to;
+  std::string_view payload;
+};
+// Sends each datagram to its own address, batched and waiting like send_to_each. Returns how
+// many sends failed.
+std::size_t send_each(udp::socket& socket, std::span<const Addressed> datagrams);
+
 // Sends `payloads` in order on a connected, non-blocking socket without waiting (sendmmsg on
 // Linux: one system call per batch). Returns how many went; fewer with would_block (or
 // try_again) in `ec` when the send buffer is full, none with another error in `ec` when the

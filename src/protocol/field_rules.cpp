@@ -97,6 +97,9 @@ bool is_ping_token(std::string_view token) noexcept {
 bool is_cookie(std::string_view token) noexcept {
   return all_of_token(token, kMaxCookieBytes, false);
 }
+bool is_key(std::string_view key) noexcept {
+  return key.size() == 43 && all_of_token(key, 43, false);
+}
 bool is_nick(std::string_view nick) noexcept {
   return all_of_token(nick, kMaxNickBytes, true);
 }

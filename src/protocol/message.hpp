@@ -21,6 +21,10 @@ inline constexpr std::size_t kExtendedCookieRequestBytes = 96;
 // Padded to this size: version 2 of them (+r2), where lines sent again from the room's window
 // (repair, history) carry the time the relay first received them.
 inline constexpr std::size_t kTimedCookieRequestBytes = 128;
+// Padded to this size: the client also speaks the sealed dialect (protocol/sealed.hpp), and a
+// relay with a key offers it (`+s1` in the cookie).
+inline constexpr std::size_t kSealedCookieRequestBytes = 160;
+inline constexpr std::string_view kSealedTag = "+s1=";  // then the relay's key
 // The extension tags in cookie, reg and welcome: numbered lines with repair, versions 1 and 2.
 inline constexpr std::string_view kRepairTag = "+r1";
 inline constexpr std::string_view kTimedRepairTag = "+r2";
@@ -65,6 +69,7 @@ struct CookieRequest {  // `reg` padded with spaces to at least kCookieRequestBy
   // The repair version the padding says the client speaks: 0, 1 (kExtendedCookieRequestBytes)
   // or 2 (kTimedCookieRequestBytes).
   std::uint8_t repair = 0;
+  bool sealed = false;  // padded to kSealedCookieRequestBytes
 };
 struct Join {  // `reg <cookie>`, `reg <cookie> <nick>` or `reg <cookie> <nick> <room>`
   std::string_view cookie;
@@ -113,6 +118,9 @@ std::optional<Numbered> parse_numbered(std::string_view chat) noexcept;
 struct Cookie {
   std::string_view token;
   std::uint8_t repair = 0;  // the repair version the server offers (only to an extended request)
+  // The sealed dialect is offered (only to a request that asked), under this relay key (43
+  // characters, protocol/sealed.hpp's format_key): what a client pins on first use.
+  std::string_view sealed_key;
 };
 struct Welcome {
   std::string_view ip;
@@ -178,6 +186,7 @@ bool is_ping_token(std::string_view token) noexcept;  // 1..32 of [A-Za-z0-9_-]
 bool is_cookie(std::string_view token) noexcept;      // 1..64 of [A-Za-z0-9_-]
 bool is_nick(std::string_view nick) noexcept;         // 1..32 of [A-Za-z0-9_.-]
 bool is_room(std::string_view room) noexcept;         // 1..32 of [A-Za-z0-9_-]
+bool is_key(std::string_view key) noexcept;           // 43 of [A-Za-z0-9_-]: a relay's key
 // A dotted-quad IPv4 address (no leading zeros) or an IPv6 address in RFC 4291 text form
 // (without brackets, zone or prefix length): how `ack` and `welcome` write addresses.
 bool is_ip_address(std::string_view text) noexcept;
@@ -195,7 +204,9 @@ void encode_repair_welcome(std::string& out, std::string_view ip, std::uint16_t 
                            std::string_view nick, std::string_view room, std::uint64_t head,
                            std::uint32_t stream, std::uint8_t version = kRepairVersion);
 // `repair`: the version offered, 0 for none.
-void encode_cookie(std::string& out, std::string_view token, std::uint8_t repair = 0);
+// `sealed_key`: the relay's key when the sealed dialect is offered, empty otherwise.
+void encode_cookie(std::string& out, std::string_view token, std::uint8_t repair = 0,
+                   std::string_view sealed_key = {});
 void encode_pong(std::string& out, std::string_view token);
 void encode_numbered_ack(std::string& out, std::uint64_t room_seq, std::uint64_t sender_seq,
                          std::string_view ip, std::uint16_t port, std::string_view nick,
@@ -211,6 +222,8 @@ void encode_timed(std::string& out, std::int64_t said_ms, std::string_view numbe
 std::string encode_cookie_request();
 // Padded to say that the client speaks repair `version` (1 or 2).
 std::string encode_extended_cookie_request(std::uint8_t version = kRepairVersion);
+// Padded to ask for the sealed dialect too (and repair version 2).
+std::string encode_sealed_cookie_request();
 // A room needs a nick: the fields are positional. A `next_seq` asks for repair `version`:
 // numbered lines, the next one `next_seq`.
 std::string encode_join(std::string_view cookie, std::string_view nick, std::string_view room = {},

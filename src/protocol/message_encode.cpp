@@ -75,12 +75,18 @@ void encode_repair_welcome(std::string& out, std::string_view ip, std::uint16_t 
   append_number(out, stream);
 }
 
-void encode_cookie(std::string& out, std::string_view token, std::uint8_t repair) {
+void encode_cookie(std::string& out, std::string_view token, std::uint8_t repair,
+                   std::string_view sealed_key) {
   out.assign("cookie ");
   out.append(token);
   if (repair > 0) {
     out.push_back(' ');
     out.append(repair_tag(repair));
+  }
+  if (!sealed_key.empty()) {
+    out.push_back(' ');
+    out.append(kSealedTag);
+    out.append(sealed_key);
   }
 }
 
@@ -137,6 +143,12 @@ void encode_pong(std::string& out, std::string_view token) {
 std::string encode_cookie_request() {
   std::string out(kRegister);
   out.resize(kCookieRequestBytes, ' ');
+  return out;
+}
+
+std::string encode_sealed_cookie_request() {
+  std::string out(kRegister);
+  out.resize(kSealedCookieRequestBytes, ' ');
   return out;
 }
 

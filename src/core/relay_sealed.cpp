@@ -1,0 +1,143 @@
+// The relay's side of the sealed dialect (protocol/sealed.hpp): a hello becomes a join and a
+// session, a sealed datagram is opened before it touches anything, and whatever goes to a
+// sealed member is sealed for it. Inside a session the text protocol runs as ever (relay.cpp).
+#include <sodium.h>
+
+#include <variant>
+
+#include "core/relay.hpp"
+#include "protocol/message.hpp"
+#include "protocol/sealed.hpp"
+
+namespace udpchat::core {
+
+namespace proto = udpchat::protocol;
+namespace noise = udpchat::protocol::noise;
+namespace sealed = udpchat::protocol::sealed;
+
+namespace {
+
+noise::ByteView bytes(std::string_view s) noexcept {
+  return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
+}
+
+std::string_view text(const noise::Bytes& b) noexcept {
+  return {reinterpret_cast<const char*>(b.data()), b.size()};
+}
+
+}  // namespace
+
+Outcome Relay::on_sealed(Member* member, const Peer& from, std::string_view datagram, TimePoint now,
+                         Duration queued) {
+  const sealed::Frame frame = sealed::decode(datagram);
+  if (const auto* hello = std::get_if<sealed::Hello>(&frame)) {
+    return on_hello(member, from, *hello, datagram.size(), now);
+  }
+  const auto* frame_in = std::get_if<sealed::Sealed>(&frame);
+  if (frame_in == nullptr) return drop(DropReason::bad_frame);
+  // Opened before anything else: what does not open refreshes nothing, spends no budget and
+  // draws no answer.
+  const auto session = sessions_.find(frame_in->receiver);
+  if (session == sessions_.end() || session->second != from || member == nullptr ||
+      !member->sealed) {
+    return drop(DropReason::unknown_session);
+  }
+  if (!member->sealed->open(*frame_in, opened_)) return drop(DropReason::unopened);
+  if (sealed::is_sealed_dialect(opened_)) return drop(DropReason::bad_frame);
+  return seal_answers(on_text(member, from, opened_, now, queued), from);
+}
+
+Outcome Relay::on_hello(Member* member, const Peer& from, const sealed::Hello& hello,
+                        std::size_t datagram_bytes, TimePoint now) {
+  if (config_.identity == nullptr) return drop(DropReason::sealed_off);
+  // The welcome is never longer than the hello: the reflection rule before a session.
+  if (datagram_bytes < sealed::kHelloBytes) return drop(DropReason::unpadded_hello);
+  // The address proves itself before any key work, which the source's cookie budget pays.
+  if (!cookies_.verify(hello.cookie, from, now)) return drop(DropReason::bad_cookie);
+  if (!share_->allow_cookie(from, now)) return drop(DropReason::cookie_rate_limited);
+  noise::Responder responder(*config_.identity, sealed::prologue(hello.header));
+  if (!responder.read_first(bytes(hello.noise), hello_payload_)) {
+    return drop(DropReason::unopened);
+  }
+  // Inside: the join, as a text client writes it (the same cookie), padded with spaces.
+  const proto::ClientMessage message = proto::decode_client(text(hello_payload_));
+  const auto* join = std::get_if<proto::Join>(&message);
+  if (join == nullptr || join->cookie != hello.cookie) return drop(DropReason::bad_frame);
+  Outcome out = accept_join(from, *join, member, now);
+  const auto& answered = std::get<ToSender>(out.sends).datagrams;
+  noise::Session keys =
+      responder.write_second(noise::KeyPair::generate(), bytes(answered.front()), welcome_noise_);
+  const std::uint32_t index = new_session_index();
+  sealed::encode_welcome_header(welcome_, hello.sender, index);
+  welcome_.append(text(welcome_noise_));
+  if (welcome_.size() > datagram_bytes) return drop(DropReason::reply_too_big);
+  // Joined, moved or refreshed: from now on the member speaks sealed, under these keys only.
+  if (!out.dropped && member != nullptr) {
+    if (member->sealed) {
+      sessions_.erase(member->sealed->local());
+    } else {
+      ++member->room->sealed;
+    }
+    member->sealed = std::make_unique<SealedSession>(index, hello.sender, std::move(keys));
+    sessions_.insert_or_assign(index, from);
+  }
+  answers_.assign(1, welcome_);
+  out.sends = ToSender{answers_};
+  return out;
+}
+
+Outcome Relay::seal_answers(Outcome out, const Peer& to) {
+  auto* answer = std::get_if<ToSender>(&out.sends);
+  if (answer == nullptr) return out;
+  Member* member = find_mutable(to);
+  // Never text to a sealed peer: one that left meanwhile gets nothing.
+  if (member == nullptr || !member->sealed) {
+    out.sends = {};
+    return out;
+  }
+  // Sized before any view into them is taken.
+  if (sealed_buffers_.size() < answer->datagrams.size()) {
+    sealed_buffers_.resize(answer->datagrams.size());
+  }
+  sealed_answers_.clear();
+  for (std::size_t i = 0; i < answer->datagrams.size(); ++i) {
+    member->sealed->seal(answer->datagrams[i], sealed_buffers_[i]);
+    sealed_answers_.push_back(sealed_buffers_[i]);
+  }
+  answer->datagrams = sealed_answers_;
+  return out;
+}
+
+std::span<const SealedDelivery> Relay::seal_for(std::span<const std::uint32_t> recipients,
+                                                std::string_view plain, std::string_view numbered) {
+  if (sealed_buffers_.size() < recipients.size()) sealed_buffers_.resize(recipients.size());
+  sealed_out_.clear();
+  for (std::size_t i = 0; i < recipients.size(); ++i) {
+    Member& member = members_[recipients[i]];
+    member.sealed->seal(member.repair ? numbered : plain, sealed_buffers_[i]);
+    sealed_out_.push_back({recipients[i], sealed_buffers_[i]});
+  }
+  return sealed_out_;
+}
+
+Sends Relay::to_everyone(std::string_view text) {
+  recipients_.clear();
+  sealed_recipients_.clear();
+  for (std::uint32_t i = 0; i < members_.size(); ++i) {
+    (members_[i].sealed ? sealed_recipients_ : recipients_).push_back(i);
+  }
+  ToRoom all{.plain = {text, recipients_}, .numbered = {}, .sealed = {}, .said = {}};
+  if (!sealed_recipients_.empty()) all.sealed = seal_for(sealed_recipients_, text, text);
+  return all;
+}
+
+// Random, so that a session's index says nothing of how many came before it.
+std::uint32_t Relay::new_session_index() {
+  std::uint32_t index = 0;
+  do {
+    index = randombytes_random();
+  } while (sessions_.contains(index));
+  return index;
+}
+
+}  // namespace udpchat::core

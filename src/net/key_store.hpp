@@ -1,0 +1,36 @@
+// Keys on disk: the relay's identity (its static key pair, serve --key-file) and the servers a
+// client has pinned (known_servers, as ssh's known_hosts).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "protocol/noise.hpp"
+
+namespace udpchat::net {
+
+// Where a relay keeps its key without --key-file: the service's state directory
+// ($STATE_DIRECTORY), else $XDG_STATE_HOME/udpchat, ~/.local/state/udpchat, or on Windows
+// %LOCALAPPDATA%\udpchat. Empty when none of them is known.
+std::string default_key_path();
+
+// The key pair in `path`, created there (mode 0600, its directory too) when the file does not
+// exist. `created` says which. Nothing, with `error` set, when it cannot be read or written.
+std::optional<protocol::noise::KeyPair> load_or_create_key(const std::string& path, bool& created,
+                                                           std::string& error);
+
+// known_servers: one `<server> <key>` line per relay a client has talked to.
+std::string default_known_servers_path();
+
+struct Pin {
+  enum class Kind { first_use, matches, changed } kind;
+  std::string known_key;  // what was pinned before, for `changed`
+};
+
+// Checks `key` against the file's pin for `server`, pinning it when there is none (trust on
+// first use). A file that cannot be written is an error only when a pin must be added.
+std::optional<Pin> check_known_server(const std::string& path, std::string_view server,
+                                      std::string_view key, std::string& error);
+
+}  // namespace udpchat::net

@@ -1,0 +1,284 @@
+// The relay's sealed dialect, driven by a client built here from the same pieces a real one
+// uses (the Noise handshake, SealedSession), datagrams in and out by hand, time stepped by hand.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/relay.hpp"
+#include "protocol/message.hpp"
+#include "protocol/sealed.hpp"
+#include "support/catch.hpp"
+
+using namespace std::chrono_literals;
+namespace proto = udpchat::protocol;
+namespace noise = udpchat::protocol::noise;
+namespace sealed = udpchat::protocol::sealed;
+using udpchat::core::DropReason;
+using udpchat::core::Outcome;
+using udpchat::core::Peer;
+using udpchat::core::Relay;
+using udpchat::core::RelayConfig;
+using udpchat::core::SealedSession;
+using udpchat::core::TimePoint;
+using udpchat::core::ToRoom;
+using udpchat::core::ToSender;
+
+namespace {
+
+const TimePoint t0{std::chrono::hours(1)};
+
+std::string dotted(const Peer& peer) {
+  return fmt::format("{}.{}.{}.{}", peer.address[12], peer.address[13], peer.address[14],
+                     peer.address[15]);
+}
+
+RelayConfig config(std::shared_ptr<const noise::KeyPair> identity = nullptr) {
+  RelayConfig c;
+  c.format_ip = &dotted;
+  c.datagram_limit = {0, 0};
+  c.cookie_limit = {0, 0};
+  c.identity = identity ? identity : std::make_shared<const noise::KeyPair>(noise::KeyPair::generate());
+  return c;
+}
+
+Peer peer(std::uint16_t port) {
+  return Peer::v4(10, 0, 0, 1, port);
+}
+
+noise::ByteView bytes(std::string_view s) {
+  return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
+}
+
+std::string text(const noise::Bytes& b) {
+  return {b.begin(), b.end()};
+}
+
+std::vector<std::string> answers(const Outcome& out) {
+  std::vector<std::string> all;
+  if (const auto* to = std::get_if<ToSender>(&out.sends)) {
+    for (const auto d : to->datagrams) all.emplace_back(d);
+  }
+  return all;
+}
+
+// A client of the sealed dialect, as chat would be one.
+struct Client {
+  Peer at;
+  std::uint32_t index;
+  std::optional<SealedSession> session;
+  std::string last_sent;
+
+  // Cookie, hello, welcome: the welcome's text, or nothing when the relay did not answer.
+  std::optional<std::string> join(Relay& relay, const noise::PublicKey& relay_key,
+                                  std::string_view nick, TimePoint now,
+                                  std::string_view room = {}) {
+    const auto cookie = answers(relay.on_datagram(at, proto::encode_sealed_cookie_request(), now));
+    REQUIRE(cookie.size() == 1);
+    const auto decoded = proto::decode_server(cookie[0]);
+    REQUIRE(std::holds_alternative<proto::Cookie>(decoded));
+    const auto& offer = std::get<proto::Cookie>(decoded);
+    REQUIRE_FALSE(offer.sealed_key.empty());  // a real client compares it with its pin first
+    const std::string token(offer.token);
+    std::string hello;
+    sealed::encode_hello_header(hello, index, token);
+    std::string payload = proto::encode_join(token, nick, room, std::uint64_t{1});
+    payload.resize(sealed::kHelloBytes - hello.size() - sealed::kNoiseOverheadBytes, ' ');
+    noise::Initiator initiator(relay_key, sealed::prologue(hello), noise::KeyPair::generate());
+    hello += text(initiator.write_first(bytes(payload)));
+    last_sent = hello;
+    const auto welcome = answers(relay.on_datagram(at, hello, now));
+    if (welcome.size() != 1) return std::nullopt;
+    CHECK(welcome[0].size() <= hello.size());  // the reflection rule, before any session
+    const auto frame = sealed::decode(welcome[0]);
+    REQUIRE(std::holds_alternative<sealed::Welcome>(frame));
+    const auto& w = std::get<sealed::Welcome>(frame);
+    CHECK(w.receiver == index);
+    noise::Bytes said;
+    auto keys = initiator.read_second(bytes(w.noise), said);
+    REQUIRE(keys);
+    session.emplace(index, w.sender, std::move(*keys));
+    return text(said);
+  }
+
+  Outcome send(Relay& relay, std::string_view line, TimePoint now) {
+    session->seal(line, last_sent);
+    return relay.on_datagram(at, last_sent, now);
+  }
+
+  // What a datagram to this client says, or nothing if it does not open.
+  std::optional<std::string> open(std::string_view datagram) {
+    const auto frame = sealed::decode(datagram);
+    const auto* s = std::get_if<sealed::Sealed>(&frame);
+    if (s == nullptr) return std::nullopt;
+    std::string out;
+    if (!session->open(*s, out)) return std::nullopt;
+    return out;
+  }
+
+  // Its datagrams in an outcome: answers to it, or its own sealed copy of a room line.
+  std::vector<std::string> received(const Relay& relay, const Outcome& out) {
+    std::vector<std::string> all;
+    if (const auto* to = std::get_if<ToSender>(&out.sends)) {
+      for (const auto d : to->datagrams) {
+        if (auto opened = open(d)) all.push_back(*opened);
+      }
+    } else if (const auto* line = std::get_if<ToRoom>(&out.sends)) {
+      for (const auto& delivery : line->sealed) {
+        if (relay.members()[delivery.recipient].peer != at) continue;
+        if (auto opened = open(delivery.datagram)) all.push_back(*opened);
+      }
+    }
+    return all;
+  }
+};
+
+std::string plain_join(Relay& relay, const Peer& who, std::string_view nick, TimePoint now) {
+  const auto cookie = answers(relay.on_datagram(who, proto::encode_cookie_request(), now));
+  REQUIRE(cookie.size() == 1);
+  const std::string token(std::get<proto::Cookie>(proto::decode_server(cookie[0])).token);
+  const auto welcome = answers(relay.on_datagram(who, proto::encode_join(token, nick), now));
+  REQUIRE(welcome.size() == 1);
+  return welcome[0];
+}
+
+std::uint64_t drops(const Relay& relay, DropReason reason) {
+  return relay.stats().drops[static_cast<std::size_t>(reason)];
+}
+
+}  // namespace
+
+TEST_CASE("a sealed client joins with a hello and chats with a text member in one room",
+          "[core][relay][sealed]") {
+  const auto identity = std::make_shared<const noise::KeyPair>(noise::KeyPair::generate());
+  Relay relay(config(identity), t0);
+  Client alice{peer(1), 7, {}, {}};
+  const auto welcome = alice.join(relay, identity->public_key, "alice", t0);
+  REQUIRE(welcome);
+  CHECK(welcome->starts_with("welcome 10.0.0.1 1 alice"));
+  CHECK(relay.find(peer(1))->sealed != nullptr);
+  plain_join(relay, peer(2), "bob", t0);
+
+  const Outcome line = alice.send(relay, "#1 meet at noon", t0);
+  const auto& to_room = std::get<ToRoom>(line.sends);
+  REQUIRE(to_room.plain.recipients.size() == 1);  // bob, in the clear as ever
+  CHECK(to_room.plain.payload == "ack: 10.0.0.1 1 alice\nmeet at noon\n");
+  REQUIRE(to_room.sealed.size() == 1);  // alice's echo, sealed for her alone
+  CHECK(to_room.sealed[0].datagram.find("meet at noon") == std::string_view::npos);
+  const auto echo = alice.received(relay, line);
+  REQUIRE(echo.size() == 1);
+  CHECK(echo[0] == "ack 1 1 10.0.0.1 1 alice\nmeet at noon\n");
+
+  const Outcome from_bob = relay.on_datagram(peer(2), "hello alice", t0);
+  const auto got = alice.received(relay, from_bob);
+  REQUIRE(got.size() == 1);
+  CHECK(got[0] == "ack 2 0 10.0.0.1 2 bob\nhello alice\n");
+}
+
+TEST_CASE("text forged from a sealed member's address changes nothing and draws nothing",
+          "[core][relay][sealed]") {
+  const auto identity = std::make_shared<const noise::KeyPair>(noise::KeyPair::generate());
+  Relay relay(config(identity), t0);
+  Client alice{peer(1), 1, {}, {}};
+  REQUIRE(alice.join(relay, identity->public_key, "alice", t0));
+  for (const std::string_view forged : {"^hb^", "nack 1 64", "#2", "quit", "reg?", "forged line",
+                                        "head 9999999999999999998"}) {
+    const Outcome out = relay.on_datagram(peer(1), forged, t0 + 9s);
+    CHECK(std::holds_alternative<std::monostate>(out.sends));
+    CHECK(out.dropped == DropReason::unsealed);
+  }
+  CHECK(drops(relay, DropReason::unsealed) == 7);
+  // Still alice's, still numbered from 1, and expired on time: the forgeries refreshed nothing.
+  CHECK(alice.received(relay, alice.send(relay, "#1 still here", t0 + 9s)).size() == 1);
+  CHECK(relay.expire(t0 + 9s + 10s + 1ms).size() == 1);
+}
+
+TEST_CASE("a sealed datagram sent again, altered or under another index is dropped unopened",
+          "[core][relay][sealed]") {
+  const auto identity = std::make_shared<const noise::KeyPair>(noise::KeyPair::generate());
+  Relay relay(config(identity), t0);
+  Client alice{peer(1), 1, {}, {}};
+  REQUIRE(alice.join(relay, identity->public_key, "alice", t0));
+  REQUIRE(alice.received(relay, alice.send(relay, "#1 once", t0)).size() == 1);
+  const std::string captured = alice.last_sent;
+  CHECK(relay.on_datagram(peer(1), captured, t0 + 1s).dropped == DropReason::unopened);
+
+  alice.session->seal("#2 twice", alice.last_sent);
+  std::string altered = alice.last_sent;
+  altered.back() = static_cast<char>(altered.back() ^ 1);
+  CHECK(relay.on_datagram(peer(1), altered, t0 + 1s).dropped == DropReason::unopened);
+  std::string elsewhere = alice.last_sent;
+  elsewhere[1] = static_cast<char>(elsewhere[1] ^ 1);  // another session's index
+  CHECK(relay.on_datagram(peer(1), elsewhere, t0 + 1s).dropped == DropReason::unknown_session);
+  // The same datagram from another address is nobody's.
+  CHECK(relay.on_datagram(peer(9), alice.last_sent, t0 + 1s).dropped ==
+        DropReason::unknown_session);
+  // None of that moved the window: the real one still opens.
+  CHECK(alice.received(relay, relay.on_datagram(peer(1), alice.last_sent, t0 + 1s)).size() == 1);
+}
+
+TEST_CASE("a hello without a valid cookie or padding costs no key work and draws no answer",
+          "[core][relay][sealed]") {
+  const auto identity = std::make_shared<const noise::KeyPair>(noise::KeyPair::generate());
+  Relay relay(config(identity), t0);
+  std::string hello;
+  sealed::encode_hello_header(hello, 5, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
+  hello.resize(sealed::kHelloBytes, 'x');
+  Outcome out = relay.on_datagram(peer(1), hello, t0);
+  CHECK(out.dropped == DropReason::bad_cookie);
+  CHECK(std::holds_alternative<std::monostate>(out.sends));
+  hello.resize(100);
+  CHECK(relay.on_datagram(peer(1), hello, t0).dropped == DropReason::unpadded_hello);
+  CHECK(relay.on_datagram(peer(1), "\xF6u\x01garbage", t0).dropped == DropReason::bad_frame);
+  CHECK(relay.members().empty());
+}
+
+TEST_CASE("a client that pinned another key learns nothing from the relay's answer",
+          "[core][relay][sealed]") {
+  Relay relay(config(), t0);  // a relay with a key of its own
+  const auto pinned = noise::KeyPair::generate();
+  Client alice{peer(1), 1, {}, {}};
+  CHECK_FALSE(alice.join(relay, pinned.public_key, "alice", t0));
+  CHECK(drops(relay, DropReason::unopened) == 1);
+  CHECK(relay.members().empty());
+}
+
+TEST_CASE("a relay without a key offers no sealed dialect", "[core][relay][sealed]") {
+  RelayConfig c = config();
+  c.identity = nullptr;
+  Relay relay(c, t0);
+  const auto cookie = answers(relay.on_datagram(peer(1), proto::encode_sealed_cookie_request(), t0));
+  REQUIRE(cookie.size() == 1);
+  CHECK(std::get<proto::Cookie>(proto::decode_server(cookie[0])).sealed_key.empty());
+  CHECK(cookie[0].find("+s1") == std::string::npos);
+}
+
+TEST_CASE("end reaches each sealed member sealed and each text member as text",
+          "[core][relay][sealed]") {
+  const auto identity = std::make_shared<const noise::KeyPair>(noise::KeyPair::generate());
+  Relay relay(config(identity), t0);
+  Client alice{peer(1), 1, {}, {}};
+  REQUIRE(alice.join(relay, identity->public_key, "alice", t0));
+  plain_join(relay, peer(2), "bob", t0);
+  const auto sends = relay.to_everyone(proto::kEnd);
+  const auto& all = std::get<ToRoom>(sends);
+  CHECK(all.plain.payload == "end");
+  CHECK(all.plain.recipients.size() == 1);
+  REQUIRE(all.sealed.size() == 1);
+  CHECK(alice.open(all.sealed[0].datagram) == "end");
+}
+
+TEST_CASE("a sealed member that expires leaves no session behind", "[core][relay][sealed]") {
+  const auto identity = std::make_shared<const noise::KeyPair>(noise::KeyPair::generate());
+  Relay relay(config(identity), t0);
+  Client alice{peer(1), 1, {}, {}};
+  REQUIRE(alice.join(relay, identity->public_key, "alice", t0));
+  REQUIRE(relay.expire(t0 + 11s).size() == 1);
+  CHECK(alice.send(relay, "^hb^", t0 + 12s).dropped == DropReason::unknown_session);
+  // And a new hello makes a new one.
+  Client again{peer(1), 2, {}, {}};
+  REQUIRE(again.join(relay, identity->public_key, "alice", t0 + 12s));
+  CHECK(again.received(relay, again.send(relay, "#1 back", t0 + 12s)).size() == 1);
+}
