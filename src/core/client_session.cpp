@@ -45,7 +45,7 @@ ClientSession::ClientSession(SessionConfig config, TimePoint now)
   room_ = config_.room.empty() ? std::string(proto::kDefaultRoom) : config_.room;
   if (config_.hint == ServerKind::legacy) {
     // An original server makes us a member on a `reg`; the padded one strips to it.
-    datagrams_.push_back(proto::encode_cookie_request());
+    emit(proto::encode_cookie_request());
     become_legacy(now);
     return;
   }
@@ -55,6 +55,10 @@ ClientSession::ClientSession(SessionConfig config, TimePoint now)
 
 void ClientSession::start_joining(JoinTrouble why, TimePoint now, Duration first_in) {
   state_ = ever_joined_ ? SessionState::rejoining : SessionState::joining;
+  // A new membership, a new session: the relay forgot the old one (or never had it).
+  sealed_.reset();
+  handshake_.reset();
+  verify_by_ = TimePoint::max();
   attempts_ = 0;
   full_ = false;
   moving_ = false;
@@ -67,9 +71,17 @@ void ClientSession::start_joining(JoinTrouble why, TimePoint now, Duration first
 }
 
 void ClientSession::request_cookie(TimePoint now) {
-  // The longer request says we speak +r1; to anything else it is the same request.
-  datagrams_.push_back(config_.repair ? proto::encode_extended_cookie_request()
-                                      : proto::encode_cookie_request());
+  if (handshake_ && now - cookie_at_ < kCookieFresh) {
+    // A hello or its welcome was lost. The relay may hold a session for us already, and then
+    // takes nothing in the clear from this address: a new hello with the same cookie goes.
+    send_hello(cookie_, joined_room_);
+  } else {
+    // The longer request says we speak +r1 (and the sealed dialect); to anything else it is
+    // the same request.
+    emit(config_.seal     ? proto::encode_sealed_cookie_request()
+         : config_.repair ? proto::encode_extended_cookie_request()
+                          : proto::encode_cookie_request());
+  }
   ++attempts_;
   Duration delay{};
   if (!cookie_seen_ && static_cast<std::size_t>(attempts_) <= kFirstAttempts.size()) {
@@ -83,15 +95,14 @@ void ClientSession::request_cookie(TimePoint now) {
   next_attempt_ = now + delay;
 }
 
-void ClientSession::on_datagram(std::string_view datagram, TimePoint now) {
-  on_message(proto::decode_server(datagram), now);
-}
-
 void ClientSession::on_message(const proto::ServerMessage& message, TimePoint now) {
   if (state_ == SessionState::ended) return;
   last_heard_ = now;
   std::visit(Overloaded{
-                 [&](const proto::Cookie& cookie) { on_cookie(cookie); },
+                 [&](const proto::Cookie& cookie) {
+                   cookie_at_ = now;
+                   on_cookie(cookie);
+                 },
                  [&](const proto::Welcome& welcome) { on_welcome(welcome, now); },
                  [&](const proto::Ack& ack) { on_ack(ack, now); },
                  [&](const proto::Got& got) {
@@ -135,21 +146,12 @@ void ClientSession::on_message(const proto::ServerMessage& message, TimePoint no
 
 // reg <cookie>[ <nick>[ <room>]], with ` +r1 <next>` when the server offered repair: the first
 // of our lines it has not acknowledged comes next (a rejoined relay resumes from there).
-std::string ClientSession::join_datagram(std::string_view token, std::string_view room) const {
-  if (offered_repair_ == 0 || !config_.repair) return proto::encode_join(token, nick_, room);
-  std::uint64_t next = next_seq_;
-  for (const Line& line : lines_) {
-    if (line.seq != 0) next = std::min(next, line.seq);
-  }
-  return proto::encode_join(token, nick_, room, next,
-                            std::min(offered_repair_, proto::kRepairVersion));
-}
-
 void ClientSession::on_cookie(const proto::Cookie& cookie) {
   const std::string_view token = cookie.token;
   cookie_.assign(token);
   cookie_seen_ = true;
   offered_repair_ = cookie.repair;
+  if (!accept_offer(cookie)) return;
   if (state_ == SessionState::legacy) {
     // A paused or overloaded udpchat server answering at last: join it properly.
     state_ = SessionState::rejoining;
@@ -157,9 +159,9 @@ void ClientSession::on_cookie(const proto::Cookie& cookie) {
     events_.push_back(event::Joining{JoinTrouble::no_cookie, {}});
   }
   if (state_ == SessionState::joining || state_ == SessionState::rejoining) {
-    datagrams_.push_back(join_datagram(token, joined_room_));
+    send_join(token, joined_room_);
   } else if (state_ == SessionState::joined && moving_) {
-    datagrams_.push_back(join_datagram(token, moves_.front().room));
+    send_join(token, moves_.front().room);
   }
 }
 
@@ -241,7 +243,7 @@ void ClientSession::on_refusal(bool full, TimePoint now) {
       return;
     }
     // The cookie is still good for this address: ask for the next nick at once.
-    if (!cookie_.empty()) datagrams_.push_back(join_datagram(cookie_, joined_room_));
+    if (!cookie_.empty()) send_join(cookie_, joined_room_);
   }
 }
 
@@ -302,26 +304,30 @@ void ClientSession::on_timer(TimePoint now) {
     }
   }
   if (is_member() && now >= next_heartbeat_) {
-    datagrams_.emplace_back(proto::kHeartbeat);
+    emit(std::string(proto::kHeartbeat));
     // An original server would relay a ping as chat.
     if (state_ == SessionState::joined && ++heartbeats_ % kPingEvery == 0) {
-      datagrams_.push_back(proto::encode_ping(config_.ping_token));
+      emit(proto::encode_ping(config_.ping_token));
     }
     next_heartbeat_ = now + config_.hb_interval;
   }
   if (state_ == SessionState::joined && now - last_heard_ > silence_limit()) {
     lost_membership(JoinTrouble::silent, now);
   }
+  if (now >= verify_by_) {
+    verify_by_ = TimePoint::max();
+    if (state_ == SessionState::joined) lost_membership(JoinTrouble::not_member, now);
+  }
   // Lines sent before come first: the relay takes a member's lines in order.
   resend_due(now);
   if (now >= next_send_) flush(now);
   if (repair_ && state_ == SessionState::joined && now >= tail_probe_at_) {
-    datagrams_.emplace_back(proto::kHeartbeat);
+    emit(std::string(proto::kHeartbeat));
     tail_probe_at_ = TimePoint::max();
   }
   if (repair_ && is_member()) {
     for (const auto& nack : stream_.nack_due(now, repair_timeout(), ready_)) {
-      datagrams_.push_back(proto::encode_nack(nack.from, nack.to));
+      emit(proto::encode_nack(nack.from, nack.to));
     }
     show(ready_);
   }
@@ -336,7 +342,7 @@ TimePoint ClientSession::deadline() const noexcept {
     at = std::min(at, next_heartbeat_);
     if (moving_) at = std::min(at, next_attempt_);
     if (state_ == SessionState::joined) {
-      at = std::min(at, last_heard_ + silence_limit() + std::chrono::nanoseconds(1));
+      at = std::min({at, last_heard_ + silence_limit() + std::chrono::nanoseconds(1), verify_by_});
     }
     if (repair_) {
       at = std::min({at, stream_.deadline(), tail_probe_at_});
@@ -359,13 +365,13 @@ Duration ClientSession::silence_limit() const noexcept {
 
 void ClientSession::check_alive() {
   if (state_ != SessionState::joined) return;
-  datagrams_.emplace_back(proto::kHeartbeat);
-  if (cookie_seen_) datagrams_.push_back(proto::encode_ping(config_.ping_token));
+  emit(std::string(proto::kHeartbeat));
+  if (cookie_seen_) emit(proto::encode_ping(config_.ping_token));
 }
 
 void ClientSession::leave() {
   if (state_ == SessionState::ended) return;
-  datagrams_.emplace_back(proto::kQuit);
+  emit(std::string(proto::kQuit));
   end(EndReason::left);
 }
 

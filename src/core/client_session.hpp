@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -17,6 +18,7 @@
 
 #include "core/rate_limiter.hpp"
 #include "core/room_stream.hpp"
+#include "core/sealed_session.hpp"
 #include "core/status.hpp"
 #include "core/time.hpp"
 #include "protocol/message.hpp"
@@ -64,6 +66,12 @@ struct SessionConfig {
   // lines in order only, so a loss costs a resend of whatever followed it: the window bounds
   // that cost, and still allows hundreds of lines a second over a 100 ms round trip.
   std::size_t max_in_flight = 32;
+  // The sealed dialect (docs/protocol.md): asked for, and spoken whenever the relay offers it.
+  // A relay that offers another key than `server_key` (pinned in known_servers, or given with
+  // --server-key), or none while one is expected, ends the session (EndReason::key_changed).
+  // Empty: the first key offered is taken (and pinned by the caller).
+  bool seal = true;
+  std::string server_key;
 };
 
 enum class SessionState : std::uint8_t {
@@ -74,7 +82,7 @@ enum class SessionState : std::uint8_t {
   ended,      // `end` from the server (unless rejoin_after_end), a taken nick, or leave()
 };
 
-enum class EndReason : std::uint8_t { none, left, server_closed, nick_taken };
+enum class EndReason : std::uint8_t { none, left, server_closed, nick_taken, key_changed };
 
 // Why the session is (re)joining, for the person at the keyboard.
 enum class JoinTrouble : std::uint8_t {
@@ -221,6 +229,14 @@ class ClientSession {
   const std::string& nick() const noexcept { return nick_; }
   // `end` came and the session is joining again (rejoin_after_end).
   bool server_closed() const noexcept { return closed_; }
+  // Every datagram both ways is sealed (the relay offered the dialect and the handshake held).
+  bool sealed() const noexcept { return sealed_ != nullptr; }
+  // The relay's key as its last cookie offered it (empty: none offered): what a caller pins,
+  // and what a key_changed ending names.
+  const std::string& offered_key() const noexcept { return offered_key_; }
+  // Datagrams dropped because they were not the relay's: text while sealed, or sealed ones that
+  // did not open (forged, replayed, for another session).
+  std::uint64_t forged() const noexcept { return forged_; }
   std::uint64_t echoed() const noexcept { return echoed_; }
   std::uint64_t malformed() const noexcept { return malformed_; }
   // +r1 in effect: lines numbered and repaired.
@@ -243,6 +259,10 @@ class ClientSession {
   static constexpr Duration kMinRto = std::chrono::milliseconds(100);
   static constexpr Duration kMaxRto = std::chrono::seconds(3);
   static constexpr Duration kTailProbe = std::chrono::milliseconds(200);
+  // How long a sealed session waits for the relay's sealed answer to a `reg?` in the clear.
+  static constexpr Duration kVerifyWait = std::chrono::milliseconds(500);
+  // A cookie younger than this still opens a hello (the relay takes them for 30 s).
+  static constexpr Duration kCookieFresh = std::chrono::seconds(20);
 
   struct Line {
     std::string text;           // as the server will echo it (stripped)
@@ -273,6 +293,14 @@ class ClientSession {
   // meet the relay's per-member budget): false, and token_at_ set, when none is left.
   bool spend_token(TimePoint now);
   std::string join_datagram(std::string_view token, std::string_view room) const;
+  // The sealed dialect (client_session_sealed.cpp). Every datagram after the handshake goes
+  // through emit, which seals it; the join goes as a hello when the relay offered a key.
+  void emit(std::string datagram);
+  void send_join(std::string_view token, std::string_view room);
+  void send_hello(std::string_view token, std::string_view room);
+  bool accept_offer(const protocol::Cookie& cookie);
+  void on_frame(std::string_view datagram, TimePoint now);
+  void on_clear_while_sealed(std::string_view datagram, TimePoint now);
   Duration rto() const noexcept;
   Duration repair_timeout() const noexcept;
   void on_refusal(bool full, TimePoint now);
@@ -348,6 +376,18 @@ class ClientSession {
   std::uint64_t echoed_ = 0;
   std::uint64_t malformed_ = 0;
   std::uint64_t resent_ = 0;
+  // The sealed dialect: the handshake under way, then the session; the key the relay offered.
+  std::optional<protocol::noise::Initiator> handshake_;
+  std::uint32_t hello_index_ = 0;
+  TimePoint cookie_at_{};  // when cookie_ came
+  std::unique_ptr<SealedSession> sealed_;
+  std::string offered_key_;
+  std::string opened_;
+  std::uint64_t forged_ = 0;
+  // A `reg?` in the clear while sealed: anyone could have sent it, so the relay is asked, sealed;
+  // only if nothing sealed comes back by this time is the membership taken as lost.
+  TimePoint verify_by_ = TimePoint::max();
+
   std::vector<std::string> datagrams_;
   std::vector<SessionEvent> events_;
 };

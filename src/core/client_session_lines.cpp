@@ -139,7 +139,7 @@ void ClientSession::on_want(std::uint64_t seq, TimePoint now) {
                      [&](const Line& l) { return l.seq == gap; });
     if (!spend_token(now)) break;
     if (line == lines_.begin() + static_cast<std::ptrdiff_t>(sent_)) {
-      datagrams_.push_back(proto::encode_numbered(gap, {}));
+      emit(proto::encode_numbered(gap, {}));
       continue;
     }
     send_line_datagram(*line, now);
@@ -163,12 +163,12 @@ bool ClientSession::spend_token(TimePoint now) {
 
 void ClientSession::send_line_datagram(Line& line, TimePoint now) {
   if (state_ == SessionState::legacy) {
-    datagrams_.push_back(line.text);
+    emit(line.text);
   } else if (repair_) {
     if (line.seq == 0) line.seq = next_seq_++;
-    datagrams_.push_back(proto::encode_numbered(line.seq, line.text));
+    emit(proto::encode_numbered(line.seq, line.text));
   } else {
-    datagrams_.push_back(proto::encode_chat(line.text));
+    emit(proto::encode_chat(line.text));
   }
   line.sent_at = now;
   ++line.tries;

@@ -40,7 +40,15 @@ Outcome Relay::on_sealed(Member* member, const Peer& from, std::string_view data
   const auto session = sessions_.find(frame_in->receiver);
   if (session == sessions_.end() || session->second != from || member == nullptr ||
       !member->sealed) {
-    return drop(DropReason::unknown_session);
+    // An address with no membership here (the relay restarted, or expired it) is told so, as a
+    // text client is, within the reflection rule; it checks with a sealed question before it
+    // believes it. A member's own address is told nothing: that would be a forgery's echo.
+    Outcome out = drop(DropReason::unknown_session);
+    if (member != nullptr || datagram.size() < proto::kNotMember.size() ||
+        !share_->allow_cookie(from, now)) {
+      return out;
+    }
+    return answer(proto::kNotMember, out);
   }
   if (!member->sealed->open(*frame_in, opened_)) return drop(DropReason::unopened);
   if (sealed::is_sealed_dialect(opened_)) return drop(DropReason::bad_frame);

@@ -16,6 +16,7 @@
 #include "net/socket.hpp"
 #include "protocol/bench_line.hpp"
 #include "protocol/message.hpp"
+#include "protocol/sealed.hpp"
 
 namespace udpchat::net {
 
@@ -106,6 +107,13 @@ struct BenchRunner::Impl {
   }
 
   void handle(Client& client, std::string_view datagram, std::int64_t arrival_ns) {
+    if (protocol::sealed::is_sealed_dialect(datagram)) {
+      // Sealed: the session opens it, and its lines come out as events (pump counts them).
+      if (!client.session) return;
+      client.session->on_datagram(datagram, core::Clock::now());
+      pump(client, arrival_ns);
+      return;
+    }
     const auto message = protocol::decode_server(datagram);
     if (const auto* ack = std::get_if<protocol::Ack>(&message); ack && ack->room_seq == 0) {
       count(client, ack->text, datagram.size(), arrival_ns);
@@ -214,8 +222,9 @@ struct BenchRunner::Impl {
         line.intended_ns = to_ns(schedule.pacer.intended(n));
         protocol::encode_bench_line(lines[i], line, size);
       }
-      if (client.session && client.session->repairing()) {
-        // Numbered: the session numbers each line and keeps it until it is acknowledged.
+      if (client.session && (client.session->repairing() || client.session->sealed())) {
+        // Numbered or sealed: the session numbers (or seals) each line and keeps it until it is
+        // acknowledged.
         const auto now = core::Clock::now();
         for (std::size_t i = 0; i < count; ++i) client.session->send_line(lines[i], now);
         pump(client);

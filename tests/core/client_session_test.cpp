@@ -13,6 +13,7 @@
 #include "protocol/message.hpp"
 #include "protocol/text.hpp"
 #include "support/catch.hpp"
+#include "support/session_wire.hpp"
 
 using namespace std::chrono_literals;
 namespace proto = udpchat::protocol;
@@ -33,114 +34,12 @@ using udpchat::core::Unsent;
 
 namespace {
 
-const TimePoint t0{std::chrono::hours(1)};
-
-std::string dotted(const Peer& peer) {
-  return fmt::format("{}.{}.{}.{}", peer.address[12], peer.address[13], peer.address[14],
-                     peer.address[15]);
-}
-
-RelayConfig relay_config(std::size_t max_clients = 4096) {
-  RelayConfig c;
-  c.max_clients = max_clients;
-  c.format_ip = &dotted;
-  c.datagram_limit = {0, 0};
-  c.cookie_limit = {0, 0};
-  return c;
-}
-
-SessionConfig session_config(std::string nick = {}, std::string room = {}) {
-  SessionConfig c;
-  c.nick = std::move(nick);
-  c.room = std::move(room);
-  c.hb_interval = 1s;
-  return c;
-}
-
-// Sessions and a relay wired together with nothing in between: what one sends, the other
-// handles at once, until nobody has anything left to say. `lose` drops datagrams on the way.
-class Wire {
- public:
-  explicit Wire(RelayConfig config = relay_config()) : config_(config) { restart(); }
-
-  ClientSession& add(std::uint16_t port, SessionConfig config) {
-    auto& slot = sessions_[port];
-    slot = std::make_unique<ClientSession>(std::move(config), now);
-    return *slot;
-  }
-  ClientSession& at(std::uint16_t port) { return *sessions_.at(port); }
-  Relay& relay() { return *relay_; }
-  // The relay loses every member, as after a SIGKILL and a restart on the same port.
-  void restart() { relay_ = std::make_unique<Relay>(config_, now); }
-
-  // Runs every session's timers due by `now`, then delivers until the wire is quiet.
-  void settle() {
-    for (auto& [port, session] : sessions_) {
-      if (session->deadline() <= now) session->on_timer(now);
-    }
-    for (bool busy = true; busy;) {
-      busy = false;
-      for (auto& [port, session] : sessions_) {
-        for (const auto& datagram : session->take_datagrams()) {
-          busy = true;
-          sent[port].push_back(datagram);
-          if (down || (lose && lose(port, true))) continue;
-          deliver(Peer::v4(10, 0, 0, 1, port), datagram);
-        }
-      }
-    }
-  }
-  // Steps the clock by `step` until `duration` has passed, settling at each step.
-  void run_for(udpchat::core::Duration duration, udpchat::core::Duration step = 10ms) {
-    const TimePoint until = now + duration;
-    while (now < until) {
-      now += step;
-      settle();
-    }
-  }
-
-  TimePoint now = t0;
-  bool down = false;  // the server is gone: datagrams to it vanish
-  std::map<std::uint16_t, std::vector<std::string>> sent;
-  // Decides, for each datagram on the way (to the relay or from it), whether the link loses it.
-  std::function<bool(std::uint16_t port, bool to_relay)> lose;
-
- private:
-  void deliver(const Peer& from, const std::string& datagram) {
-    const auto out = relay_->on_datagram(from, datagram, now);
-    // Copied before any reply is handled: a reply can make the session send, and the relay
-    // overwrite what the outcome points into.
-    std::vector<std::pair<std::uint16_t, std::string>> replies;
-    if (const auto* answer = std::get_if<udpchat::core::ToSender>(&out.sends)) {
-      for (const auto answered : answer->datagrams) replies.emplace_back(from.port, answered);
-    } else if (const auto* line = std::get_if<udpchat::core::ToRoom>(&out.sends)) {
-      for (const auto& form : {line->plain, line->numbered}) {
-        for (const auto index : form.recipients) {
-          replies.emplace_back(relay_->members()[index].peer.port, form.payload);
-        }
-      }
-    }
-    for (const auto& [port, payload] : replies) reply(port, payload);
-  }
-  void reply(std::uint16_t port, std::string_view payload) {
-    if (lose && lose(port, false)) return;
-    const auto it = sessions_.find(port);
-    if (it != sessions_.end()) it->second->on_datagram(payload, now);
-  }
-
-  RelayConfig config_;
-  std::unique_ptr<Relay> relay_;
-  std::map<std::uint16_t, std::unique_ptr<ClientSession>> sessions_;
-};
-
-template <class T>
-std::vector<T> events_of(ClientSession& session) {
-  std::vector<T> found;
-  for (auto& e : session.take_events()) {
-    if (auto* match = std::get_if<T>(&e)) found.push_back(std::move(*match));
-  }
-  return found;
-}
+using udpchat::test::dotted;
+using udpchat::test::events_of;
+using udpchat::test::relay_config;
+using udpchat::test::session_config;
+using udpchat::test::t0;
+using udpchat::test::Wire;
 
 // A cookie and a welcome, as a udpchat server without repair would send them: joined at t0.
 void join_by_hand(ClientSession& session) {
@@ -177,7 +76,7 @@ TEST_CASE("a line typed while joining waits and goes out once welcomed", "[core]
   CHECK(alice.send_line("early bird", wire.now) == LineVerdict::accepted);
   wire.settle();
   REQUIRE(wire.sent[1].size() == 3);
-  CHECK(wire.sent[1][0] == proto::encode_extended_cookie_request());
+  CHECK(wire.sent[1][0] == proto::encode_sealed_cookie_request());  // this relay has no key
   CHECK(wire.sent[1][1].starts_with("reg "));
   CHECK(wire.sent[1][1].ends_with(" +r2 1"));
   CHECK(wire.sent[1][2] == "#1 early bird");

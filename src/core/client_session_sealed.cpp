@@ -1,0 +1,144 @@
+// The client's side of the sealed dialect (protocol/sealed.hpp): the relay's key checked
+// against the pin, the join sent as a hello, the welcome opened into a session, and from then on
+// every datagram sealed both ways. Inside, the text protocol runs as ever (client_session.cpp).
+#include <sodium.h>
+
+#include <algorithm>
+
+#include "core/client_session.hpp"
+#include "protocol/message.hpp"
+#include "protocol/sealed.hpp"
+#include "protocol/text.hpp"
+
+namespace udpchat::core {
+
+namespace proto = udpchat::protocol;
+namespace noise = udpchat::protocol::noise;
+namespace sealed = udpchat::protocol::sealed;
+
+namespace {
+
+noise::ByteView bytes(std::string_view s) noexcept {
+  return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
+}
+
+std::string_view text(const noise::Bytes& b) noexcept {
+  return {reinterpret_cast<const char*>(b.data()), b.size()};
+}
+
+}  // namespace
+
+void ClientSession::on_datagram(std::string_view datagram, TimePoint now) {
+  if (proto::sealed::is_sealed_dialect(datagram)) {
+    on_frame(datagram, now);
+    return;
+  }
+  // In a session the relay says everything sealed: text from its address is not its word.
+  if (sealed_) {
+    on_clear_while_sealed(datagram, now);
+    return;
+  }
+  on_message(proto::decode_server(datagram), now);
+}
+
+void ClientSession::emit(std::string datagram) {
+  if (!sealed_) {
+    datagrams_.push_back(std::move(datagram));
+    return;
+  }
+  std::string frame;
+  sealed_->seal(datagram, frame);
+  datagrams_.push_back(std::move(frame));
+}
+
+// False when the session ends here: the relay offers another key than the one expected, or no
+// key where one is expected (a relay that stopped sealing is not trusted with the lines).
+bool ClientSession::accept_offer(const proto::Cookie& cookie) {
+  if (!config_.seal) return true;
+  offered_key_.assign(cookie.sealed_key);
+  if (config_.server_key.empty() || cookie.sealed_key == config_.server_key) return true;
+  end(EndReason::key_changed);
+  return false;
+}
+
+std::string ClientSession::join_datagram(std::string_view token, std::string_view room) const {
+  if (offered_repair_ == 0 || !config_.repair) return proto::encode_join(token, nick_, room);
+  std::uint64_t next = next_seq_;
+  for (const Line& line : lines_) {
+    if (line.seq != 0) next = std::min(next, line.seq);
+  }
+  return proto::encode_join(token, nick_, room, next,
+                            std::min(offered_repair_, proto::kRepairVersion));
+}
+
+void ClientSession::send_join(std::string_view token, std::string_view room) {
+  if (sealed_) {
+    emit(join_datagram(token, room));  // a move, inside the session
+  } else if (config_.seal && !offered_key_.empty()) {
+    send_hello(token, room);
+  } else {
+    datagrams_.push_back(join_datagram(token, room));
+  }
+}
+
+// The join, sealed to the relay's key in Noise's first message, padded so that the welcome,
+// never longer, obeys the reflection rule.
+void ClientSession::send_hello(std::string_view token, std::string_view room) {
+  noise::PublicKey key{};
+  if (!sealed::parse_key(offered_key_, key)) return;
+  hello_index_ = randombytes_random();
+  std::string hello;
+  sealed::encode_hello_header(hello, hello_index_, token);
+  std::string payload = join_datagram(token, room);
+  const std::size_t fixed = hello.size() + sealed::kNoiseOverheadBytes;
+  if (payload.size() + fixed < sealed::kHelloBytes) {
+    payload.resize(sealed::kHelloBytes - fixed, ' ');
+  }
+  handshake_.emplace(key, sealed::prologue(hello), noise::KeyPair::generate());
+  hello += text(handshake_->write_first(bytes(payload)));
+  datagrams_.push_back(std::move(hello));
+}
+
+void ClientSession::on_frame(std::string_view datagram, TimePoint now) {
+  const sealed::Frame frame = sealed::decode(datagram);
+  if (const auto* welcome = std::get_if<sealed::Welcome>(&frame)) {
+    noise::Bytes said;
+    std::optional<noise::Session> keys;
+    if (handshake_ && welcome->receiver == hello_index_) {
+      keys = handshake_->read_second(bytes(welcome->noise), said);
+    }
+    if (!keys) {
+      ++forged_;
+      return;
+    }
+    handshake_.reset();
+    opened_.assign(text(said));
+    const proto::ServerMessage message = proto::decode_server(opened_);
+    // Only a welcome makes a session: a refusal (full, nick taken) leaves none at the relay.
+    if (std::holds_alternative<proto::Welcome>(message)) {
+      sealed_ = std::make_unique<SealedSession>(hello_index_, welcome->sender, std::move(*keys));
+    }
+    on_message(message, now);
+    return;
+  }
+  const auto* sealed_frame = std::get_if<sealed::Sealed>(&frame);
+  if (sealed_frame == nullptr || !sealed_ || !sealed_->open(*sealed_frame, opened_)) {
+    ++forged_;
+    return;
+  }
+  verify_by_ = TimePoint::max();  // the session is alive
+  on_message(proto::decode_server(opened_), now);
+}
+
+void ClientSession::on_clear_while_sealed(std::string_view datagram, TimePoint now) {
+  ++forged_;
+  if (proto::strip(datagram) != proto::kNotMember || verify_by_ != TimePoint::max()) return;
+  // A pong (or head) comes back sealed from a relay that still knows us. Meanwhile the question
+  // is the liveness check: a forger cannot keep a dead relay looking alive with it.
+  last_heard_ = now;
+  verify_by_ = now + std::min(kVerifyWait, config_.hb_interval);
+  emit(std::string(proto::kHeartbeat));
+  emit(proto::encode_ping(config_.ping_token));
+}
+
+}  // namespace udpchat::core

@@ -1,0 +1,154 @@
+// core::ClientSession in the sealed dialect, wired to a real core::Relay with a key.
+#include <algorithm>
+#include <memory>
+#include <string>
+
+#include "core/client_session.hpp"
+#include "protocol/sealed.hpp"
+#include "support/catch.hpp"
+#include "support/session_wire.hpp"
+
+using namespace std::chrono_literals;
+namespace event = udpchat::core::event;
+namespace noise = udpchat::protocol::noise;
+namespace sealed = udpchat::protocol::sealed;
+using udpchat::core::EndReason;
+using udpchat::core::SessionState;
+using udpchat::test::events_of;
+using udpchat::test::relay_config;
+using udpchat::test::session_config;
+using udpchat::test::Wire;
+
+namespace {
+
+udpchat::core::RelayConfig keyed(std::shared_ptr<const noise::KeyPair> identity) {
+  auto c = relay_config();
+  c.identity = std::move(identity);
+  return c;
+}
+
+std::shared_ptr<const noise::KeyPair> new_identity() {
+  return std::make_shared<const noise::KeyPair>(noise::KeyPair::generate());
+}
+
+bool is_frame(const std::string& datagram, std::uint8_t type) {
+  return !datagram.empty() && static_cast<std::uint8_t>(datagram[0]) == type;
+}
+
+}  // namespace
+
+TEST_CASE("a session speaks only sealed after its hello and chats with a text member",
+          "[core][session][sealed]") {
+  const auto identity = new_identity();
+  Wire wire(keyed(identity));
+  auto& alice = wire.add(1, session_config("alice"));
+  auto bob_config = session_config("bob");
+  bob_config.seal = false;
+  auto& bob = wire.add(2, bob_config);
+  wire.settle();
+  REQUIRE(alice.state() == SessionState::joined);
+  CHECK(alice.sealed());
+  CHECK(alice.offered_key() == sealed::format_key(identity->public_key));
+  CHECK_FALSE(bob.sealed());
+  alice.take_events();
+  bob.take_events();
+
+  alice.send_line("the secret plan", wire.now);
+  bob.send_line("a public answer", wire.now);
+  wire.run_for(3s);
+  const auto to_bob = events_of<event::Message>(bob);
+  REQUIRE(to_bob.size() == 2);
+  CHECK(to_bob[0].text == "the secret plan");
+  const auto to_alice = events_of<event::Message>(alice);
+  REQUIRE(to_alice.size() == 2);
+  CHECK(to_alice[1].text == "a public answer");
+
+  // The cookie request in the clear, then the hello, then nothing but sealed datagrams.
+  const auto& sent = wire.sent[1];
+  REQUIRE(sent.size() >= 4);
+  CHECK(sent[0].starts_with("reg "));
+  CHECK(is_frame(sent[1], sealed::kHello));
+  CHECK(std::all_of(sent.begin() + 2, sent.end(),
+                    [](const std::string& d) { return is_frame(d, sealed::kSealed); }));
+  CHECK(std::none_of(sent.begin(), sent.end(), [](const std::string& d) {
+    return d.find("secret") != std::string::npos || d.find("alice") != std::string::npos;
+  }));
+}
+
+TEST_CASE("a relay that offers another key than the pinned one ends the session",
+          "[core][session][sealed]") {
+  Wire wire(keyed(new_identity()));
+  auto config = session_config("alice");
+  config.server_key = sealed::format_key(noise::KeyPair::generate().public_key);
+  auto& alice = wire.add(1, config);
+  alice.send_line("never sent", wire.now);
+  wire.settle();
+  CHECK(alice.state() == SessionState::ended);
+  CHECK(alice.end_reason() == EndReason::key_changed);
+  CHECK(wire.relay().members().empty());
+  // The line was never sent anywhere: only the cookie request left.
+  CHECK(wire.sent[1].size() == 1);
+}
+
+TEST_CASE("a session that expects a key refuses a relay that no longer seals",
+          "[core][session][sealed]") {
+  Wire wire(relay_config());  // no key: no sealed dialect
+  auto config = session_config("alice");
+  config.server_key = sealed::format_key(noise::KeyPair::generate().public_key);
+  auto& alice = wire.add(1, config);
+  wire.settle();
+  CHECK(alice.end_reason() == EndReason::key_changed);
+}
+
+TEST_CASE("a session with the pinned key joins, and one without a pin learns the key",
+          "[core][session][sealed]") {
+  const auto identity = new_identity();
+  Wire wire(keyed(identity));
+  auto pinned = session_config("alice");
+  pinned.server_key = sealed::format_key(identity->public_key);
+  wire.add(1, pinned);
+  wire.add(2, session_config("bob"));
+  wire.settle();
+  CHECK(wire.at(1).sealed());
+  CHECK(wire.at(2).sealed());
+  CHECK(wire.at(2).offered_key() == pinned.server_key);
+}
+
+TEST_CASE("text or frames forged from the relay's address change nothing in a sealed session",
+          "[core][session][sealed]") {
+  Wire wire(keyed(new_identity()));
+  auto& alice = wire.add(1, session_config("alice"));
+  wire.settle();
+  REQUIRE(alice.sealed());
+  alice.take_events();
+  for (const std::string_view forged :
+       {"end", "reg?", "nick taken", "ack: 1.2.3.4 5 mallory\nforged\n", "head 99999999",
+        "\xF7\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c" "0123456789abcdef"}) {
+    alice.on_datagram(forged, wire.now);
+  }
+  CHECK(alice.forged() == 6);
+  CHECK(alice.state() == SessionState::joined);
+  CHECK(alice.take_events().empty());
+  alice.send_line("still fine", wire.now);
+  wire.run_for(1s);
+  const auto echo = events_of<event::Message>(alice);
+  REQUIRE(echo.size() == 1);
+  CHECK(echo[0].own);
+}
+
+TEST_CASE("a sealed session survives a relay restart by joining again with a new handshake",
+          "[core][session][sealed]") {
+  const auto identity = new_identity();
+  Wire wire(keyed(identity));
+  auto& alice = wire.add(1, session_config("alice"));
+  wire.settle();
+  REQUIRE(alice.sealed());
+  wire.restart();  // the same key, as serve keeps it in its key file
+  alice.send_line("after the restart", wire.now);
+  wire.run_for(20s, 100ms);
+  CHECK(alice.state() == SessionState::joined);
+  CHECK(alice.sealed());
+  const auto lines = events_of<event::Message>(alice);
+  CHECK(std::count_if(lines.begin(), lines.end(),
+                      [](const event::Message& m) { return m.text == "after the restart"; }) == 1);
+}
