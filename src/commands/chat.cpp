@@ -31,6 +31,7 @@ struct ChatOptions {
   bool quiet = false;
   bool commands = false;    // slash commands in piped input
   bool nick_exact = false;  // a taken nick ends the client instead of taking the next free one
+  KeyOptions keys;
 };
 
 // Usage problems the options cannot say themselves; empty when there are none.
@@ -85,6 +86,8 @@ int exit_code(net::ChatEnd end) {
       return kExitUnresolved;
     case net::ChatEnd::nick_taken:
       return kExitNickTaken;
+    case net::ChatEnd::key_changed:
+      return kExitKeyChanged;
     case net::ChatEnd::undelivered:
     case net::ChatEnd::failed:
       return kExitFailure;
@@ -119,6 +122,11 @@ int run_chat(ChatOptions options) {
                                                     : core::NickPolicy::alternate;
   // --listen ends with the server; everything else waits for it to come back.
   settings.session.rejoin_after_end = !options.listen;
+  const std::string server = pin_name(*target);
+  const ExpectedKey expected = expected_key(options.keys, server);
+  settings.session.server_key = expected.key;
+  if (expected.key.empty()) settings.pin_to = expected.pin_to;
+  settings.pin_name = server;
 
   asio::io_context io(1);
   // The line editor only when a person is at both ends; pipes get plain line mode.
@@ -145,7 +153,9 @@ int run_chat(ChatOptions options) {
   terminal.reset();  // restore the terminal before the last words
   // What is shown comes before the last words; a reader stopped for good gets 2 s.
   output.flush(std::chrono::seconds(2));
-  if (!client.error().empty()) {
+  if (end == net::ChatEnd::key_changed) {
+    print_error(key_changed_error(server, client.offered_key(), options.keys, expected));
+  } else if (!client.error().empty()) {
     // `chat deploy` meant as a message reads as a host name.
     const bool bare_word = target_text.find_first_of(":.") == std::string::npos;
     print_error(
@@ -222,6 +232,7 @@ void add_chat(CLI::App& app, Runner& run) {
   add_count(*cmd, "--history", options->session.history, 0, 1'000'000,
             "On joining, fetch and show the room's last N lines (a server with repair)");
   add_quiet(*cmd, options->quiet, "lines received and problems stay");
+  add_key_options(*cmd, options->keys);
   cmd->add_flag("--commands", options->commands,
                 "Read /join, /history, /quit and // in piped input (a terminal always does)");
   cmd->add_flag("--nick-exact", options->nick_exact,

@@ -70,6 +70,8 @@ std::string_view code_of(net::ClientNotice what) {
       return "bad_room";
     case net::ClientNotice::same_room:
       return "same_room";
+    case net::ClientNotice::pin_failed:
+      return "pin_failed";
     case net::ClientNotice::no_history:
       return "no_history";
     case net::ClientNotice::input_paused:

@@ -7,6 +7,7 @@
 #include <cstdio>
 
 #include "core/units.hpp"
+#include "net/key_store.hpp"
 #include "protocol/message.hpp"
 
 namespace udpchat::commands {
@@ -136,6 +137,60 @@ CLI::Option* add_quiet(CLI::App& app, bool& target, const std::string& what_stay
   return app.add_flag(
       "-q,--quiet", target,
       "Only results and problems: no progress, status or routine lines (" + what_stays + ")");
+}
+
+void add_key_options(CLI::App& app, KeyOptions& options) {
+  app.add_option("--server-key", options.server_key,
+                 "The relay's key (serve --show-key): anything else is refused, exit 7; "
+                 "known_servers is not read or written")
+      ->type_name("KEY")
+      ->check(CLI::Validator(
+          [](std::string& text) -> std::string {
+            if (protocol::is_key(text)) return {};
+            return "a relay key is 43 characters of [A-Za-z0-9_-], as serve --show-key prints it";
+          },
+          "KEY"));
+  app.add_option("--known-servers", options.known_servers,
+                 "Where relay keys are pinned on first use, one 'HOST:PORT KEY' a line [default: "
+                 "~/.config/udpchat/known_servers]")
+      ->type_name("FILE");
+}
+
+ExpectedKey expected_key(const KeyOptions& options, std::string_view server) {
+  if (!options.server_key.empty()) return {options.server_key, {}};
+  const std::string path =
+      options.known_servers.empty() ? net::default_known_servers_path() : options.known_servers;
+  if (path.empty()) return {};
+  return {net::pinned_key(path, server).value_or(std::string{}), path};
+}
+
+std::string pin_name(const net::HostPort& target) {
+  if (target.host.find(':') != std::string::npos) {
+    return fmt::format("[{}]:{}", target.host, target.port);
+  }
+  return fmt::format("{}:{}", target.host, target.port);
+}
+
+std::string key_changed_error(std::string_view server, std::string_view offered,
+                              const KeyOptions& options, const ExpectedKey& expected) {
+  const std::string source = options.server_key.empty()
+                                 ? fmt::format("the key pinned in {}", expected.pin_to)
+                                 : std::string("--server-key");
+  if (offered.empty()) {
+    return fmt::format(
+        "the relay at {} no longer offers a sealed session, but {} says it has a key: "
+        "refusing to talk to it in the clear (someone may be in the middle)",
+        server, source);
+  }
+  const std::string remedy =
+      options.server_key.empty()
+          ? fmt::format("If its operator replaced the key, remove the line for {} from {}", server,
+                        expected.pin_to)
+          : std::string("If its operator replaced the key, pass the new one with --server-key");
+  return fmt::format(
+      "the relay at {} changed its key: it offers {}, not {} ({}). {}; otherwise "
+      "someone may be in the middle",
+      server, offered, expected.key, source, remedy);
 }
 
 CLI::Option* add_room(CLI::App& app, const std::string& name, std::string& target,

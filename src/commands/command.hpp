@@ -9,11 +9,13 @@
 
 #include "core/status.hpp"
 #include "core/time.hpp"
+#include "net/address.hpp"
 
 namespace udpchat::commands {
 
 using core::exit_code;
 using core::kExitFailure;
+using core::kExitKeyChanged;
 using core::kExitNickTaken;
 using core::kExitOk;
 using core::kExitRefused;
@@ -90,6 +92,26 @@ CLI::Option* add_quiet(CLI::App& app, bool& target, const std::string& what_stay
 // An option naming a room (1 to 32 of [A-Za-z0-9_-]); a bad name is a usage error.
 CLI::Option* add_room(CLI::App& app, const std::string& name, std::string& target,
                       const std::string& description);
+
+// Which relay key a client expects (chat, probe, bench): --server-key, else its pin in
+// known_servers; a key first seen is pinned there (trust on first use, as ssh's known_hosts).
+struct KeyOptions {
+  std::string server_key;
+  std::string known_servers;  // empty: net::default_known_servers_path()
+};
+void add_key_options(CLI::App& app, KeyOptions& options);
+// What is known of `server`'s key before the first datagram. `pin_to`: where a key first seen
+// is pinned (empty: it is not, as with --server-key).
+struct ExpectedKey {
+  std::string key;     // empty: none known yet
+  std::string pin_to;  // the known_servers file a new key goes to
+};
+ExpectedKey expected_key(const KeyOptions& options, std::string_view server);
+// The name a target is pinned under: HOST:PORT as typed ([IPV6]:PORT).
+std::string pin_name(const net::HostPort& target);
+// The error for a relay whose key is not the one expected: which key, which file, what to do.
+std::string key_changed_error(std::string_view server, std::string_view offered,
+                              const KeyOptions& options, const ExpectedKey& expected);
 
 // Prints "udpchat: error: <message>" on stderr.
 void print_error(const std::string& message);

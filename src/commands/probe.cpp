@@ -11,6 +11,7 @@
 
 #include "commands/command.hpp"
 #include "core/units.hpp"
+#include "net/key_store.hpp"
 #include "net/probe_client.hpp"
 #include "net/terminal.hpp"
 
@@ -28,7 +29,26 @@ struct ProbeOptions {
   bool progress = false;
   bool json = false;
   bool quiet = false;
+  KeyOptions keys;
 };
+
+// The relay's key against what this client knows of it: a changed key (or none, where one is
+// pinned) fails the probe; a key first seen is pinned.
+void check_key(const ProbeOptions& options, const std::string& server, net::ProbeReport& report) {
+  if (report.status != net::ProbeStatus::answered || !report.key) return;
+  const ExpectedKey expected = expected_key(options.keys, server);
+  if (expected.key.empty()) {
+    std::string error;
+    if (!report.key->empty() && !expected.pin_to.empty() &&
+        !net::pin_key(expected.pin_to, server, *report.key, error)) {
+      fmt::print(stderr, "udpchat: warning: {}\n", error);
+    }
+    return;
+  }
+  if (*report.key == expected.key) return;
+  report.status = net::ProbeStatus::key_changed;
+  report.error = key_changed_error(server, *report.key, options.keys, expected);
+}
 
 std::int64_t whole_us(core::Duration d) {
   return std::chrono::duration_cast<std::chrono::microseconds>(d).count();
@@ -65,6 +85,8 @@ void print_json(const ProbeOptions& options, const net::ProbeReport& report) {
       // Nearest rank: with two answers, p50 is the faster one and p99 the slower.
       {"rtt_p50_us", us_or_null(nearest_rank(50))},
       {"rtt_p99_us", us_or_null(nearest_rank(99))},
+      // The relay's key (null: not asked, or an original server; "": it does not seal).
+      {"key", report.key ? Json(*report.key) : Json()},
   };
   fmt::print("{}\n", out.dump());
 }
@@ -72,7 +94,8 @@ void print_json(const ProbeOptions& options, const net::ProbeReport& report) {
 void print_text(const ProbeOptions& options, const net::ProbeReport& report) {
   if (report.status != net::ProbeStatus::answered) {
     const std::string where = report.endpoint.empty() ? options.target : report.endpoint;
-    print_error(report.status == net::ProbeStatus::unresolved
+    print_error(report.status == net::ProbeStatus::unresolved ||
+                        report.status == net::ProbeStatus::key_changed
                     ? report.error
                     : fmt::format("{}: {}", where, report.error));
     return;
@@ -97,7 +120,7 @@ int run_probe(const ProbeOptions& options) {
     print_error(error);
     return kExitUsage;
   }
-  net::ProbeRequest request{*target, options.timeout, options.count, std::nullopt, {}};
+  net::ProbeRequest request{*target, options.timeout, options.count, std::nullopt, {}, true};
   if (options.wait > core::Duration::zero()) request.wait = options.wait;
   // What --wait is waiting for, for a person watching (or when asked): when the reason
   // changes, and every 5 s while it does not.
@@ -123,6 +146,7 @@ int run_probe(const ProbeOptions& options) {
                    report = std::move(result);
                  });
   io.run();
+  check_key(options, pin_name(*target), report);
 
   if (options.json) {
     print_json(options, report);
@@ -142,7 +166,9 @@ void add_probe(CLI::App& app, Runner& run) {
       "ping as chat; its echo counts as the answer and the server is reported as legacy.\n"
       "With --count N every ping is sent, lost ones included; one answer is enough.\n"
       "Exit codes: 0 answered, 1 no answer in time, 2 usage error,\n"
-      "3 refused (nothing listening on the port), 4 host name does not resolve.\n"
+      "3 refused (nothing listening on the port), 4 host name does not resolve,\n"
+      "7 the relay's key is not the one pinned (known_servers) or given (--server-key).\n"
+      "A udpchat relay is asked for its key; the first one seen is pinned, as ssh pins hosts.\n"
       "Examples:\n"
       "  udpchat probe --wait 10s                  # in CI: wait until the relay is up\n"
       "  udpchat probe chat.example.org:9998 --count 20\n"
@@ -159,6 +185,7 @@ void add_probe(CLI::App& app, Runner& run) {
                 "Say on stderr what --wait is waiting for, also when stderr is not a terminal");
   cmd->add_flag("--json", options->json, "Print one JSON object");
   add_quiet(*cmd, options->quiet, "nothing on success: the exit code tells");
+  add_key_options(*cmd, options->keys);
   cmd->callback([options, &run] { run = [options] { return run_probe(*options); }; });
 }
 

@@ -117,6 +117,8 @@ void ClientSession::on_frame(std::string_view datagram, TimePoint now) {
     // Only a welcome makes a session: a refusal (full, nick taken) leaves none at the relay.
     if (std::holds_alternative<proto::Welcome>(message)) {
       sealed_ = std::make_unique<SealedSession>(hello_index_, welcome->sender, std::move(*keys));
+      // Trust on first use, within the process too: a rejoin expects the key that proved itself.
+      if (config_.server_key.empty()) config_.server_key = offered_key_;
     }
     on_message(message, now);
     return;

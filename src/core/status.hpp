@@ -21,7 +21,7 @@ constexpr std::string_view to_string(ServerKind kind) noexcept {
 }
 
 // How reaching a relay ended: probe's answer, and how bench's or chat's connect failed.
-enum class ProbeStatus { answered, timeout, refused, unresolved, failed };
+enum class ProbeStatus { answered, timeout, refused, unresolved, failed, key_changed };
 
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitFailure = 1;  // no answer, or a run that did not succeed
@@ -31,6 +31,9 @@ inline constexpr int kExitUnresolved = 4;
 inline constexpr int kExitNickTaken =
     5;  // chat: the nick is held in the room (--nick-exact, or typed)
 inline constexpr int kExitTooMuchLoss = 6;  // bench: more lost than --max-loss
+// chat, probe, bench: the relay's key is not the one pinned (or --server-key), or it stopped
+// sealing.
+inline constexpr int kExitKeyChanged = 7;
 
 constexpr int exit_code(ProbeStatus status) noexcept {
   switch (status) {
@@ -40,6 +43,8 @@ constexpr int exit_code(ProbeStatus status) noexcept {
       return kExitRefused;
     case ProbeStatus::unresolved:
       return kExitUnresolved;
+    case ProbeStatus::key_changed:
+      return kExitKeyChanged;
     case ProbeStatus::timeout:
     case ProbeStatus::failed:
       return kExitFailure;

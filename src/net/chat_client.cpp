@@ -13,6 +13,7 @@
 #include "core/chat_input.hpp"
 #include "core/overloaded.hpp"
 #include "core/units.hpp"
+#include "net/key_store.hpp"
 #include "net/probe_client.hpp"
 #include "net/socket.hpp"
 #include "protocol/message.hpp"
@@ -234,6 +235,7 @@ void ChatClient::apply() {
   const auto events = session_->take_events();
   for (const auto& event : events) {
     view_.show(event);
+    if (std::holds_alternative<core::event::Joined>(event)) pin_relay_key();
     if (const auto* joining = std::get_if<core::event::Joining>(&event);
         joining != nullptr && joining->why == core::JoinTrouble::server_closed) {
       ++closings_;
@@ -252,7 +254,22 @@ void ChatClient::apply() {
   if (session_->state() == core::SessionState::ended) finish_session();
 }
 
+// Trust on first use: the key of the first relay this name led to, once a handshake proved it.
+void ChatClient::pin_relay_key() {
+  if (pinned_ || settings_.pin_to.empty() || !session_->sealed()) return;
+  pinned_ = true;
+  std::string error;
+  if (!pin_key(settings_.pin_to, settings_.pin_name, session_->offered_key(), error)) {
+    view_.notice(ClientNotice::pin_failed, error);
+  }
+}
+
 void ChatClient::finish_session() {
+  if (session_->end_reason() == core::EndReason::key_changed) {
+    // The command says which key, which file and what to do (commands::key_changed_error).
+    finish(ChatEnd::key_changed, "the relay's key changed");
+    return;
+  }
   if (session_->end_reason() == core::EndReason::nick_taken) {
     finish(ChatEnd::nick_taken,
            fmt::format("nick '{}' is taken in room {} on {} ({}a member that left without "

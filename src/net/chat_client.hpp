@@ -26,6 +26,10 @@ struct ChatSettings {
   bool listen = false;  // receive only: no input, runs until `end` or a signal
   // A person types (commands, a bare quit) or a script's text is posted as written.
   core::InputMode input = core::InputMode::text;
+  // Where the relay's key is pinned on first use (known_servers), under which name; empty when
+  // a key is expected already (session.server_key) or nothing is pinned.
+  std::string pin_to{};
+  std::string pin_name{};
 };
 
 // Said by the client itself rather than by the session: input it refused, and how it ended.
@@ -36,6 +40,7 @@ enum class ClientNotice : std::uint8_t {
   refused_line,     // a line that cannot be sent (invalid UTF-8, control characters, ...)
   bad_room,         // /join with a name that is not a room, or without a nick
   same_room,        // /join to the room we are in
+  pin_failed,       // the relay's key could not be pinned in known_servers
   no_history,       // --history asked of a server that keeps none
   input_paused,  // max_waiting lines wait for the server: no more input is read until it takes them
   stopped,       // a command failed in a script: nothing after it is sent
@@ -49,7 +54,7 @@ class ChatView {
 };
 
 // How a chat session ended, mapped to exit codes by the command.
-enum class ChatEnd { ok, undelivered, refused, unresolved, nick_taken, failed };
+enum class ChatEnd { ok, undelivered, refused, unresolved, nick_taken, key_changed, failed };
 
 class ChatClient {
  public:
@@ -63,10 +68,13 @@ class ChatClient {
   ChatEnd run();
   // Why the session did not end well, when it did not: one line.
   const std::string& error() const noexcept { return error_; }
+  // The key the relay offered last (empty: none).
+  std::string offered_key() const { return session_ ? session_->offered_key() : std::string{}; }
   // The server as resolved, ip:port.
   const std::string& server() const noexcept { return server_; }
 
  private:
+  void pin_relay_key();
   // Lines named in an error, at most, each cut to a readable length: 'a', 'b' and 4 more.
   static constexpr std::size_t kNamedLines = 3;
   // At end of input, lines that have not moved for --linger while the server still answers
@@ -106,6 +114,7 @@ class ChatClient {
   OutputQueue* output_;
   udp::socket socket_;
   std::optional<core::ClientSession> session_;
+  bool pinned_ = false;             // the relay's key, pinned on first use
   std::uint64_t generation_ = 0;    // which socket and session the loops belong to
   asio::steady_timer timer_;        // the session's deadline
   asio::steady_timer wake_;         // cancelled whenever the session has news: the input loop's

@@ -163,29 +163,29 @@ std::optional<noise::KeyPair> load_or_create_key(const std::string& path, bool& 
   return std::nullopt;
 }
 
-std::optional<Pin> check_known_server(const std::string& path, std::string_view server,
-                                      std::string_view key, std::string& error) {
-  {
-    std::ifstream in(path);
-    std::string line;
-    while (in && std::getline(in, line)) {
-      std::istringstream fields(line);
-      std::string name;
-      std::string known;
-      if (!(fields >> name >> known) || name.front() == '#' || name != server) continue;
-      if (known == key) return Pin{Pin::Kind::matches, known};
-      return Pin{Pin::Kind::changed, known};
-    }
+std::optional<std::string> pinned_key(const std::string& path, std::string_view server) {
+  std::ifstream in(path);
+  std::string line;
+  while (in && std::getline(in, line)) {
+    std::istringstream fields(line);
+    std::string name;
+    std::string key;
+    if (fields >> name >> key && name.front() != '#' && name == server) return key;
   }
-  if (!make_parent(path, error)) return std::nullopt;
+  return std::nullopt;
+}
+
+bool pin_key(const std::string& path, std::string_view server, std::string_view key,
+             std::string& error) {
+  if (!make_parent(path, error)) return false;
   std::ofstream out(path, std::ios::app);
   out << server << ' ' << key << '\n';
   out.close();
   if (!out) {
     error = "cannot write " + path;
-    return std::nullopt;
+    return false;
   }
-  return Pin{Pin::Kind::first_use, {}};
+  return true;
 }
 
 }  // namespace udpchat::net

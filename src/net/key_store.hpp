@@ -23,14 +23,11 @@ std::optional<protocol::noise::KeyPair> load_or_create_key(const std::string& pa
 // known_servers: one `<server> <key>` line per relay a client has talked to.
 std::string default_known_servers_path();
 
-struct Pin {
-  enum class Kind { first_use, matches, changed } kind;
-  std::string known_key;  // what was pinned before, for `changed`
-};
-
-// Checks `key` against the file's pin for `server`, pinning it when there is none (trust on
-// first use). A file that cannot be written is an error only when a pin must be added.
-std::optional<Pin> check_known_server(const std::string& path, std::string_view server,
-                                      std::string_view key, std::string& error);
+// The key pinned for `server` ("host:port" as typed), if any. A file that cannot be read pins
+// nothing.
+std::optional<std::string> pinned_key(const std::string& path, std::string_view server);
+// Pins `key` for `server` (trust on first use): one line appended, the folder made if need be.
+bool pin_key(const std::string& path, std::string_view server, std::string_view key,
+             std::string& error);
 
 }  // namespace udpchat::net

@@ -64,6 +64,29 @@ awaitable<Attempt> ping_once(udp::socket& socket, core::TimePoint deadline) {
   }
 }
 
+// The key a udpchat relay offers in answer to a sealed cookie request: empty when it offers
+// none, nothing when no cookie came in time.
+awaitable<std::optional<std::string>> ask_key(udp::socket& socket, core::TimePoint deadline) {
+  const std::string request = protocol::encode_sealed_cookie_request();
+  auto [send_error, sent] = co_await socket.async_send(asio::buffer(request), use_nothrow);
+  if (send_error) co_return std::nullopt;
+  asio::steady_timer timer(socket.get_executor());
+  timer.expires_at(deadline);
+  std::vector<char> buffer(protocol::kMaxDatagramBytes);
+  while (true) {
+    auto result = co_await (socket.async_receive(asio::buffer(buffer), use_nothrow) ||
+                            timer.async_wait(use_nothrow));
+    if (result.index() == 1) co_return std::nullopt;
+    auto [ec, size] = std::get<0>(result);
+    if (ec == asio::error::message_size) continue;
+    if (ec) co_return std::nullopt;
+    const auto message = protocol::decode_server(std::string_view(buffer.data(), size));
+    if (const auto* cookie = std::get_if<protocol::Cookie>(&message)) {
+      co_return std::string(cookie->sealed_key);
+    }
+  }
+}
+
 }  // namespace
 
 std::string make_ping_token() {
@@ -110,7 +133,8 @@ awaitable<ProbeReport> probe(ProbeRequest request) {
       ++report.attempts;
       if (attempt.status == ProbeStatus::answered) {
         report = ProbeReport{attempt.status, attempt.server,  report.endpoint,
-                             {attempt.rtt},  report.attempts, {}};
+                             {attempt.rtt},  report.attempts, {},
+                             std::nullopt};
         reached.emplace(std::move(socket));
         break;
       }
@@ -150,6 +174,10 @@ awaitable<ProbeReport> probe(ProbeRequest request) {
     Attempt attempt = co_await ping_once(*reached, core::Clock::now() + request.timeout);
     ++report.attempts;
     if (attempt.status == ProbeStatus::answered) report.rtts.push_back(attempt.rtt);
+  }
+  // Which key it says it holds, once (a cookie request spends the source's cookie budget).
+  if (request.ask_key && report.server == ServerKind::udpchat) {
+    report.key = co_await ask_key(*reached, core::Clock::now() + request.timeout);
   }
   co_return report;
 }

@@ -33,6 +33,9 @@ struct ProbeRequest {
   std::optional<core::Duration> wait;
   // With wait: told after each round that was not answered.
   std::function<void(const ProbeProgress&)> progress;
+  // Ask a udpchat relay which key it offers (a sealed cookie request): what the caller checks
+  // against its pin.
+  bool ask_key = true;
 };
 
 struct ProbeReport {
@@ -42,6 +45,8 @@ struct ProbeReport {
   std::vector<core::Duration> rtts;
   int attempts = 0;
   std::string error;  // set unless status is answered
+  // The key the relay offered (empty: none, it does not seal); asked only of a udpchat relay.
+  std::optional<std::string> key;
 };
 
 awaitable<ProbeReport> probe(ProbeRequest request);

@@ -72,6 +72,24 @@ Process::Process(std::vector<std::string> args, const std::string& input, Output
   output_ = fds[0];
 }
 
+namespace {
+
+// The relay's key and the clients' pins of every process a test starts live in a folder of
+// the tests' own, not in the home of whoever runs them: one key for all test relays (created by
+// the first), pins of test ports that come and go.
+void use_test_home() {
+  static const bool done = [] {
+    const auto home = std::filesystem::temp_directory_path() / "udpchat-test-home";
+    ::setenv("XDG_STATE_HOME", (home / "state").c_str(), 1);
+    ::setenv("XDG_CONFIG_HOME", (home / "config").c_str(), 1);
+    ::unsetenv("STATE_DIRECTORY");
+    return true;
+  }();
+  (void)done;
+}
+
+}  // namespace
+
 void Process::spawn(std::string program, std::vector<std::string> args, int input_fd,
                     int output_fd) {
   ::signal(SIGPIPE, SIG_IGN);  // a child that has exited must not kill the test writing to it
@@ -80,6 +98,7 @@ void Process::spawn(std::string program, std::vector<std::string> args, int inpu
   for (auto& arg : args) argv.push_back(arg.data());
   argv.push_back(nullptr);
 
+  use_test_home();
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_adddup2(&actions, input_fd, 0);
