@@ -106,6 +106,9 @@ Outcome Relay::reply_to_stranger(std::string_view datagram) {
 Outcome Relay::tell_not_member(const Peer& from, std::string_view datagram, TimePoint now) {
   Outcome out = drop(DropReason::not_member);
   if (datagram.size() < proto::kNotMember.size()) return out;
+  // A sealed member never speaks text: after it left, text from its address is a forgery, and
+  // its owner asked for no answer.
+  if (sealed_gone_.contains(from)) return out;
   if (!share_->allow_cookie(from, now)) return out;
   return answer(proto::kNotMember, out);
 }

@@ -256,6 +256,10 @@ class Relay {
   std::string welcome_;
   // Sessions by the index their frames carry, each to its member's address.
   std::unordered_map<std::uint32_t, Peer> sessions_;
+  // Addresses of sealed members that left, for kSealedGoneFor hb_timeouts: text from them is
+  // forged, and draws no `reg?`.
+  static constexpr int kSealedGoneFor = 10;
+  std::unordered_map<Peer, TimePoint, PeerHash> sealed_gone_;
   std::vector<std::string_view> answers_;
   std::vector<std::string> repair_copies_;  // the window's lines a repair sends, copied out
   RelayStats stats_;

@@ -41,6 +41,7 @@ Member* Relay::join(const Peer& peer, std::string_view nick, std::string_view ro
     return nullptr;
   }
   result = JoinResult::joined;
+  sealed_gone_.erase(peer);
   index_.emplace(peer, members_.size());
   Member& added = members_.emplace_back();
   added.peer = peer;
@@ -127,7 +128,11 @@ Member Relay::take(std::size_t index, TimePoint now) {
   leave_room(index, now);
   Member taken = std::move(members_[index]);
   index_.erase(taken.peer);
-  if (taken.sealed) sessions_.erase(taken.sealed->local());
+  if (taken.sealed) {
+    sessions_.erase(taken.sealed->local());
+    // Bounded like the members: a flood of short sealed memberships cannot grow it past that.
+    if (sealed_gone_.size() < config_.max_clients) sealed_gone_.insert_or_assign(taken.peer, now);
+  }
   share_->release();
   const std::size_t last = members_.size() - 1;
   if (index != last) {
@@ -157,6 +162,9 @@ std::span<const Member> Relay::expire(TimePoint now) {
     expired_.push_back(take(oldest_, now));
     ++stats_.expiries;
   }
+  std::erase_if(sealed_gone_, [&](const auto& gone) {
+    return now - gone.second > kSealedGoneFor * config_.hb_timeout;
+  });
   history().expire(now);
   return expired_;
 }

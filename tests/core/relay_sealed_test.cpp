@@ -282,3 +282,19 @@ TEST_CASE("a sealed member that expires leaves no session behind", "[core][relay
   REQUIRE(again.join(relay, identity->public_key, "alice", t0 + 12s));
   CHECK(again.received(relay, again.send(relay, "#1 back", t0 + 12s)).size() == 1);
 }
+
+TEST_CASE("text from the address of a sealed member that left draws no reg", "[core][relay][sealed]") {
+  const auto identity = std::make_shared<const noise::KeyPair>(noise::KeyPair::generate());
+  Relay relay(config(identity), t0);
+  Client alice{peer(1), 1, {}, {}};
+  REQUIRE(alice.join(relay, identity->public_key, "alice", t0));
+  REQUIRE(relay.expire(t0 + 11s).size() == 1);
+  const Outcome forged = relay.on_datagram(peer(1), "^hb^", t0 + 12s);
+  CHECK(forged.dropped == DropReason::not_member);
+  CHECK(std::holds_alternative<std::monostate>(forged.sends));
+  // A text stranger elsewhere is still told, as ever.
+  CHECK(answers(relay.on_datagram(peer(2), "^hb^", t0 + 12s)) == std::vector<std::string>{"reg?"});
+  // And the tombstone goes in time.
+  relay.expire(t0 + 12s + 10 * 10s + 1s);
+  CHECK(answers(relay.on_datagram(peer(1), "^hb^", t0 + 2min)) == std::vector<std::string>{"reg?"});
+}
