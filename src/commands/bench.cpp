@@ -295,6 +295,9 @@ void add_bench(CLI::App& app, Runner& run) {
   add_duration(*cmd, "--hb-interval", settings.hb_interval, "Heartbeat period of every client",
                {core::kMinHbInterval, core::kDefaultHbTimeout,
                 "members must beat more often than serve's default --hb-timeout expires them"});
+  cmd->add_flag("--no-seal", options->no_seal,
+                "Speak the original text protocol, not the sealed dialect (to measure what "
+                "sealing costs the relay)");
   cmd->add_flag("--repair", settings.repair,
                 "Negotiate numbered lines with repair (+r1): lost lines are sent again and asked "
                 "for, and counted once, in order");
@@ -316,6 +319,7 @@ void add_bench(CLI::App& app, Runner& run) {
   add_duration(*cmd, "--trial", options->trial, "Length of each --find-max trial", measurable);
   cmd->callback([options, drain, interval, &run] {
     if (options->settings.repair && drain->count() == 0) options->settings.drain = 3s;
+    options->settings.seal = !options->no_seal;
     options->interval_given = interval->count() > 0;
     run = [options] { return run_bench(*options); };
   });

@@ -194,6 +194,9 @@ void add_serve(CLI::App& app, Runner& run) {
       "Members join with a cookie handshake that proves their address, so the relay cannot be\n"
       "used to reflect traffic at others. --legacy also admits the original protocol's clients\n"
       "(a bare 'reg' or any line joins): an open relay, for trusted networks only.\n"
+      "udpchat's own clients seal every datagram (Noise NK; the relay's key is --key-file,\n"
+      "created on first start; clients pin it). The original protocol is plaintext: anyone on\n"
+      "the path reads its lines and can forge them (docs/security.md).\n"
       "Each source (IPv4 address or IPv6 /64) has a datagram budget and a smaller one for cookie\n"
       "requests; over-budget datagrams are dropped and counted (docs/security.md).\n"
       "A chat line goes to the members of its sender's room (lobby unless the join named one).\n"
@@ -222,7 +225,7 @@ void add_serve(CLI::App& app, Runner& run) {
   add_count(*cmd, "--max-clients", relay.max_clients, 1, 10'000'000,
             "Most members at once; joins beyond are answered 'full'");
   cmd->add_flag("--legacy", relay.legacy,
-                "Original open semantics: any datagram joins (trusted networks only)");
+                "Original open semantics: any datagram joins, in plaintext (trusted networks only)");
   cmd->add_option("--log-format", options->log_format, "Log lines on stderr as text or json")
       ->capture_default_str()
       ->check(CLI::IsMember({"text", "json"}))

@@ -56,6 +56,8 @@ awaitable<std::optional<BenchRunner::Failure>> BenchRunner::connect(const BenchS
     // Without repair the bench sends its lines itself, unnumbered; with it, through the session,
     // unpaced (the offered rate is the bench's to set) and with a window for the whole burst.
     client->config.repair = settings.repair;
+    client->config.seal = settings.seal;
+    client->config.server_key = settings.server_key;
     client->config.send_budget = {0, 0};
     client->config.max_in_flight = 64;
     client->config.max_waiting = 1 << 20;

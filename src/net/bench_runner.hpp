@@ -37,6 +37,11 @@ struct BenchSettings {
   // resends what is lost, and every member's session asks for what it lacks and hands lines
   // over in order. Off: the raw path, one sendmmsg per batch and acks counted as they come.
   bool repair = false;
+  // The sealed dialect when the relay offers it (every line sealed per member by the relay);
+  // off: the original text protocol, what its cost is measured against (--no-seal).
+  bool seal = true;
+  // The relay key expected (pinned or --server-key); empty: the first one offered.
+  std::string server_key;
 };
 
 // A trial so far, for a progress line.

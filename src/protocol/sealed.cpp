@@ -2,6 +2,8 @@
 
 #include <sodium.h>
 
+#include <cstring>
+
 namespace udpchat::protocol::sealed {
 
 namespace {
@@ -77,8 +79,11 @@ Frame decode(std::string_view datagram) noexcept {
 }
 
 std::vector<std::uint8_t> prologue(std::string_view hello_header) {
-  std::vector<std::uint8_t> out(kPrologue.begin(), kPrologue.end());
-  out.insert(out.end(), hello_header.begin(), hello_header.end());
+  std::vector<std::uint8_t> out(kPrologue.size() + hello_header.size());
+  std::memcpy(out.data(), kPrologue.data(), kPrologue.size());
+  if (!hello_header.empty()) {
+    std::memcpy(out.data() + kPrologue.size(), hello_header.data(), hello_header.size());
+  }
   return out;
 }
 
