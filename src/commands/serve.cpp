@@ -224,8 +224,9 @@ void add_serve(CLI::App& app, Runner& run) {
                 "shorter would expire members whose heartbeats are merely late"});
   add_count(*cmd, "--max-clients", relay.max_clients, 1, 10'000'000,
             "Most members at once; joins beyond are answered 'full'");
-  cmd->add_flag("--legacy", relay.legacy,
-                "Original open semantics: any datagram joins, in plaintext (trusted networks only)");
+  cmd->add_flag(
+      "--legacy", relay.legacy,
+      "Original open semantics: any datagram joins, in plaintext (trusted networks only)");
   cmd->add_option("--log-format", options->log_format, "Log lines on stderr as text or json")
       ->capture_default_str()
       ->check(CLI::IsMember({"text", "json"}))
