@@ -50,6 +50,7 @@ TARGETS = {
     "overload_ratio": (">=", 0.8, ""),        # issue 12: deliveries/s vs lossless
     "cpu_ratio": ("<=", 1.03, ""),            # issue 16: serve vs tools/crelay
     "repair_cpu_ratio": ("<=", 1.05, ""),     # issue 15: --repair vs none, no loss
+    "sealed_cpu_ratio": ("<=", 1.15, ""),     # issue 23: sealed dialect vs the original
     "repair_delivered_percent": (">=", 100, " %"),  # issue 15
 }
 
@@ -447,6 +448,8 @@ def sec_cpu(d, _ceil):
     ratio_s = Series(serve[k] / crelay[k] for k in serve if k in crelay)
     ratio_m = Series(serve[k] / mmsg[k] for k in serve if k in mmsg)
     ratio_r = Series(repair[k] / serve[k] for k in repair if k in serve)
+    sealed = by.get("serve-sealed", {})
+    ratio_x = Series(sealed[k] / serve[k] for k in sealed if k in serve)
     first = rows[0]
     out = {"members": str(first["clients"]), "rate": num(first["rate"]),
            "seconds": num(first["seconds"]), "size": str(first["size"]),
@@ -457,9 +460,12 @@ def sec_cpu(d, _ceil):
            "verdict": verdict(ratio_s.median, "cpu_ratio"),
            "mmsg_ratio": ratio(ratio_m.median), "mmsg_ratio_spread": spread(ratio_m, ratio),
            "repair_ratio": ratio(ratio_r.median), "repair_ratio_spread": spread(ratio_r, ratio),
-           "repair_verdict": verdict(ratio_r.median, "repair_cpu_ratio")}
+           "repair_verdict": verdict(ratio_r.median, "repair_cpu_ratio"),
+           "sealed_ratio": ratio(ratio_x.median), "sealed_ratio_spread": spread(ratio_x, ratio),
+           "sealed_target": target_text("sealed_cpu_ratio"),
+           "sealed_verdict": verdict(ratio_x.median, "sealed_cpu_ratio")}
     for key, name in (("crelay", "crelay"), ("mmsg", "crelay-sendmmsg"), ("serve", "serve"),
-                      ("repair", "serve-repair")):
+                      ("repair", "serve-repair"), ("sealed", "serve-sealed")):
         s = Series(by.get(name, {}).values())
         out[key] = num(s.median)
         out[key + "_spread"] = spread(s)
