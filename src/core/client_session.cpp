@@ -55,8 +55,9 @@ ClientSession::ClientSession(SessionConfig config, TimePoint now)
 
 void ClientSession::start_joining(JoinTrouble why, TimePoint now, Duration first_in) {
   state_ = ever_joined_ ? SessionState::rejoining : SessionState::joining;
-  // A new membership, a new session: the relay forgot the old one (or never had it).
-  sealed_.reset();
+  // A new membership, a new session. The old one still asks for cookies: a relay that kept it
+  // takes nothing in the clear from this address.
+  if (sealed_) stale_ = std::move(sealed_);
   handshake_.reset();
   verify_by_ = TimePoint::max();
   attempts_ = 0;
@@ -82,6 +83,7 @@ void ClientSession::request_cookie(TimePoint now) {
          : config_.repair ? proto::encode_extended_cookie_request()
                           : proto::encode_cookie_request());
   }
+  ask_stale_session();
   ++attempts_;
   Duration delay{};
   if (!cookie_seen_ && static_cast<std::size_t>(attempts_) <= kFirstAttempts.size()) {
@@ -296,7 +298,9 @@ void ClientSession::on_timer(TimePoint now) {
   const bool handshaking = state_ == SessionState::joining || state_ == SessionState::rejoining ||
                            (state_ == SessionState::joined && moving_);
   if (handshaking && now >= next_attempt_) {
-    if (state_ == SessionState::joining && !cookie_seen_ &&
+    // A relay whose key is known never turns out to be an original server: no line goes in the
+    // clear because its cookies were slow or kept from us.
+    if (state_ == SessionState::joining && !cookie_seen_ && config_.server_key.empty() &&
         static_cast<std::size_t>(attempts_) >= kFirstAttempts.size()) {
       become_legacy(now);
     } else {

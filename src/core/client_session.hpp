@@ -261,6 +261,7 @@ class ClientSession {
   static constexpr Duration kTailProbe = std::chrono::milliseconds(200);
   // How long a sealed session waits for the relay's sealed answer to a `reg?` in the clear.
   static constexpr Duration kVerifyWait = std::chrono::milliseconds(500);
+  static constexpr int kKeyMismatches = 3;  // cookies in a row offering another key: the end
   // A cookie younger than this still opens a hello (the relay takes them for 30 s).
   static constexpr Duration kCookieFresh = std::chrono::seconds(20);
 
@@ -301,6 +302,8 @@ class ClientSession {
   bool accept_offer(const protocol::Cookie& cookie);
   void on_frame(std::string_view datagram, TimePoint now);
   void on_clear_while_sealed(std::string_view datagram, TimePoint now);
+  bool expects_sealed() const noexcept;
+  void ask_stale_session();
   Duration rto() const noexcept;
   Duration repair_timeout() const noexcept;
   void on_refusal(bool full, TimePoint now);
@@ -381,7 +384,9 @@ class ClientSession {
   std::uint32_t hello_index_ = 0;
   TimePoint cookie_at_{};  // when cookie_ came
   std::unique_ptr<SealedSession> sealed_;
+  std::unique_ptr<SealedSession> stale_;  // the last session, while joining again: cookies only
   std::string offered_key_;
+  int key_mismatches_ = 0;  // cookies offering another key than the expected one, in a row
   std::string opened_;
   std::uint64_t forged_ = 0;
   // A `reg?` in the clear while sealed: anyone could have sent it, so the relay is asked, sealed;

@@ -33,12 +33,31 @@ void ClientSession::on_datagram(std::string_view datagram, TimePoint now) {
     on_frame(datagram, now);
     return;
   }
-  // In a session the relay says everything sealed: text from its address is not its word.
-  if (sealed_) {
-    on_clear_while_sealed(datagram, now);
+  // In a session the relay says everything sealed, and once it offered one (or its key is
+  // known) only its cookies come in the clear: other text from its address is not its word.
+  if (expects_sealed()) {
+    const proto::ServerMessage message = proto::decode_server(datagram);
+    if (!sealed_ && std::holds_alternative<proto::Cookie>(message)) {
+      on_message(message, now);
+    } else {
+      on_clear_while_sealed(datagram, now);
+    }
     return;
   }
   on_message(proto::decode_server(datagram), now);
+}
+
+// A relay that still holds the last session drops a cookie request in the clear from this
+// address: the same request goes sealed in that session too.
+void ClientSession::ask_stale_session() {
+  if (!stale_ || sealed_) return;
+  std::string frame;
+  stale_->seal(proto::encode_sealed_cookie_request(), frame);
+  datagrams_.push_back(std::move(frame));
+}
+
+bool ClientSession::expects_sealed() const noexcept {
+  return sealed_ || handshake_ || (config_.seal && !config_.server_key.empty());
 }
 
 void ClientSession::emit(std::string datagram) {
@@ -55,10 +74,18 @@ void ClientSession::emit(std::string datagram) {
 // key where one is expected (a relay that stopped sealing is not trusted with the lines).
 bool ClientSession::accept_offer(const proto::Cookie& cookie) {
   if (!config_.seal) return true;
+  if (!config_.server_key.empty() && cookie.sealed_key != config_.server_key) {
+    // Anyone can send a cookie from the relay's address: a relay that really changed its key
+    // offers the other one every time.
+    if (++key_mismatches_ >= kKeyMismatches) {
+      offered_key_.assign(cookie.sealed_key);
+      end(EndReason::key_changed);
+    }
+    return false;
+  }
+  key_mismatches_ = 0;
   offered_key_.assign(cookie.sealed_key);
-  if (config_.server_key.empty() || cookie.sealed_key == config_.server_key) return true;
-  end(EndReason::key_changed);
-  return false;
+  return true;
 }
 
 std::string ClientSession::join_datagram(std::string_view token, std::string_view room) const {
@@ -117,6 +144,7 @@ void ClientSession::on_frame(std::string_view datagram, TimePoint now) {
     // Only a welcome makes a session: a refusal (full, nick taken) leaves none at the relay.
     if (std::holds_alternative<proto::Welcome>(message)) {
       sealed_ = std::make_unique<SealedSession>(hello_index_, welcome->sender, std::move(*keys));
+      stale_.reset();
       // Trust on first use, within the process too: a rejoin expects the key that proved itself.
       if (config_.server_key.empty()) config_.server_key = offered_key_;
     }
@@ -124,6 +152,12 @@ void ClientSession::on_frame(std::string_view datagram, TimePoint now) {
     return;
   }
   const auto* sealed_frame = std::get_if<sealed::Sealed>(&frame);
+  if (sealed_frame != nullptr && !sealed_ && stale_ && stale_->open(*sealed_frame, opened_)) {
+    // The last session, while joining again: only its answer to our cookie request counts.
+    const proto::ServerMessage message = proto::decode_server(opened_);
+    if (std::holds_alternative<proto::Cookie>(message)) on_message(message, now);
+    return;
+  }
   if (sealed_frame == nullptr || !sealed_ || !sealed_->open(*sealed_frame, opened_)) {
     ++forged_;
     return;
@@ -134,7 +168,9 @@ void ClientSession::on_frame(std::string_view datagram, TimePoint now) {
 
 void ClientSession::on_clear_while_sealed(std::string_view datagram, TimePoint now) {
   ++forged_;
-  if (proto::strip(datagram) != proto::kNotMember || verify_by_ != TimePoint::max()) return;
+  if (!sealed_ || proto::strip(datagram) != proto::kNotMember || verify_by_ != TimePoint::max()) {
+    return;
+  }
   // A pong (or head) comes back sealed from a relay that still knows us. Meanwhile the question
   // is the liveness check: a forger cannot keep a dead relay looking alive with it.
   last_heard_ = now;

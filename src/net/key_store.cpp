@@ -72,7 +72,10 @@ bool write_secret_file(const std::string& path, const std::string& content, std:
   // Written whole under a name of its own, then linked into place: a relay starting beside
   // this one reads a complete key or none, and one of the two keys wins.
   const std::string temporary = path + ".new." + std::to_string(::getpid());
-  const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  // A stale or planted file of that name is not written through (nor a link followed).
+  ::unlink(temporary.c_str());
+  const int fd =
+      ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0) {
     error = "cannot create " + temporary + ": " + std::generic_category().message(errno);
     return false;

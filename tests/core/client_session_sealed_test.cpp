@@ -83,11 +83,16 @@ TEST_CASE("a relay that offers another key than the pinned one ends the session"
   auto& alice = wire.add(1, config);
   alice.send_line("never sent", wire.now);
   wire.settle();
+  // One cookie could be anyone's: the relay's key is taken as changed when it says so again.
+  CHECK(alice.state() == SessionState::joining);
+  wire.run_for(5s);
   CHECK(alice.state() == SessionState::ended);
   CHECK(alice.end_reason() == EndReason::key_changed);
   CHECK(wire.relay().members().empty());
-  // The line was never sent anywhere: only the cookie request left.
-  CHECK(wire.sent[1].size() == 1);
+  // The line was never sent anywhere: only cookie requests left, and never an original `reg`.
+  CHECK(wire.sent[1].size() == 3);
+  CHECK(std::all_of(wire.sent[1].begin(), wire.sent[1].end(),
+                    [](const std::string& d) { return d.size() == 160 && d.starts_with("reg "); }));
 }
 
 TEST_CASE("a session that expects a key refuses a relay that no longer seals",
@@ -96,8 +101,60 @@ TEST_CASE("a session that expects a key refuses a relay that no longer seals",
   auto config = session_config("alice");
   config.server_key = sealed::format_key(noise::KeyPair::generate().public_key);
   auto& alice = wire.add(1, config);
-  wire.settle();
+  wire.run_for(5s);
   CHECK(alice.end_reason() == EndReason::key_changed);
+}
+
+TEST_CASE("a session whose relay key is known never falls back to the original protocol",
+          "[core][session][sealed]") {
+  Wire wire(keyed(new_identity()));
+  auto config = session_config("alice");
+  config.server_key = sealed::format_key(noise::KeyPair::generate().public_key);
+  wire.down = true;  // no cookie ever comes: an original server would look like this
+  auto& alice = wire.add(1, config);
+  alice.send_line("only ever sealed", wire.now);
+  wire.run_for(10s, 100ms);
+  CHECK(alice.state() != SessionState::legacy);
+  for (const auto& d : wire.sent[1]) CHECK(d.find("only ever sealed") == std::string::npos);
+}
+
+TEST_CASE("a forged welcome in the clear while a hello is out joins nothing",
+          "[core][session][sealed]") {
+  Wire wire(keyed(new_identity()));
+  auto& alice = wire.add(1, session_config("alice"));
+  // The relay's cookie comes; the hello is lost on the way.
+  const auto request = alice.take_datagrams();
+  REQUIRE(request.size() == 1);
+  const auto cookie =
+      wire.relay().on_datagram(udpchat::core::Peer::v4(10, 0, 0, 1, 1), request[0], wire.now);
+  const auto& answer = std::get<udpchat::core::ToSender>(cookie.sends).datagrams;
+  REQUIRE(answer.size() == 1);
+  alice.on_datagram(answer[0], wire.now);
+  REQUIRE(alice.take_datagrams().size() == 1);  // the hello
+  alice.send_line("secret", wire.now);
+  alice.on_datagram("welcome 10.0.0.1 1 alice", wire.now);
+  CHECK(alice.state() == SessionState::joining);
+  CHECK(alice.forged() == 1);
+  for (const auto& d : alice.take_datagrams()) CHECK(d.find("secret") == std::string::npos);
+}
+
+TEST_CASE("a session joins again through its last session when the relay kept it",
+          "[core][session][sealed]") {
+  Wire wire(keyed(new_identity()));
+  auto& alice = wire.add(1, session_config("alice"));
+  wire.settle();
+  REQUIRE(alice.sealed());
+  alice.take_events();
+  // The relay is unreachable long enough for the client to give it up, not for the relay to
+  // expire the member (its heartbeat timeout is longer than the client's silence limit here).
+  wire.down = true;
+  wire.run_for(6500ms, 100ms);
+  REQUIRE(alice.state() == SessionState::rejoining);
+  wire.down = false;
+  wire.run_for(3s, 100ms);
+  CHECK(alice.state() == SessionState::joined);
+  CHECK(alice.sealed());
+  CHECK(wire.relay().stats().drops[static_cast<std::size_t>(udpchat::core::DropReason::unsealed)] > 0);
 }
 
 TEST_CASE("a session with the pinned key joins, and one without a pin learns the key",
