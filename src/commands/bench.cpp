@@ -246,6 +246,7 @@ void add_bench(CLI::App& app, Runner& run) {
       "against a default serve measures the relay, not its abuse limits.\n"
       "Exit codes: 0 done, 1 failure (clients could not join, no rate passed), 2 usage error,\n"
       "3 refused, 4 host does not resolve, 6 more lost than --max-loss (the error says why).\n"
+      "Clients speak the sealed dialect with a relay that offers it (--no-seal: the original).\n"
       "Examples:\n"
       "  udpchat bench --embedded --clients 100 --rate 2000 --duration 2s\n"
       "  udpchat bench 127.0.0.1:9998 --clients 100 --find-max --json\n"
