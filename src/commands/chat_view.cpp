@@ -150,83 +150,88 @@ class TextView final : public net::ChatView {
         script_(script) {}
 
   void show(const core::SessionEvent& e) override {
-    std::visit(
-        Overloaded{
-            [&](const event::Joining& joining) {
-              // The first attempt is announced by notice(joining) with the server's address.
-              if (joining.why == core::JoinTrouble::server_full ||
-                  joining.why == core::JoinTrouble::server_closed) {
-                say(describe(joining, script_));  // a problem: said even with --quiet
-              } else if (joining.why != core::JoinTrouble::none) {
-                status("-- " + describe(joining, script_));
-              }
-            },
-            [&](const event::Joined& joined) {
-              room_ = joined.room;
-              if (!nick_.empty() && joined.nick != nick_ && joined.nick != held_) {
-                say(fmt::format("nick {} is taken in room {}: you are {}", nick_, joined.room,
-                                joined.nick));
-              }
-              held_ = joined.nick;
-              if (joined.again) {
-                status(fmt::format("-- rejoined {}, room {}", server_, joined.room));
-                return;
-              }
-              if (joined.legacy) {
-                status(
-                    fmt::format("-- no cookie from {} within 1.4 s: it speaks the original "
-                                "protocol (or does not answer at all), continuing in "
-                                "legacy mode",
-                                server_));
-              }
-              status(fmt::format("joined {} ({}) as {}{}{}", server_,
-                                 joined.legacy ? "legacy" : "udpchat",
-                                 joined.address.empty() ? "unknown address" : joined.address,
-                                 joined.nick.empty() ? "" : ", nick " + joined.nick,
-                                 joined.legacy ? "" : ", room " + joined.room));
-              if (terminal_ != nullptr) status("type a line and press enter; /help lists commands");
-            },
-            [&](const event::Message& m) {
-              // A line sent again from the relay's window (history, repair) shows when
-              // it was said, not when it came.
-              const std::time_t said =
-                  m.said_ms > 0 ? static_cast<std::time_t>(m.said_ms / 1000) : std::time(nullptr);
-              const std::string from = m.nick.empty() ? net::format_address(m.ip, m.port) : m.nick;
-              print(fmt::format("{}{:%H:%M:%S} {}{}: {}", m.history ? "(history) " : "",
-                                fmt::localtime(said), from, m.own ? " (me)" : "",
-                                protocol::printable(m.text)),
-                    stdout);
-            },
-            [&](const event::LinesMissed& missed) {
-              say(missed.unshown
-                      ? fmt::format("{} line(s) not shown: they came while the output was "
-                                    "blocked, and this server cannot send them again",
-                                    missed.count)
-                      : fmt::format("{} line(s) missed: they will not come (gone from the "
-                                    "server's window before they reached us)",
-                                    missed.count));
-            },
-            [&](const event::RoomChanged& changed) {
-              room_ = changed.room;
-              status(fmt::format("-- now in room {}", changed.room));
-            },
-            [&](const event::RoomRefused& refused) {
-              say(refused.nick_taken
-                      ? fmt::format("could not move to room {}: nick {} is taken there",
-                                    refused.room, held_)
-                      : fmt::format("could not move to room {}: the server has no rooms",
-                                    refused.room));
-            },
-            [&](const event::LinesUnsent& unsent) { say(describe(unsent, room_)); },
-            [&](const event::Malformed&) {
-              say("ignoring datagrams from the server that break the protocol's rules");
-            },
-            [&](const event::Ended& ended) {
-              if (ended.why == core::EndReason::server_closed)
-                print("server closed the chat", stderr);
-            },
-        },
-        e);
+    std::visit(Overloaded{
+                   [&](const event::Joining& joining) {
+                     // The first attempt is announced by notice(joining) with the server's address.
+                     if (joining.why == core::JoinTrouble::server_full ||
+                         joining.why == core::JoinTrouble::server_closed) {
+                       say(describe(joining, script_));  // a problem: said even with --quiet
+                     } else if (joining.why != core::JoinTrouble::none) {
+                       status("-- " + describe(joining, script_));
+                     }
+                   },
+                   [&](const event::Joined& joined) {
+                     room_ = joined.room;
+                     if (!nick_.empty() && joined.nick != nick_ && joined.nick != held_) {
+                       say(fmt::format("nick {} is taken in room {}: you are {}", nick_,
+                                       joined.room, joined.nick));
+                     }
+                     held_ = joined.nick;
+                     if (joined.again) {
+                       status(fmt::format("-- rejoined {}, room {}", server_, joined.room));
+                       return;
+                     }
+                     if (joined.legacy) {
+                       status(
+                           fmt::format("-- no cookie from {} within 1.4 s: it speaks the original "
+                                       "protocol (or does not answer at all), continuing in "
+                                       "legacy mode",
+                                       server_));
+                     }
+                     status(fmt::format("joined {} ({}) as {}{}{}", server_,
+                                        joined.legacy ? "legacy" : "udpchat",
+                                        joined.address.empty() ? "unknown address" : joined.address,
+                                        joined.nick.empty() ? "" : ", nick " + joined.nick,
+                                        joined.legacy ? "" : ", room " + joined.room));
+                     if (terminal_ != nullptr)
+                       status("type a line and press enter; /help lists commands");
+                   },
+                   [&](const event::Message& m) {
+                     // A line sent again from the relay's window (history, repair) shows when
+                     // it was said, not when it came.
+                     const std::time_t said = m.said_ms > 0
+                                                  ? static_cast<std::time_t>(m.said_ms / 1000)
+                                                  : std::time(nullptr);
+                     // A sealed session's acks name no address: a member without a nick is
+                     // nameless.
+                     const std::string from = !m.nick.empty() ? m.nick
+                                              : m.ip.empty()  ? std::string("(no nick)")
+                                                              : net::format_address(m.ip, m.port);
+                     print(fmt::format("{}{:%H:%M:%S} {}{}: {}", m.history ? "(history) " : "",
+                                       fmt::localtime(said), from, m.own ? " (me)" : "",
+                                       protocol::printable(m.text)),
+                           stdout);
+                   },
+                   [&](const event::LinesMissed& missed) {
+                     say(missed.unshown
+                             ? fmt::format("{} line(s) not shown: they came while the output was "
+                                           "blocked, and this server cannot send them again",
+                                           missed.count)
+                             : fmt::format("{} line(s) missed: they will not come (gone from the "
+                                           "server's window before they reached us)",
+                                           missed.count));
+                   },
+                   [&](const event::RoomChanged& changed) {
+                     room_ = changed.room;
+                     status(fmt::format("-- now in room {}", changed.room));
+                   },
+                   [&](const event::RoomRefused& refused) {
+                     say(refused.nick_taken
+                             ? fmt::format("could not move to room {}: nick {} is taken there",
+                                           refused.room, held_)
+                             : fmt::format("could not move to room {}: the server has no rooms",
+                                           refused.room));
+                   },
+                   [&](const event::LinesUnsent& unsent) { say(describe(unsent, room_)); },
+                   [&](const event::Malformed&) {
+                     say("ignoring datagrams from the server that break the protocol's rules");
+                   },
+                   [&](const event::Ended& ended) {
+                     if (ended.why == core::EndReason::server_closed)
+                       print("server closed the chat", stderr);
+                   },
+               },
+               e);
   }
 
   void notice(net::ClientNotice what, std::string_view text) override {
@@ -294,8 +299,9 @@ class JsonView final : public net::ChatView {
               // `time` is when the line was said: the relay's own time for a line sent again
               // from its window, else now.
               emit({{"type", "message"},
-                    {"from", m.ip},
-                    {"port", m.port},
+                    // null in a sealed session, whose acks name no address
+                    {"from", m.ip.empty() ? Json() : Json(m.ip)},
+                    {"port", m.ip.empty() ? Json() : Json(m.port)},
                     {"nick", m.nick.empty() ? Json() : Json(m.nick)},
                     {"text", m.text},
                     {"own", m.own},

@@ -18,7 +18,7 @@ void ClientSession::on_ack(const proto::Ack& ack, TimePoint now) {
     on_numbered_ack(ack, now);
     return;
   }
-  bool own = own_ && own_->first == ack.ip && own_->second == ack.port;
+  bool own = ack.own || (own_ && own_->first == ack.ip && own_->second == ack.port);
   const auto sent_end = lines_.begin() + static_cast<std::ptrdiff_t>(sent_);
   const auto line =
       std::find_if(lines_.begin(), sent_end, [&](const Line& l) { return l.text == ack.text; });
@@ -40,7 +40,7 @@ void ClientSession::on_ack(const proto::Ack& ack, TimePoint now) {
 // room's order, once, whatever order it came in.
 void ClientSession::on_numbered_ack(const proto::Ack& ack, TimePoint now) {
   if (!repair_) return;
-  const bool own = own_ && own_->first == ack.ip && own_->second == ack.port;
+  const bool own = ack.own || (own_ && own_->first == ack.ip && own_->second == ack.port);
   if (own && ack.sender_seq > 0) acknowledged(ack.sender_seq, now, true);
   RoomLine line;
   line.seq = ack.room_seq;
@@ -50,6 +50,7 @@ void ClientSession::on_numbered_ack(const proto::Ack& ack, TimePoint now) {
   line.text.assign(ack.text);
   line.sender_seq = ack.sender_seq;
   line.said_ms = ack.said_ms;
+  line.own = own;
   stream_.on_line(std::move(line), now, ready_);
   show(ready_);
   tail_probe_at_ = now + kTailProbe;
@@ -61,7 +62,7 @@ void ClientSession::show(std::vector<RoomLine>& ready) {
       events_.push_back(event::LinesMissed{line.missed});
       continue;
     }
-    const bool own = own_ && own_->first == line.ip && own_->second == line.port;
+    const bool own = line.own || (own_ && own_->first == line.ip && own_->second == line.port);
     show(event::Message{std::move(line.ip), line.port, std::move(line.nick), std::move(line.text),
                         own, line.history, line.said_ms});
   }

@@ -187,9 +187,16 @@ class Relay {
                    std::size_t datagram_bytes, TimePoint now);
   // Answers to a sealed member sealed; to one that left meanwhile, none.
   Outcome seal_answers(Outcome out, const Peer& to);
-  // Each sealed recipient's form of a line, sealed for it, into sealed_out_.
+  // `text` sealed for each recipient, into sealed_out_.
   std::span<const SealedDelivery> seal_for(std::span<const std::uint32_t> recipients,
-                                           std::string_view plain, std::string_view numbered);
+                                           std::string_view text);
+  // A room line for sealed recipients: the form that names no address (numbered for +r1
+  // members when `seq` is not 0; `@me` for `sender`), each sealed for its member.
+  std::span<const SealedDelivery> seal_line(std::span<const std::uint32_t> recipients,
+                                            const protocol::Ack& line, std::uint64_t seq,
+                                            const Member* sender);
+  // A line of the window (a numbered ack) as a sealed member gets it: no address.
+  std::string_view without_address(std::string_view stored, const Member& to);
   std::uint32_t new_session_index();
   // `datagram` back to the sender, besides what `out` holds.
   Outcome answer(std::string_view datagram, Outcome out = {});
@@ -211,7 +218,7 @@ class Relay {
   // when the node gave it one elsewhere (0: rooms are not numbered); none: the node's history
   // numbers and keeps it here.
   Outcome fan_out(Room& room, const protocol::Ack& line, TimePoint now, std::int64_t said_ms,
-                  std::optional<std::uint64_t> numbered_as);
+                  std::optional<std::uint64_t> numbered_as, const Member* sender);
   std::int64_t unix_ms(TimePoint at) const noexcept;
   Outcome numbered_line(Member& member, std::uint64_t seq, std::string_view text, Duration queued,
                         TimePoint now);
@@ -249,6 +256,8 @@ class Relay {
   // they have grown to a room's size.
   std::vector<std::string> sealed_buffers_;
   std::vector<SealedDelivery> sealed_out_;
+  std::array<std::string, 4> sealed_forms_;  // numbered or not, the sender's own or another's
+  std::string unaddressed_;                  // a window line without its address
   std::vector<std::string_view> sealed_answers_;
   std::string opened_;  // a sealed datagram's text
   protocol::noise::Bytes hello_payload_;

@@ -17,7 +17,7 @@ Outcome Relay::broadcast(const Member& sender, std::string_view text, std::uint6
                         .nick = sender.nick,
                         .text = text,
                         .sender_seq = sender_seq};
-  Outcome out = fan_out(*sender.room, line, now, unix_ms(received), std::nullopt);
+  Outcome out = fan_out(*sender.room, line, now, unix_ms(received), std::nullopt, &sender);
   if (out.dropped) return out;
   ++stats_.lines;
   SaidLine& said = *std::get<ToRoom>(out.sends).said;
@@ -32,7 +32,7 @@ Outcome Relay::broadcast(const Member& sender, std::string_view text, std::uint6
 // the egress budget. A line said here is numbered and kept in the node's window for repair and
 // history (whether or not a member here numbers); one from elsewhere came numbered.
 Outcome Relay::fan_out(Room& room, const proto::Ack& line, TimePoint now, std::int64_t said_ms,
-                       std::optional<std::uint64_t> numbered_as) {
+                       std::optional<std::uint64_t> numbered_as, const Member* sender) {
   const bool number_here = !numbered_as && history().numbering();
   std::uint64_t seq = numbered_as.value_or(0);
   const bool mixed = room.repair > 0 && room.repair < room.members.size();
@@ -98,10 +98,7 @@ Outcome Relay::fan_out(Room& room, const proto::Ack& line, TimePoint now, std::i
   stats_.deliveries += plain.size() + (numbered_form ? numbered.size() : 0) + sealed.size();
   ToRoom to_room{.plain = {buffer_, plain}, .numbered = {}, .sealed = {}, .said = SaidLine{}};
   if (numbered_form) to_room.numbered = {numbered_, numbered};
-  if (!sealed.empty()) {
-    to_room.sealed =
-        seal_for(sealed, buffer_, numbered_form ? std::string_view(numbered_) : buffer_);
-  }
+  if (!sealed.empty()) to_room.sealed = seal_line(sealed, line, numbered_form ? seq : 0, sender);
   to_room.said->room_seq = seq;
   to_room.said->said_ms = said_ms;
   return {.sends = to_room, .change = {}, .dropped = {}};
@@ -164,11 +161,13 @@ Outcome Relay::repair(Member& member, std::uint64_t from, std::uint64_t to, Time
       if (!member.budget.take(config_.datagram_limit, now)) break;
       const RoomWindow::Line& line = window.at(seq);
       std::string& copy = repair_copies_[static_cast<std::size_t>(seq - from)];
-      // +r2 members get the time the line was received in front.
+      // +r2 members get the time the line was received in front; sealed ones no address.
+      const std::string_view payload =
+          member.sealed ? without_address(line.payload, member) : std::string_view(line.payload);
       if (member.timed && line.said_ms > 0) {
-        proto::encode_timed(copy, line.said_ms, line.payload);
+        proto::encode_timed(copy, line.said_ms, payload);
       } else {
-        copy.assign(line.payload);
+        copy.assign(payload);
       }
       answers_.push_back(copy);
       ++stats_.repaired;
@@ -203,7 +202,7 @@ Outcome Relay::on_node_line(const NodeLine& line, TimePoint now) {
                            .nick = line.nick,
                            .text = line.text,
                            .sender_seq = line.sender_seq},
-                          now, line.said_ms, line.seq);
+                          now, line.said_ms, line.seq, nullptr);
     if (auto* to_room = std::get_if<ToRoom>(&out.sends)) {
       to_room->said.reset();  // said elsewhere: never handed on again
     }
@@ -219,8 +218,7 @@ Outcome Relay::on_node_line(const NodeLine& line, TimePoint now) {
   }
   ToRoom to_room{
       .plain = {}, .numbered = {numbered_, numbered_recipients_}, .sealed = {}, .said = {}};
-  if (!sealed_recipients_.empty())
-    to_room.sealed = seal_for(sealed_recipients_, numbered_, numbered_);
+  if (!sealed_recipients_.empty()) to_room.sealed = seal_for(sealed_recipients_, numbered_);
   return {.sends = to_room, .change = {}, .dropped = {}};
 }
 

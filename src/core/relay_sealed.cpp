@@ -3,6 +3,7 @@
 // sealed member is sealed for it. Inside a session the text protocol runs as ever (relay.cpp).
 #include <sodium.h>
 
+#include <array>
 #include <variant>
 
 #include "core/relay.hpp"
@@ -117,15 +118,46 @@ Outcome Relay::seal_answers(Outcome out, const Peer& to) {
 }
 
 std::span<const SealedDelivery> Relay::seal_for(std::span<const std::uint32_t> recipients,
-                                                std::string_view plain, std::string_view numbered) {
+                                                std::string_view text) {
+  if (sealed_buffers_.size() < recipients.size()) sealed_buffers_.resize(recipients.size());
+  sealed_out_.clear();
+  for (std::size_t i = 0; i < recipients.size(); ++i) {
+    members_[recipients[i]].sealed->seal(text, sealed_buffers_[i]);
+    sealed_out_.push_back({recipients[i], sealed_buffers_[i]});
+  }
+  return sealed_out_;
+}
+
+std::span<const SealedDelivery> Relay::seal_line(std::span<const std::uint32_t> recipients,
+                                                 const proto::Ack& line, std::uint64_t seq,
+                                                 const Member* sender) {
+  // Each form is written once, then sealed per member (each has its own key).
+  std::array<bool, 4> written{};
   if (sealed_buffers_.size() < recipients.size()) sealed_buffers_.resize(recipients.size());
   sealed_out_.clear();
   for (std::size_t i = 0; i < recipients.size(); ++i) {
     Member& member = members_[recipients[i]];
-    member.sealed->seal(member.repair ? numbered : plain, sealed_buffers_[i]);
+    const bool numbered = member.repair && seq != 0;
+    const bool own = &member == sender;
+    const std::size_t form = (numbered ? 2 : 0) + (own ? 1 : 0);
+    if (!written[form]) {
+      proto::encode_sealed_ack(sealed_forms_[form], numbered ? seq : 0, line.sender_seq, own,
+                               line.nick, line.text);
+      written[form] = true;
+    }
+    member.sealed->seal(sealed_forms_[form], sealed_buffers_[i]);
     sealed_out_.push_back({recipients[i], sealed_buffers_[i]});
   }
   return sealed_out_;
+}
+
+std::string_view Relay::without_address(std::string_view stored, const Member& to) {
+  const proto::ServerMessage message = proto::decode_server(stored);
+  const auto* ack = std::get_if<proto::Ack>(&message);
+  if (ack == nullptr) return stored;  // a gap or missed line names nobody
+  const bool own = ack->ip == to.ip && ack->port == to.peer.port;
+  proto::encode_sealed_ack(unaddressed_, ack->room_seq, ack->sender_seq, own, ack->nick, ack->text);
+  return unaddressed_;
 }
 
 Sends Relay::to_everyone(std::string_view text) {
@@ -135,7 +167,7 @@ Sends Relay::to_everyone(std::string_view text) {
     (members_[i].sealed ? sealed_recipients_ : recipients_).push_back(i);
   }
   ToRoom all{.plain = {text, recipients_}, .numbered = {}, .sealed = {}, .said = {}};
-  if (!sealed_recipients_.empty()) all.sealed = seal_for(sealed_recipients_, text, text);
+  if (!sealed_recipients_.empty()) all.sealed = seal_for(sealed_recipients_, text);
   return all;
 }
 

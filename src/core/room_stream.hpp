@@ -26,6 +26,7 @@ struct RoomLine {
   std::uint64_t missed = 0;  // not a chat line: this many lines were lost
   bool history = false;      // fetched on joining, not new
   std::int64_t said_ms = 0;  // when the relay received it, if it says (+r2); else 0
+  bool own = false;          // the relay said so (the sealed form names no address)
 };
 
 struct NackRange {

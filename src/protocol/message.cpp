@@ -170,6 +170,22 @@ ServerMessage decode_server(std::string_view datagram) noexcept {
     if (newline == std::string_view::npos) return Invalid{};
     const Fields f = split_fields(line.substr(0, newline));
     Ack ack;
+    if (f.count >= 4 && (f.at[3] == "@" || f.at[3] == "@me")) {
+      // Sealed: ack <room-seq> <sender-seq> @|@me[ <nick>]\n<text> (room-seq 0: unnumbered)
+      if (f.count > 5 || !parse_u64(f.at[1], ack.room_seq) || !parse_u64(f.at[2], ack.sender_seq) ||
+          (f.count == 5 && !is_nick(f.at[4]))) {
+        return Invalid{};
+      }
+      ack.own = f.at[3] == "@me";
+      ack.nick = f.count == 5 ? f.at[4] : std::string_view{};
+      ack.said_ms = said_ms;
+      ack.text = line.substr(newline + 1);
+      if (ack.text.empty() || ack.text.size() > kMaxLineBytes ||
+          check_text(ack.text) != TextCheck::ok) {
+        return Invalid{};
+      }
+      return ack;
+    }
     if (f.count < 5 || f.count > 6 || !parse_u64(f.at[1], ack.room_seq) || ack.room_seq == 0 ||
         !parse_u64(f.at[2], ack.sender_seq) || !is_ip_address(f.at[3]) ||
         !parse_port(f.at[4], ack.port) || (f.count == 6 && !is_nick(f.at[5]))) {

@@ -145,6 +145,9 @@ struct Ack {
   // +r2: a line sent again from the room's window (`at <ms> ack ...`) says when the relay first
   // received it, in milliseconds since the Unix epoch. 0: not said (a live line).
   std::int64_t said_ms = 0;
+  // The sealed form (`ack <room-seq> <sender-seq> @|@me[ <nick>]`), which names no address: the
+  // recipient's own line (`@me`). ip is empty and port 0 in that form.
+  bool own = false;
 };
 struct Got {  // `got <seq> <room-seq>`: your line seq was relayed already, as room line room-seq
   std::uint64_t seq = 0;
@@ -208,6 +211,9 @@ void encode_repair_welcome(std::string& out, std::string_view ip, std::uint16_t 
 void encode_cookie(std::string& out, std::string_view token, std::uint8_t repair = 0,
                    std::string_view sealed_key = {});
 void encode_pong(std::string& out, std::string_view token);
+// An ack for a sealed member: no address, `@me` for its own line, room_seq 0 when unnumbered.
+void encode_sealed_ack(std::string& out, std::uint64_t room_seq, std::uint64_t sender_seq, bool own,
+                       std::string_view nick, std::string_view text);
 void encode_numbered_ack(std::string& out, std::uint64_t room_seq, std::uint64_t sender_seq,
                          std::string_view ip, std::uint16_t port, std::string_view nick,
                          std::string_view text);

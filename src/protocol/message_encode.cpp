@@ -101,6 +101,22 @@ void encode_numbered_ack(std::string& out, std::uint64_t room_seq, std::uint64_t
   append_ack_body(out, ip, port, nick, text);
 }
 
+void encode_sealed_ack(std::string& out, std::uint64_t room_seq, std::uint64_t sender_seq, bool own,
+                       std::string_view nick, std::string_view text) {
+  out.assign("ack ");
+  append_number(out, room_seq);
+  out.push_back(' ');
+  append_number(out, sender_seq);
+  out.append(own ? " @me" : " @");
+  if (!nick.empty()) {
+    out.push_back(' ');
+    out.append(nick);
+  }
+  out.push_back('\n');
+  out.append(text);
+  out.push_back('\n');
+}
+
 namespace {
 void encode_pair(std::string& out, std::string_view word, std::uint64_t a, std::uint64_t b) {
   out.assign(word);

@@ -169,12 +169,12 @@ TEST_CASE("a sealed client joins with a hello and chats with a text member in on
   CHECK(to_room.sealed[0].datagram.find("meet at noon") == std::string_view::npos);
   const auto echo = alice.received(relay, line);
   REQUIRE(echo.size() == 1);
-  CHECK(echo[0] == "ack 1 1 10.0.0.1 1 alice\nmeet at noon\n");
+  CHECK(echo[0] == "ack 1 1 @me alice\nmeet at noon\n");  // her own, and no address
 
   const Outcome from_bob = relay.on_datagram(peer(2), "hello alice", t0);
   const auto got = alice.received(relay, from_bob);
   REQUIRE(got.size() == 1);
-  CHECK(got[0] == "ack 2 0 10.0.0.1 2 bob\nhello alice\n");
+  CHECK(got[0] == "ack 2 0 @ bob\nhello alice\n");  // bob's address is the relay's business
 }
 
 TEST_CASE("text forged from a sealed member's address changes nothing and draws nothing",
@@ -297,4 +297,20 @@ TEST_CASE("text from the address of a sealed member that left draws no reg", "[c
   // And the tombstone goes in time.
   relay.expire(t0 + 12s + 10 * 10s + 1s);
   CHECK(answers(relay.on_datagram(peer(1), "^hb^", t0 + 2min)) == std::vector<std::string>{"reg?"});
+}
+
+TEST_CASE("lines sent again from the window to a sealed member name no address",
+          "[core][relay][sealed]") {
+  const auto identity = std::make_shared<const noise::KeyPair>(noise::KeyPair::generate());
+  Relay relay(config(identity), t0);
+  Client alice{peer(1), 1, {}, {}};
+  REQUIRE(alice.join(relay, identity->public_key, "alice", t0));
+  plain_join(relay, peer(2), "bob", t0);
+  alice.send(relay, "#1 mine", t0);
+  relay.on_datagram(peer(2), "theirs", t0);
+  const auto repaired = alice.received(relay, alice.send(relay, "nack 1 2", t0));
+  REQUIRE(repaired.size() == 2);
+  CHECK(repaired[0].ends_with("ack 1 1 @me alice\nmine\n"));
+  CHECK(repaired[1].ends_with("ack 2 0 @ bob\ntheirs\n"));
+  for (const auto& r : repaired) CHECK(r.find("10.0.0.1") == std::string::npos);
 }

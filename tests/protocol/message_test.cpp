@@ -237,3 +237,29 @@ TEST_CASE("nick and token rules", "[protocol]") {
   CHECK(proto::is_cookie(std::string(64, 'c')));
   CHECK_FALSE(proto::is_cookie(std::string(65, 'c')));
 }
+
+TEST_CASE("the sealed ack names no address and reads back with its own mark", "[protocol]") {
+  std::string out;
+  proto::encode_sealed_ack(out, 7, 3, true, "alice", "hi there");
+  CHECK(out == "ack 7 3 @me alice\nhi there\n");
+  auto decoded = proto::decode_server(out);
+  REQUIRE(std::holds_alternative<proto::Ack>(decoded));
+  auto ack = std::get<proto::Ack>(decoded);
+  CHECK(ack.own);
+  CHECK(ack.ip.empty());
+  CHECK(ack.room_seq == 7);
+  CHECK(ack.sender_seq == 3);
+  CHECK(ack.nick == "alice");
+  CHECK(ack.text == "hi there");
+  proto::encode_sealed_ack(out, 0, 0, false, "", "unnumbered, nameless");
+  CHECK(out == "ack 0 0 @\nunnumbered, nameless\n");
+  decoded = proto::decode_server(out);
+  REQUIRE(std::holds_alternative<proto::Ack>(decoded));
+  CHECK_FALSE(std::get<proto::Ack>(decoded).own);
+  CHECK(std::get<proto::Ack>(decoded).room_seq == 0);
+  // The rules hold as for every ack: a bad nick, an empty text, a fourth field.
+  CHECK(std::holds_alternative<proto::Invalid>(proto::decode_server("ack 1 1 @ a/b\nx\n")));
+  CHECK(std::holds_alternative<proto::Invalid>(proto::decode_server("ack 1 1 @me a\n")));
+  CHECK(std::holds_alternative<proto::Invalid>(proto::decode_server("ack 1 1 @ a b\nx\n")));
+  CHECK(std::holds_alternative<proto::Invalid>(proto::decode_server("ack 1 1 @you a\nx\n")));
+}
