@@ -1,5 +1,7 @@
 #include "net/key_store.hpp"
 
+#include <fmt/format.h>
+
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -122,6 +124,15 @@ Read read_key(const std::string& path, std::optional<noise::KeyPair>& keys, std:
     error = "cannot read " + path;
     return Read::failed;
   }
+#ifndef _WIN32
+  // As ssh refuses a private key others can read: a key anyone may have copied is no identity.
+  struct stat info {};
+  if (::stat(path.c_str(), &info) == 0 && (info.st_mode & 077) != 0) {
+    error = fmt::format("{} can be read by others (mode {:04o}): chmod 600 {}", path,
+                        info.st_mode & 07777, path);
+    return Read::failed;
+  }
+#endif
   std::string line;
   while (std::getline(in, line)) {
     if (line.empty() || line.front() == '#') continue;

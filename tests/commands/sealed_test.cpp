@@ -169,7 +169,13 @@ TEST_CASE("serve keeps its key across restarts, in a file only its owner can rea
   // A file that holds no key is an error, said, not a fresh key written over it.
   const std::string wrong = (dir / "wrong.key").string();
   { std::ofstream(wrong) << "not a key\n"; }
+  ::chmod(wrong.c_str(), 0600);
   Process bad({"serve", "--key-file", wrong, "--show-key"});
   CHECK(bad.wait() == 1);
   CHECK(bad.err().find("holds no udpchat key") != std::string::npos);
+  // A key others can read is refused, as ssh refuses such a private key.
+  ::chmod(key_file.c_str(), 0644);
+  Process open_key({"serve", "--key-file", key_file, "--show-key"});
+  CHECK(open_key.wait() == 1);
+  CHECK(open_key.err().find("chmod 600") != std::string::npos);
 }
