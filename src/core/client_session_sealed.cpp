@@ -16,18 +16,6 @@ namespace proto = udpchat::protocol;
 namespace noise = udpchat::protocol::noise;
 namespace sealed = udpchat::protocol::sealed;
 
-namespace {
-
-noise::ByteView bytes(std::string_view s) noexcept {
-  return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
-}
-
-std::string_view text(const noise::Bytes& b) noexcept {
-  return {reinterpret_cast<const char*>(b.data()), b.size()};
-}
-
-}  // namespace
-
 void ClientSession::on_datagram(std::string_view datagram, TimePoint now) {
   if (proto::sealed::is_sealed_dialect(datagram)) {
     on_frame(datagram, now);
@@ -122,7 +110,7 @@ void ClientSession::send_hello(std::string_view token, std::string_view room) {
     payload.resize(sealed::kHelloBytes - fixed, ' ');
   }
   handshake_.emplace(key, sealed::prologue(hello), noise::KeyPair::generate());
-  hello += text(handshake_->write_first(bytes(payload)));
+  hello += noise::as_text(handshake_->write_first(noise::as_bytes(payload)));
   datagrams_.push_back(std::move(hello));
 }
 
@@ -132,14 +120,14 @@ void ClientSession::on_frame(std::string_view datagram, TimePoint now) {
     noise::Bytes said;
     std::optional<noise::Session> keys;
     if (handshake_ && welcome->receiver == hello_index_) {
-      keys = handshake_->read_second(bytes(welcome->noise), said);
+      keys = handshake_->read_second(noise::as_bytes(welcome->noise), said);
     }
     if (!keys) {
       ++forged_;
       return;
     }
     handshake_.reset();
-    opened_.assign(text(said));
+    opened_.assign(noise::as_text(said));
     const proto::ServerMessage message = proto::decode_server(opened_);
     // Only a welcome makes a session: a refusal (full, nick taken) leaves none at the relay.
     if (std::holds_alternative<proto::Welcome>(message)) {

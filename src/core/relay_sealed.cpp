@@ -16,18 +16,6 @@ namespace proto = udpchat::protocol;
 namespace noise = udpchat::protocol::noise;
 namespace sealed = udpchat::protocol::sealed;
 
-namespace {
-
-noise::ByteView bytes(std::string_view s) noexcept {
-  return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
-}
-
-std::string_view text(const noise::Bytes& b) noexcept {
-  return {reinterpret_cast<const char*>(b.data()), b.size()};
-}
-
-}  // namespace
-
 Outcome Relay::on_sealed(Member* member, const Peer& from, std::string_view datagram, TimePoint now,
                          Duration queued) {
   const sealed::Frame frame = sealed::decode(datagram);
@@ -65,20 +53,20 @@ Outcome Relay::on_hello(Member* member, const Peer& from, const sealed::Hello& h
   if (!cookies_.verify(hello.cookie, from, now)) return drop(DropReason::bad_cookie);
   if (!share_->allow_cookie(from, now)) return drop(DropReason::cookie_rate_limited);
   noise::Responder responder(*config_.identity, sealed::prologue(hello.header));
-  if (!responder.read_first(bytes(hello.noise), hello_payload_)) {
+  if (!responder.read_first(noise::as_bytes(hello.noise), hello_payload_)) {
     return drop(DropReason::unopened);
   }
   // Inside: the join, as a text client writes it (the same cookie), padded with spaces.
-  const proto::ClientMessage message = proto::decode_client(text(hello_payload_));
+  const proto::ClientMessage message = proto::decode_client(noise::as_text(hello_payload_));
   const auto* join = std::get_if<proto::Join>(&message);
   if (join == nullptr || join->cookie != hello.cookie) return drop(DropReason::bad_frame);
   Outcome out = accept_join(from, *join, member, now);
   const auto& answered = std::get<ToSender>(out.sends).datagrams;
-  noise::Session keys =
-      responder.write_second(noise::KeyPair::generate(), bytes(answered.front()), welcome_noise_);
+  noise::Session keys = responder.write_second(noise::KeyPair::generate(),
+                                               noise::as_bytes(answered.front()), welcome_noise_);
   const std::uint32_t index = new_session_index();
   sealed::encode_welcome_header(welcome_, hello.sender, index);
-  welcome_.append(text(welcome_noise_));
+  welcome_.append(noise::as_text(welcome_noise_));
   if (welcome_.size() > datagram_bytes) return drop(DropReason::reply_too_big);
   // Joined, moved or refreshed: from now on the member speaks sealed, under these keys only.
   if (!out.dropped && member != nullptr) {

@@ -5,26 +5,19 @@ namespace udpchat::core {
 namespace sealed = protocol::sealed;
 namespace noise = protocol::noise;
 
-namespace {
-
-noise::ByteView bytes(std::string_view s) noexcept {
-  return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
-}
-
-}  // namespace
-
 void SealedSession::seal(std::string_view text, std::string& out) {
   sealed::encode_sealed_header(out, remote_, next_counter_);
   const std::size_t header = out.size();
   out.resize(header + text.size() + noise::kTagBytes);
   auto* at = reinterpret_cast<std::uint8_t*>(out.data());
-  keys_.send.seal(next_counter_++, noise::ByteView(at, header), bytes(text), at + header);
+  keys_.send.seal(next_counter_++, noise::ByteView(at, header), noise::as_bytes(text), at + header);
 }
 
 bool SealedSession::open(const sealed::Sealed& frame, std::string& out) {
   if (frame.receiver != local_ || !received_.fresh(frame.counter)) return false;
   out.resize(frame.cipher.size() - noise::kTagBytes);
-  if (!keys_.receive.open(frame.counter, bytes(frame.header), bytes(frame.cipher),
+  if (!keys_.receive.open(frame.counter, noise::as_bytes(frame.header),
+                          noise::as_bytes(frame.cipher),
                           reinterpret_cast<std::uint8_t*>(out.data()))) {
     out.clear();
     return false;

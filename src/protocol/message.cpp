@@ -178,21 +178,15 @@ ServerMessage decode_server(std::string_view datagram) noexcept {
       }
       ack.own = f.at[3] == "@me";
       ack.nick = f.count == 5 ? f.at[4] : std::string_view{};
-      ack.said_ms = said_ms;
-      ack.text = line.substr(newline + 1);
-      if (ack.text.empty() || ack.text.size() > kMaxLineBytes ||
-          check_text(ack.text) != TextCheck::ok) {
+    } else {
+      if (f.count < 5 || f.count > 6 || !parse_u64(f.at[1], ack.room_seq) || ack.room_seq == 0 ||
+          !parse_u64(f.at[2], ack.sender_seq) || !is_ip_address(f.at[3]) ||
+          !parse_port(f.at[4], ack.port) || (f.count == 6 && !is_nick(f.at[5]))) {
         return Invalid{};
       }
-      return ack;
+      ack.ip = f.at[3];
+      ack.nick = f.count == 6 ? f.at[5] : std::string_view{};
     }
-    if (f.count < 5 || f.count > 6 || !parse_u64(f.at[1], ack.room_seq) || ack.room_seq == 0 ||
-        !parse_u64(f.at[2], ack.sender_seq) || !is_ip_address(f.at[3]) ||
-        !parse_port(f.at[4], ack.port) || (f.count == 6 && !is_nick(f.at[5]))) {
-      return Invalid{};
-    }
-    ack.ip = f.at[3];
-    ack.nick = f.count == 6 ? f.at[5] : std::string_view{};
     ack.said_ms = said_ms;
     ack.text = line.substr(newline + 1);
     if (ack.text.empty() || ack.text.size() > kMaxLineBytes ||

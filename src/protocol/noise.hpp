@@ -33,6 +33,14 @@ inline constexpr std::string_view kProtocolName = "Noise_NK_25519_ChaChaPoly_BLA
 using Bytes = std::vector<std::uint8_t>;
 using ByteView = std::span<const std::uint8_t>;
 
+// Datagrams are text-typed (std::string) and keys byte-typed: the same bytes, seen either way.
+inline ByteView as_bytes(std::string_view s) noexcept {
+  return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
+}
+inline std::string_view as_text(const Bytes& b) noexcept {
+  return {reinterpret_cast<const char*>(b.data()), b.size()};
+}
+
 // 32 bytes that are wiped when they go: keys and what keys are made of.
 class Secret {
  public:

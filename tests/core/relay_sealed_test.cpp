@@ -40,20 +40,13 @@ RelayConfig config(std::shared_ptr<const noise::KeyPair> identity = nullptr) {
   c.format_ip = &dotted;
   c.datagram_limit = {0, 0};
   c.cookie_limit = {0, 0};
-  c.identity = identity ? identity : std::make_shared<const noise::KeyPair>(noise::KeyPair::generate());
+  c.identity =
+      identity ? identity : std::make_shared<const noise::KeyPair>(noise::KeyPair::generate());
   return c;
 }
 
 Peer peer(std::uint16_t port) {
   return Peer::v4(10, 0, 0, 1, port);
-}
-
-noise::ByteView bytes(std::string_view s) {
-  return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
-}
-
-std::string text(const noise::Bytes& b) {
-  return {b.begin(), b.end()};
 }
 
 std::vector<std::string> answers(const Outcome& out) {
@@ -87,7 +80,7 @@ struct Client {
     std::string payload = proto::encode_join(token, nick, room, std::uint64_t{1});
     payload.resize(sealed::kHelloBytes - hello.size() - sealed::kNoiseOverheadBytes, ' ');
     noise::Initiator initiator(relay_key, sealed::prologue(hello), noise::KeyPair::generate());
-    hello += text(initiator.write_first(bytes(payload)));
+    hello += noise::as_text(initiator.write_first(noise::as_bytes(payload)));
     last_sent = hello;
     const auto welcome = answers(relay.on_datagram(at, hello, now));
     if (welcome.size() != 1) return std::nullopt;
@@ -97,10 +90,10 @@ struct Client {
     const auto& w = std::get<sealed::Welcome>(frame);
     CHECK(w.receiver == index);
     noise::Bytes said;
-    auto keys = initiator.read_second(bytes(w.noise), said);
+    auto keys = initiator.read_second(noise::as_bytes(w.noise), said);
     REQUIRE(keys);
     session.emplace(index, w.sender, std::move(*keys));
-    return text(said);
+    return std::string(noise::as_text(said));
   }
 
   Outcome send(Relay& relay, std::string_view line, TimePoint now) {
@@ -183,8 +176,8 @@ TEST_CASE("text forged from a sealed member's address changes nothing and draws 
   Relay relay(config(identity), t0);
   Client alice{peer(1), 1, {}, {}};
   REQUIRE(alice.join(relay, identity->public_key, "alice", t0));
-  for (const std::string_view forged : {"^hb^", "nack 1 64", "#2", "quit", "reg?", "forged line",
-                                        "head 9999999999999999998"}) {
+  for (const std::string_view forged :
+       {"^hb^", "nack 1 64", "#2", "quit", "reg?", "forged line", "head 9999999999999999998"}) {
     const Outcome out = relay.on_datagram(peer(1), forged, t0 + 9s);
     CHECK(std::holds_alternative<std::monostate>(out.sends));
     CHECK(out.dropped == DropReason::unsealed);
@@ -249,7 +242,8 @@ TEST_CASE("a relay without a key offers no sealed dialect", "[core][relay][seale
   RelayConfig c = config();
   c.identity = nullptr;
   Relay relay(c, t0);
-  const auto cookie = answers(relay.on_datagram(peer(1), proto::encode_sealed_cookie_request(), t0));
+  const auto cookie =
+      answers(relay.on_datagram(peer(1), proto::encode_sealed_cookie_request(), t0));
   REQUIRE(cookie.size() == 1);
   CHECK(std::get<proto::Cookie>(proto::decode_server(cookie[0])).sealed_key.empty());
   CHECK(cookie[0].find("+s1") == std::string::npos);
@@ -283,7 +277,8 @@ TEST_CASE("a sealed member that expires leaves no session behind", "[core][relay
   CHECK(again.received(relay, again.send(relay, "#1 back", t0 + 12s)).size() == 1);
 }
 
-TEST_CASE("text from the address of a sealed member that left draws no reg", "[core][relay][sealed]") {
+TEST_CASE("text from the address of a sealed member that left draws no reg",
+          "[core][relay][sealed]") {
   const auto identity = std::make_shared<const noise::KeyPair>(noise::KeyPair::generate());
   Relay relay(config(identity), t0);
   Client alice{peer(1), 1, {}, {}};

@@ -27,9 +27,6 @@ noise::KeyPair fixed_keys(std::uint8_t seed) {
   return noise::KeyPair::from_secret(secret);
 }
 
-noise::ByteView bytes(std::string_view s) {
-  return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
-}
 
 void check(bool ok) {
   if (!ok) std::abort();
@@ -66,12 +63,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
 
   // Handshake states and a session on arbitrary bytes: nothing opens without the keys.
-  noise::Responder responder(*identity, bytes(input.substr(0, 16)));
+  noise::Responder responder(*identity, noise::as_bytes(input.substr(0, 16)));
   noise::Bytes payload;
-  check(!responder.read_first(bytes(input), payload));
+  check(!responder.read_first(noise::as_bytes(input), payload));
   noise::Initiator initiator(identity->public_key, {}, fixed_keys(9));
   initiator.write_first({});
-  check(!initiator.read_second(bytes(input), payload));
+  check(!initiator.read_second(noise::as_bytes(input), payload));
   if (const auto* s = std::get_if<sealed::Sealed>(&frame)) {
     core::SealedSession session(s->receiver, 1, noise::Session{});
     std::string opened;
