@@ -79,7 +79,7 @@ void ClientSession::request_cookie(TimePoint now) {
   } else {
     // The longer request says we speak +r1 (and the sealed dialect); to anything else it is
     // the same request.
-    emit(config_.seal     ? proto::encode_sealed_cookie_request()
+    emit(config_.seal     ? proto::encode_sealed_cookie_request(sealed_suite_asked())
          : config_.repair ? proto::encode_extended_cookie_request()
                           : proto::encode_cookie_request());
   }

@@ -52,9 +52,8 @@ struct SessionConfig {
   // Chat lines sent at most, below serve's default per-source budget (200/s, burst 400), so
   // that a pasted or piped burst is paced rather than dropped by the server.
   TokenBucket send_budget{100, 200};
-  // What the client knows of the server before it starts: bench learns it once with its first
-  // client and tells the others, so that a rate-limited cookie is not mistaken for an original
-  // server.
+  // What the client knows of the server before it starts (bench learns it once, and tells its
+  // clients: a rate-limited cookie is then not taken for an original server).
   ServerKind hint = ServerKind::unknown;
   // Numbered lines with repair when the server offers them (+r1, docs/protocol.md): a lost line
   // is sent again, a line lost on the way to us is asked for. Off: the client never asks, and
@@ -69,9 +68,11 @@ struct SessionConfig {
   // The sealed dialect (docs/protocol.md): asked for, and spoken whenever the relay offers it.
   // A relay that offers another key than `server_key` (pinned in known_servers, or given with
   // --server-key), or none while one is expected, ends the session (EndReason::key_changed).
-  // Empty: the first key offered is taken (and pinned by the caller).
+  // Empty: the first key offered is taken (and pinned by the caller). Suite 2 (AESGCM, cheaper
+  // for the relay) is asked for too where the CPU has AES instructions.
   bool seal = true;
   std::string server_key;
+  bool aes_gcm = protocol::noise::available(protocol::noise::Cipher::aes_gcm);
 };
 
 enum class SessionState : std::uint8_t {
@@ -161,8 +162,7 @@ enum class LineVerdict : std::uint8_t {
   invalid_utf8,       // refused, never sent
   control_character,  // refused, never sent
   format_character,   // refused: a bidi override or isolate, or a line separator
-  // refused: it reads as a protocol command (quit, reg, ^hb^, ping x) and this server does not
-  // number lines, which is the only way to send that text
+  // refused: it reads as a command (quit, reg, ^hb^, ping x) and this server numbers no lines
   needs_numbering,
   too_many_waiting,  // refused: max_waiting lines wait for the server already
 };
@@ -195,8 +195,7 @@ class ClientSession {
   // Moves to `room` once every line typed before is sent; lines typed after wait for the
   // server's welcome into it. The caller has checked the name (protocol::is_room) and the nick.
   void move_to(std::string_view room, TimePoint now);
-  // Sends `quit` and ends the session.
-  void leave();
+  void leave();  // sends `quit` and ends the session
 
   // What to send (in order) and what to show, since the last call.
   std::vector<std::string> take_datagrams();
@@ -262,8 +261,7 @@ class ClientSession {
   // How long a sealed session waits for the relay's sealed answer to a `reg?` in the clear.
   static constexpr Duration kVerifyWait = std::chrono::milliseconds(500);
   static constexpr int kKeyMismatches = 3;  // cookies in a row offering another key: the end
-  // A cookie younger than this still opens a hello (the relay takes them for 30 s).
-  static constexpr Duration kCookieFresh = std::chrono::seconds(20);
+  static constexpr Duration kCookieFresh = std::chrono::seconds(20);  // still opens a hello
 
   struct Line {
     std::string text;           // as the server will echo it (stripped)
@@ -303,6 +301,7 @@ class ClientSession {
   void on_frame(std::string_view datagram, TimePoint now);
   void on_clear_while_sealed(std::string_view datagram, TimePoint now);
   bool expects_sealed() const noexcept;
+  std::uint8_t sealed_suite_asked() const noexcept;
   void ask_stale_session();
   Duration rto() const noexcept;
   Duration repair_timeout() const noexcept;
@@ -386,7 +385,8 @@ class ClientSession {
   std::unique_ptr<SealedSession> sealed_;
   std::unique_ptr<SealedSession> stale_;  // the last session, while joining again: cookies only
   std::string offered_key_;
-  int key_mismatches_ = 0;  // cookies offering another key than the expected one, in a row
+  std::uint8_t offered_suite_ = 0;  // and the suite
+  int key_mismatches_ = 0;          // cookies offering another key than the expected one, in a row
   std::string opened_;
   std::uint64_t forged_ = 0;
   // A `reg?` in the clear while sealed: anyone could have sent it, so the relay is asked, sealed;

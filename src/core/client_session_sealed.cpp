@@ -40,8 +40,12 @@ void ClientSession::on_datagram(std::string_view datagram, TimePoint now) {
 void ClientSession::ask_stale_session() {
   if (!stale_ || sealed_) return;
   std::string frame;
-  stale_->seal(proto::encode_sealed_cookie_request(), frame);
+  stale_->seal(proto::encode_sealed_cookie_request(sealed_suite_asked()), frame);
   datagrams_.push_back(std::move(frame));
+}
+
+std::uint8_t ClientSession::sealed_suite_asked() const noexcept {
+  return config_.aes_gcm ? sealed::kSuiteAesGcm : sealed::kSuiteChaChaPoly;
 }
 
 bool ClientSession::expects_sealed() const noexcept {
@@ -73,6 +77,7 @@ bool ClientSession::accept_offer(const proto::Cookie& cookie) {
   }
   key_mismatches_ = 0;
   offered_key_.assign(cookie.sealed_key);
+  offered_suite_ = cookie.sealed_suite;
   return true;
 }
 
@@ -101,15 +106,19 @@ void ClientSession::send_join(std::string_view token, std::string_view room) {
 void ClientSession::send_hello(std::string_view token, std::string_view room) {
   noise::PublicKey key{};
   if (!sealed::parse_key(offered_key_, key)) return;
+  // Suite 2 only when asked for and offered; a relay answers in the hello's suite.
+  const noise::Cipher cipher = offered_suite_ == sealed::kSuiteAesGcm && config_.aes_gcm
+                                   ? noise::Cipher::aes_gcm
+                                   : noise::Cipher::chacha_poly;
   hello_index_ = randombytes_random();
   std::string hello;
-  sealed::encode_hello_header(hello, hello_index_, token);
+  sealed::encode_hello_header(hello, cipher, hello_index_, token);
   std::string payload = join_datagram(token, room);
   const std::size_t fixed = hello.size() + sealed::kNoiseOverheadBytes;
   if (payload.size() + fixed < sealed::kHelloBytes) {
     payload.resize(sealed::kHelloBytes - fixed, ' ');
   }
-  handshake_.emplace(key, sealed::prologue(hello), noise::KeyPair::generate());
+  handshake_.emplace(cipher, key, sealed::prologue(hello), noise::KeyPair::generate());
   hello += noise::as_text(handshake_->write_first(noise::as_bytes(payload)));
   datagrams_.push_back(std::move(hello));
 }

@@ -196,7 +196,8 @@ Outcome Relay::on_text(Member* member, const Peer& from, std::string_view datagr
             // lines to repair from), in the version it speaks.
             proto::encode_cookie(buffer_, cookies_.issue(from, now),
                                  config_.history_lines > 0 ? request.repair : std::uint8_t{0},
-                                 request.sealed ? identity_text_ : std::string_view{});
+                                 request.sealed > 0 ? identity_text_ : std::string_view{},
+                                 request.sealed >= 2 && config_.aes_gcm ? 2 : 1);
             return reply_to_stranger(datagram);
           },
           [&](const proto::Join& j) -> Outcome {

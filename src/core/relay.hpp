@@ -24,6 +24,7 @@
 #include "core/relay_config.hpp"
 #include "core/relay_stats.hpp"
 #include "core/sealed_session.hpp"
+#include "core/seen_hellos.hpp"
 #include "core/time.hpp"
 #include "protocol/message.hpp"
 
@@ -269,6 +270,7 @@ class Relay {
   // forged, and draws no `reg?`.
   static constexpr int kSealedGoneFor = 10;
   std::unordered_map<Peer, TimePoint, PeerHash> sealed_gone_;
+  SeenHellos seen_hellos_;
   std::vector<std::string_view> answers_;
   std::vector<std::string> repair_copies_;  // the window's lines a repair sends, copied out
   RelayStats stats_;

@@ -56,6 +56,8 @@ struct RelayConfig {
   // The relay's identity (serve --key-file): with it the sealed dialect is offered (+s1) and
   // spoken. Without, only the text protocol.
   std::shared_ptr<const protocol::noise::KeyPair> identity;
+  // Suite 2 (AESGCM) is offered too (+s2) to clients that speak it: where the CPU has AES.
+  bool aes_gcm = protocol::noise::available(protocol::noise::Cipher::aes_gcm);
   // What the shards of one node share (serve --threads): cookies, seats, nicks, budgets and
   // the rooms' history. A relay given none makes its own.
   std::shared_ptr<NodeShare> share;

@@ -3,6 +3,7 @@
 // sealed member is sealed for it. Inside a session the text protocol runs as ever (relay.cpp).
 #include <sodium.h>
 
+#include <algorithm>
 #include <array>
 #include <variant>
 
@@ -47,15 +48,23 @@ Outcome Relay::on_sealed(Member* member, const Peer& from, std::string_view data
 Outcome Relay::on_hello(Member* member, const Peer& from, const sealed::Hello& hello,
                         std::size_t datagram_bytes, TimePoint now) {
   if (config_.identity == nullptr) return drop(DropReason::sealed_off);
+  if (hello.cipher == noise::Cipher::aes_gcm && !config_.aes_gcm) {
+    return drop(DropReason::cipher_off);
+  }
   // The welcome is never longer than the hello: the reflection rule before a session.
   if (datagram_bytes < sealed::kHelloBytes) return drop(DropReason::unpadded_hello);
   // The address proves itself before any key work, which the source's cookie budget pays.
   if (!cookies_.verify(hello.cookie, from, now)) return drop(DropReason::bad_cookie);
   if (!share_->allow_cookie(from, now)) return drop(DropReason::cookie_rate_limited);
-  noise::Responder responder(*config_.identity, sealed::prologue(hello.header));
+  SeenHellos::Ephemeral ephemeral{};
+  std::copy_n(noise::as_bytes(hello.noise).begin(), ephemeral.size(), ephemeral.begin());
+  if (seen_hellos_.seen(ephemeral, now)) return drop(DropReason::replayed_hello);
+  noise::Responder responder(hello.cipher, *config_.identity, sealed::prologue(hello.header));
   if (!responder.read_first(noise::as_bytes(hello.noise), hello_payload_)) {
     return drop(DropReason::unopened);
   }
+  // Only a hello that opened is remembered: a corrupted copy raced ahead cannot bar the real one.
+  if (!seen_hellos_.remember(ephemeral, now)) return drop(DropReason::handshakes_full);
   // Inside: the join, as a text client writes it (the same cookie), padded with spaces.
   const proto::ClientMessage message = proto::decode_client(noise::as_text(hello_payload_));
   const auto* join = std::get_if<proto::Join>(&message);
@@ -65,7 +74,7 @@ Outcome Relay::on_hello(Member* member, const Peer& from, const sealed::Hello& h
   noise::Session keys = responder.write_second(noise::KeyPair::generate(),
                                                noise::as_bytes(answered.front()), welcome_noise_);
   const std::uint32_t index = new_session_index();
-  sealed::encode_welcome_header(welcome_, hello.sender, index);
+  sealed::encode_welcome_header(welcome_, hello.cipher, hello.sender, index);
   welcome_.append(noise::as_text(welcome_noise_));
   if (welcome_.size() > datagram_bytes) return drop(DropReason::reply_too_big);
   // Joined, moved or refreshed: from now on the member speaks sealed, under these keys only.

@@ -36,6 +36,9 @@ enum class DropReason : std::uint8_t {
   unopened,
   unpadded_hello,
   sealed_off,
+  cipher_off,
+  replayed_hello,
+  handshakes_full,
   count,  // not a reason: how many there are
 };
 
@@ -78,6 +81,11 @@ inline constexpr DropReasonInfo kDropReasons[] = {
      "a sealed datagram or hello that did not open: forged, altered or replayed"},
     {DropReason::unpadded_hello, "unpadded_hello", "a hello too short to be answered"},
     {DropReason::sealed_off, "sealed_off", "a hello to a relay without a key"},
+    {DropReason::cipher_off, "cipher_off", "a hello in a suite this relay does not offer"},
+    {DropReason::replayed_hello, "replayed_hello",
+     "a hello answered already (its ephemeral key seen within its cookie's life): a replay"},
+    {DropReason::handshakes_full, "handshakes_full",
+     "a hello while the relay remembers its most handshakes (65,536 within 31 s)"},
 };
 
 inline constexpr std::size_t kDropReasonCount = static_cast<std::size_t>(DropReason::count);

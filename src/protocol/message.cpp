@@ -80,10 +80,11 @@ ClientMessage decode_client(std::string_view datagram) noexcept {
   }
 
   if (line == kRegister) {
-    if (datagram.size() >= kSealedCookieRequestBytes) return CookieRequest{2, true};
-    if (datagram.size() >= kTimedCookieRequestBytes) return CookieRequest{2, false};
-    if (datagram.size() >= kExtendedCookieRequestBytes) return CookieRequest{1, false};
-    if (datagram.size() >= kCookieRequestBytes) return CookieRequest{0, false};
+    if (datagram.size() >= kSealedAesCookieRequestBytes) return CookieRequest{2, 2};
+    if (datagram.size() >= kSealedCookieRequestBytes) return CookieRequest{2, 1};
+    if (datagram.size() >= kTimedCookieRequestBytes) return CookieRequest{2, 0};
+    if (datagram.size() >= kExtendedCookieRequestBytes) return CookieRequest{1, 0};
+    if (datagram.size() >= kCookieRequestBytes) return CookieRequest{0, 0};
     return Register{};
   }
   if (line == kHeartbeat) return Heartbeat{};
@@ -216,14 +217,18 @@ ServerMessage decode_server(std::string_view datagram) noexcept {
 
   Fields f = split_fields(line);
   if (f.at[0] == "cookie" && is_cookie(f.at[1]) && f.count >= 2 && f.count <= 4) {
-    // `cookie <token> [+rN] [+s1=<key>]`, each tag at most once, in that order.
+    // `cookie <token> [+rN] [+sN=<key>]`, each tag at most once, in that order.
     const std::string_view last = f.at[f.count - 1];
-    const bool sealed = f.count > 2 && last.starts_with(kSealedTag);
-    const std::string_view key = sealed ? last.substr(kSealedTag.size()) : std::string_view{};
+    const std::size_t tag_bytes = kSealedTagPrefix.size() + 2;
+    const bool sealed = f.count > 2 && last.starts_with(kSealedTagPrefix) &&
+                        last.size() > tag_bytes && last[tag_bytes - 1] == '=';
+    const char suite = sealed ? last[kSealedTagPrefix.size()] : '0';
+    const std::string_view key = sealed ? last.substr(tag_bytes) : std::string_view{};
     const std::size_t tags = f.count - 2 - (sealed ? 1 : 0);
     const std::uint8_t repair = tags == 1 ? repair_version(f.at[2]) : std::uint8_t{0};
-    if ((tags == 0 || (tags == 1 && repair != 0)) && (!sealed || is_key(key))) {
-      return Cookie{f.at[1], repair, key};
+    if ((tags == 0 || (tags == 1 && repair != 0)) &&
+        (!sealed || ((suite == '1' || suite == '2') && is_key(key)))) {
+      return Cookie{f.at[1], repair, key, static_cast<std::uint8_t>(sealed ? suite - '0' : 0)};
     }
   }
   if (f.at[0] == "pong" && f.count == 2 && is_ping_token(f.at[1])) return Pong{f.at[1]};

@@ -21,10 +21,13 @@ inline constexpr std::size_t kExtendedCookieRequestBytes = 96;
 // Padded to this size: version 2 of them (+r2), where lines sent again from the room's window
 // (repair, history) carry the time the relay first received them.
 inline constexpr std::size_t kTimedCookieRequestBytes = 128;
-// Padded to this size: the client also speaks the sealed dialect (protocol/sealed.hpp), and a
-// relay with a key offers it (`+s1` in the cookie).
+// Padded to this size: the client also speaks the sealed dialect (protocol/sealed.hpp) in suite 1
+// (ChaChaPoly), and a relay with a key offers it (`+s1=<key>` in the cookie).
 inline constexpr std::size_t kSealedCookieRequestBytes = 160;
-inline constexpr std::string_view kSealedTag = "+s1=";  // then the relay's key
+// Padded to this size: suite 2 (AESGCM) as well; a relay that can offers it (`+s2=<key>`).
+inline constexpr std::size_t kSealedAesCookieRequestBytes = 192;
+// The cookie's sealed tag is this, the suite's digit, '=' and the relay's key.
+inline constexpr std::string_view kSealedTagPrefix = "+s";
 // The extension tags in cookie, reg and welcome: numbered lines with repair, versions 1 and 2.
 inline constexpr std::string_view kRepairTag = "+r1";
 inline constexpr std::string_view kTimedRepairTag = "+r2";
@@ -69,7 +72,9 @@ struct CookieRequest {  // `reg` padded with spaces to at least kCookieRequestBy
   // The repair version the padding says the client speaks: 0, 1 (kExtendedCookieRequestBytes)
   // or 2 (kTimedCookieRequestBytes).
   std::uint8_t repair = 0;
-  bool sealed = false;  // padded to kSealedCookieRequestBytes
+  // The highest sealed suite the padding says the client speaks: 0 (none), 1
+  // (kSealedCookieRequestBytes) or 2 (kSealedAesCookieRequestBytes).
+  std::uint8_t sealed = 0;
 };
 struct Join {  // `reg <cookie>`, `reg <cookie> <nick>` or `reg <cookie> <nick> <room>`
   std::string_view cookie;
@@ -121,6 +126,7 @@ struct Cookie {
   // The sealed dialect is offered (only to a request that asked), under this relay key (43
   // characters, protocol/sealed.hpp's format_key): what a client pins on first use.
   std::string_view sealed_key;
+  std::uint8_t sealed_suite = 0;  // 1 or 2 when offered (protocol/sealed.hpp's suites)
 };
 struct Welcome {
   std::string_view ip;
@@ -209,7 +215,7 @@ void encode_repair_welcome(std::string& out, std::string_view ip, std::uint16_t 
 // `repair`: the version offered, 0 for none.
 // `sealed_key`: the relay's key when the sealed dialect is offered, empty otherwise.
 void encode_cookie(std::string& out, std::string_view token, std::uint8_t repair = 0,
-                   std::string_view sealed_key = {});
+                   std::string_view sealed_key = {}, std::uint8_t sealed_suite = 1);
 void encode_pong(std::string& out, std::string_view token);
 // An ack for a sealed member: no address, `@me` for its own line, room_seq 0 when unnumbered.
 void encode_sealed_ack(std::string& out, std::uint64_t room_seq, std::uint64_t sender_seq, bool own,
@@ -228,8 +234,8 @@ void encode_timed(std::string& out, std::int64_t said_ms, std::string_view numbe
 std::string encode_cookie_request();
 // Padded to say that the client speaks repair `version` (1 or 2).
 std::string encode_extended_cookie_request(std::uint8_t version = kRepairVersion);
-// Padded to ask for the sealed dialect too (and repair version 2).
-std::string encode_sealed_cookie_request();
+// Padded to ask for the sealed dialect in suites up to `suite` (1 or 2), and repair version 2.
+std::string encode_sealed_cookie_request(std::uint8_t suite = 1);
 // A room needs a nick: the fields are positional. A `next_seq` asks for repair `version`:
 // numbered lines, the next one `next_seq`.
 std::string encode_join(std::string_view cookie, std::string_view nick, std::string_view room = {},

@@ -76,7 +76,7 @@ void encode_repair_welcome(std::string& out, std::string_view ip, std::uint16_t 
 }
 
 void encode_cookie(std::string& out, std::string_view token, std::uint8_t repair,
-                   std::string_view sealed_key) {
+                   std::string_view sealed_key, std::uint8_t sealed_suite) {
   out.assign("cookie ");
   out.append(token);
   if (repair > 0) {
@@ -85,7 +85,9 @@ void encode_cookie(std::string& out, std::string_view token, std::uint8_t repair
   }
   if (!sealed_key.empty()) {
     out.push_back(' ');
-    out.append(kSealedTag);
+    out.append(kSealedTagPrefix);
+    out.push_back(static_cast<char>('0' + sealed_suite));
+    out.push_back('=');
     out.append(sealed_key);
   }
 }
@@ -162,9 +164,9 @@ std::string encode_cookie_request() {
   return out;
 }
 
-std::string encode_sealed_cookie_request() {
+std::string encode_sealed_cookie_request(std::uint8_t suite) {
   std::string out(kRegister);
-  out.resize(kSealedCookieRequestBytes, ' ');
+  out.resize(suite >= 2 ? kSealedAesCookieRequestBytes : kSealedCookieRequestBytes, ' ');
   return out;
 }
 

@@ -76,14 +76,40 @@ bool dh(const Secret& secret, const PublicKey& remote, Secret& shared) {
   return crypto_scalarmult(shared.data(), secret.data(), remote.data()) == 0;
 }
 
-std::array<std::uint8_t, crypto_aead_chacha20poly1305_ietf_NPUBBYTES> nonce_of(std::uint64_t n) {
-  // 32 bits of zeros, then the counter little-endian: Noise's ChaChaPoly nonce.
-  std::array<std::uint8_t, crypto_aead_chacha20poly1305_ietf_NPUBBYTES> nonce{};
-  for (int i = 0; i < 8; ++i) nonce[4 + i] = static_cast<std::uint8_t>(n >> (8 * i));
+static_assert(crypto_aead_chacha20poly1305_ietf_NPUBBYTES == 12);
+static_assert(crypto_aead_aes256gcm_NPUBBYTES == 12);
+static_assert(crypto_aead_aes256gcm_ABYTES == kTagBytes);
+
+// 32 bits of zeros, then the counter: little-endian for ChaChaPoly, big-endian for AESGCM.
+std::array<std::uint8_t, 12> nonce_of(Cipher cipher, std::uint64_t n) {
+  std::array<std::uint8_t, 12> nonce{};
+  for (int i = 0; i < 8; ++i) {
+    const int at = cipher == Cipher::chacha_poly ? 4 + i : 11 - i;
+    nonce[static_cast<std::size_t>(at)] = static_cast<std::uint8_t>(n >> (8 * i));
+  }
   return nonce;
 }
 
 }  // namespace
+
+struct AesGcmState {
+  crypto_aead_aes256gcm_state state;
+  ~AesGcmState() { sodium_memzero(&state, sizeof state); }
+};
+
+std::string_view protocol_name(Cipher cipher) noexcept {
+  return cipher == Cipher::aes_gcm ? "Noise_NK_25519_AESGCM_BLAKE2b"
+                                   : "Noise_NK_25519_ChaChaPoly_BLAKE2b";
+}
+
+bool available(Cipher cipher) noexcept {
+  if (cipher == Cipher::chacha_poly) return true;
+  return sodium_init() >= 0 && crypto_aead_aes256gcm_is_available() == 1;
+}
+
+Cipher fastest_cipher() noexcept {
+  return available(Cipher::aes_gcm) ? Cipher::aes_gcm : Cipher::chacha_poly;
+}
 
 Secret::Secret(ByteView bytes) {
   std::copy_n(bytes.begin(), std::min(bytes.size(), bytes_.size()), bytes_.begin());
@@ -108,28 +134,47 @@ KeyPair KeyPair::from_secret(ByteView secret) {
   return pair;
 }
 
+TransportKey::TransportKey(Cipher cipher, const Secret& key) : cipher_(cipher), key_(key) {
+  if (cipher_ != Cipher::aes_gcm) return;
+  if (!available(Cipher::aes_gcm)) throw std::runtime_error("AES-GCM is not available here");
+  auto state = std::make_shared<AesGcmState>();
+  crypto_aead_aes256gcm_beforenm(&state->state, key_.data());
+  aes_ = std::move(state);
+}
+
 void TransportKey::seal(std::uint64_t counter, ByteView associated, ByteView plain,
                         std::uint8_t* out) const {
-  const auto nonce = nonce_of(counter);
-  crypto_aead_chacha20poly1305_ietf_encrypt(out, nullptr, plain.data(), plain.size(),
-                                            associated.data(), associated.size(), nullptr,
-                                            nonce.data(), key_.data());
+  const auto nonce = nonce_of(cipher_, counter);
+  if (aes_) {
+    crypto_aead_aes256gcm_encrypt_afternm(out, nullptr, plain.data(), plain.size(),
+                                          associated.data(), associated.size(), nullptr,
+                                          nonce.data(), &aes_->state);
+  } else {
+    crypto_aead_chacha20poly1305_ietf_encrypt(out, nullptr, plain.data(), plain.size(),
+                                              associated.data(), associated.size(), nullptr,
+                                              nonce.data(), key_.data());
+  }
 }
 
 bool TransportKey::open(std::uint64_t counter, ByteView associated, ByteView cipher,
                         std::uint8_t* out) const {
   if (cipher.size() < kTagBytes) return false;
-  const auto nonce = nonce_of(counter);
+  const auto nonce = nonce_of(cipher_, counter);
+  if (aes_) {
+    return crypto_aead_aes256gcm_decrypt_afternm(
+               out, nullptr, nullptr, cipher.data(), cipher.size(), associated.data(),
+               associated.size(), nonce.data(), &aes_->state) == 0;
+  }
   return crypto_aead_chacha20poly1305_ietf_decrypt(
              out, nullptr, nullptr, cipher.data(), cipher.size(), associated.data(),
              associated.size(), nonce.data(), key_.data()) == 0;
 }
 
-Symmetric::Symmetric(ByteView prologue) {
+Symmetric::Symmetric(Cipher cipher, ByteView prologue) : cipher_(cipher) {
   ensure_sodium();
   // A protocol name within HASHLEN bytes is the initial hash, zero-padded.
-  static_assert(kProtocolName.size() <= kHashBytes);
-  std::copy(kProtocolName.begin(), kProtocolName.end(), h_.begin());
+  const std::string_view name = protocol_name(cipher_);
+  std::copy(name.begin(), name.end(), h_.begin());
   ck_ = h_;
   mix_hash(prologue);
 }
@@ -152,7 +197,7 @@ void Symmetric::encrypt_and_hash(ByteView plain, Bytes& out) {
     out.insert(out.end(), plain.begin(), plain.end());
   } else {
     out.resize(at + plain.size() + kTagBytes);
-    TransportKey(*k_).seal(n_++, h_, plain, out.data() + at);
+    TransportKey(cipher_, *k_).seal(n_++, h_, plain, out.data() + at);
   }
   mix_hash(ByteView(out).subspan(at));
 }
@@ -163,7 +208,7 @@ bool Symmetric::decrypt_and_hash(ByteView cipher, Bytes& plain) {
   } else {
     if (cipher.size() < kTagBytes) return false;
     plain.resize(cipher.size() - kTagBytes);
-    if (!TransportKey(*k_).open(n_, h_, cipher, plain.data())) {
+    if (!TransportKey(cipher_, *k_).open(n_, h_, cipher, plain.data())) {
       plain.clear();
       return false;
     }
@@ -173,13 +218,14 @@ bool Symmetric::decrypt_and_hash(ByteView cipher, Bytes& plain) {
   return true;
 }
 
-std::pair<Secret, Secret> Symmetric::split() const {
+std::pair<TransportKey, TransportKey> Symmetric::split() const {
   auto [first, second] = hkdf(ck_, {});
-  return {truncate(first), truncate(second)};
+  return {TransportKey(cipher_, truncate(first)), TransportKey(cipher_, truncate(second))};
 }
 
-Initiator::Initiator(const PublicKey& responder_static, ByteView prologue, KeyPair ephemeral)
-    : state_(prologue), remote_static_(responder_static), ephemeral_(std::move(ephemeral)) {
+Initiator::Initiator(Cipher cipher, const PublicKey& responder_static, ByteView prologue,
+                     KeyPair ephemeral)
+    : state_(cipher, prologue), remote_static_(responder_static), ephemeral_(std::move(ephemeral)) {
   state_.mix_hash(remote_static_);  // <- s
 }
 
@@ -205,11 +251,11 @@ std::optional<Session> Initiator::read_second(ByteView message, Bytes& payload) 
   if (!state.decrypt_and_hash(message.subspan(kKeyBytes), payload)) return std::nullopt;
   state_ = state;
   auto [to_responder, to_initiator] = state_.split();
-  return Session{TransportKey(to_responder), TransportKey(to_initiator), state_.hash()};
+  return Session{to_responder, to_initiator, state_.hash()};
 }
 
-Responder::Responder(const KeyPair& static_keys, ByteView prologue)
-    : state_(prologue), static_(static_keys) {
+Responder::Responder(Cipher cipher, const KeyPair& static_keys, ByteView prologue)
+    : state_(cipher, prologue), static_(static_keys) {
   state_.mix_hash(static_.public_key);  // <- s
 }
 
@@ -231,7 +277,7 @@ Session Responder::write_second(const KeyPair& ephemeral, ByteView payload, Byte
   state_.mix_key(shared.view());
   state_.encrypt_and_hash(payload, out);
   auto [to_responder, to_initiator] = state_.split();
-  return Session{TransportKey(to_initiator), TransportKey(to_responder), state_.hash()};
+  return Session{to_initiator, to_responder, state_.hash()};
 }
 
 }  // namespace udpchat::protocol::noise

@@ -6,6 +6,8 @@
 
 namespace udpchat::protocol::sealed {
 
+namespace noise = protocol::noise;
+
 namespace {
 
 std::uint8_t byte_at(std::string_view s, std::size_t i) noexcept {
@@ -50,12 +52,13 @@ Frame decode(std::string_view datagram) noexcept {
                   .header = datagram.substr(0, kSealedHeaderBytes),
                   .cipher = datagram.substr(kSealedHeaderBytes)};
   }
-  if (datagram.size() < 3 || datagram[1] != 'u' || byte_at(datagram, 2) != kVersion) {
-    return BadFrame{};
-  }
+  if (datagram.size() < 3 || datagram[1] != 'u') return BadFrame{};
+  const auto cipher = cipher_of(byte_at(datagram, 2));
+  if (!cipher) return BadFrame{};
   if (type == kWelcome) {
     if (datagram.size() < kWelcomeHeaderBytes + kNoiseOverheadBytes) return BadFrame{};
-    return Welcome{.receiver = read_le<std::uint32_t>(datagram, 3),
+    return Welcome{.cipher = *cipher,
+                   .receiver = read_le<std::uint32_t>(datagram, 3),
                    .sender = read_le<std::uint32_t>(datagram, 7),
                    .noise = datagram.substr(kWelcomeHeaderBytes),
                    .header = datagram.substr(0, kWelcomeHeaderBytes)};
@@ -72,7 +75,8 @@ Frame decode(std::string_view datagram) noexcept {
   for (const char c : cookie) {
     if (!cookie_char(c)) return BadFrame{};
   }
-  return Hello{.sender = read_le<std::uint32_t>(datagram, 3),
+  return Hello{.cipher = *cipher,
+               .sender = read_le<std::uint32_t>(datagram, 3),
                .cookie = cookie,
                .noise = datagram.substr(noise_at),
                .header = datagram.substr(0, noise_at)};
@@ -87,21 +91,33 @@ std::vector<std::uint8_t> prologue(std::string_view hello_header) {
   return out;
 }
 
-void encode_hello_header(std::string& out, std::uint32_t sender, std::string_view cookie) {
+std::uint8_t suite_of(noise::Cipher cipher) noexcept {
+  return cipher == noise::Cipher::aes_gcm ? kSuiteAesGcm : kSuiteChaChaPoly;
+}
+
+std::optional<noise::Cipher> cipher_of(std::uint8_t suite) noexcept {
+  if (suite == kSuiteChaChaPoly) return noise::Cipher::chacha_poly;
+  if (suite == kSuiteAesGcm) return noise::Cipher::aes_gcm;
+  return std::nullopt;
+}
+
+void encode_hello_header(std::string& out, noise::Cipher cipher, std::uint32_t sender,
+                         std::string_view cookie) {
   out.clear();
   out.push_back(static_cast<char>(kHello));
   out.push_back('u');
-  out.push_back(static_cast<char>(kVersion));
+  out.push_back(static_cast<char>(suite_of(cipher)));
   write_le(out, sender);
   out.push_back(static_cast<char>(cookie.size()));
   out.append(cookie);
 }
 
-void encode_welcome_header(std::string& out, std::uint32_t receiver, std::uint32_t sender) {
+void encode_welcome_header(std::string& out, noise::Cipher cipher, std::uint32_t receiver,
+                           std::uint32_t sender) {
   out.clear();
   out.push_back(static_cast<char>(kWelcome));
   out.push_back('u');
-  out.push_back(static_cast<char>(kVersion));
+  out.push_back(static_cast<char>(suite_of(cipher)));
   write_le(out, receiver);
   write_le(out, sender);
 }

@@ -3,31 +3,37 @@
 // with a byte that never starts valid UTF-8 (0xF5 to 0xF7), so an original-protocol peer or a
 // text decoder drops it as invalid instead of reading it as chat.
 //
-//   hello    F5 'u' 01 | sender u32 | cookie length u8 | cookie | Noise message 1
-//   welcome  F6 'u' 01 | receiver u32 | sender u32 | Noise message 2
+//   hello    F5 'u' suite | sender u32 | cookie length u8 | cookie | Noise message 1
+//   welcome  F6 'u' suite | receiver u32 | sender u32 | Noise message 2
 //   sealed   F7 | receiver u32 | counter u64 | AEAD(text datagram), the 13 bytes before it its AD
 //
 // Integers are little-endian. `sender` is the index its sender will know the session by;
 // `receiver` the index the other side gave. A hello is padded (inside its Noise payload) to at
-// least kHelloBytes, so that the welcome, never longer, obeys the reflection rule.
+// least kHelloBytes, so that the welcome, never longer, obeys the reflection rule. The suite
+// names the Noise cipher: 1 ChaChaPoly, 2 AESGCM (what the relay's cookie offered: `+s1=` or
+// `+s2=`); a relay answers in the suite of the hello.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 #include <variant>
 #include <vector>
 
+#include "protocol/noise.hpp"
+
 namespace udpchat::protocol::sealed {
 
 inline constexpr std::uint8_t kHello = 0xF5;
 inline constexpr std::uint8_t kWelcome = 0xF6;
 inline constexpr std::uint8_t kSealed = 0xF7;
-inline constexpr std::uint8_t kVersion = 1;
-inline constexpr std::size_t kHelloHeaderBytes = 7;          // type, 'u', version, sender
-inline constexpr std::size_t kWelcomeHeaderBytes = 11;       // type, 'u', version, receiver, sender
+inline constexpr std::uint8_t kSuiteChaChaPoly = 1;
+inline constexpr std::uint8_t kSuiteAesGcm = 2;
+inline constexpr std::size_t kHelloHeaderBytes = 7;          // type, 'u', suite, sender
+inline constexpr std::size_t kWelcomeHeaderBytes = 11;       // type, 'u', suite, receiver, sender
 inline constexpr std::size_t kSealedHeaderBytes = 13;        // type, receiver, counter
 inline constexpr std::size_t kNoiseOverheadBytes = 32 + 16;  // an ephemeral key and a tag
 inline constexpr std::size_t kTagBytes = 16;
@@ -39,6 +45,7 @@ inline constexpr std::size_t kHelloBytes = 320;
 inline constexpr std::string_view kPrologue = "udpchat sealed 1";
 
 struct Hello {
+  protocol::noise::Cipher cipher = protocol::noise::Cipher::chacha_poly;
   std::uint32_t sender = 0;
   std::string_view cookie;  // as the relay issued it, checked before any key work
   std::string_view noise;   // Noise message 1
@@ -46,6 +53,7 @@ struct Hello {
 };
 
 struct Welcome {
+  protocol::noise::Cipher cipher = protocol::noise::Cipher::chacha_poly;
   std::uint32_t receiver = 0;
   std::uint32_t sender = 0;
   std::string_view noise;  // Noise message 2
@@ -75,9 +83,15 @@ bool is_sealed_dialect(std::string_view datagram) noexcept;
 // index and cookie), so that neither can be changed on the way without the handshake failing.
 std::vector<std::uint8_t> prologue(std::string_view hello_header);
 
+// The suite byte that names `cipher`, and back (nothing for an unknown suite).
+std::uint8_t suite_of(protocol::noise::Cipher cipher) noexcept;
+std::optional<protocol::noise::Cipher> cipher_of(std::uint8_t suite) noexcept;
+
 // Writes a hello's header (the Noise message follows it).
-void encode_hello_header(std::string& out, std::uint32_t sender, std::string_view cookie);
-void encode_welcome_header(std::string& out, std::uint32_t receiver, std::uint32_t sender);
+void encode_hello_header(std::string& out, protocol::noise::Cipher cipher, std::uint32_t sender,
+                         std::string_view cookie);
+void encode_welcome_header(std::string& out, protocol::noise::Cipher cipher, std::uint32_t receiver,
+                           std::uint32_t sender);
 // A transport frame's header; the sealed text follows it.
 void encode_sealed_header(std::string& out, std::uint32_t receiver, std::uint64_t counter);
 

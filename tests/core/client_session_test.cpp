@@ -11,6 +11,7 @@
 
 #include "core/relay.hpp"
 #include "protocol/message.hpp"
+#include "protocol/sealed.hpp"
 #include "protocol/text.hpp"
 #include "support/catch.hpp"
 #include "support/session_wire.hpp"
@@ -76,7 +77,9 @@ TEST_CASE("a line typed while joining waits and goes out once welcomed", "[core]
   CHECK(alice.send_line("early bird", wire.now) == LineVerdict::accepted);
   wire.settle();
   REQUIRE(wire.sent[1].size() == 3);
-  CHECK(wire.sent[1][0] == proto::encode_sealed_cookie_request());  // this relay has no key
+  // The sealed request (in the suites this CPU speaks): this relay has no key.
+  CHECK(wire.sent[1][0] == proto::encode_sealed_cookie_request(udpchat::protocol::sealed::suite_of(
+                               udpchat::protocol::noise::fastest_cipher())));
   CHECK(wire.sent[1][1].starts_with("reg "));
   CHECK(wire.sent[1][1].ends_with(" +r2 1"));
   CHECK(wire.sent[1][2] == "#1 early bird");

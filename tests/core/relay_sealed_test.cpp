@@ -63,25 +63,32 @@ struct Client {
   std::uint32_t index;
   std::optional<SealedSession> session;
   std::string last_sent;
+  noise::Cipher cipher{noise::Cipher::chacha_poly};  // what it asks for, and hellos in
+  std::uint8_t offered_suite{};                      // what the relay's cookie offered
+  std::string hello_sent{};
 
   // Cookie, hello, welcome: the welcome's text, or nothing when the relay did not answer.
   std::optional<std::string> join(Relay& relay, const noise::PublicKey& relay_key,
                                   std::string_view nick, TimePoint now,
                                   std::string_view room = {}) {
-    const auto cookie = answers(relay.on_datagram(at, proto::encode_sealed_cookie_request(), now));
+    const auto cookie = answers(
+        relay.on_datagram(at, proto::encode_sealed_cookie_request(sealed::suite_of(cipher)), now));
     REQUIRE(cookie.size() == 1);
     const auto decoded = proto::decode_server(cookie[0]);
     REQUIRE(std::holds_alternative<proto::Cookie>(decoded));
     const auto& offer = std::get<proto::Cookie>(decoded);
     REQUIRE_FALSE(offer.sealed_key.empty());  // a real client compares it with its pin first
+    offered_suite = offer.sealed_suite;
     const std::string token(offer.token);
     std::string hello;
-    sealed::encode_hello_header(hello, index, token);
+    sealed::encode_hello_header(hello, cipher, index, token);
     std::string payload = proto::encode_join(token, nick, room, std::uint64_t{1});
     payload.resize(sealed::kHelloBytes - hello.size() - sealed::kNoiseOverheadBytes, ' ');
-    noise::Initiator initiator(relay_key, sealed::prologue(hello), noise::KeyPair::generate());
+    noise::Initiator initiator(cipher, relay_key, sealed::prologue(hello),
+                               noise::KeyPair::generate());
     hello += noise::as_text(initiator.write_first(noise::as_bytes(payload)));
     last_sent = hello;
+    hello_sent = hello;
     const auto welcome = answers(relay.on_datagram(at, hello, now));
     if (welcome.size() != 1) return std::nullopt;
     CHECK(welcome[0].size() <= hello.size());  // the reflection rule, before any session
@@ -89,6 +96,7 @@ struct Client {
     REQUIRE(std::holds_alternative<sealed::Welcome>(frame));
     const auto& w = std::get<sealed::Welcome>(frame);
     CHECK(w.receiver == index);
+    CHECK(w.cipher == cipher);  // answered in the hello's suite
     noise::Bytes said;
     auto keys = initiator.read_second(noise::as_bytes(w.noise), said);
     REQUIRE(keys);
@@ -212,12 +220,62 @@ TEST_CASE("a sealed datagram sent again, altered or under another index is dropp
   CHECK(alice.received(relay, relay.on_datagram(peer(1), alice.last_sent, t0 + 1s)).size() == 1);
 }
 
+TEST_CASE("a client that speaks AESGCM is offered suite 2 where the relay has it, else suite 1",
+          "[core][relay][sealed]") {
+  const auto identity = std::make_shared<const noise::KeyPair>(noise::KeyPair::generate());
+  RelayConfig without_aes = config(identity);
+  without_aes.aes_gcm = false;
+  Relay plain_cpu(without_aes, t0);
+  Client alice{peer(1), 1, {}, {}, noise::Cipher::aes_gcm};
+  CHECK_FALSE(alice.join(plain_cpu, identity->public_key, "alice", t0));  // its hello: suite 2
+  CHECK(alice.offered_suite == sealed::kSuiteChaChaPoly);
+  CHECK(drops(plain_cpu, DropReason::cipher_off) == 1);
+  alice.cipher = noise::Cipher::chacha_poly;
+  REQUIRE(alice.join(plain_cpu, identity->public_key, "alice", t0));
+  CHECK(alice.received(plain_cpu, alice.send(plain_cpu, "#1 in ChaChaPoly", t0)).size() == 1);
+
+  if (!noise::available(noise::Cipher::aes_gcm)) {
+    WARN("this CPU has no AES instructions: suite 2 is not checked here");
+    return;
+  }
+  Relay relay(config(identity), t0);
+  Client bob{peer(2), 2, {}, {}, noise::Cipher::aes_gcm};
+  REQUIRE(bob.join(relay, identity->public_key, "bob", t0));
+  CHECK(bob.offered_suite == sealed::kSuiteAesGcm);
+  CHECK(bob.received(relay, bob.send(relay, "#1 in AESGCM", t0)).size() == 1);
+  Client carol{peer(3), 3, {}, {}};  // an older client asks for suite 1 and gets it
+  REQUIRE(carol.join(relay, identity->public_key, "carol", t0));
+  CHECK(carol.offered_suite == sealed::kSuiteChaChaPoly);
+  const auto heard = carol.received(relay, bob.send(relay, "#2 both suites, one room", t0));
+  REQUIRE(heard.size() == 1);
+  CHECK(heard[0] == "ack 2 2 @ bob\nboth suites, one room\n");
+}
+
+TEST_CASE("a hello sent again within its cookie's life is refused and the live session stays",
+          "[core][relay][sealed]") {
+  const auto identity = std::make_shared<const noise::KeyPair>(noise::KeyPair::generate());
+  Relay relay(config(identity), t0);
+  Client alice{peer(1), 1, {}, {}};
+  REQUIRE(alice.join(relay, identity->public_key, "alice", t0));
+  const std::string captured = alice.hello_sent;
+  REQUIRE(alice.received(relay, alice.send(relay, "#1 before", t0 + 1s)).size() == 1);
+  const Outcome replayed = relay.on_datagram(peer(1), captured, t0 + 20s);
+  CHECK(replayed.dropped == DropReason::replayed_hello);
+  CHECK(std::holds_alternative<std::monostate>(replayed.sends));
+  // The session the replay would have replaced still carries alice's lines.
+  CHECK(alice.received(relay, alice.send(relay, "#2 after", t0 + 21s)).size() == 1);
+  // Past its cookie's life the copy is refused by the cookie instead.
+  CHECK(relay.on_datagram(peer(1), captured, t0 + 40s).dropped == DropReason::bad_cookie);
+  CHECK(alice.received(relay, alice.send(relay, "#3 still", t0 + 41s)).size() == 1);
+}
+
 TEST_CASE("a hello without a valid cookie or padding costs no key work and draws no answer",
           "[core][relay][sealed]") {
   const auto identity = std::make_shared<const noise::KeyPair>(noise::KeyPair::generate());
   Relay relay(config(identity), t0);
   std::string hello;
-  sealed::encode_hello_header(hello, 5, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
+  sealed::encode_hello_header(hello, noise::Cipher::chacha_poly, 5,
+                              "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
   hello.resize(sealed::kHelloBytes, 'x');
   Outcome out = relay.on_datagram(peer(1), hello, t0);
   CHECK(out.dropped == DropReason::bad_cookie);
