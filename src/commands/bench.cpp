@@ -299,6 +299,10 @@ void add_bench(CLI::App& app, Runner& run) {
   cmd->add_flag("--no-seal", options->no_seal,
                 "Speak the original text protocol, not the sealed dialect (to measure what "
                 "sealing costs the relay)");
+  cmd->add_flag("--chachapoly", options->chachapoly,
+                "Seal in suite 1 (ChaChaPoly) even where suite 2 (AESGCM) is offered: what the "
+                "relay pays for clients without AES instructions")
+      ->excludes("--no-seal");
   cmd->add_flag("--repair", settings.repair,
                 "Negotiate numbered lines with repair (+r1): lost lines are sent again and asked "
                 "for, and counted once, in order");
@@ -321,6 +325,7 @@ void add_bench(CLI::App& app, Runner& run) {
   cmd->callback([options, drain, interval, &run] {
     if (options->settings.repair && drain->count() == 0) options->settings.drain = 3s;
     options->settings.seal = !options->no_seal;
+    if (options->chachapoly) options->settings.aes_gcm = false;
     options->interval_given = interval->count() > 0;
     run = [options] { return run_bench(*options); };
   });

@@ -27,6 +27,7 @@ struct BenchOptions {
   bool find_max = false;
   bool quiet = false;
   bool no_seal = false;      // --no-seal: settings.seal off
+  bool chachapoly = false;   // --chachapoly: settings.aes_gcm off
   bool senders_auto = true;  // --senders auto: as many as keep each within a default budget
   double max_loss = 1.0;     // percent: a single run that loses more exits kExitTooMuchLoss
   // Progress lines on stderr: every `interval` when stderr is a terminal or it was given.

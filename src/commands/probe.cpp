@@ -33,21 +33,36 @@ struct ProbeOptions {
 };
 
 // The relay's key against what this client knows of it: a changed key (or none, where one is
-// pinned) fails the probe; a key first seen is pinned.
+// pinned), or a key the relay did not prove it holds, fails the probe; a proven key first seen
+// is pinned.
 void check_key(const ProbeOptions& options, const std::string& server, net::ProbeReport& report) {
-  if (report.status != net::ProbeStatus::answered || !report.key) return;
+  if (report.status != net::ProbeStatus::answered) return;
   const ExpectedKey expected = expected_key(options.keys, server);
-  if (expected.key.empty()) {
+  const std::string offered = report.key ? report.key->key : std::string();
+  const bool proven = report.key && report.key->proven;
+  if (!expected.key.empty() && report.key && offered != expected.key) {
+    report.status = net::ProbeStatus::key_changed;
+    report.error = key_changed_error(server, offered, options.keys, expected);
+  } else if ((!expected.key.empty() || !offered.empty()) && !proven) {
+    // A relay that repeats a public key, or says nothing of one where one is expected, is not
+    // taken for its holder.
+    report.status = net::ProbeStatus::key_changed;
+    report.error =
+        report.server == net::ServerKind::legacy
+            ? fmt::format("the relay at {} speaks only the original protocol, but {} is expected",
+                          server, expected.key)
+            : fmt::format(
+                  "the relay at {} did not prove it holds key {} (no sealed answer to "
+                  "a handshake in {} tries of {}): someone may be in the middle, or the "
+                  "relay is too old to prove it",
+                  server, offered.empty() ? expected.key : offered, net::kProbeKeyTries,
+                  core::format_duration(options.timeout));
+  } else if (expected.key.empty() && proven && !expected.pin_to.empty()) {
     std::string error;
-    if (!report.key->empty() && !expected.pin_to.empty() &&
-        !net::pin_key(expected.pin_to, server, *report.key, error)) {
+    if (!net::pin_key(expected.pin_to, server, offered, error)) {
       fmt::print(stderr, "udpchat: warning: {}\n", error);
     }
-    return;
   }
-  if (*report.key == expected.key) return;
-  report.status = net::ProbeStatus::key_changed;
-  report.error = key_changed_error(server, *report.key, options.keys, expected);
 }
 
 std::int64_t whole_us(core::Duration d) {
@@ -86,7 +101,9 @@ void print_json(const ProbeOptions& options, const net::ProbeReport& report) {
       {"rtt_p50_us", us_or_null(nearest_rank(50))},
       {"rtt_p99_us", us_or_null(nearest_rank(99))},
       // The relay's key (null: not asked, or an original server; "": it does not seal).
-      {"key", report.key ? Json(*report.key) : Json()},
+      {"key", report.key ? Json(report.key->key) : Json()},
+      // Whether the relay proved it holds that key (a handshake answered).
+      {"key_proven", report.key ? Json(report.key->proven) : Json()},
   };
   fmt::print("{}\n", out.dump());
 }
@@ -167,8 +184,10 @@ void add_probe(CLI::App& app, Runner& run) {
       "With --count N every ping is sent, lost ones included; one answer is enough.\n"
       "Exit codes: 0 answered, 1 no answer in time, 2 usage error,\n"
       "3 refused (nothing listening on the port), 4 host name does not resolve,\n"
-      "7 the relay's key is not the one pinned (known_servers) or given (--server-key).\n"
-      "A udpchat relay is asked for its key; the first one seen is pinned, as ssh pins hosts.\n"
+      "7 the relay's key is not the one pinned (known_servers) or given (--server-key), or the\n"
+      "  relay did not prove it holds it.\n"
+      "A udpchat relay is asked for its key and to prove it (a Noise handshake, answered only\n"
+      "with the private half); the first key proven is pinned, as ssh pins hosts.\n"
       "Examples:\n"
       "  udpchat probe --wait 10s                  # in CI: wait until the relay is up\n"
       "  udpchat probe chat.example.org:9998 --count 20\n"

@@ -111,16 +111,10 @@ void ClientSession::send_hello(std::string_view token, std::string_view room) {
                                    ? noise::Cipher::aes_gcm
                                    : noise::Cipher::chacha_poly;
   hello_index_ = randombytes_random();
-  std::string hello;
-  sealed::encode_hello_header(hello, cipher, hello_index_, token);
-  std::string payload = join_datagram(token, room);
-  const std::size_t fixed = hello.size() + sealed::kNoiseOverheadBytes;
-  if (payload.size() + fixed < sealed::kHelloBytes) {
-    payload.resize(sealed::kHelloBytes - fixed, ' ');
-  }
-  handshake_.emplace(cipher, key, sealed::prologue(hello), noise::KeyPair::generate());
-  hello += noise::as_text(handshake_->write_first(noise::as_bytes(payload)));
-  datagrams_.push_back(std::move(hello));
+  sealed::HelloOut hello =
+      sealed::encode_hello(cipher, key, hello_index_, token, join_datagram(token, room));
+  handshake_.emplace(std::move(hello.handshake));
+  datagrams_.push_back(std::move(hello.datagram));
 }
 
 void ClientSession::on_frame(std::string_view datagram, TimePoint now) {

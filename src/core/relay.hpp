@@ -187,6 +187,8 @@ class Relay {
   Outcome on_hello(Member* member, const Peer& from, const protocol::sealed::Hello& hello,
                    std::size_t datagram_bytes, TimePoint now);
   // Answers to a sealed member sealed; to one that left meanwhile, none.
+  Outcome welcome(const protocol::sealed::Hello& hello, std::uint32_t index,
+                  std::size_t datagram_bytes, Outcome out);
   Outcome seal_answers(Outcome out, const Peer& to);
   // `text` sealed for each recipient, into sealed_out_.
   std::span<const SealedDelivery> seal_for(std::span<const std::uint32_t> recipients,

@@ -65,8 +65,14 @@ Outcome Relay::on_hello(Member* member, const Peer& from, const sealed::Hello& h
   }
   // Only a hello that opened is remembered: a corrupted copy raced ahead cannot bar the real one.
   if (!seen_hellos_.remember(ephemeral, now)) return drop(DropReason::handshakes_full);
-  // Inside: the join, as a text client writes it (the same cookie), padded with spaces.
+  // Inside: the join, as a text client writes it (the same cookie), padded with spaces; or a
+  // ping (probe), answered to prove the key and otherwise forgotten.
   const proto::ClientMessage message = proto::decode_client(noise::as_text(hello_payload_));
+  if (const auto* ping = std::get_if<proto::Ping>(&message)) {
+    proto::encode_pong(buffer_, ping->token);
+    responder.write_second(noise::KeyPair::generate(), noise::as_bytes(buffer_), welcome_noise_);
+    return welcome(hello, 0, datagram_bytes, Outcome{});
+  }
   const auto* join = std::get_if<proto::Join>(&message);
   if (join == nullptr || join->cookie != hello.cookie) return drop(DropReason::bad_frame);
   Outcome out = accept_join(from, *join, member, now);
@@ -74,9 +80,8 @@ Outcome Relay::on_hello(Member* member, const Peer& from, const sealed::Hello& h
   noise::Session keys = responder.write_second(noise::KeyPair::generate(),
                                                noise::as_bytes(answered.front()), welcome_noise_);
   const std::uint32_t index = new_session_index();
-  sealed::encode_welcome_header(welcome_, hello.cipher, hello.sender, index);
-  welcome_.append(noise::as_text(welcome_noise_));
-  if (welcome_.size() > datagram_bytes) return drop(DropReason::reply_too_big);
+  out = welcome(hello, index, datagram_bytes, std::move(out));
+  if (out.dropped == DropReason::reply_too_big) return out;
   // Joined, moved or refreshed: from now on the member speaks sealed, under these keys only.
   if (!out.dropped && member != nullptr) {
     if (member->sealed) {
@@ -87,6 +92,15 @@ Outcome Relay::on_hello(Member* member, const Peer& from, const sealed::Hello& h
     member->sealed = std::make_unique<SealedSession>(index, hello.sender, std::move(keys));
     sessions_.insert_or_assign(index, from);
   }
+  return out;
+}
+
+// The welcome, Noise's second message already in welcome_noise_; index 0: no session.
+Outcome Relay::welcome(const sealed::Hello& hello, std::uint32_t index, std::size_t datagram_bytes,
+                       Outcome out) {
+  sealed::encode_welcome_header(welcome_, hello.cipher, hello.sender, index);
+  welcome_.append(noise::as_text(welcome_noise_));
+  if (welcome_.size() > datagram_bytes) return drop(DropReason::reply_too_big);
   answers_.assign(1, welcome_);
   out.sends = ToSender{answers_};
   return out;

@@ -57,6 +57,7 @@ awaitable<std::optional<BenchRunner::Failure>> BenchRunner::connect(const BenchS
     // unpaced (the offered rate is the bench's to set) and with a window for the whole burst.
     client->config.repair = settings.repair;
     client->config.seal = settings.seal;
+    client->config.aes_gcm = settings.aes_gcm;
     client->config.server_key = settings.server_key;
     client->config.send_budget = {0, 0};
     client->config.max_in_flight = 64;

@@ -40,6 +40,8 @@ struct BenchSettings {
   // The sealed dialect when the relay offers it (every line sealed per member by the relay);
   // off: the original text protocol, what its cost is measured against (--no-seal).
   bool seal = true;
+  // Suite 2 (AESGCM) asked for where the CPU has it; off: suite 1 (ChaChaPoly) only.
+  bool aes_gcm = protocol::noise::available(protocol::noise::Cipher::aes_gcm);
   // The relay key expected (pinned or --server-key); empty: the first one offered.
   std::string server_key;
 };

@@ -4,11 +4,14 @@
 #include <sodium.h>
 
 #include <algorithm>
+#include <functional>
+#include <tuple>
 #include <variant>
 
 #include "core/units.hpp"
 #include "net/socket.hpp"
 #include "protocol/message.hpp"
+#include "protocol/sealed.hpp"
 
 namespace udpchat::net {
 
@@ -33,58 +36,101 @@ Attempt failure(const std::error_code& ec) {
   return {ProbeStatus::failed, ServerKind::unknown, {}, ec.message()};
 }
 
+// Receives until `accept` takes a datagram (no error), the deadline passes (timed_out) or the
+// socket fails (its error).
+awaitable<std::error_code> receive_until(udp::socket& socket, core::TimePoint deadline,
+                                         const std::function<bool(std::string_view)>& accept) {
+  asio::steady_timer timer(socket.get_executor());
+  timer.expires_at(deadline);
+  std::vector<char> buffer(protocol::kMaxDatagramBytes);
+  while (true) {
+    auto result = co_await (socket.async_receive(asio::buffer(buffer), use_nothrow) ||
+                            timer.async_wait(use_nothrow));
+    if (result.index() == 1) co_return asio::error::timed_out;
+    auto [ec, size] = std::get<0>(result);
+    if (ec == asio::error::message_size) continue;
+    if (ec) co_return ec;
+    if (accept(std::string_view(buffer.data(), size))) co_return std::error_code{};
+  }
+}
+
 awaitable<Attempt> ping_once(udp::socket& socket, core::TimePoint deadline) {
   const std::string token = make_ping_token();
   const std::string ping = protocol::encode_ping(token);
   const auto sent_at = core::Clock::now();
   auto [send_error, sent] = co_await socket.async_send(asio::buffer(ping), use_nothrow);
   if (send_error) co_return failure(send_error);
-
-  asio::steady_timer timer(socket.get_executor());
-  timer.expires_at(deadline);
-  std::vector<char> buffer(protocol::kMaxDatagramBytes);
-  while (true) {
-    auto result = co_await (socket.async_receive(asio::buffer(buffer), use_nothrow) ||
-                            timer.async_wait(use_nothrow));
-    if (result.index() == 1) co_return Attempt{};
-    auto [ec, size] = std::get<0>(result);
-    if (ec == asio::error::message_size) continue;
-    if (ec) co_return failure(ec);
-    const auto rtt = core::Clock::now() - sent_at;
-    const auto message = protocol::decode_server(std::string_view(buffer.data(), size));
-    if (const auto* pong = std::get_if<protocol::Pong>(&message); pong && pong->token == token) {
-      co_return Attempt{ProbeStatus::answered, ServerKind::udpchat, rtt, {}};
-    }
+  Attempt attempt;
+  const std::error_code ec = co_await receive_until(socket, deadline, [&](std::string_view d) {
+    const auto message = protocol::decode_server(d);
+    const auto* pong = std::get_if<protocol::Pong>(&message);
     // An original-protocol server relays the ping as chat, which also made us a member there.
-    if (const auto* ack = std::get_if<protocol::Ack>(&message); ack && ack->text == ping) {
-      std::error_code ignored;
-      socket.send(asio::buffer(protocol::kQuit), 0, ignored);
-      co_return Attempt{ProbeStatus::answered, ServerKind::legacy, rtt, {}};
+    const auto* ack = std::get_if<protocol::Ack>(&message);
+    if ((pong == nullptr || pong->token != token) && (ack == nullptr || ack->text != ping)) {
+      return false;
     }
+    attempt = {ProbeStatus::answered,
+               pong ? ServerKind::udpchat : ServerKind::legacy,
+               core::Clock::now() - sent_at,
+               {}};
+    return true;
+  });
+  if (ec == asio::error::timed_out) co_return Attempt{};
+  if (ec) co_return failure(ec);
+  if (attempt.server == ServerKind::legacy) {
+    std::error_code ignored;
+    socket.send(asio::buffer(protocol::kQuit), 0, ignored);
   }
+  co_return attempt;
 }
 
-// The key a udpchat relay offers in answer to a sealed cookie request: empty when it offers
-// none, nothing when no cookie came in time.
-awaitable<std::optional<std::string>> ask_key(udp::socket& socket, core::TimePoint deadline) {
-  const std::string request = protocol::encode_sealed_cookie_request();
+// The key a udpchat relay offers in answer to a sealed cookie request (empty when it offers
+// none), then proven: a hello carrying a ping to that key, which only the holder of its private
+// half can answer (the relay keeps nothing of it). Nothing when no cookie came in time.
+awaitable<std::optional<RelayKey>> ask_key(udp::socket& socket, core::Duration timeout) {
+  namespace sealed = protocol::sealed;
+  namespace noise = protocol::noise;
+  const std::string request =
+      protocol::encode_sealed_cookie_request(sealed::suite_of(noise::fastest_cipher()));
   auto [send_error, sent] = co_await socket.async_send(asio::buffer(request), use_nothrow);
   if (send_error) co_return std::nullopt;
-  asio::steady_timer timer(socket.get_executor());
-  timer.expires_at(deadline);
-  std::vector<char> buffer(protocol::kMaxDatagramBytes);
-  while (true) {
-    auto result = co_await (socket.async_receive(asio::buffer(buffer), use_nothrow) ||
-                            timer.async_wait(use_nothrow));
-    if (result.index() == 1) co_return std::nullopt;
-    auto [ec, size] = std::get<0>(result);
-    if (ec == asio::error::message_size) continue;
-    if (ec) co_return std::nullopt;
-    const auto message = protocol::decode_server(std::string_view(buffer.data(), size));
-    if (const auto* cookie = std::get_if<protocol::Cookie>(&message)) {
-      co_return std::string(cookie->sealed_key);
+  std::optional<RelayKey> offer;
+  std::string cookie;
+  noise::Cipher cipher = noise::Cipher::chacha_poly;
+  std::error_code ec =
+      co_await receive_until(socket, core::Clock::now() + timeout, [&](std::string_view d) {
+        const auto message = protocol::decode_server(d);
+        const auto* answer = std::get_if<protocol::Cookie>(&message);
+        if (answer == nullptr) return false;
+        offer = RelayKey{std::string(answer->sealed_key), false};
+        cookie = answer->token;
+        cipher = sealed::cipher_of(answer->sealed_suite).value_or(noise::Cipher::chacha_poly);
+        return true;
+      });
+  noise::PublicKey key{};
+  if (ec || !sealed::parse_key(offer->key, key)) co_return offer;
+
+  const std::string token = make_ping_token();
+  const std::uint32_t sender = randombytes_random();
+  sealed::HelloOut hello =
+      sealed::encode_hello(cipher, key, sender, cookie, protocol::encode_ping(token));
+  std::tie(send_error, sent) =
+      co_await socket.async_send(asio::buffer(hello.datagram), use_nothrow);
+  if (send_error) co_return offer;
+  ec = co_await receive_until(socket, core::Clock::now() + timeout, [&](std::string_view d) {
+    const sealed::Frame frame = sealed::decode(d);
+    const auto* welcome = std::get_if<sealed::Welcome>(&frame);
+    noise::Bytes said;
+    if (welcome == nullptr || welcome->receiver != sender ||
+        !hello.handshake.read_second(noise::as_bytes(welcome->noise), said)) {
+      return false;
     }
-  }
+    const auto message = protocol::decode_server(noise::as_text(said));
+    const auto* pong = std::get_if<protocol::Pong>(&message);
+    offer->proven = pong != nullptr && pong->token == token;
+    return true;
+  });
+  co_return offer;
 }
 
 }  // namespace
@@ -177,7 +223,11 @@ awaitable<ProbeReport> probe(ProbeRequest request) {
   }
   // Which key it says it holds, once (a cookie request spends the source's cookie budget).
   if (request.ask_key && report.server == ServerKind::udpchat) {
-    report.key = co_await ask_key(*reached, core::Clock::now() + request.timeout);
+    for (int i = 0;
+         i < kProbeKeyTries && !(report.key && (report.key->proven || report.key->key.empty()));
+         ++i) {
+      if (auto answer = co_await ask_key(*reached, request.timeout)) report.key = std::move(answer);
+    }
   }
   co_return report;
 }

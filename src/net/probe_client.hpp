@@ -33,9 +33,18 @@ struct ProbeRequest {
   std::optional<core::Duration> wait;
   // With wait: told after each round that was not answered.
   std::function<void(const ProbeProgress&)> progress;
-  // Ask a udpchat relay which key it offers (a sealed cookie request): what the caller checks
-  // against its pin.
+  // Ask a udpchat relay which key it offers (a sealed cookie request), and have it prove it (a
+  // handshake): what the caller checks against its pin.
   bool ask_key = true;
+};
+
+// A cookie or welcome lost on the way is not an impostor: the key is asked for this many times.
+inline constexpr int kProbeKeyTries = 3;
+
+// What a udpchat relay said of its key.
+struct RelayKey {
+  std::string key;      // as its cookie offered it; empty: none, it does not seal
+  bool proven = false;  // it answered a handshake to that key: it holds the private half
 };
 
 struct ProbeReport {
@@ -45,8 +54,8 @@ struct ProbeReport {
   std::vector<core::Duration> rtts;
   int attempts = 0;
   std::string error;  // set unless status is answered
-  // The key the relay offered (empty: none, it does not seal); asked only of a udpchat relay.
-  std::optional<std::string> key;
+  // The key the relay offered, and whether it proved it; asked only of a udpchat relay.
+  std::optional<RelayKey> key;
 };
 
 awaitable<ProbeReport> probe(ProbeRequest request);

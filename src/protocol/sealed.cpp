@@ -112,6 +112,17 @@ void encode_hello_header(std::string& out, noise::Cipher cipher, std::uint32_t s
   out.append(cookie);
 }
 
+HelloOut encode_hello(noise::Cipher cipher, const noise::PublicKey& relay, std::uint32_t sender,
+                      std::string_view cookie, std::string payload) {
+  std::string hello;
+  encode_hello_header(hello, cipher, sender, cookie);
+  const std::size_t fixed = hello.size() + kNoiseOverheadBytes;
+  if (payload.size() + fixed < kHelloBytes) payload.resize(kHelloBytes - fixed, ' ');
+  noise::Initiator handshake(cipher, relay, prologue(hello), noise::KeyPair::generate());
+  hello += noise::as_text(handshake.write_first(noise::as_bytes(payload)));
+  return {std::move(hello), std::move(handshake)};
+}
+
 void encode_welcome_header(std::string& out, noise::Cipher cipher, std::uint32_t receiver,
                            std::uint32_t sender) {
   out.clear();

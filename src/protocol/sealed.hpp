@@ -92,6 +92,16 @@ void encode_hello_header(std::string& out, protocol::noise::Cipher cipher, std::
                          std::string_view cookie);
 void encode_welcome_header(std::string& out, protocol::noise::Cipher cipher, std::uint32_t receiver,
                            std::uint32_t sender);
+// A whole hello in `suite`'s cipher to the relay key `relay`: the header, then Noise's first
+// message over `payload` (a text join, or `ping <token>` to have the relay prove its key),
+// padded with spaces to kHelloBytes. The handshake goes on with `handshake`.
+struct HelloOut {
+  std::string datagram;
+  protocol::noise::Initiator handshake;
+};
+HelloOut encode_hello(protocol::noise::Cipher cipher, const protocol::noise::PublicKey& relay,
+                      std::uint32_t sender, std::string_view cookie, std::string payload);
+
 // A transport frame's header; the sealed text follows it.
 void encode_sealed_header(std::string& out, std::uint32_t receiver, std::uint64_t counter);
 

@@ -103,9 +103,9 @@ TEST_CASE("a sealed chat shows none of its text on the wire and a datagram sent 
   Server server({"--key-file", (dir / "relay.key").string()});
   Tap tap(server.port());
   const std::string through = "127.0.0.1:" + std::to_string(tap.port());
-  Process alice({"chat", "--json", "--nick", "alice", "--known-servers",
-                 (dir / "known").string(), through},
-                Process::InputPipe{});
+  Process alice(
+      {"chat", "--json", "--nick", "alice", "--known-servers", (dir / "known").string(), through},
+      Process::InputPipe{});
   REQUIRE(alice.wait_for_output("\"type\":\"joined\""));
   alice.write_input("the launch code is 0000\n");
   REQUIRE(alice.wait_for_output("the launch code is 0000"));
@@ -151,6 +151,49 @@ TEST_CASE("chat and probe refuse a relay whose key changed, naming the change, e
   CHECK(chat.err().find("changed its key") != std::string::npos);
   CHECK(chat.err().find(known) != std::string::npos);  // which file holds the old key
   CHECK(second.process().err().find("joined") == std::string::npos);
+}
+
+TEST_CASE("probe refuses a relay that offers the pinned key but cannot prove it holds it",
+          "[e2e][sealed]") {
+  const auto dir = scratch("unproven");
+  Process show({"serve", "--key-file", (dir / "relay.key").string(), "--show-key"});
+  REQUIRE(show.wait() == 0);
+  const std::string key = show.out().substr(0, 43);
+  {
+    // The real relay proves it: a handshake to its key, answered.
+    Server real({"--key-file", (dir / "relay.key").string()});
+    Process probe({"probe", "--json", "--server-key", key, real.address()});
+    REQUIRE(probe.wait() == 0);
+    CHECK(probe.out().find("\"key_proven\":true") != std::string::npos);
+  }
+  // An impostor that answers pings and offers the same public key, which anyone can copy.
+  UdpPeer impostor(loopback(1));
+  std::atomic<bool> stop{false};
+  std::atomic<int> hellos{0};
+  std::thread answering([&] {
+    while (!stop) {
+      auto d = impostor.try_receive();
+      if (!d) {
+        std::this_thread::sleep_for(1ms);
+        continue;
+      }
+      if (d->starts_with("ping ")) {
+        impostor.send_to("pong " + d->substr(5), impostor.last_sender());
+      } else if (d->starts_with("reg ")) {
+        impostor.send_to("cookie AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA +r2 +s1=" + key,
+                         impostor.last_sender());
+      } else if (static_cast<unsigned char>((*d)[0]) == 0xF5) {
+        ++hellos;  // it cannot open it, nor answer it
+      }
+    }
+  });
+  Process probe({"probe", "--server-key", key, "127.0.0.1:" + std::to_string(impostor.port())});
+  const auto exit_code = probe.wait();
+  stop = true;
+  answering.join();
+  CHECK(exit_code == 7);
+  CHECK(probe.err().find("did not prove it holds key " + key) != std::string::npos);
+  CHECK(hellos == 3);  // a lost welcome is not an impostor: asked three times
 }
 
 TEST_CASE("serve keeps its key across restarts, in a file only its owner can read",

@@ -269,6 +269,34 @@ TEST_CASE("a hello sent again within its cookie's life is refused and the live s
   CHECK(alice.received(relay, alice.send(relay, "#3 still", t0 + 41s)).size() == 1);
 }
 
+TEST_CASE("a hello carrying a ping is answered with a sealed pong and leaves nothing behind",
+          "[core][relay][sealed]") {
+  const auto identity = std::make_shared<const noise::KeyPair>(noise::KeyPair::generate());
+  Relay relay(config(identity), t0);
+  const auto cookie =
+      answers(relay.on_datagram(peer(1), proto::encode_sealed_cookie_request(), t0));
+  REQUIRE(cookie.size() == 1);
+  const std::string token(std::get<proto::Cookie>(proto::decode_server(cookie[0])).token);
+  auto hello = sealed::encode_hello(noise::Cipher::chacha_poly, identity->public_key, 9, token,
+                                    proto::encode_ping("proof"));
+  const auto welcome = answers(relay.on_datagram(peer(1), hello.datagram, t0));
+  REQUIRE(welcome.size() == 1);
+  CHECK(welcome[0].size() <= hello.datagram.size());
+  const auto frame = sealed::decode(welcome[0]);
+  REQUIRE(std::holds_alternative<sealed::Welcome>(frame));
+  const auto& w = std::get<sealed::Welcome>(frame);
+  CHECK(w.sender == 0);  // no session
+  noise::Bytes said;
+  REQUIRE(hello.handshake.read_second(noise::as_bytes(w.noise), said));
+  CHECK(noise::as_text(said) == "pong proof");
+  CHECK(relay.members().empty());
+  // Only the holder of the key could answer: another key's handshake does not open it.
+  const auto other = noise::KeyPair::generate();
+  auto wrong = sealed::encode_hello(noise::Cipher::chacha_poly, other.public_key, 9, token,
+                                    proto::encode_ping("proof"));
+  CHECK(relay.on_datagram(peer(1), wrong.datagram, t0).dropped == DropReason::unopened);
+}
+
 TEST_CASE("a hello without a valid cookie or padding costs no key work and draws no answer",
           "[core][relay][sealed]") {
   const auto identity = std::make_shared<const noise::KeyPair>(noise::KeyPair::generate());

@@ -450,6 +450,8 @@ def sec_cpu(d, _ceil):
     ratio_r = Series(repair[k] / serve[k] for k in repair if k in serve)
     sealed = by.get("serve-sealed", {})
     ratio_x = Series(sealed[k] / serve[k] for k in sealed if k in serve)
+    chacha = by.get("serve-sealed-chachapoly", {})
+    ratio_c = Series(chacha[k] / serve[k] for k in chacha if k in serve)
     first = rows[0]
     out = {"members": str(first["clients"]), "rate": num(first["rate"]),
            "seconds": num(first["seconds"]), "size": str(first["size"]),
@@ -463,9 +465,11 @@ def sec_cpu(d, _ceil):
            "repair_verdict": verdict(ratio_r.median, "repair_cpu_ratio"),
            "sealed_ratio": ratio(ratio_x.median), "sealed_ratio_spread": spread(ratio_x, ratio),
            "sealed_target": target_text("sealed_cpu_ratio"),
-           "sealed_verdict": verdict(ratio_x.median, "sealed_cpu_ratio")}
+           "sealed_verdict": verdict(ratio_x.median, "sealed_cpu_ratio"),
+           "chacha_ratio": ratio(ratio_c.median), "chacha_ratio_spread": spread(ratio_c, ratio)}
     for key, name in (("crelay", "crelay"), ("mmsg", "crelay-sendmmsg"), ("serve", "serve"),
-                      ("repair", "serve-repair"), ("sealed", "serve-sealed")):
+                      ("repair", "serve-repair"), ("sealed", "serve-sealed"),
+                      ("chacha", "serve-sealed-chachapoly")):
         s = Series(by.get(name, {}).values())
         out[key] = num(s.median)
         out[key + "_spread"] = spread(s)
