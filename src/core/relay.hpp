@@ -53,8 +53,15 @@ struct Member {
   // Spoken in the sealed dialect: every datagram both ways is sealed, and a text datagram from
   // its address is a forgery. Null for a text member.
   std::unique_ptr<SealedSession> sealed;
+  // A sealed member's lines name this random address (fd75:6463::/32) and port instead of its
+  // own, in the original `ack:` to text members, in the window and across nodes: its address
+  // is the relay's business. Empty for a text member.
+  std::string alias_ip;
+  std::uint16_t alias_port = 0;
 
   std::string_view room_name() const noexcept;
+  std::string_view shown_ip() const noexcept { return alias_ip.empty() ? ip : alias_ip; }
+  std::uint16_t shown_port() const noexcept { return alias_ip.empty() ? peer.port : alias_port; }
 };
 
 // A room as one shard sees it: its members here. Its numbering and window are the node's

@@ -12,8 +12,8 @@ namespace proto = udpchat::protocol;
 
 Outcome Relay::broadcast(const Member& sender, std::string_view text, std::uint64_t sender_seq,
                          TimePoint now, TimePoint received) {
-  const proto::Ack line{.ip = sender.ip,
-                        .port = sender.peer.port,
+  const proto::Ack line{.ip = sender.shown_ip(),
+                        .port = sender.shown_port(),
                         .nick = sender.nick,
                         .text = text,
                         .sender_seq = sender_seq};

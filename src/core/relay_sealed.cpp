@@ -1,6 +1,7 @@
 // The relay's side of the sealed dialect (protocol/sealed.hpp): a hello becomes a join and a
 // session, a sealed datagram is opened before it touches anything, and whatever goes to a
 // sealed member is sealed for it. Inside a session the text protocol runs as ever (relay.cpp).
+#include <fmt/format.h>
 #include <sodium.h>
 
 #include <algorithm>
@@ -91,6 +92,12 @@ Outcome Relay::on_hello(Member* member, const Peer& from, const sealed::Hello& h
     }
     member->sealed = std::make_unique<SealedSession>(index, hello.sender, std::move(keys));
     sessions_.insert_or_assign(index, from);
+    if (member->alias_ip.empty()) {
+      const std::uint32_t a = randombytes_random();
+      const std::uint32_t b = randombytes_random();
+      member->alias_ip = fmt::format("fd75:6463:{:x}:{:x}::{:x}", a >> 16, a & 0xFFFF, b >> 16);
+      member->alias_port = static_cast<std::uint16_t>(1 + (b & 0xFFFF) % 65535);
+    }
   }
   return out;
 }
@@ -166,7 +173,7 @@ std::string_view Relay::without_address(std::string_view stored, const Member& t
   const proto::ServerMessage message = proto::decode_server(stored);
   const auto* ack = std::get_if<proto::Ack>(&message);
   if (ack == nullptr) return stored;  // a gap or missed line names nobody
-  const bool own = ack->ip == to.ip && ack->port == to.peer.port;
+  const bool own = ack->ip == to.shown_ip() && ack->port == to.shown_port();
   proto::encode_sealed_ack(unaddressed_, ack->room_seq, ack->sender_seq, own, ack->nick, ack->text);
   return unaddressed_;
 }

@@ -17,6 +17,7 @@ namespace proto = udpchat::protocol;
 namespace noise = udpchat::protocol::noise;
 namespace sealed = udpchat::protocol::sealed;
 using udpchat::core::DropReason;
+using udpchat::core::Member;
 using udpchat::core::Outcome;
 using udpchat::core::Peer;
 using udpchat::core::Relay;
@@ -165,7 +166,17 @@ TEST_CASE("a sealed client joins with a hello and chats with a text member in on
   const Outcome line = alice.send(relay, "#1 meet at noon", t0);
   const auto& to_room = std::get<ToRoom>(line.sends);
   REQUIRE(to_room.plain.recipients.size() == 1);  // bob, in the clear as ever
-  CHECK(to_room.plain.payload == "ack: 10.0.0.1 1 alice\nmeet at noon\n");
+  // The original form, but naming alice's alias, not her address: it is the relay's business.
+  const auto plain = proto::decode_server(to_room.plain.payload);
+  REQUIRE(std::holds_alternative<proto::Ack>(plain));
+  const auto& ack = std::get<proto::Ack>(plain);
+  const Member& member = *relay.find(peer(1));
+  CHECK(ack.ip == member.alias_ip);
+  CHECK(ack.ip.starts_with("fd75:6463:"));
+  CHECK(ack.port == member.alias_port);
+  CHECK(ack.nick == "alice");
+  CHECK(ack.text == "meet at noon");
+  CHECK(to_room.plain.payload.find("10.0.0.1") == std::string_view::npos);
   REQUIRE(to_room.sealed.size() == 1);  // alice's echo, sealed for her alone
   CHECK(to_room.sealed[0].datagram.find("meet at noon") == std::string_view::npos);
   const auto echo = alice.received(relay, line);
