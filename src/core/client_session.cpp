@@ -1,6 +1,5 @@
 // The session's membership side: joining and rejoining, the server's answers, heartbeats,
-// liveness and timers. Lines (queued, sent, numbered, resent, shown) are in
-// client_session_lines.cpp.
+// liveness and timers. Lines are in client_session_lines.cpp, the sealed dialect in _sealed.
 #include "core/client_session.hpp"
 
 #include <algorithm>
@@ -77,8 +76,7 @@ void ClientSession::request_cookie(TimePoint now) {
     // takes nothing in the clear from this address: a new hello with the same cookie goes.
     send_hello(cookie_, joined_room_);
   } else {
-    // The longer request says we speak +r1 (and the sealed dialect); to anything else it is
-    // the same request.
+    // The longer request says we speak +r1 (and the sealed dialect); to others it is the same.
     emit(config_.seal     ? proto::encode_sealed_cookie_request(sealed_suite_asked())
          : config_.repair ? proto::encode_extended_cookie_request()
                           : proto::encode_cookie_request());
@@ -322,6 +320,7 @@ void ClientSession::on_timer(TimePoint now) {
     verify_by_ = TimePoint::max();
     if (state_ == SessionState::joined) lost_membership(JoinTrouble::not_member, now);
   }
+  rekey_due(now);
   // Lines sent before come first: the relay takes a member's lines in order.
   resend_due(now);
   if (now >= next_send_) flush(now);
@@ -345,6 +344,7 @@ TimePoint ClientSession::deadline() const noexcept {
   } else {
     at = std::min(at, next_heartbeat_);
     if (moving_) at = std::min(at, next_attempt_);
+    if (sealed_) at = std::min(at, rekey_.due);
     if (state_ == SessionState::joined) {
       at = std::min({at, last_heard_ + silence_limit() + std::chrono::nanoseconds(1), verify_by_});
     }

@@ -49,11 +49,10 @@ struct SessionConfig {
   std::string ping_token = "p";  // the I/O layer picks a random one
   // Lines held until the server echoes them (sent or waiting to be); beyond, send_line refuses.
   std::size_t max_waiting = 1000;
-  // Chat lines sent at most, below serve's default per-source budget (200/s, burst 400), so
-  // that a pasted or piped burst is paced rather than dropped by the server.
+  // Chat lines sent at most, below serve's default per-source budget (200/s, burst 400): a
+  // pasted or piped burst is paced rather than dropped by the server.
   TokenBucket send_budget{100, 200};
-  // What the client knows of the server before it starts (bench learns it once, and tells its
-  // clients: a rate-limited cookie is then not taken for an original server).
+  // What the client knows of the server beforehand (bench learns it once, for all its clients).
   ServerKind hint = ServerKind::unknown;
   // Numbered lines with repair when the server offers them (+r1, docs/protocol.md): a lost line
   // is sent again, a line lost on the way to us is asked for. Off: the client never asks, and
@@ -73,6 +72,7 @@ struct SessionConfig {
   bool seal = true;
   std::string server_key;
   bool aes_gcm = protocol::noise::available(protocol::noise::Cipher::aes_gcm);
+  Duration rekey_after = std::chrono::minutes(2);  // new keys this often (Rekey)
 };
 
 enum class SessionState : std::uint8_t {
@@ -230,11 +230,9 @@ class ClientSession {
   bool server_closed() const noexcept { return closed_; }
   // Every datagram both ways is sealed (the relay offered the dialect and the handshake held).
   bool sealed() const noexcept { return sealed_ != nullptr; }
-  // The relay's key as its last cookie offered it (empty: none offered): what a caller pins,
-  // and what a key_changed ending names.
+  // The key the relay's last cookie offered (empty: none): what a caller pins, or names.
   const std::string& offered_key() const noexcept { return offered_key_; }
-  // Datagrams dropped because they were not the relay's: text while sealed, or sealed ones that
-  // did not open (forged, replayed, for another session).
+  // Datagrams not the relay's: text while sealed, or sealed ones that did not open.
   std::uint64_t forged() const noexcept { return forged_; }
   std::uint64_t echoed() const noexcept { return echoed_; }
   std::uint64_t malformed() const noexcept { return malformed_; }
@@ -300,6 +298,7 @@ class ClientSession {
   bool accept_offer(const protocol::Cookie& cookie);
   void on_frame(std::string_view datagram, TimePoint now);
   void on_clear_while_sealed(std::string_view datagram, TimePoint now);
+  void rekey_due(TimePoint now);
   bool expects_sealed() const noexcept;
   std::uint8_t sealed_suite_asked() const noexcept;
   void ask_stale_session();
@@ -384,6 +383,7 @@ class ClientSession {
   TimePoint cookie_at_{};  // when cookie_ came
   std::unique_ptr<SealedSession> sealed_;
   std::unique_ptr<SealedSession> stale_;  // the last session, while joining again: cookies only
+  Rekey rekey_;
   std::string offered_key_;
   std::uint8_t offered_suite_ = 0;  // and the suite
   int key_mismatches_ = 0;          // cookies offering another key than the expected one, in a row

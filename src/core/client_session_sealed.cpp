@@ -4,6 +4,7 @@
 #include <sodium.h>
 
 #include <algorithm>
+#include <utility>
 
 #include "core/client_session.hpp"
 #include "protocol/message.hpp"
@@ -62,8 +63,9 @@ void ClientSession::emit(std::string datagram) {
   datagrams_.push_back(std::move(frame));
 }
 
-// False when the session ends here: the relay offers another key than the one expected, or no
-// key where one is expected (a relay that stopped sealing is not trusted with the lines).
+// False when the cookie goes no further: the relay offers another key than the one expected,
+// or no key where one is expected (a relay that stopped sealing is not trusted with the lines,
+// and the session ends when it says so again), or it was asked for new keys (rekey_due).
 bool ClientSession::accept_offer(const proto::Cookie& cookie) {
   if (!config_.seal) return true;
   if (!config_.server_key.empty() && cookie.sealed_key != config_.server_key) {
@@ -78,7 +80,17 @@ bool ClientSession::accept_offer(const proto::Cookie& cookie) {
   key_mismatches_ = 0;
   offered_key_.assign(cookie.sealed_key);
   offered_suite_ = cookie.sealed_suite;
-  return true;
+  if (!sealed_ || !rekey_.asked || rekey_.handshake || moving_) return true;
+  noise::PublicKey key{};
+  if (!sealed::parse_key(offered_key_, key)) return false;
+  rekey_.index = randombytes_random();
+  sealed::HelloOut hello =
+      sealed::encode_hello(sealed::cipher_of(std::min(offered_suite_, sealed_suite_asked()))
+                               .value_or(noise::Cipher::chacha_poly),
+                           key, rekey_.index, cookie.token, std::string(proto::kHeartbeat));
+  rekey_.handshake.emplace(std::move(hello.handshake));
+  datagrams_.push_back(std::move(hello.datagram));
+  return false;
 }
 
 std::string ClientSession::join_datagram(std::string_view token, std::string_view room) const {
@@ -107,9 +119,8 @@ void ClientSession::send_hello(std::string_view token, std::string_view room) {
   noise::PublicKey key{};
   if (!sealed::parse_key(offered_key_, key)) return;
   // Suite 2 only when asked for and offered; a relay answers in the hello's suite.
-  const noise::Cipher cipher = offered_suite_ == sealed::kSuiteAesGcm && config_.aes_gcm
-                                   ? noise::Cipher::aes_gcm
-                                   : noise::Cipher::chacha_poly;
+  const noise::Cipher cipher = sealed::cipher_of(std::min(offered_suite_, sealed_suite_asked()))
+                                   .value_or(noise::Cipher::chacha_poly);
   hello_index_ = randombytes_random();
   sealed::HelloOut hello =
       sealed::encode_hello(cipher, key, hello_index_, token, join_datagram(token, room));
@@ -124,6 +135,19 @@ void ClientSession::on_frame(std::string_view datagram, TimePoint now) {
     std::optional<noise::Session> keys;
     if (handshake_ && welcome->receiver == hello_index_) {
       keys = handshake_->read_second(noise::as_bytes(welcome->noise), said);
+    } else if (sealed_ && rekey_.handshake && welcome->receiver == rekey_.index) {
+      keys = rekey_.handshake->read_second(noise::as_bytes(welcome->noise), said);
+      if (keys) {
+        // New keys from now on; the relay switches once one of ours opens under them.
+        rekey_.previous = std::exchange(
+            sealed_, std::make_unique<SealedSession>(rekey_.index, welcome->sender, *keys));
+        rekey_.handshake.reset();
+        rekey_.asked = false;
+        rekey_.tries = 0;
+        rekey_.due = now + config_.rekey_after;
+        emit(std::string(proto::kHeartbeat));
+        return;
+      }
     }
     if (!keys) {
       ++forged_;
@@ -136,6 +160,8 @@ void ClientSession::on_frame(std::string_view datagram, TimePoint now) {
     if (std::holds_alternative<proto::Welcome>(message)) {
       sealed_ = std::make_unique<SealedSession>(hello_index_, welcome->sender, std::move(*keys));
       stale_.reset();
+      rekey_ = Rekey{};
+      rekey_.due = now + config_.rekey_after;
       // Trust on first use, within the process too: a rejoin expects the key that proved itself.
       if (config_.server_key.empty()) config_.server_key = offered_key_;
     }
@@ -149,12 +175,27 @@ void ClientSession::on_frame(std::string_view datagram, TimePoint now) {
     if (std::holds_alternative<proto::Cookie>(message)) on_message(message, now);
     return;
   }
-  if (sealed_frame == nullptr || !sealed_ || !sealed_->open(*sealed_frame, opened_)) {
+  // What the relay sent under the keys before, until it saw ours under the new ones.
+  const bool opened = sealed_frame != nullptr && sealed_ &&
+                      (sealed_->open(*sealed_frame, opened_) ||
+                       (rekey_.previous && rekey_.previous->open(*sealed_frame, opened_)));
+  if (!opened) {
     ++forged_;
     return;
   }
   verify_by_ = TimePoint::max();  // the session is alive
   on_message(proto::decode_server(opened_), now);
+}
+
+// New keys for a long session: a cookie asked for inside it, then (on_cookie) a hello whose
+// payload is a heartbeat. Lost on the way, both are tried again.
+void ClientSession::rekey_due(TimePoint now) {
+  if (!sealed_ || state_ != SessionState::joined || now < rekey_.due) return;
+  rekey_.asked = true;
+  rekey_.handshake.reset();
+  // A relay that never answers (one too old to rekey) is asked again only after rekey_after.
+  rekey_.due = now + (++rekey_.tries % 3 != 0 ? Rekey::kRetry : config_.rekey_after);
+  emit(proto::encode_sealed_cookie_request(sealed_suite_asked()));
 }
 
 void ClientSession::on_clear_while_sealed(std::string_view datagram, TimePoint now) {

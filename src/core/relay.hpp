@@ -53,6 +53,10 @@ struct Member {
   // Spoken in the sealed dialect: every datagram both ways is sealed, and a text datagram from
   // its address is a forgery. Null for a text member.
   std::unique_ptr<SealedSession> sealed;
+  // Taking new keys (core::Rekey): the session its hello made, which takes over once a datagram
+  // opens under it, and the one before, which still opens what was sent under it.
+  std::unique_ptr<SealedSession> sealed_next;
+  std::unique_ptr<SealedSession> sealed_before;
   // A sealed member's lines name this random address (fd75:6463::/32) and port instead of its
   // own, in the original `ack:` to text members, in the window and across nodes: its address
   // is the relay's business. Empty for a text member.
@@ -197,6 +201,9 @@ class Relay {
   Outcome welcome(const protocol::sealed::Hello& hello, std::uint32_t index,
                   std::size_t datagram_bytes, Outcome out);
   Outcome seal_answers(Outcome out, const Peer& to);
+  Outcome rekey(Member& member, const Peer& from, const protocol::sealed::Hello& hello,
+                protocol::noise::Responder& responder, std::size_t datagram_bytes);
+  void forget_sessions(Member& member);
   // `text` sealed for each recipient, into sealed_out_.
   std::span<const SealedDelivery> seal_for(std::span<const std::uint32_t> recipients,
                                            std::string_view text);

@@ -129,7 +129,7 @@ Member Relay::take(std::size_t index, TimePoint now) {
   Member taken = std::move(members_[index]);
   index_.erase(taken.peer);
   if (taken.sealed) {
-    sessions_.erase(taken.sealed->local());
+    forget_sessions(taken);
     // Bounded like the members: a flood of short sealed memberships cannot grow it past that.
     if (sealed_gone_.size() < config_.max_clients) sealed_gone_.insert_or_assign(taken.peer, now);
   }

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <array>
+#include <utility>
 #include <variant>
 
 #include "core/relay.hpp"
@@ -41,7 +42,16 @@ Outcome Relay::on_sealed(Member* member, const Peer& from, std::string_view data
     }
     return answer(proto::kNotMember, out);
   }
-  if (!member->sealed->open(*frame_in, opened_)) return drop(DropReason::unopened);
+  // Its session, or while it takes new keys the next (which then takes over) or the one before.
+  SealedSession* keys = member->sealed.get();
+  for (auto* other : {member->sealed_next.get(), member->sealed_before.get()}) {
+    if (other != nullptr && other->local() == frame_in->receiver) keys = other;
+  }
+  if (!keys->open(*frame_in, opened_)) return drop(DropReason::unopened);
+  if (keys == member->sealed_next.get()) {
+    if (member->sealed_before) sessions_.erase(member->sealed_before->local());
+    member->sealed_before = std::exchange(member->sealed, std::move(member->sealed_next));
+  }
   if (sealed::is_sealed_dialect(opened_)) return drop(DropReason::bad_frame);
   return seal_answers(on_text(member, from, opened_, now, queued), from);
 }
@@ -74,6 +84,10 @@ Outcome Relay::on_hello(Member* member, const Peer& from, const sealed::Hello& h
     responder.write_second(noise::KeyPair::generate(), noise::as_bytes(buffer_), welcome_noise_);
     return welcome(hello, 0, datagram_bytes, Outcome{});
   }
+  if (std::holds_alternative<proto::Heartbeat>(message)) {
+    if (member == nullptr || !member->sealed) return drop(DropReason::bad_frame);
+    return rekey(*member, from, hello, responder, datagram_bytes);
+  }
   const auto* join = std::get_if<proto::Join>(&message);
   if (join == nullptr || join->cookie != hello.cookie) return drop(DropReason::bad_frame);
   Outcome out = accept_join(from, *join, member, now);
@@ -86,7 +100,7 @@ Outcome Relay::on_hello(Member* member, const Peer& from, const sealed::Hello& h
   // Joined, moved or refreshed: from now on the member speaks sealed, under these keys only.
   if (!out.dropped && member != nullptr) {
     if (member->sealed) {
-      sessions_.erase(member->sealed->local());
+      forget_sessions(*member);
     } else {
       ++member->room->sealed;
     }
@@ -100,6 +114,31 @@ Outcome Relay::on_hello(Member* member, const Peer& from, const sealed::Hello& h
     }
   }
   return out;
+}
+
+// A sealed member's hello carrying a heartbeat: new keys for its session (core::Rekey). Answers
+// go under the old keys until a datagram opens under the new ones.
+Outcome Relay::rekey(Member& member, const Peer& from, const sealed::Hello& hello,
+                     noise::Responder& responder, std::size_t datagram_bytes) {
+  noise::Session keys = responder.write_second(noise::KeyPair::generate(),
+                                               noise::as_bytes(proto::kHeartbeat), welcome_noise_);
+  const std::uint32_t index = new_session_index();
+  Outcome out = welcome(hello, index, datagram_bytes, Outcome{});
+  if (out.dropped) return out;
+  if (member.sealed_next) sessions_.erase(member.sealed_next->local());
+  member.sealed_next = std::make_unique<SealedSession>(index, hello.sender, std::move(keys));
+  sessions_.insert_or_assign(index, from);
+  ++stats_.rekeys;
+  return out;
+}
+
+void Relay::forget_sessions(Member& member) {
+  for (auto* session :
+       {member.sealed.get(), member.sealed_next.get(), member.sealed_before.get()}) {
+    if (session != nullptr) sessions_.erase(session->local());
+  }
+  member.sealed_next.reset();
+  member.sealed_before.reset();
 }
 
 // The welcome, Noise's second message already in welcome_noise_; index 0: no session.

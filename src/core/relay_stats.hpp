@@ -114,6 +114,7 @@ struct RelayStats {
   std::uint64_t credit_skipped = 0;
   std::uint64_t repaired = 0;
   std::uint64_t missed = 0;
+  std::uint64_t rekeys = 0;
   std::array<std::uint64_t, kDropReasonCount> drops{};
 
   std::uint64_t dropped() const noexcept;
@@ -143,6 +144,8 @@ inline constexpr RelayCounter kRelayCounters[] = {
      "Lines sent again to members that asked (+r1)", false},
     {&RelayStats::missed, "missed", "udpchat_missed_total",
      "Lines asked for that had left the window", false},
+    {&RelayStats::rekeys, "rekeys", "udpchat_rekeys_total",
+     "Sealed sessions given new keys by a new handshake", false},
 };
 
 // A counter added to RelayStats and not to its table fails here.

@@ -5,10 +5,13 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include "core/replay_window.hpp"
+#include "core/time.hpp"
 #include "protocol/noise.hpp"
 #include "protocol/sealed.hpp"
 
@@ -36,6 +39,20 @@ class SealedSession {
   protocol::noise::Session keys_;
   std::uint64_t next_counter_ = 0;
   ReplayWindow received_;
+};
+
+// A client's session taking new keys: every `after` (WireGuard rekeys every 2 minutes) it asks,
+// sealed, for a cookie and sends a hello whose payload is a heartbeat, while the session goes on.
+// The relay keeps sending under the old keys until a datagram opens under the new ones; the old
+// session is kept to open what was sent under it meanwhile.
+struct Rekey {
+  static constexpr Duration kRetry = std::chrono::seconds(5);  // a lost cookie or welcome
+  std::optional<protocol::noise::Initiator> handshake;
+  std::uint32_t index = 0;  // the new session's, as the hello gave it
+  TimePoint due = TimePoint::max();
+  bool asked = false;  // a cookie was asked for it
+  int tries = 0;
+  std::unique_ptr<SealedSession> previous;
 };
 
 }  // namespace udpchat::core

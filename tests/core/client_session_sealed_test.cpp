@@ -1,4 +1,6 @@
 // core::ClientSession in the sealed dialect, wired to a real core::Relay with a key.
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <memory>
 #include <string>
@@ -214,4 +216,55 @@ TEST_CASE("a sealed session survives a relay restart by joining again with a new
   const auto lines = events_of<event::Message>(alice);
   CHECK(std::count_if(lines.begin(), lines.end(),
                       [](const event::Message& m) { return m.text == "after the restart"; }) == 1);
+}
+
+TEST_CASE("a long session takes new keys every rekey_after and loses no line on the way",
+          "[core][session][sealed]") {
+  const auto identity = new_identity();
+  Wire wire(keyed(identity));
+  auto alice_config = session_config("alice");
+  alice_config.rekey_after = 10s;
+  auto& alice = wire.add(1, alice_config);
+  auto& bob = wire.add(2, session_config("bob"));
+  wire.settle();
+  REQUIRE(alice.sealed());
+  REQUIRE(bob.sealed());
+  alice.take_events();
+  bob.take_events();
+  const udpchat::core::Peer at = udpchat::core::Peer::v4(10, 0, 0, 1, 1);
+  const std::uint32_t first_index = wire.relay().find(at)->sealed->local();
+
+  // One welcome of a rekey lost on the way: the session asks again a little later.
+  int welcomes_lost = 0;
+  wire.lose = [&](std::uint16_t port, bool to_relay) {
+    // The answer to a hello (the relay answers at once) is its welcome.
+    const bool welcome = !to_relay && port == 1 && is_frame(wire.sent[1].back(), 0xF5);
+    return welcome && welcomes_lost++ == 0;
+  };
+  std::vector<std::string> captured;  // alice's datagrams under her first keys
+  for (int i = 0; i < 150; ++i) {
+    alice.send_line(fmt::format("line {}", i), wire.now);
+    wire.run_for(200ms);
+    if (captured.empty()) captured = wire.sent[1];
+  }
+  wire.run_for(2s);
+  CHECK(welcomes_lost == 3);  // the one lost, then two answered
+  CHECK(wire.relay().stats().rekeys >= 2);
+  const auto* member = wire.relay().find(at);
+  REQUIRE(member != nullptr);
+  CHECK(member->sealed->local() != first_index);
+  CHECK(member->sealed_next == nullptr);  // each new session took over
+  // Every line reached bob once and in order, and came back to alice as hers.
+  const auto to_bob = events_of<event::Message>(bob);
+  REQUIRE(to_bob.size() == 150);
+  for (int i = 0; i < 150; ++i)
+    CHECK(to_bob[static_cast<std::size_t>(i)].text == fmt::format("line {}", i));
+  CHECK(alice.waiting() == 0);
+  CHECK(alice.state() == SessionState::joined);
+  // A datagram under keys two sessions ago names a session the relay has forgotten.
+  const auto stale = std::find_if(captured.begin(), captured.end(),
+                                  [](const std::string& d) { return is_frame(d, 0xF7); });
+  REQUIRE(stale != captured.end());
+  CHECK(wire.relay().on_datagram(at, *stale, wire.now).dropped ==
+        udpchat::core::DropReason::unknown_session);
 }
