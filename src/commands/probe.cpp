@@ -47,16 +47,23 @@ void check_key(const ProbeOptions& options, const std::string& server, net::Prob
     // A relay that repeats a public key, or says nothing of one where one is expected, is not
     // taken for its holder.
     report.status = net::ProbeStatus::key_changed;
-    report.error =
-        report.server == net::ServerKind::legacy
-            ? fmt::format("the relay at {} speaks only the original protocol, but {} is expected",
-                          server, expected.key)
-            : fmt::format(
-                  "the relay at {} did not prove it holds key {} (no sealed answer to "
-                  "a handshake in {} tries of {}): someone may be in the middle, or the "
-                  "relay is too old to prove it",
-                  server, offered.empty() ? expected.key : offered, net::kProbeKeyTries,
-                  core::format_duration(options.timeout));
+    const std::string tries =
+        fmt::format("{} tries of {}", report.key_tries, core::format_duration(options.timeout));
+    if (report.server == net::ServerKind::legacy) {
+      report.error =
+          fmt::format("the relay at {} speaks only the original protocol, but {} is expected",
+                      server, expected.key);
+    } else if (!report.key) {
+      report.error = fmt::format(
+          "the relay at {} did not say which key it holds (no cookie in "
+          "{}), but {} is expected",
+          server, tries, expected.key);
+    } else {
+      report.error = fmt::format(
+          "the relay at {} did not prove it holds key {} (no sealed answer to a handshake in "
+          "{}): someone may be in the middle, or the relay is too old to prove it",
+          server, offered, tries);
+    }
   } else if (expected.key.empty() && proven && !expected.pin_to.empty()) {
     std::string error;
     if (!net::pin_key(expected.pin_to, server, offered, error)) {

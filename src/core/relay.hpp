@@ -56,7 +56,8 @@ struct Member {
   // Taking new keys (core::Rekey): the session its hello made, which takes over once a datagram
   // opens under it, and the one before, which still opens what was sent under it.
   std::unique_ptr<SealedSession> sealed_next;
-  std::unique_ptr<SealedSession> sealed_before;
+  std::unique_ptr<SealedSession> sealed_before;  // until kBeforeFor after the change
+  TimePoint rekeyed_at{};
   // A sealed member's lines name this random address (fd75:6463::/32) and port instead of its
   // own, in the original `ack:` to text members, in the window and across nodes: its address
   // is the relay's business. Empty for a text member.
@@ -285,6 +286,8 @@ class Relay {
   // Addresses of sealed members that left, for kSealedGoneFor hb_timeouts: text from them is
   // forged, and draws no `reg?`.
   static constexpr int kSealedGoneFor = 10;
+  // Late datagrams under a member's keys before its last rekey are opened this long after it.
+  static constexpr Duration kBeforeFor = std::chrono::seconds(10);
   std::unordered_map<Peer, TimePoint, PeerHash> sealed_gone_;
   SeenHellos seen_hellos_;
   std::vector<std::string_view> answers_;

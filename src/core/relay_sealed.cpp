@@ -48,9 +48,15 @@ Outcome Relay::on_sealed(Member* member, const Peer& from, std::string_view data
     if (other != nullptr && other->local() == frame_in->receiver) keys = other;
   }
   if (!keys->open(*frame_in, opened_)) return drop(DropReason::unopened);
-  if (keys == member->sealed_next.get()) {
-    if (member->sealed_before) sessions_.erase(member->sealed_before->local());
+  const bool takes_over = keys == member->sealed_next.get();
+  if (member->sealed_before &&
+      (takes_over || (keys == member->sealed.get() && now - member->rekeyed_at > kBeforeFor))) {
+    sessions_.erase(member->sealed_before->local());
+    member->sealed_before.reset();
+  }
+  if (takes_over) {
     member->sealed_before = std::exchange(member->sealed, std::move(member->sealed_next));
+    member->rekeyed_at = now;
   }
   if (sealed::is_sealed_dialect(opened_)) return drop(DropReason::bad_frame);
   return seal_answers(on_text(member, from, opened_, now, queued), from);
@@ -233,7 +239,7 @@ std::uint32_t Relay::new_session_index() {
   std::uint32_t index = 0;
   do {
     index = randombytes_random();
-  } while (sessions_.contains(index));
+  } while (index == 0 || sessions_.contains(index));  // 0: no session (a probe's welcome)
   return index;
 }
 

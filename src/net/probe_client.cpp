@@ -222,11 +222,15 @@ awaitable<ProbeReport> probe(ProbeRequest request) {
     if (attempt.status == ProbeStatus::answered) report.rtts.push_back(attempt.rtt);
   }
   // Which key it says it holds, once (a cookie request spends the source's cookie budget).
+  // A cookie or welcome lost on the way is not an impostor: asked again, kProbeKeyTries times
+  // or while --wait lasts.
   if (request.ask_key && report.server == ServerKind::udpchat) {
-    for (int i = 0;
-         i < kProbeKeyTries && !(report.key && (report.key->proven || report.key->key.empty()));
-         ++i) {
+    for (int i = 1;; ++i) {
       if (auto answer = co_await ask_key(*reached, request.timeout)) report.key = std::move(answer);
+      report.key_tries = i;
+      const bool settled = report.key && (report.key->proven || report.key->key.empty());
+      const bool again = i < kProbeKeyTries || (request.wait && core::Clock::now() < give_up);
+      if (settled || !again) break;
     }
   }
   co_return report;

@@ -38,7 +38,8 @@ struct ProbeRequest {
   bool ask_key = true;
 };
 
-// A cookie or welcome lost on the way is not an impostor: the key is asked for this many times.
+// A cookie or welcome lost on the way is not an impostor: the key is asked for this many times
+// at least (and again while --wait lasts).
 inline constexpr int kProbeKeyTries = 3;
 
 // What a udpchat relay said of its key.
@@ -54,8 +55,10 @@ struct ProbeReport {
   std::vector<core::Duration> rtts;
   int attempts = 0;
   std::string error;  // set unless status is answered
-  // The key the relay offered, and whether it proved it; asked only of a udpchat relay.
+  // The key the relay offered, and whether it proved it; asked only of a udpchat relay (nothing:
+  // no cookie came), key_tries times.
   std::optional<RelayKey> key;
+  int key_tries = 0;
 };
 
 awaitable<ProbeReport> probe(ProbeRequest request);

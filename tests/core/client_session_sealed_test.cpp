@@ -268,3 +268,19 @@ TEST_CASE("a long session takes new keys every rekey_after and loses no line on 
   CHECK(wire.relay().on_datagram(at, *stale, wire.now).dropped ==
         udpchat::core::DropReason::unknown_session);
 }
+
+TEST_CASE("the relay keeps a member's keys before a rekey only while late datagrams may come",
+          "[core][session][sealed]") {
+  Wire wire(keyed(new_identity()));
+  auto config = session_config("alice");
+  config.rekey_after = 30s;
+  wire.add(1, config);
+  wire.settle();
+  const auto* member = wire.relay().find(udpchat::core::Peer::v4(10, 0, 0, 1, 1));
+  REQUIRE(member != nullptr);
+  wire.run_for(35s, 100ms);
+  CHECK(wire.relay().stats().rekeys == 1);
+  CHECK(member->sealed_before != nullptr);  // what alice sent just before may still come
+  wire.run_for(10s, 100ms);
+  CHECK(member->sealed_before == nullptr);  // her heartbeats since opened under the new keys
+}

@@ -6,6 +6,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <random>
@@ -76,12 +78,18 @@ namespace {
 
 // The relay's key and the clients' pins of every process a test starts live in a folder of
 // the tests' own, not in the home of whoever runs them: one key for all test relays (created by
-// the first), pins of test ports that come and go.
+// the first); pins per test process, since test ports come and go (a pin left by another
+// test's relay would rightly refuse an original-protocol server given the same port later).
 void use_test_home() {
   static const bool done = [] {
     const auto home = std::filesystem::temp_directory_path() / "udpchat-test-home";
+    static const auto pins = home / ("config-" + std::to_string(::getpid()));
     ::setenv("XDG_STATE_HOME", (home / "state").c_str(), 1);
-    ::setenv("XDG_CONFIG_HOME", (home / "config").c_str(), 1);
+    ::setenv("XDG_CONFIG_HOME", pins.c_str(), 1);
+    std::atexit([] {
+      std::error_code ignored;
+      std::filesystem::remove_all(pins, ignored);
+    });
     ::unsetenv("STATE_DIRECTORY");
     return true;
   }();
