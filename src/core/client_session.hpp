@@ -249,9 +249,8 @@ class ClientSession {
   bool holding_lines() const noexcept { return holding_; }
 
  private:
-  // Resending (+r1): the timeout before any round trip is measured, its bounds, and how often
-  // a line goes before it is given up; how long after the last numbered line the tail probe
-  // goes.
+  // Resending (+r1): the timeout before a round trip is measured, its bounds, how often a line
+  // goes before it is given up; how long after the last numbered line the tail probe goes.
   static constexpr Duration kInitialRto = std::chrono::milliseconds(300);
   static constexpr Duration kMinRto = std::chrono::milliseconds(100);
   static constexpr Duration kMaxRto = std::chrono::seconds(3);
@@ -290,11 +289,12 @@ class ClientSession {
   // meet the relay's per-member budget): false, and token_at_ set, when none is left.
   bool spend_token(TimePoint now);
   std::string join_datagram(std::string_view token, std::string_view room) const;
-  // The sealed dialect (client_session_sealed.cpp). Every datagram after the handshake goes
-  // through emit, which seals it; the join goes as a hello when the relay offered a key.
+  // The sealed dialect (client_session_sealed.cpp): emit seals every datagram after the handshake.
   void emit(std::string datagram);
   void send_join(std::string_view token, std::string_view room);
   void send_hello(std::string_view token, std::string_view room);
+  std::optional<protocol::sealed::HelloOut> make_hello(std::uint32_t index, std::string_view token,
+                                                       std::string payload) const;
   bool accept_offer(const protocol::Cookie& cookie);
   void on_frame(std::string_view datagram, TimePoint now);
   void on_clear_while_sealed(std::string_view datagram, TimePoint now);

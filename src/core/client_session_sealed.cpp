@@ -81,16 +81,23 @@ bool ClientSession::accept_offer(const proto::Cookie& cookie) {
   offered_key_.assign(cookie.sealed_key);
   offered_suite_ = cookie.sealed_suite;
   if (!sealed_ || !rekey_.asked || rekey_.handshake || moving_) return true;
-  noise::PublicKey key{};
-  if (!sealed::parse_key(offered_key_, key)) return false;
   rekey_.index = randombytes_random();
-  sealed::HelloOut hello =
-      sealed::encode_hello(sealed::cipher_of(std::min(offered_suite_, sealed_suite_asked()))
-                               .value_or(noise::Cipher::chacha_poly),
-                           key, rekey_.index, cookie.token, std::string(proto::kHeartbeat));
-  rekey_.handshake.emplace(std::move(hello.handshake));
-  datagrams_.push_back(std::move(hello.datagram));
+  if (auto hello = make_hello(rekey_.index, cookie.token, std::string(proto::kHeartbeat))) {
+    rekey_.handshake.emplace(std::move(hello->handshake));
+    emit(std::move(hello->datagram));  // inside the session: only its holder can say it
+  }
   return false;
+}
+
+// A hello to the offered key in the best suite both speak (a relay answers in the hello's).
+std::optional<sealed::HelloOut> ClientSession::make_hello(std::uint32_t index,
+                                                          std::string_view token,
+                                                          std::string payload) const {
+  noise::PublicKey key{};
+  if (!sealed::parse_key(offered_key_, key)) return std::nullopt;
+  const noise::Cipher cipher = sealed::cipher_of(std::min(offered_suite_, sealed_suite_asked()))
+                                   .value_or(noise::Cipher::chacha_poly);
+  return sealed::encode_hello(cipher, key, index, token, std::move(payload));
 }
 
 std::string ClientSession::join_datagram(std::string_view token, std::string_view room) const {
@@ -114,18 +121,20 @@ void ClientSession::send_join(std::string_view token, std::string_view room) {
 }
 
 // The join, sealed to the relay's key in Noise's first message, padded so that the welcome,
-// never longer, obeys the reflection rule.
+// never longer, obeys the reflection rule. A relay that kept our last session takes a hello
+// only inside it (one in the clear from a member's address could be anyone's on the path);
+// one that did not takes it in the clear.
 void ClientSession::send_hello(std::string_view token, std::string_view room) {
-  noise::PublicKey key{};
-  if (!sealed::parse_key(offered_key_, key)) return;
-  // Suite 2 only when asked for and offered; a relay answers in the hello's suite.
-  const noise::Cipher cipher = sealed::cipher_of(std::min(offered_suite_, sealed_suite_asked()))
-                                   .value_or(noise::Cipher::chacha_poly);
   hello_index_ = randombytes_random();
-  sealed::HelloOut hello =
-      sealed::encode_hello(cipher, key, hello_index_, token, join_datagram(token, room));
-  handshake_.emplace(std::move(hello.handshake));
-  datagrams_.push_back(std::move(hello.datagram));
+  auto hello = make_hello(hello_index_, token, join_datagram(token, room));
+  if (!hello) return;
+  handshake_.emplace(std::move(hello->handshake));
+  if (stale_) {
+    std::string frame;
+    stale_->seal(hello->datagram, frame);
+    datagrams_.push_back(std::move(frame));
+  }
+  datagrams_.push_back(std::move(hello->datagram));
 }
 
 void ClientSession::on_frame(std::string_view datagram, TimePoint now) {

@@ -197,13 +197,14 @@ class Relay {
   Outcome on_sealed(Member* member, const Peer& from, std::string_view datagram, TimePoint now,
                     Duration queued);
   Outcome on_hello(Member* member, const Peer& from, const protocol::sealed::Hello& hello,
-                   std::size_t datagram_bytes, TimePoint now);
+                   std::size_t datagram_bytes, TimePoint now, bool in_session);
   // Answers to a sealed member sealed; to one that left meanwhile, none.
   Outcome welcome(const protocol::sealed::Hello& hello, std::uint32_t index,
                   std::size_t datagram_bytes, Outcome out);
   Outcome seal_answers(Outcome out, const Peer& to);
-  Outcome rekey(Member& member, const Peer& from, const protocol::sealed::Hello& hello,
-                protocol::noise::Responder& responder, std::size_t datagram_bytes);
+  Outcome install_session(Member& member, const Peer& from, const protocol::sealed::Hello& hello,
+                          protocol::noise::Responder& responder, std::string_view answer,
+                          std::size_t datagram_bytes, Outcome out, bool next);
   void forget_sessions(Member& member);
   // `text` sealed for each recipient, into sealed_out_.
   std::span<const SealedDelivery> seal_for(std::span<const std::uint32_t> recipients,

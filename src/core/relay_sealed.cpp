@@ -23,7 +23,7 @@ Outcome Relay::on_sealed(Member* member, const Peer& from, std::string_view data
                          Duration queued) {
   const sealed::Frame frame = sealed::decode(datagram);
   if (const auto* hello = std::get_if<sealed::Hello>(&frame)) {
-    return on_hello(member, from, *hello, datagram.size(), now);
+    return on_hello(member, from, *hello, datagram.size(), now, false);
   }
   const auto* frame_in = std::get_if<sealed::Sealed>(&frame);
   if (frame_in == nullptr) return drop(DropReason::bad_frame);
@@ -58,15 +58,26 @@ Outcome Relay::on_sealed(Member* member, const Peer& from, std::string_view data
     member->sealed_before = std::exchange(member->sealed, std::move(member->sealed_next));
     member->rekeyed_at = now;
   }
-  if (sealed::is_sealed_dialect(opened_)) return drop(DropReason::bad_frame);
+  if (sealed::is_sealed_dialect(opened_)) {
+    // A member's hello (new keys, or a join again) comes inside its session: one from its
+    // address in the clear could be anyone's on the path, with a cookie seen there.
+    const std::string inner = opened_;
+    const sealed::Frame inner_frame = sealed::decode(inner);
+    const auto* hello = std::get_if<sealed::Hello>(&inner_frame);
+    if (hello == nullptr) return drop(DropReason::bad_frame);
+    return on_hello(member, from, *hello, datagram.size(), now, true);
+  }
   return seal_answers(on_text(member, from, opened_, now, queued), from);
 }
 
 Outcome Relay::on_hello(Member* member, const Peer& from, const sealed::Hello& hello,
-                        std::size_t datagram_bytes, TimePoint now) {
+                        std::size_t datagram_bytes, TimePoint now, bool in_session) {
   if (config_.identity == nullptr) return drop(DropReason::sealed_off);
   if (hello.cipher == noise::Cipher::aes_gcm && !config_.aes_gcm) {
     return drop(DropReason::cipher_off);
+  }
+  if (!in_session && member != nullptr && member->sealed) {
+    return drop(DropReason::hello_outside_session);
   }
   // The welcome is never longer than the hello: the reflection rule before a session.
   if (datagram_bytes < sealed::kHelloBytes) return drop(DropReason::unpadded_hello);
@@ -81,9 +92,10 @@ Outcome Relay::on_hello(Member* member, const Peer& from, const sealed::Hello& h
     return drop(DropReason::unopened);
   }
   // Only a hello that opened is remembered: a corrupted copy raced ahead cannot bar the real one.
-  if (!seen_hellos_.remember(ephemeral, now)) return drop(DropReason::handshakes_full);
-  // Inside: the join, as a text client writes it (the same cookie), padded with spaces; or a
-  // ping (probe), answered to prove the key and otherwise forgotten.
+  seen_hellos_.remember(ephemeral, now);
+  // Inside: the join, as a text client writes it (the same cookie), padded with spaces; a
+  // heartbeat (new keys for a member's session); or a ping (probe), answered to prove the key
+  // and otherwise forgotten.
   const proto::ClientMessage message = proto::decode_client(noise::as_text(hello_payload_));
   if (const auto* ping = std::get_if<proto::Ping>(&message)) {
     proto::encode_pong(buffer_, ping->token);
@@ -91,50 +103,54 @@ Outcome Relay::on_hello(Member* member, const Peer& from, const sealed::Hello& h
     return welcome(hello, 0, datagram_bytes, Outcome{});
   }
   if (std::holds_alternative<proto::Heartbeat>(message)) {
-    if (member == nullptr || !member->sealed) return drop(DropReason::bad_frame);
-    return rekey(*member, from, hello, responder, datagram_bytes);
+    if (!in_session) return drop(DropReason::bad_frame);
+    // Answers go under the old keys until a datagram opens under the new ones.
+    Outcome out = install_session(*member, from, hello, responder, proto::kHeartbeat,
+                                  datagram_bytes, Outcome{}, true);
+    if (!out.dropped) ++stats_.rekeys;
+    return out;
   }
   const auto* join = std::get_if<proto::Join>(&message);
   if (join == nullptr || join->cookie != hello.cookie) return drop(DropReason::bad_frame);
   Outcome out = accept_join(from, *join, member, now);
-  const auto& answered = std::get<ToSender>(out.sends).datagrams;
-  noise::Session keys = responder.write_second(noise::KeyPair::generate(),
-                                               noise::as_bytes(answered.front()), welcome_noise_);
+  const auto* said = std::get_if<ToSender>(&out.sends);
+  if (said == nullptr || said->datagrams.empty()) return out;
+  const std::string answered(said->datagrams.front());
+  if (out.dropped || member == nullptr) {
+    // Refused (full, nick taken): the answer, sealed in the handshake, and no session.
+    responder.write_second(noise::KeyPair::generate(), noise::as_bytes(answered), welcome_noise_);
+    return welcome(hello, 0, datagram_bytes, std::move(out));
+  }
+  // Joined, moved or refreshed: from now on the member speaks sealed, under these keys only.
+  if (member->sealed) {
+    forget_sessions(*member);
+  } else {
+    ++member->room->sealed;
+  }
+  if (member->alias_ip.empty()) {
+    const std::uint32_t a = randombytes_random();
+    const std::uint32_t b = randombytes_random();
+    member->alias_ip = fmt::format("fd75:6463:{:x}:{:x}::{:x}", a >> 16, a & 0xFFFF, b >> 16);
+    member->alias_port = static_cast<std::uint16_t>(1 + (b & 0xFFFF) % 65535);
+  }
+  return install_session(*member, from, hello, responder, answered, datagram_bytes, std::move(out),
+                         false);
+}
+
+// The handshake's second message saying `answer`, in a welcome naming a new session of
+// `member`'s: its session from now on, or (`next`) once a datagram opens under it.
+Outcome Relay::install_session(Member& member, const Peer& from, const sealed::Hello& hello,
+                               noise::Responder& responder, std::string_view answer,
+                               std::size_t datagram_bytes, Outcome out, bool next) {
+  noise::Session keys =
+      responder.write_second(noise::KeyPair::generate(), noise::as_bytes(answer), welcome_noise_);
   const std::uint32_t index = new_session_index();
   out = welcome(hello, index, datagram_bytes, std::move(out));
   if (out.dropped == DropReason::reply_too_big) return out;
-  // Joined, moved or refreshed: from now on the member speaks sealed, under these keys only.
-  if (!out.dropped && member != nullptr) {
-    if (member->sealed) {
-      forget_sessions(*member);
-    } else {
-      ++member->room->sealed;
-    }
-    member->sealed = std::make_unique<SealedSession>(index, hello.sender, std::move(keys));
-    sessions_.insert_or_assign(index, from);
-    if (member->alias_ip.empty()) {
-      const std::uint32_t a = randombytes_random();
-      const std::uint32_t b = randombytes_random();
-      member->alias_ip = fmt::format("fd75:6463:{:x}:{:x}::{:x}", a >> 16, a & 0xFFFF, b >> 16);
-      member->alias_port = static_cast<std::uint16_t>(1 + (b & 0xFFFF) % 65535);
-    }
-  }
-  return out;
-}
-
-// A sealed member's hello carrying a heartbeat: new keys for its session (core::Rekey). Answers
-// go under the old keys until a datagram opens under the new ones.
-Outcome Relay::rekey(Member& member, const Peer& from, const sealed::Hello& hello,
-                     noise::Responder& responder, std::size_t datagram_bytes) {
-  noise::Session keys = responder.write_second(noise::KeyPair::generate(),
-                                               noise::as_bytes(proto::kHeartbeat), welcome_noise_);
-  const std::uint32_t index = new_session_index();
-  Outcome out = welcome(hello, index, datagram_bytes, Outcome{});
-  if (out.dropped) return out;
-  if (member.sealed_next) sessions_.erase(member.sealed_next->local());
-  member.sealed_next = std::make_unique<SealedSession>(index, hello.sender, std::move(keys));
+  auto& slot = next ? member.sealed_next : member.sealed;
+  if (slot) sessions_.erase(slot->local());
+  slot = std::make_unique<SealedSession>(index, hello.sender, std::move(keys));
   sessions_.insert_or_assign(index, from);
-  ++stats_.rekeys;
   return out;
 }
 
@@ -143,6 +159,7 @@ void Relay::forget_sessions(Member& member) {
        {member.sealed.get(), member.sealed_next.get(), member.sealed_before.get()}) {
     if (session != nullptr) sessions_.erase(session->local());
   }
+  member.sealed.reset();
   member.sealed_next.reset();
   member.sealed_before.reset();
 }

@@ -38,7 +38,7 @@ enum class DropReason : std::uint8_t {
   sealed_off,
   cipher_off,
   replayed_hello,
-  handshakes_full,
+  hello_outside_session,
   count,  // not a reason: how many there are
 };
 
@@ -84,8 +84,8 @@ inline constexpr DropReasonInfo kDropReasons[] = {
     {DropReason::cipher_off, "cipher_off", "a hello in a suite this relay does not offer"},
     {DropReason::replayed_hello, "replayed_hello",
      "a hello answered already (its ephemeral key seen within its cookie's life): a replay"},
-    {DropReason::handshakes_full, "handshakes_full",
-     "a hello while the relay remembers its most handshakes (65,536 within 31 s)"},
+    {DropReason::hello_outside_session, "hello_outside_session",
+     "a hello in the clear from a sealed member's address: it says hello inside its session"},
 };
 
 inline constexpr std::size_t kDropReasonCount = static_cast<std::size_t>(DropReason::count);

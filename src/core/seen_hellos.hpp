@@ -7,7 +7,6 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
 #include <deque>
 #include <unordered_set>
 
@@ -22,22 +21,22 @@ class SeenHellos {
   // A hello's cookie verifies for CookieJar::kLifetime after it was issued, so no hello answered
   // longer ago can come back verified.
   static constexpr Duration kKeep = CookieJar::kLifetime + std::chrono::seconds(1);
-  // 65,536 handshakes in 31 s; beyond that hellos wait (a counted drop) rather than memory grow.
+  // At most this many (a flood of handshakes costs no more memory): beyond, the oldest goes
+  // first. Forgetting one early only lets its copy in: a live sealed member's address takes no
+  // hello in the clear at all, so a copy can at most rejoin a member that left, with keys the
+  // copier does not have, until it expires.
   static constexpr std::size_t kCapacity = 65'536;
 
+  SeenHellos();
   bool seen(const Ephemeral& ephemeral, TimePoint now);
-  // False, remembering nothing, when kCapacity handshakes are remembered.
-  bool remember(const Ephemeral& ephemeral, TimePoint now);
+  void remember(const Ephemeral& ephemeral, TimePoint now);
   std::size_t size() const noexcept { return order_.size(); }
 
  private:
   struct Hash {
-    // Ephemeral public keys are random: any 8 of their bytes hash them.
-    std::size_t operator()(const Ephemeral& key) const noexcept {
-      std::uint64_t h = 0;
-      std::memcpy(&h, key.data(), sizeof h);
-      return static_cast<std::size_t>(h);
-    }
+    // Keyed (SipHash, a random key): the keys are the sender's choice, their buckets are not.
+    std::array<unsigned char, 16> key{};
+    std::size_t operator()(const Ephemeral& ephemeral) const noexcept;
   };
   struct Entry {
     TimePoint at;

@@ -90,8 +90,8 @@ awaitable<Attempt> ping_once(udp::socket& socket, core::TimePoint deadline) {
 awaitable<std::optional<RelayKey>> ask_key(udp::socket& socket, core::Duration timeout) {
   namespace sealed = protocol::sealed;
   namespace noise = protocol::noise;
-  const std::string request =
-      protocol::encode_sealed_cookie_request(sealed::suite_of(noise::fastest_cipher()));
+  const noise::Cipher asked = noise::fastest_cipher();
+  const std::string request = protocol::encode_sealed_cookie_request(sealed::suite_of(asked));
   auto [send_error, sent] = co_await socket.async_send(asio::buffer(request), use_nothrow);
   if (send_error) co_return std::nullopt;
   std::optional<RelayKey> offer;
@@ -104,7 +104,9 @@ awaitable<std::optional<RelayKey>> ask_key(udp::socket& socket, core::Duration t
         if (answer == nullptr) return false;
         offer = RelayKey{std::string(answer->sealed_key), false};
         cookie = answer->token;
-        cipher = sealed::cipher_of(answer->sealed_suite).value_or(noise::Cipher::chacha_poly);
+        // Never a suite beyond the one asked for (one this machine may not have).
+        cipher = sealed::cipher_of(std::min(answer->sealed_suite, sealed::suite_of(asked)))
+                     .value_or(noise::Cipher::chacha_poly);
         return true;
       });
   noise::PublicKey key{};

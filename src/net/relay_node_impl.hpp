@@ -90,8 +90,8 @@ struct RelayNode::Impl final : ShardLinks {
       core::NodeLine& line = pending[shard].emplace_back();
       line.room = sender.room_name();
       line.seq = said.room_seq;
-      line.ip = sender.ip;
-      line.port = sender.peer.port;
+      line.ip = sender.shown_ip();  // a sealed sender's alias: its address is this relay's alone
+      line.port = sender.shown_port();
       line.nick = sender.nick;
       line.text = said.text;
       line.sender_seq = said.sender_seq;
@@ -135,8 +135,9 @@ struct RelayNode::Impl final : ShardLinks {
     std::lock_guard lock(publish_mutex);
     // Numbered whether or not the engine takes it: a line dropped here shows as a gap there.
     const std::uint64_t seq = ++published[std::string(room)];
-    protocol::encode_envelope(publish_buffer, {node_id, said.sender->ip, said.sender->peer.port,
-                                               said.sender->nick, said.text, seq});
+    protocol::encode_envelope(publish_buffer,
+                              {node_id, said.sender->shown_ip(), said.sender->shown_port(),
+                               said.sender->nick, said.text, seq});
     if (backplane->publish(room, publish_buffer)) {
       ++published_count;
     } else {
