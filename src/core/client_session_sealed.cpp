@@ -171,6 +171,8 @@ void ClientSession::on_frame(std::string_view datagram, TimePoint now) {
       stale_.reset();
       rekey_ = Rekey{};
       rekey_.due = now + config_.rekey_after;
+      // At once, so that the relay knows the welcome arrived (until then it takes a hello again).
+      emit(std::string(proto::kHeartbeat));
       // Trust on first use, within the process too: a rejoin expects the key that proved itself.
       if (config_.server_key.empty()) config_.server_key = offered_key_;
     }

@@ -76,7 +76,10 @@ Outcome Relay::on_hello(Member* member, const Peer& from, const sealed::Hello& h
   if (hello.cipher == noise::Cipher::aes_gcm && !config_.aes_gcm) {
     return drop(DropReason::cipher_off);
   }
-  if (!in_session && member != nullptr && member->sealed) {
+  // Once a datagram opened under it, a member's session is the only way it says hello: one in
+  // the clear from its address could be anyone's on the path. Before that, its welcome may
+  // have been lost, and a hello in the clear is its client trying again.
+  if (!in_session && member != nullptr && member->sealed && member->sealed->confirmed()) {
     return drop(DropReason::hello_outside_session);
   }
   // The welcome is never longer than the hello: the reflection rule before a session.

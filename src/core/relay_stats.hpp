@@ -85,7 +85,7 @@ inline constexpr DropReasonInfo kDropReasons[] = {
     {DropReason::replayed_hello, "replayed_hello",
      "a hello answered already (its ephemeral key seen within its cookie's life): a replay"},
     {DropReason::hello_outside_session, "hello_outside_session",
-     "a hello in the clear from a sealed member's address: it says hello inside its session"},
+     "a hello in the clear from a sealed member's address whose session is confirmed"},
 };
 
 inline constexpr std::size_t kDropReasonCount = static_cast<std::size_t>(DropReason::count);

@@ -20,6 +20,7 @@ class ReplayWindow {
   bool accept(std::uint64_t counter) noexcept;
   // The highest counter accepted (0 before any).
   std::uint64_t highest() const noexcept { return highest_; }
+  bool empty() const noexcept { return !any_; }
 
  private:
   std::array<std::uint64_t, kBlocks> bits_{};

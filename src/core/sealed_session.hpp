@@ -32,6 +32,9 @@ class SealedSession {
   // or does not open under this session's key: a forgery moves neither the window nor anything
   // the caller keeps.
   bool open(const protocol::sealed::Sealed& frame, std::string& out);
+  // Something opened under it: the other end holds these keys (a relay's session before that
+  // may still be one whose welcome was lost).
+  bool confirmed() const noexcept { return !received_.empty(); }
 
  private:
   std::uint32_t local_;

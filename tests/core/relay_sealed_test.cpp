@@ -67,20 +67,26 @@ struct Client {
   noise::Cipher cipher{noise::Cipher::chacha_poly};  // what it asks for, and hellos in
   std::uint8_t offered_suite{};                      // what the relay's cookie offered
   std::string hello_sent{};
+  std::string last_cookie{};
 
   // Cookie, hello, welcome: the welcome's text, or nothing when the relay did not answer.
+  // With `cookie` given, its hello goes on that one (a client trying again) without asking.
   std::optional<std::string> join(Relay& relay, const noise::PublicKey& relay_key,
-                                  std::string_view nick, TimePoint now,
-                                  std::string_view room = {}) {
-    const auto cookie = answers(
-        relay.on_datagram(at, proto::encode_sealed_cookie_request(sealed::suite_of(cipher)), now));
-    REQUIRE(cookie.size() == 1);
-    const auto decoded = proto::decode_server(cookie[0]);
-    REQUIRE(std::holds_alternative<proto::Cookie>(decoded));
-    const auto& offer = std::get<proto::Cookie>(decoded);
-    REQUIRE_FALSE(offer.sealed_key.empty());  // a real client compares it with its pin first
-    offered_suite = offer.sealed_suite;
-    const std::string token(offer.token);
+                                  std::string_view nick, TimePoint now, std::string_view room = {},
+                                  std::string_view cookie = {}) {
+    std::string token(cookie);
+    if (token.empty()) {
+      const auto answer = answers(relay.on_datagram(
+          at, proto::encode_sealed_cookie_request(sealed::suite_of(cipher)), now));
+      REQUIRE(answer.size() == 1);
+      const auto decoded = proto::decode_server(answer[0]);
+      REQUIRE(std::holds_alternative<proto::Cookie>(decoded));
+      const auto& offer = std::get<proto::Cookie>(decoded);
+      REQUIRE_FALSE(offer.sealed_key.empty());  // a real client compares it with its pin first
+      offered_suite = offer.sealed_suite;
+      token = offer.token;
+      last_cookie = token;
+    }
     std::string hello;
     sealed::encode_hello_header(hello, cipher, index, token);
     std::string payload = proto::encode_join(token, nick, room, std::uint64_t{1});
@@ -323,6 +329,22 @@ TEST_CASE("a hello carrying a ping is answered with a sealed pong and leaves not
   auto wrong = sealed::encode_hello(noise::Cipher::chacha_poly, other.public_key, 9, token,
                                     proto::encode_ping("proof"));
   CHECK(relay.on_datagram(peer(1), wrong.datagram, t0).dropped == DropReason::unopened);
+}
+
+TEST_CASE("a hello again after a lost welcome is answered until the session is confirmed",
+          "[core][relay][sealed]") {
+  const auto identity = std::make_shared<const noise::KeyPair>(noise::KeyPair::generate());
+  Relay relay(config(identity), t0);
+  Client alice{peer(1), 1, {}, {}};
+  REQUIRE(alice.join(relay, identity->public_key, "alice", t0));  // its welcome "lost"
+  Client again{peer(1), 2, {}, {}};  // the same client's next hello, on the same cookie
+  REQUIRE(again.join(relay, identity->public_key, "alice", t0 + 1s, {}, alice.last_cookie));
+  CHECK(relay.find(peer(1))->sealed->local() == again.session->remote());
+  CHECK(again.received(relay, again.send(relay, "#1 made it", t0 + 1s)).size() == 1);
+  // Confirmed now: a hello in the clear is no longer taken from this address.
+  Client third{peer(1), 3, {}, {}};
+  CHECK_FALSE(third.join(relay, identity->public_key, "alice", t0 + 2s, {}, alice.last_cookie));
+  CHECK(drops(relay, DropReason::hello_outside_session) == 1);
 }
 
 TEST_CASE("a hello without a valid cookie or padding costs no key work and draws no answer",
