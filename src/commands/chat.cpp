@@ -32,6 +32,7 @@ struct ChatOptions {
   bool commands = false;    // slash commands in piped input
   bool nick_exact = false;  // a taken nick ends the client instead of taking the next free one
   KeyOptions keys;
+  RoomKeyOptions room_key;
 };
 
 // Usage problems the options cannot say themselves; empty when there are none.
@@ -122,6 +123,11 @@ int run_chat(ChatOptions options) {
                                                     : core::NickPolicy::alternate;
   // --listen ends with the server; everything else waits for it to come back.
   settings.session.rejoin_after_end = !options.listen;
+  settings.session.room_key = room_key_of(options.room_key, options.session.room, error);
+  if (!error.empty()) {
+    print_error(error);
+    return kExitUsage;
+  }
   const std::string server = pin_name(*target);
   const ExpectedKey expected = expected_key(options.keys, server);
   settings.session.server_key = expected.key;
@@ -197,11 +203,15 @@ void add_chat(CLI::App& app, Runner& run) {
       "is not the one pinned (known_servers) or given (--server-key).\n"
       "Every datagram is sealed (Noise NK) with a relay that offers it; its key is pinned on\n"
       "first use, as ssh pins hosts, and a changed key is refused before any line goes.\n"
+      "A private room (--room-key-file, UDPCHAT_ROOM_KEY or --passphrase-file): each line is\n"
+      "sealed end to end with the room's key; the relay keeps and forwards only ciphertext, and\n"
+      "a line that does not open is said, never shown. /join is refused (the key is the room's).\n"
       "Examples:\n"
       "  udpchat chat --nick alice --room ops --history 20\n"
       "  echo \"deploy $VERSION done\" | udpchat chat chat.example.org:9998 --nick ci\n"
       "  udpchat chat --nick ci -m \"deploy $VERSION done\"\n"
-      "  udpchat chat --listen --json > chat.log &");
+      "  udpchat chat --listen --json > chat.log &\n"
+      "  udpchat chat --nick alice --room ops --room-key-file ops.key   # udpchat keygen ops.key");
   cmd->add_option("target", options->words, "Relay address, HOST:PORT")
       ->default_str(std::string(net::kDefaultTarget))
       ->type_name("HOST:PORT");
@@ -236,6 +246,7 @@ void add_chat(CLI::App& app, Runner& run) {
             "On joining, fetch and show the room's last N lines (a server with repair)");
   add_quiet(*cmd, options->quiet, "lines received and problems stay");
   add_key_options(*cmd, options->keys);
+  add_room_key_options(*cmd, options->room_key);
   cmd->add_flag("--commands", options->commands,
                 "Read /join, /history, /quit and // in piped input (a terminal always does)");
   cmd->add_flag("--nick-exact", options->nick_exact,

@@ -22,6 +22,22 @@ namespace udpchat::commands {
 
 namespace {
 
+// Why a private room's line could not be read: for people, or as a --json reason.
+std::string_view unreadable_reason(protocol::room_key::Opened why, bool for_people) {
+  switch (why) {
+    case protocol::room_key::Opened::other_key:
+      return for_people ? "sealed under another room key (ask the room for the current one)"
+                        : "other_key";
+    case protocol::room_key::Opened::not_sealed:
+      return for_people ? "sent in the clear, which no member does" : "not_sealed";
+    case protocol::room_key::Opened::ok:
+    case protocol::room_key::Opened::forged:
+      break;
+  }
+  return for_people ? "they do not open under the room key (altered on the way, or forged)"
+                    : "forged";
+}
+
 namespace event = core::event;
 using core::Overloaded;
 using Json = nlohmann::ordered_json;
@@ -211,6 +227,10 @@ class TextView final : public net::ChatView {
                                            "server's window before they reached us)",
                                            missed.count));
                    },
+                   [&](const event::LinesUnreadable& unreadable) {
+                     say(fmt::format("{} line(s) of this private room not shown: {}",
+                                     unreadable.count, unreadable_reason(unreadable.why, true)));
+                   },
                    [&](const event::RoomChanged& changed) {
                      room_ = changed.room;
                      status(fmt::format("-- now in room {}", changed.room));
@@ -312,6 +332,11 @@ class JsonView final : public net::ChatView {
               emit({{"type", "missed"},
                     {"count", missed.count},
                     {"reason", missed.unshown ? "output_blocked" : "gone"}});
+            },
+            [&](const event::LinesUnreadable& unreadable) {
+              emit({{"type", "unreadable"},
+                    {"count", unreadable.count},
+                    {"reason", unreadable_reason(unreadable.why, false)}});
             },
             [&](const event::RoomChanged& changed) {
               emit({{"type", "room"}, {"room", changed.room}});

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 
 #include "core/units.hpp"
 #include "net/key_store.hpp"
@@ -15,10 +16,11 @@ namespace udpchat::commands {
 void add_commands(CLI::App& app, Runner& run) {
   app.set_version_flag("--version", UDPCHAT_VERSION);
   app.require_subcommand(1);
-  add_serve(app, run);  // the relay
-  add_chat(app, run);   // the interactive client
-  add_probe(app, run);  // the health check for scripts and CI
-  add_bench(app, run);  // the load generator
+  add_serve(app, run);   // the relay
+  add_chat(app, run);    // the interactive client
+  add_probe(app, run);   // the health check for scripts and CI
+  add_bench(app, run);   // the load generator
+  add_keygen(app, run);  // a private room's key
 }
 
 void print_error(const std::string& message) {
@@ -154,6 +156,60 @@ void add_key_options(CLI::App& app, KeyOptions& options) {
                  "Where relay keys are pinned on first use, one 'HOST:PORT KEY' a line [default: "
                  "~/.config/udpchat/known_servers]")
       ->type_name("FILE");
+}
+
+void add_room_key_options(CLI::App& app, RoomKeyOptions& options) {
+  auto* file = app.add_option("--room-key-file", options.key_file,
+                              "A private room: its key (udpchat keygen), and every line of --room "
+                              "sealed end to end with it [default: $UDPCHAT_ROOM_KEY, the key]")
+                   ->type_name("FILE");
+  app.add_option("--passphrase-file", options.passphrase_file,
+                 "A private room whose key is derived from the passphrase in FILE (Argon2id, "
+                 "salted with the room's name)")
+      ->type_name("FILE")
+      ->excludes(file);
+}
+
+std::shared_ptr<const protocol::room_key::RoomKey> room_key_of(const RoomKeyOptions& options,
+                                                               std::string_view room,
+                                                               std::string& error) {
+  namespace room_key = protocol::room_key;
+  const char* from_env = std::getenv("UDPCHAT_ROOM_KEY");
+  const bool given = !options.key_file.empty() || !options.passphrase_file.empty() ||
+                     (from_env != nullptr && *from_env != '\0');
+  if (!given) return nullptr;
+  if (room.empty()) {
+    error = "a room key is a room's: name it with --room (and --nick)";
+    return nullptr;
+  }
+  std::optional<room_key::RoomKey> key;
+  if (!options.passphrase_file.empty()) {
+    std::optional<std::string> text = net::read_secret(options.passphrase_file, error);
+    if (!text) return nullptr;
+    while (!text->empty() && (text->back() == '\n' || text->back() == '\r')) text->pop_back();
+    if (text->empty()) {
+      error = options.passphrase_file + " holds no passphrase";
+      return nullptr;
+    }
+    key = room_key::RoomKey::from_passphrase(*text, room);
+    std::fill(text->begin(), text->end(), '\0');
+    if (!key) error = "not enough memory to derive the key (Argon2id needs 256 MiB)";
+  } else {
+    std::optional<std::string> text = options.key_file.empty()
+                                          ? std::optional<std::string>(from_env)
+                                          : net::read_secret(options.key_file, error);
+    if (!text) return nullptr;
+    key = room_key::RoomKey::parse(*text);
+    std::fill(text->begin(), text->end(), '\0');
+    if (!key) {
+      error = fmt::format(
+          "{} holds no room key (a line '{}' and 43 characters, from udpchat "
+          "keygen)",
+          options.key_file.empty() ? "UDPCHAT_ROOM_KEY" : options.key_file, room_key::kKeyPrefix);
+    }
+  }
+  if (!key) return nullptr;
+  return std::make_shared<const room_key::RoomKey>(std::move(*key));
 }
 
 ExpectedKey expected_key(const KeyOptions& options, std::string_view server) {

@@ -3,6 +3,7 @@
 
 #include <CLI/CLI.hpp>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -10,6 +11,7 @@
 #include "core/status.hpp"
 #include "core/time.hpp"
 #include "net/address.hpp"
+#include "protocol/room_key.hpp"
 
 namespace udpchat::commands {
 
@@ -29,6 +31,7 @@ void add_serve(CLI::App& app, Runner& run);
 void add_chat(CLI::App& app, Runner& run);
 void add_probe(CLI::App& app, Runner& run);
 void add_bench(CLI::App& app, Runner& run);
+void add_keygen(CLI::App& app, Runner& run);
 
 // Every subcommand on `app`, with --version: what main runs and what the man page is made from.
 void add_commands(CLI::App& app, Runner& run);
@@ -100,6 +103,16 @@ struct KeyOptions {
   std::string known_servers;  // empty: net::default_known_servers_path()
 };
 void add_key_options(CLI::App& app, KeyOptions& options);
+// A private room's key: --room-key-file, --passphrase-file, else UDPCHAT_ROOM_KEY.
+struct RoomKeyOptions {
+  std::string key_file;
+  std::string passphrase_file;
+};
+void add_room_key_options(CLI::App& app, RoomKeyOptions& options);
+// The key for `room` when one is given (nullptr when none is), or an error said in `error`.
+std::shared_ptr<const protocol::room_key::RoomKey> room_key_of(const RoomKeyOptions& options,
+                                                               std::string_view room,
+                                                               std::string& error);
 // What is known of `server`'s key before the first datagram. `pin_to`: where a key first seen
 // is pinned (empty: it is not, as with --server-key).
 struct ExpectedKey {

@@ -42,6 +42,7 @@ ClientSession::ClientSession(SessionConfig config, TimePoint now)
       tokens_(config_.send_budget.burst),
       tokens_at_(now) {
   room_ = config_.room.empty() ? std::string(proto::kDefaultRoom) : config_.room;
+  if (config_.room_key) room_keys_ = config_.room_key->for_room(config_.room);
   if (config_.hint == ServerKind::legacy) {
     // An original server makes us a member on a `reg`; the padded one strips to it.
     emit(proto::encode_cookie_request());
@@ -72,8 +73,7 @@ void ClientSession::start_joining(JoinTrouble why, TimePoint now, Duration first
 
 void ClientSession::request_cookie(TimePoint now) {
   if (handshake_ && now - cookie_at_ < kCookieFresh) {
-    // A hello or its welcome was lost. The relay may hold a session for us already, and then
-    // takes nothing in the clear from this address: a new hello with the same cookie goes.
+    // A hello or its welcome was lost (the relay may hold our session): a new hello goes.
     send_hello(cookie_, joined_room_);
   } else {
     // The longer request says we speak +r1 (and the sealed dialect); to others it is the same.

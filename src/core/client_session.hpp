@@ -19,6 +19,7 @@
 #include "core/rate_limiter.hpp"
 #include "core/room_stream.hpp"
 #include "core/sealed_session.hpp"
+#include "core/session_events.hpp"
 #include "core/status.hpp"
 #include "core/time.hpp"
 #include "protocol/message.hpp"
@@ -73,87 +74,11 @@ struct SessionConfig {
   std::string server_key;
   bool aes_gcm = protocol::noise::available(protocol::noise::Cipher::aes_gcm);
   Duration rekey_after = std::chrono::minutes(2);  // new keys this often (Rekey)
+  // A private room: every line said in `room` is sealed with this key end to end, and a line
+  // that does not open is counted and said (event::LinesUnreadable), never shown. The caller
+  // refuses moves to another room (the key is the room's).
+  std::shared_ptr<const protocol::room_key::RoomKey> room_key;
 };
-
-enum class SessionState : std::uint8_t {
-  joining,    // asking for a cookie; not a member yet
-  joined,     // a member of a udpchat server
-  legacy,     // no cookie ever came: an original-protocol server, which made us a member
-  rejoining,  // was a member; the server forgot us or stopped answering
-  ended,      // `end` from the server (unless rejoin_after_end), a taken nick, or leave()
-};
-
-enum class EndReason : std::uint8_t { none, left, server_closed, nick_taken, key_changed };
-
-// Why the session is (re)joining, for the person at the keyboard.
-enum class JoinTrouble : std::uint8_t {
-  none,  // the first attempt
-  server_full,
-  not_member,     // the server says it does not know us (it restarted, or expired us)
-  silent,         // nothing heard from the server for a while
-  no_cookie,      // the server speaks udpchat after all (a cookie or a notice came in legacy mode)
-  server_closed,  // `end` came (rejoin_after_end): joining again with backoff up to 30 s
-};
-
-// Why lines were not sent: each line's fate, said once.
-enum class Unsent : std::uint8_t {
-  room_refused,  // typed after a /join the server refused
-  stale_room,    // to be resent after a rejoin, but meant for a room since left
-  // It reads as a protocol command (`quit`, `reg`, `^hb^`, `ping x`): only a numbered line
-  // (+r1) can carry that text, and the server does not number lines.
-  needs_numbering,
-};
-
-namespace event {
-struct Joining {
-  JoinTrouble why = JoinTrouble::none;
-  Duration retry_in{};  // when the next attempt goes (server_full)
-};
-struct Joined {
-  std::string address;  // ip:port as the server sees us; empty in legacy mode
-  std::string nick;     // as held: another than SessionConfig::nick when that one was taken
-  std::string room;     // as the server confirmed it ("lobby" when none was named)
-  bool legacy = false;
-  bool again = false;  // a rejoin
-};
-struct Message {
-  std::string ip;
-  std::uint16_t port = 0;
-  std::string nick;
-  std::string text;
-  bool own = false;
-  bool history = false;  // fetched on joining (--history), not new
-  // When the relay received it (Unix ms), for a line sent again from its window (history,
-  // repair, +r2); 0: it came as it was said.
-  std::int64_t said_ms = 0;
-};
-struct LinesMissed {  // room lines that will never come: the view says so, never a silent hole
-  std::uint64_t count = 0;
-  // Not lost on the way: received while the output was blocked, from a server that does not
-  // number lines, so they could not be fetched again once it unblocked.
-  bool unshown = false;
-};
-struct RoomChanged {
-  std::string room;
-};
-struct RoomRefused {  // a /join that cannot happen
-  std::string room;
-  bool nick_taken = true;  // else the server speaks the original protocol: no rooms at all
-};
-struct LinesUnsent {
-  std::size_t count = 0;
-  Unsent why = Unsent::room_refused;
-  std::vector<std::string> texts;  // the lines, so that the person knows which
-};
-struct Malformed {};  // the first datagram from the server that broke the field rules
-struct Ended {
-  EndReason why = EndReason::none;
-};
-}  // namespace event
-
-using SessionEvent = std::variant<event::Joining, event::Joined, event::Message, event::RoomChanged,
-                                  event::RoomRefused, event::LinesUnsent, event::LinesMissed,
-                                  event::Malformed, event::Ended>;
 
 // What became of a line handed to send_line.
 enum class LineVerdict : std::uint8_t {
@@ -234,6 +159,8 @@ class ClientSession {
   const std::string& offered_key() const noexcept { return offered_key_; }
   // Datagrams not the relay's: text while sealed, or sealed ones that did not open.
   std::uint64_t forged() const noexcept { return forged_; }
+  // Lines of the private room that did not open here (another key, altered, in the clear).
+  std::uint64_t unreadable() const noexcept { return unreadable_; }
   std::uint64_t echoed() const noexcept { return echoed_; }
   std::uint64_t malformed() const noexcept { return malformed_; }
   // +r1 in effect: lines numbered and repaired.
@@ -279,6 +206,9 @@ class ClientSession {
   void on_welcome(const protocol::Welcome& welcome, TimePoint now);
   void on_ack(const protocol::Ack& ack, TimePoint now);
   void on_numbered_ack(const protocol::Ack& ack, TimePoint now);
+  void on_plain_ack(const protocol::Ack& ack);
+  // A private room's line opened into `text`; the verdict (ok, or why not).
+  protocol::room_key::Opened open_private(const protocol::Ack& ack, std::string& text) const;
   void show(std::vector<RoomLine>& ready);
   void show(event::Message message);
   void acknowledged(std::uint64_t seq, TimePoint now, bool by_echo);
@@ -389,6 +319,8 @@ class ClientSession {
   int key_mismatches_ = 0;          // cookies offering another key than the expected one, in a row
   std::string opened_;
   std::uint64_t forged_ = 0;
+  std::optional<protocol::room_key::RoomKeys> room_keys_;  // with config_.room_key
+  std::uint64_t unreadable_ = 0;
   // A `reg?` in the clear while sealed: anyone could have sent it, so the relay is asked, sealed;
   // only if nothing sealed comes back by this time is the membership taken as lost.
   TimePoint verify_by_ = TimePoint::max();

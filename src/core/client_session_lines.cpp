@@ -10,14 +10,38 @@
 namespace udpchat::core {
 
 namespace proto = udpchat::protocol;
+namespace room_key = udpchat::protocol::room_key;
 
 using namespace std::chrono_literals;
+
+// In a private room, what the sender sealed: the line's text, or why there is none.
+room_key::Opened ClientSession::open_private(const proto::Ack& ack, std::string& text) const {
+  room_key::OpenedLine opened =
+      room_key::open_line(*room_keys_, config_.room, ack.nick, ack.sender_seq, ack.text);
+  text = std::move(opened.text);
+  return opened.what;
+}
 
 void ClientSession::on_ack(const proto::Ack& ack, TimePoint now) {
   if (ack.room_seq > 0) {
     on_numbered_ack(ack, now);
     return;
   }
+  std::string opened;
+  proto::Ack plain = ack;
+  if (room_keys_) {
+    const room_key::Opened why = open_private(ack, opened);
+    if (why != room_key::Opened::ok) {
+      ++unreadable_;
+      events_.push_back(event::LinesUnreadable{1, why});
+      return;
+    }
+    plain.text = opened;
+  }
+  on_plain_ack(plain);
+}
+
+void ClientSession::on_plain_ack(const proto::Ack& ack) {
   bool own = ack.own || (own_ && own_->first == ack.ip && own_->second == ack.port);
   const auto sent_end = lines_.begin() + static_cast<std::ptrdiff_t>(sent_);
   const auto line =
@@ -47,7 +71,11 @@ void ClientSession::on_numbered_ack(const proto::Ack& ack, TimePoint now) {
   line.ip.assign(ack.ip);
   line.port = ack.port;
   line.nick.assign(ack.nick);
-  line.text.assign(ack.text);
+  if (room_keys_) {
+    line.opened = open_private(ack, line.text);
+  } else {
+    line.text.assign(ack.text);
+  }
   line.sender_seq = ack.sender_seq;
   line.said_ms = ack.said_ms;
   line.own = own;
@@ -60,6 +88,11 @@ void ClientSession::show(std::vector<RoomLine>& ready) {
   for (RoomLine& line : ready) {
     if (line.missed > 0) {
       events_.push_back(event::LinesMissed{line.missed});
+      continue;
+    }
+    if (line.opened != room_key::Opened::ok) {
+      ++unreadable_;
+      events_.push_back(event::LinesUnreadable{1, line.opened});
       continue;
     }
     const bool own = line.own || (own_ && own_->first == line.ip && own_->second == line.port);
@@ -165,11 +198,13 @@ bool ClientSession::spend_token(TimePoint now) {
 void ClientSession::send_line_datagram(Line& line, TimePoint now) {
   if (state_ == SessionState::legacy) {
     emit(line.text);
-  } else if (repair_) {
-    if (line.seq == 0) line.seq = next_seq_++;
-    emit(proto::encode_numbered(line.seq, line.text));
   } else {
-    emit(proto::encode_chat(line.text));
+    if (repair_ && line.seq == 0) line.seq = next_seq_++;
+    // A private room's line is sealed by us for its members: the relay relays ciphertext.
+    const std::string text =
+        room_keys_ ? room_key::seal_line(*room_keys_, config_.room, nick_, line.seq, line.text)
+                   : line.text;
+    emit(repair_ ? proto::encode_numbered(line.seq, text) : proto::encode_chat(text));
   }
   line.sent_at = now;
   ++line.tries;
@@ -235,7 +270,8 @@ std::uint32_t ClientSession::typing_epoch() const noexcept {
 }
 
 LineVerdict ClientSession::send_line(std::string_view text, TimePoint now) {
-  const auto pieces = proto::split_text(text, proto::kMaxLineBytes);
+  const auto pieces =
+      proto::split_text(text, room_keys_ ? room_key::kMaxPlainBytes : proto::kMaxLineBytes);
   if (pieces.empty()) return LineVerdict::empty;
   // All or nothing: half a refused line is not what was meant either.
   bool command = false;

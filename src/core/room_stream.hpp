@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/time.hpp"
+#include "protocol/room_key.hpp"
 
 namespace udpchat::core {
 
@@ -27,6 +28,8 @@ struct RoomLine {
   bool history = false;      // fetched on joining, not new
   std::int64_t said_ms = 0;  // when the relay received it, if it says (+r2); else 0
   bool own = false;          // the relay said so (the sealed form names no address)
+  // A private room's line this member could not open (text empty): said, never shown.
+  protocol::room_key::Opened opened = protocol::room_key::Opened::ok;
 };
 
 struct NackRange {

@@ -104,6 +104,10 @@ ChatClient::Step ChatClient::handle_input(std::string_view line) {
             std::string problem;
             if (session_->state() == core::SessionState::legacy) {
               problem = "the server speaks the original protocol: it has no rooms";
+            } else if (settings_.session.room_key && join.room != settings_.session.room) {
+              problem = fmt::format(
+                  "room {} is private and its key is its own: start another chat for room {}",
+                  settings_.session.room, protocol::printable(join.room));
             } else if (settings_.session.nick.empty()) {
               problem = "/join needs a nick (a room is named after it): start chat with --nick";
             } else if (!protocol::is_room(join.room)) {

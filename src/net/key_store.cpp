@@ -118,21 +118,11 @@ namespace {
 enum class Read { ok, missing, failed };
 
 Read read_key(const std::string& path, std::optional<noise::KeyPair>& keys, std::string& error) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    if (!fs::exists(path)) return Read::missing;
-    error = "cannot read " + path;
-    return Read::failed;
-  }
-#ifndef _WIN32
-  // As ssh refuses a private key others can read: a key anyone may have copied is no identity.
-  struct stat info {};
-  if (::stat(path.c_str(), &info) == 0 && (info.st_mode & 077) != 0) {
-    error = fmt::format("{} can be read by others (mode {:04o}): chmod 600 {}", path,
-                        info.st_mode & 07777, path);
-    return Read::failed;
-  }
-#endif
+  if (!fs::exists(path)) return Read::missing;
+  std::optional<std::string> text = read_secret(path, error);
+  if (!text) return Read::failed;
+  std::istringstream in(*text);
+  std::fill(text->begin(), text->end(), '\0');
   std::string line;
   while (std::getline(in, line)) {
     if (line.empty() || line.front() == '#') continue;
@@ -148,6 +138,41 @@ Read read_key(const std::string& path, std::optional<noise::KeyPair>& keys, std:
 }
 
 }  // namespace
+
+std::optional<std::string> read_secret(const std::string& path, std::string& error) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    error = "cannot read " + path;
+    return std::nullopt;
+  }
+#ifndef _WIN32
+  // As ssh refuses a private key others can read: a key anyone may have copied is no secret.
+  struct stat info {};
+  if (::stat(path.c_str(), &info) == 0 && (info.st_mode & 077) != 0) {
+    error = fmt::format("{} can be read by others (mode {:04o}): chmod 600 {}", path,
+                        info.st_mode & 07777, path);
+    return std::nullopt;
+  }
+#endif
+  constexpr std::size_t kMostBytes = 64 * 1024;  // a key is one line; a big file is not one
+  std::string text(kMostBytes + 1, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<std::size_t>(in.gcount()));
+  if (text.size() > kMostBytes) {
+    error = path + " is too big to hold a key";
+    return std::nullopt;
+  }
+  return text;
+}
+
+bool write_secret(const std::string& path, const std::string& content, std::string& error) {
+  if (!make_parent(path, error)) return false;
+  if (fs::exists(path)) {
+    error = path + " exists already: not written over (a key others hold would be lost)";
+    return false;
+  }
+  return write_secret_file(path, content, error);
+}
 
 std::optional<noise::KeyPair> load_or_create_key(const std::string& path, bool& created,
                                                  std::string& error) {

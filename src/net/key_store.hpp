@@ -20,6 +20,12 @@ std::string default_key_path();
 std::optional<protocol::noise::KeyPair> load_or_create_key(const std::string& path, bool& created,
                                                            std::string& error);
 
+// A secret file of the user's (a room key): its text; nothing, with `error` set, when it cannot
+// be read or others can read it (as ssh refuses such a private key).
+std::optional<std::string> read_secret(const std::string& path, std::string& error);
+// Written once, mode 0600 from the first byte, never over an existing file.
+bool write_secret(const std::string& path, const std::string& content, std::string& error);
+
 // known_servers: one `<server> <key>` line per relay a client has talked to.
 std::string default_known_servers_path();
 

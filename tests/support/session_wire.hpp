@@ -93,6 +93,7 @@ class Wire {
   TimePoint now = t0;
   bool down = false;  // the server is gone: datagrams to it vanish
   std::map<std::uint16_t, std::vector<std::string>> sent;
+  std::map<std::uint16_t, std::vector<std::string>> received;  // what the relay sent each
   // Decides, for each datagram on the way (to the relay or from it), whether the link loses it.
   std::function<bool(std::uint16_t port, bool to_relay)> lose;
 
@@ -117,6 +118,7 @@ class Wire {
     for (const auto& [port, payload] : replies) reply(port, payload);
   }
   void reply(std::uint16_t port, std::string_view payload) {
+    received[port].emplace_back(payload);
     if (lose && lose(port, false)) return;
     const auto it = sessions_.find(port);
     if (it != sessions_.end()) it->second->on_datagram(payload, now);

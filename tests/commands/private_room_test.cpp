@@ -1,0 +1,106 @@
+// Private rooms end to end: keygen's key file, and chat clients that seal every line of a room
+// with it through a real serve, which keeps and forwards only ciphertext.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "support/catch.hpp"
+#include "support/process.hpp"
+#include "support/udp_peer.hpp"
+
+using namespace std::chrono_literals;
+using udpchat::test::loopback;
+using udpchat::test::Process;
+using udpchat::test::run_udpchat;
+using udpchat::test::Server;
+using udpchat::test::UdpPeer;
+
+namespace {
+
+std::filesystem::path scratch(const std::string& name) {
+  const auto dir = std::filesystem::temp_directory_path() /
+                   ("udpchat-private-" + name + "-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+}  // namespace
+
+TEST_CASE("keygen writes a room key only its owner can read, and never over a file",
+          "[e2e][private]") {
+  const auto dir = scratch("keygen");
+  const std::string path = (dir / "ops.key").string();
+  const auto made = run_udpchat({"keygen", path});
+  REQUIRE(made.exit_code == 0);
+  struct stat info {};
+  REQUIRE(::stat(path.c_str(), &info) == 0);
+  CHECK((info.st_mode & 0777) == 0600);
+  std::ifstream in(path);
+  std::string key;
+  std::getline(in, key);
+  CHECK(key.starts_with("udpchat-room-key-1:"));
+  CHECK(key.size() == 19 + 43);
+  const auto again = run_udpchat({"keygen", path});
+  CHECK(again.exit_code == 1);
+  CHECK(again.err.find("exists already") != std::string::npos);
+  std::ifstream still(path);
+  std::string kept;
+  std::getline(still, kept);
+  CHECK(kept == key);
+  const auto printed = run_udpchat({"keygen"});
+  CHECK(printed.exit_code == 0);
+  CHECK(printed.out.starts_with("udpchat-room-key-1:"));
+  CHECK(printed.out != key + "\n");
+}
+
+TEST_CASE("two key holders chat in a private room and the relay sees only ciphertext",
+          "[e2e][private]") {
+  const auto dir = scratch("chat");
+  const std::string key = (dir / "ops.key").string();
+  REQUIRE(run_udpchat({"keygen", key}).exit_code == 0);
+  Server server;
+  UdpPeer outsider(loopback(server.port()));  // no key: a text member of the same room
+  outsider.join("outsider", "ops");
+  Process bob({"chat", "--listen", "--json", "--nick", "bob", "--room", "ops", "--room-key-file",
+               key, server.address()});
+  REQUIRE(bob.wait_for_output("\"type\":\"joined\""));
+  const auto alice = run_udpchat({"chat", "--nick", "alice", "--room", "ops", "--room-key-file",
+                                  key, "-m", "the launch code is 1234", server.address()});
+  CHECK(alice.exit_code == 0);
+  REQUIRE(bob.wait_for_output("the launch code is 1234"));
+  const auto seen = outsider.receive(2s);
+  REQUIRE(seen);
+  CHECK(seen->find("~1 ") != std::string::npos);
+  CHECK(seen->find("launch") == std::string::npos);
+  bob.signal(SIGTERM);
+  bob.wait();
+  server.process().signal(SIGTERM);
+  server.process().wait();
+  CHECK(server.process().err().find("launch") == std::string::npos);
+}
+
+TEST_CASE("a room key without a room, or a file that holds none, is a usage error",
+          "[e2e][private]") {
+  const auto dir = scratch("usage");
+  const std::string key = (dir / "ops.key").string();
+  REQUIRE(run_udpchat({"keygen", key}).exit_code == 0);
+  const auto no_room = run_udpchat({"chat", "--nick", "a", "--room-key-file", key, "-m", "x"});
+  CHECK(no_room.exit_code == 2);
+  CHECK(no_room.err.find("--room") != std::string::npos);
+  const std::string wrong = (dir / "wrong.key").string();
+  { std::ofstream(wrong) << "not a key\n"; }
+  ::chmod(wrong.c_str(), 0600);
+  const auto bad =
+      run_udpchat({"chat", "--nick", "a", "--room", "ops", "--room-key-file", wrong, "-m", "x"});
+  CHECK(bad.exit_code == 2);
+  CHECK(bad.err.find("holds no room key") != std::string::npos);
+  ::chmod(key.c_str(), 0644);
+  const auto open_file =
+      run_udpchat({"chat", "--nick", "a", "--room", "ops", "--room-key-file", key, "-m", "x"});
+  CHECK(open_file.exit_code == 2);
+  CHECK(open_file.err.find("chmod 600") != std::string::npos);
+}
