@@ -170,6 +170,25 @@ int run_bench(BenchOptions options) {
                             protocol::kMaxLineBytes));
     return kExitUsage;
   }
+  settings.room_key = room_key_of(options.room_key, settings.room, error);
+  if (!error.empty()) {
+    print_error(error);
+    return kExitUsage;
+  }
+  if (settings.room_key && !settings.seal && !settings.repair) {
+    // Such a bench sends its own lines, unnumbered and unsealed: it cannot seal them.
+    print_error(
+        "a private room's lines go through each client's session: drop --no-seal, or "
+        "add --repair");
+    return kExitUsage;
+  }
+  if (settings.room_key && settings.size > protocol::room_key::kMaxPlainBytes) {
+    print_error(
+        fmt::format("--size is at most {} bytes in a private room (a sealed line must "
+                    "fit in one datagram)",
+                    protocol::room_key::kMaxPlainBytes));
+    return kExitUsage;
+  }
 
   std::unique_ptr<EmbeddedRelay> relay;
   if (options.embedded) {
@@ -303,6 +322,7 @@ void add_bench(CLI::App& app, Runner& run) {
                 "Seal in suite 1 (ChaChaPoly) even where suite 2 (AESGCM) is offered: what the "
                 "relay pays for clients without AES instructions")
       ->excludes("--no-seal");
+  add_room_key_options(*cmd, options->room_key);
   cmd->add_flag("--repair", settings.repair,
                 "Negotiate numbered lines with repair (+r1): lost lines are sent again and asked "
                 "for, and counted once, in order");

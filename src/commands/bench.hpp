@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "commands/command.hpp"
 #include "core/bench_tally.hpp"
 #include "core/relay_config.hpp"
 #include "core/time.hpp"
@@ -28,6 +29,7 @@ struct BenchOptions {
   bool quiet = false;
   bool no_seal = false;      // --no-seal: settings.seal off
   bool chachapoly = false;   // --chachapoly: settings.aes_gcm off
+  RoomKeyOptions room_key;   // a private room: settings.room_key
   bool senders_auto = true;  // --senders auto: as many as keep each within a default budget
   double max_loss = 1.0;     // percent: a single run that loses more exits kExitTooMuchLoss
   // Progress lines on stderr: every `interval` when stderr is a terminal or it was given.

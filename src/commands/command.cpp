@@ -179,7 +179,7 @@ std::shared_ptr<const protocol::room_key::RoomKey> room_key_of(const RoomKeyOpti
                      (from_env != nullptr && *from_env != '\0');
   if (!given) return nullptr;
   if (room.empty()) {
-    error = "a room key is a room's: name it with --room (and --nick)";
+    error = "a room key is a room's: name the room with --room";
     return nullptr;
   }
   std::optional<room_key::RoomKey> key;

@@ -58,6 +58,7 @@ awaitable<std::optional<BenchRunner::Failure>> BenchRunner::connect(const BenchS
     client->config.repair = settings.repair;
     client->config.seal = settings.seal;
     client->config.aes_gcm = settings.aes_gcm;
+    client->config.room_key = settings.room_key;
     client->config.server_key = settings.server_key;
     client->config.send_budget = {0, 0};
     client->config.max_in_flight = 64;

@@ -23,6 +23,9 @@ struct BenchSettings {
   // Client i joins targets[i % targets.size()]: one target, or the nodes of a cluster.
   std::vector<HostPort> targets;
   std::string room;  // empty: the server's default room
+  // A private room: every line sealed end to end by its sender's session (needs sealing or
+  // repair: the session sends the lines).
+  std::shared_ptr<const protocol::room_key::RoomKey> room_key;
   int clients = 10;
   int senders = 1;
   double rate = 1000;     // lines per second, all senders together

@@ -104,3 +104,18 @@ TEST_CASE("a room key without a room, or a file that holds none, is a usage erro
   CHECK(open_file.exit_code == 2);
   CHECK(open_file.err.find("chmod 600") != std::string::npos);
 }
+
+TEST_CASE("bench measures a private room: every line sealed, delivered and opened",
+          "[e2e][private]") {
+  const auto dir = scratch("bench");
+  const std::string key = (dir / "bench.key").string();
+  REQUIRE(run_udpchat({"keygen", key}).exit_code == 0);
+  const auto run = run_udpchat({"bench", "--embedded", "--clients", "10", "--rate", "200",
+                                "--duration", "500ms", "--room", "bench", "--room-key-file", key,
+                                "--json"});
+  CHECK(run.exit_code == 0);
+  CHECK(run.out.find("\"lost\":0,") != std::string::npos);
+  const auto plain = run_udpchat({"bench", "--embedded", "--room", "bench", "--room-key-file", key,
+                                  "--no-seal", "--duration", "200ms"});
+  CHECK(plain.exit_code == 2);
+}

@@ -51,6 +51,7 @@ TARGETS = {
     "cpu_ratio": ("<=", 1.03, ""),            # issue 16: serve vs tools/crelay
     "repair_cpu_ratio": ("<=", 1.05, ""),     # issue 15: --repair vs none, no loss
     "sealed_cpu_ratio": ("<=", 1.15, ""),     # issue 23: sealed dialect vs the original
+    "private_cpu_ratio": ("<=", 1.05, ""),    # issue 24: a private room vs a sealed open one
     "repair_delivered_percent": (">=", 100, " %"),  # issue 15
 }
 
@@ -452,6 +453,8 @@ def sec_cpu(d, _ceil):
     ratio_x = Series(sealed[k] / serve[k] for k in sealed if k in serve)
     chacha = by.get("serve-sealed-chachapoly", {})
     ratio_c = Series(chacha[k] / serve[k] for k in chacha if k in serve)
+    room, private = by.get("serve-sealed-room", {}), by.get("serve-private", {})
+    ratio_p = Series(private[k] / room[k] for k in private if k in room)
     first = rows[0]
     out = {"members": str(first["clients"]), "rate": num(first["rate"]),
            "seconds": num(first["seconds"]), "size": str(first["size"]),
@@ -466,10 +469,14 @@ def sec_cpu(d, _ceil):
            "sealed_ratio": ratio(ratio_x.median), "sealed_ratio_spread": spread(ratio_x, ratio),
            "sealed_target": target_text("sealed_cpu_ratio"),
            "sealed_verdict": verdict(ratio_x.median, "sealed_cpu_ratio"),
-           "chacha_ratio": ratio(ratio_c.median), "chacha_ratio_spread": spread(ratio_c, ratio)}
+           "chacha_ratio": ratio(ratio_c.median), "chacha_ratio_spread": spread(ratio_c, ratio),
+           "private_ratio": ratio(ratio_p.median), "private_ratio_spread": spread(ratio_p, ratio),
+           "private_target": target_text("private_cpu_ratio"),
+           "private_verdict": verdict(ratio_p.median, "private_cpu_ratio")}
     for key, name in (("crelay", "crelay"), ("mmsg", "crelay-sendmmsg"), ("serve", "serve"),
                       ("repair", "serve-repair"), ("sealed", "serve-sealed"),
-                      ("chacha", "serve-sealed-chachapoly")):
+                      ("chacha", "serve-sealed-chachapoly"), ("room", "serve-sealed-room"),
+                      ("private", "serve-private")):
         s = Series(by.get(name, {}).values())
         out[key] = num(s.median)
         out[key + "_spread"] = spread(s)
