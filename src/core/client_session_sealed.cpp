@@ -95,9 +95,8 @@ std::optional<sealed::HelloOut> ClientSession::make_hello(std::uint32_t index,
                                                           std::string payload) const {
   noise::PublicKey key{};
   if (!sealed::parse_key(offered_key_, key)) return std::nullopt;
-  const noise::Cipher cipher = sealed::cipher_of(std::min(offered_suite_, sealed_suite_asked()))
-                                   .value_or(noise::Cipher::chacha_poly);
-  return sealed::encode_hello(cipher, key, index, token, std::move(payload));
+  return sealed::encode_hello(sealed::hello_cipher(offered_suite_, sealed_suite_asked()), key,
+                              index, token, std::move(payload));
 }
 
 std::string ClientSession::join_datagram(std::string_view token, std::string_view room) const {

@@ -104,9 +104,7 @@ awaitable<std::optional<RelayKey>> ask_key(udp::socket& socket, core::Duration t
         if (answer == nullptr) return false;
         offer = RelayKey{std::string(answer->sealed_key), false};
         cookie = answer->token;
-        // Never a suite beyond the one asked for (one this machine may not have).
-        cipher = sealed::cipher_of(std::min(answer->sealed_suite, sealed::suite_of(asked)))
-                     .value_or(noise::Cipher::chacha_poly);
+        cipher = sealed::hello_cipher(answer->sealed_suite, sealed::suite_of(asked));
         return true;
       });
   noise::PublicKey key{};

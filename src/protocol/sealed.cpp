@@ -2,6 +2,7 @@
 
 #include <sodium.h>
 
+#include <algorithm>
 #include <cstring>
 
 namespace udpchat::protocol::sealed {
@@ -99,6 +100,10 @@ std::optional<noise::Cipher> cipher_of(std::uint8_t suite) noexcept {
   if (suite == kSuiteChaChaPoly) return noise::Cipher::chacha_poly;
   if (suite == kSuiteAesGcm) return noise::Cipher::aes_gcm;
   return std::nullopt;
+}
+
+noise::Cipher hello_cipher(std::uint8_t offered, std::uint8_t asked) noexcept {
+  return cipher_of(std::min(offered, asked)).value_or(noise::Cipher::chacha_poly);
 }
 
 void encode_hello_header(std::string& out, noise::Cipher cipher, std::uint32_t sender,

@@ -86,6 +86,9 @@ std::vector<std::uint8_t> prologue(std::string_view hello_header);
 // The suite byte that names `cipher`, and back (nothing for an unknown suite).
 std::uint8_t suite_of(protocol::noise::Cipher cipher) noexcept;
 std::optional<protocol::noise::Cipher> cipher_of(std::uint8_t suite) noexcept;
+// The cipher of a hello: the suite the cookie offered, never beyond the one the client asked
+// for (a cipher its CPU may not have); ChaChaPoly when the offer names none.
+protocol::noise::Cipher hello_cipher(std::uint8_t offered, std::uint8_t asked) noexcept;
 
 // Writes a hello's header (the Noise message follows it).
 void encode_hello_header(std::string& out, protocol::noise::Cipher cipher, std::uint32_t sender,

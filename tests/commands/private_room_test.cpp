@@ -15,24 +15,15 @@ using namespace std::chrono_literals;
 using udpchat::test::loopback;
 using udpchat::test::Process;
 using udpchat::test::run_udpchat;
+using udpchat::test::scratch_dir;
 using udpchat::test::Server;
 using udpchat::test::UdpPeer;
 
-namespace {
-
-std::filesystem::path scratch(const std::string& name) {
-  const auto dir = std::filesystem::temp_directory_path() /
-                   ("udpchat-private-" + name + "-" + std::to_string(::getpid()));
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
-  return dir;
-}
-
-}  // namespace
+namespace {}  // namespace
 
 TEST_CASE("keygen writes a room key only its owner can read, and never over a file",
           "[e2e][private]") {
-  const auto dir = scratch("keygen");
+  const auto dir = scratch_dir("private-keygen");
   const std::string path = (dir / "ops.key").string();
   const auto made = run_udpchat({"keygen", path});
   REQUIRE(made.exit_code == 0);
@@ -59,7 +50,7 @@ TEST_CASE("keygen writes a room key only its owner can read, and never over a fi
 
 TEST_CASE("two key holders chat in a private room and the relay sees only ciphertext",
           "[e2e][private]") {
-  const auto dir = scratch("chat");
+  const auto dir = scratch_dir("private-chat");
   const std::string key = (dir / "ops.key").string();
   REQUIRE(run_udpchat({"keygen", key}).exit_code == 0);
   Server server;
@@ -85,7 +76,7 @@ TEST_CASE("two key holders chat in a private room and the relay sees only cipher
 
 TEST_CASE("a room key without a room, or a file that holds none, is a usage error",
           "[e2e][private]") {
-  const auto dir = scratch("usage");
+  const auto dir = scratch_dir("private-usage");
   const std::string key = (dir / "ops.key").string();
   REQUIRE(run_udpchat({"keygen", key}).exit_code == 0);
   const auto no_room = run_udpchat({"chat", "--nick", "a", "--room-key-file", key, "-m", "x"});
@@ -107,12 +98,12 @@ TEST_CASE("a room key without a room, or a file that holds none, is a usage erro
 
 TEST_CASE("bench measures a private room: every line sealed, delivered and opened",
           "[e2e][private]") {
-  const auto dir = scratch("bench");
+  const auto dir = scratch_dir("private-bench");
   const std::string key = (dir / "bench.key").string();
   REQUIRE(run_udpchat({"keygen", key}).exit_code == 0);
-  const auto run = run_udpchat({"bench", "--embedded", "--clients", "10", "--rate", "200",
-                                "--duration", "500ms", "--room", "bench", "--room-key-file", key,
-                                "--json"});
+  const auto run =
+      run_udpchat({"bench", "--embedded", "--clients", "10", "--rate", "200", "--duration", "500ms",
+                   "--room", "bench", "--room-key-file", key, "--json"});
   CHECK(run.exit_code == 0);
   CHECK(run.out.find("\"lost\":0,") != std::string::npos);
   const auto plain = run_udpchat({"bench", "--embedded", "--room", "bench", "--room-key-file", key,

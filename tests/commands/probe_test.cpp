@@ -1,8 +1,5 @@
 // End to end: `udpchat probe` against serve, an original-protocol server, and nothing at all.
-#include <unistd.h>
-
 #include <chrono>
-#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
@@ -149,9 +146,7 @@ TEST_CASE("probe accepts an original-protocol server's echo and leaves afterward
           "[e2e][probe]") {
   LegacyServer legacy;
   // A pin of its port (a test relay that had it before) would rightly refuse it: no pins here.
-  const std::string no_pins = (std::filesystem::temp_directory_path() /
-                               ("udpchat-probe-legacy-" + std::to_string(::getpid())))
-                                  .string();
+  const std::string no_pins = (udpchat::test::scratch_dir("probe-legacy") / "known").string();
   const auto result = run_udpchat(
       {"probe", "--known-servers", no_pins, "127.0.0.1:" + std::to_string(legacy.port())});
   CHECK(result.exit_code == 0);

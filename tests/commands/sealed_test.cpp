@@ -21,18 +21,11 @@ using udpchat::test::free_port;
 using udpchat::test::logged_number;
 using udpchat::test::loopback;
 using udpchat::test::Process;
+using udpchat::test::scratch_dir;
 using udpchat::test::Server;
 using udpchat::test::UdpPeer;
 
 namespace {
-
-std::filesystem::path scratch(const std::string& name) {
-  const auto dir = std::filesystem::temp_directory_path() /
-                   ("udpchat-sealed-" + name + "-" + std::to_string(::getpid()));
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
-  return dir;
-}
 
 // Forwards between a client and the relay, keeping a copy of everything, as a tap on the wire
 // would; `to_relay` sends a datagram to the relay from the client's side again.
@@ -99,7 +92,7 @@ bool sealed_frame(const std::string& d) {
 
 TEST_CASE("a sealed chat shows none of its text on the wire and a datagram sent again is dropped",
           "[e2e][sealed]") {
-  const auto dir = scratch("wire");
+  const auto dir = scratch_dir("sealed-wire");
   Server server({"--key-file", (dir / "relay.key").string()});
   Tap tap(server.port());
   const std::string through = "127.0.0.1:" + std::to_string(tap.port());
@@ -134,7 +127,7 @@ TEST_CASE("a sealed chat shows none of its text on the wire and a datagram sent 
 
 TEST_CASE("chat and probe refuse a relay whose key changed, naming the change, exit 7",
           "[e2e][sealed]") {
-  const auto dir = scratch("changed");
+  const auto dir = scratch_dir("sealed-changed");
   const std::string known = (dir / "known").string();
   const std::string address = "127.0.0.1:" + std::to_string(free_port());
   {
@@ -155,7 +148,7 @@ TEST_CASE("chat and probe refuse a relay whose key changed, naming the change, e
 
 TEST_CASE("probe refuses a relay that offers the pinned key but cannot prove it holds it",
           "[e2e][sealed]") {
-  const auto dir = scratch("unproven");
+  const auto dir = scratch_dir("sealed-unproven");
   Process show({"serve", "--key-file", (dir / "relay.key").string(), "--show-key"});
   REQUIRE(show.wait() == 0);
   const std::string key = show.out().substr(0, 43);
@@ -198,7 +191,7 @@ TEST_CASE("probe refuses a relay that offers the pinned key but cannot prove it 
 
 TEST_CASE("serve keeps its key across restarts, in a file only its owner can read",
           "[e2e][sealed]") {
-  const auto dir = scratch("keyfile");
+  const auto dir = scratch_dir("sealed-keyfile");
   const std::string key_file = (dir / "state" / "relay.key").string();
   Process first({"serve", "--key-file", key_file, "--show-key"});
   REQUIRE(first.wait() == 0);

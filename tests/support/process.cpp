@@ -147,6 +147,14 @@ bool Process::wait_for_output(const std::string& needle, std::chrono::millisecon
   return out().find(needle) != std::string::npos;
 }
 
+std::filesystem::path scratch_dir(const std::string& name) {
+  const auto dir = std::filesystem::temp_directory_path() /
+                   ("udpchat-" + name + "-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
 std::size_t count_in(std::string_view text, std::string_view needle) {
   std::size_t count = 0;
   for (auto at = text.find(needle); at != std::string_view::npos; at = text.find(needle, at + 1)) {
@@ -215,7 +223,8 @@ std::string Process::out() const {
   if (output_ < 0) return read_file(dir_ / "stdout");
   char buffer[65536];
   ssize_t n = 0;
-  while ((n = ::read(output_, buffer, sizeof buffer)) > 0) piped_out_.append(buffer, static_cast<std::size_t>(n));
+  while ((n = ::read(output_, buffer, sizeof buffer)) > 0)
+    piped_out_.append(buffer, static_cast<std::size_t>(n));
   return piped_out_;
 }
 std::string Process::err() const {

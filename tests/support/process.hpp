@@ -49,16 +49,18 @@ class Process {
                     std::chrono::milliseconds timeout = std::chrono::seconds(5)) const;
 
  private:
-  void spawn(std::string program, std::vector<std::string> args, int input_fd,
-             int output_fd = -1);
+  void spawn(std::string program, std::vector<std::string> args, int input_fd, int output_fd = -1);
 
   std::filesystem::path dir_;
   pid_t pid_ = -1;
   int input_ = -1;
-  int output_ = -1;                 // OutputPipe: the read end
-  mutable std::string piped_out_;   // what has been read from it
+  int output_ = -1;                // OutputPipe: the read end
+  mutable std::string piped_out_;  // what has been read from it
   std::optional<int> exit_code_;
 };
+
+// A fresh, empty folder of this test process's own, named after `name` (key files, pins).
+std::filesystem::path scratch_dir(const std::string& name);
 
 // How many times `needle` stands in `text`.
 std::size_t count_in(std::string_view text, std::string_view needle);
