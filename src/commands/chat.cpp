@@ -89,6 +89,8 @@ int exit_code(net::ChatEnd end) {
       return kExitNickTaken;
     case net::ChatEnd::key_changed:
       return kExitKeyChanged;
+    case net::ChatEnd::not_admitted:
+      return kExitNotAdmitted;
     case net::ChatEnd::undelivered:
     case net::ChatEnd::failed:
       return kExitFailure;

@@ -236,11 +236,11 @@ class TextView final : public net::ChatView {
                      status(fmt::format("-- now in room {}", changed.room));
                    },
                    [&](const event::RoomRefused& refused) {
-                     say(refused.nick_taken
+                     say(refused.why == core::Refusal::nick_taken
                              ? fmt::format("could not move to room {}: nick {} is taken there",
                                            refused.room, held_)
-                             : fmt::format("could not move to room {}: the server has no rooms",
-                                           refused.room));
+                             : fmt::format("could not move to room {}: {}", refused.room,
+                                           core::info(refused.why).says));
                    },
                    [&](const event::LinesUnsent& unsent) { say(describe(unsent, room_)); },
                    [&](const event::Malformed&) {
@@ -344,7 +344,7 @@ class JsonView final : public net::ChatView {
             [&](const event::RoomRefused& refused) {
               emit({{"type", "room_refused"},
                     {"room", refused.room},
-                    {"reason", refused.nick_taken ? "nick_taken" : "no_rooms"}});
+                    {"reason", core::info(refused.why).code}});
             },
             [&](const event::LinesUnsent& unsent) {
               emit({{"type", "unsent"},
@@ -359,6 +359,9 @@ class JsonView final : public net::ChatView {
               if (ended.why == core::EndReason::server_closed) emit({{"type", "end"}});
               if (ended.why == core::EndReason::nick_taken) {
                 emit({{"type", "nick_taken"}, {"nick", nick_}});
+              }
+              if (const auto refused = core::refusal_of(ended.why)) {
+                emit({{"type", "not_admitted"}, {"reason", core::info(*refused).code}});
               }
             },
         },

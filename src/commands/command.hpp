@@ -19,6 +19,7 @@ using core::exit_code;
 using core::kExitFailure;
 using core::kExitKeyChanged;
 using core::kExitNickTaken;
+using core::kExitNotAdmitted;
 using core::kExitOk;
 using core::kExitRefused;
 using core::kExitTooMuchLoss;

@@ -15,9 +15,32 @@ namespace {
 
 struct KeygenOptions {
   std::string path;  // empty: standard output
+  bool verifier = false;
+  std::string room;
+  RoomKeyOptions keys;
 };
 
+// The line of a `serve --rooms` file that lets only the key's holders into the room.
+int print_verifier(const KeygenOptions& options) {
+  namespace room_key = protocol::room_key;
+  std::string error;
+  const auto key = room_key_of(options.keys, options.room, error);
+  if (!error.empty()) {
+    print_error(error);
+    return kExitUsage;
+  }
+  if (!key) {
+    print_error(
+        "--verifier needs the room's key: --room-key-file, --passphrase-file or UDPCHAT_ROOM_KEY");
+    return kExitUsage;
+  }
+  fmt::print("{} {}{}\n", options.room, room_key::kVerifierPrefix,
+             key->for_room(options.room).verifier);
+  return kExitOk;
+}
+
 int run_keygen(const KeygenOptions& options) {
+  if (options.verifier) return print_verifier(options);
   std::string text = protocol::room_key::RoomKey::generate().format() + "\n";
   if (options.path.empty()) {
     fmt::print("{}", text);
@@ -49,9 +72,18 @@ void add_keygen(CLI::App& app, Runner& run) {
       "neither the relay nor another node can read one.\n"
       "Examples:\n"
       "  udpchat keygen ops.key && udpchat chat --nick alice --room ops --room-key-file ops.key\n"
-      "  UDPCHAT_ROOM_KEY=\"$(udpchat keygen)\" udpchat chat --nick ci --room ops -m done");
-  cmd->add_option("file", options->path, "Where to write the key (default: standard output)")
-      ->type_name("FILE");
+      "  UDPCHAT_ROOM_KEY=\"$(udpchat keygen)\" udpchat chat --nick ci --room ops -m done\n"
+      "With --verifier it makes no key: it prints the line of a `serve --rooms` file that\n"
+      "admits only the holders of the given key to the room (the verifier is public):\n"
+      "  udpchat keygen --verifier --room ops --room-key-file ops.key >> rooms.conf");
+  auto* file =
+      cmd->add_option("file", options->path, "Where to write the key (default: standard output)")
+          ->type_name("FILE");
+  auto* verifier = cmd->add_flag("--verifier", options->verifier,
+                                 "Print the room's verifier for serve --rooms instead")
+                       ->excludes(file);
+  add_room(*cmd, "--room", options->room, "The room of --verifier")->needs(verifier);
+  add_room_key_options(*cmd, options->keys);
   cmd->callback([options, &run] { run = [options] { return run_keygen(*options); }; });
 }
 

@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <random>
+#include <sstream>
 #include <string_view>
 #include <system_error>
 #include <thread>
@@ -16,6 +17,7 @@
 
 #include "commands/command.hpp"
 #include "core/relay.hpp"
+#include "core/room_gate.hpp"
 #include "core/units.hpp"
 #include "net/address.hpp"
 #include "net/key_store.hpp"
@@ -37,7 +39,8 @@ struct ServeOptions {
   std::string bind{net::kDefaultTarget};
   std::string log_format = "text";
   std::string port_file;
-  std::string key_file;  // empty: net::default_key_path()
+  std::string key_file;    // empty: net::default_key_path()
+  std::string rooms_file;  // empty: every room is open until a member proves a key
   bool show_key = false;
   bool quiet = false;
   net::NodeConfig node;                     // threads 0: one per core
@@ -103,8 +106,29 @@ std::optional<protocol::noise::KeyPair> relay_key(const ServeOptions& options, s
   return keys;
 }
 
+// `--rooms FILE`: the rooms the operator made private (core/room_gate.hpp).
+std::shared_ptr<const core::RoomPins> room_pins(const std::string& path, std::string& error) {
+  std::ifstream in(path);
+  std::stringstream text;
+  if (!(in && text << in.rdbuf())) {
+    error = fmt::format("--rooms {}: cannot read it", path);
+    return nullptr;
+  }
+  core::RoomPinsParsed parsed = core::parse_room_pins(text.str());
+  if (!parsed.error.empty()) {
+    error = fmt::format("--rooms {}: {}", path, parsed.error);
+    return nullptr;
+  }
+  return std::make_shared<const core::RoomPins>(std::move(parsed.pins));
+}
+
 int run_serve(const ServeOptions& options) {
   std::string error;
+  std::shared_ptr<const core::RoomPins> rooms;
+  if (!options.rooms_file.empty() && !(rooms = room_pins(options.rooms_file, error))) {
+    print_error(error);
+    return kExitUsage;
+  }
   std::string key_path;
   bool key_created = false;
   auto key = relay_key(options, key_path, key_created, error);
@@ -139,6 +163,7 @@ int run_serve(const ServeOptions& options) {
                         options.quiet);
   net::NodeConfig node = options.node;
   node.relay.format_ip = &net::format_ip;
+  node.relay.rooms = std::move(rooms);
   const std::string public_key = protocol::sealed::format_key(key->public_key);
   node.relay.identity = std::make_shared<const protocol::noise::KeyPair>(std::move(*key));
   // A burst of twice the rate: clients that retry a lost cookie request are not refused.
@@ -238,6 +263,10 @@ void add_serve(CLI::App& app, Runner& run) {
                   "The relay's secret key, created (mode 0600) if missing; its public half is what "
                   "clients pin [default: $STATE_DIRECTORY/relay.key, else "
                   "~/.local/state/udpchat/relay.key]")
+      ->type_name("FILE");
+  cmd->add_option("--rooms", options->rooms_file,
+                  "Private rooms, one a line: '<room> private' (to the key its first member "
+                  "proves) or '<room> <verifier>' (udpchat keygen --verifier prints it)")
       ->type_name("FILE");
   cmd->add_flag("--show-key", options->show_key,
                 "Print the relay's public key (what clients pin) and exit");

@@ -132,8 +132,10 @@ void ClientSession::on_message(const proto::ServerMessage& message, TimePoint no
                      lost_membership(JoinTrouble::not_member, now);
                    }
                  },
-                 [&](const proto::ServerFull&) { on_refusal(true, now); },
-                 [&](const proto::NickTaken&) { on_refusal(false, now); },
+                 [&](const proto::ServerFull&) { on_full(now); },
+                 [&](const proto::NickTaken&) { on_refusal(Refusal::nick_taken, now); },
+                 [&](const proto::RoomPrivate&) { on_refusal(Refusal::private_room, now); },
+                 [&](const proto::RoomOpen&) { on_refusal(Refusal::open_room, now); },
                  [&](const proto::Unknown&) {
                    if (malformed_++ == 0) events_.push_back(event::Malformed{});
                  },
@@ -142,27 +144,6 @@ void ClientSession::on_message(const proto::ServerMessage& message, TimePoint no
                  },
              },
              message);
-}
-
-// reg <cookie>[ <nick>[ <room>]], with ` +r1 <next>` when the server offered repair: the first
-// of our lines it has not acknowledged comes next (a rejoined relay resumes from there).
-void ClientSession::on_cookie(const proto::Cookie& cookie) {
-  const std::string_view token = cookie.token;
-  cookie_.assign(token);
-  cookie_seen_ = true;
-  offered_repair_ = cookie.repair;
-  if (!accept_offer(cookie)) return;
-  if (state_ == SessionState::legacy) {
-    // A paused or overloaded udpchat server answering at last: join it properly.
-    state_ = SessionState::rejoining;
-    attempts_ = 0;
-    events_.push_back(event::Joining{JoinTrouble::no_cookie, {}});
-  }
-  if (state_ == SessionState::joining || state_ == SessionState::rejoining) {
-    send_join(token, joined_room_);
-  } else if (state_ == SessionState::joined && moving_) {
-    send_join(token, moves_.front().room);
-  }
 }
 
 void ClientSession::on_welcome(const proto::Welcome& welcome, TimePoint now) {
@@ -220,24 +201,29 @@ std::string ClientSession::own_address() const {
   return (v6 ? "[" + own_->first + "]" : own_->first) + ":" + std::to_string(own_->second);
 }
 
-void ClientSession::on_refusal(bool full, TimePoint now) {
-  if (full) {
-    if (state_ != SessionState::joining && state_ != SessionState::rejoining) return;
-    const Duration retry_in = reconnect_delay(kFullBackoff, attempts_, 0.0);
-    next_attempt_ = now + retry_in;
-    if (!full_) events_.push_back(event::Joining{JoinTrouble::server_full, retry_in});
-    full_ = true;
-    return;
-  }
+void ClientSession::on_full(TimePoint now) {
+  if (state_ != SessionState::joining && state_ != SessionState::rejoining) return;
+  const Duration retry_in = reconnect_delay(kFullBackoff, attempts_, 0.0);
+  next_attempt_ = now + retry_in;
+  if (!full_) events_.push_back(event::Joining{JoinTrouble::server_full, retry_in});
+  full_ = true;
+}
+
+void ClientSession::on_refusal(Refusal why, TimePoint now) {
   if (state_ == SessionState::joined && moving_) {
     // The old room keeps us; what was typed for the new one is not sent anywhere. (A move
     // keeps the nick: another one in the new room would not be who the room expects.)
-    events_.push_back(event::RoomRefused{moves_.front().room, true});
+    events_.push_back(event::RoomRefused{moves_.front().room, why});
     drop_lines_of(moves_.front().epoch, Unsent::room_refused);
     moves_.pop_front();
     moving_ = false;
     flush(now);
   } else if (state_ == SessionState::joining || state_ == SessionState::rejoining) {
+    // Another nick cannot open a private room, nor trying again with the same key.
+    if (why != Refusal::nick_taken) {
+      end(why == Refusal::private_room ? EndReason::room_private : EndReason::room_open);
+      return;
+    }
     if (!take_next_nick()) {
       end(EndReason::nick_taken);
       return;
@@ -280,7 +266,7 @@ void ClientSession::become_legacy(TimePoint now) {
   room_.assign(proto::kDefaultRoom);
   // An original server has no rooms: moves typed meanwhile cannot happen.
   while (!moves_.empty()) {
-    events_.push_back(event::RoomRefused{moves_.front().room, false});
+    events_.push_back(event::RoomRefused{moves_.front().room, Refusal::no_rooms});
     drop_lines_of(moves_.front().epoch, Unsent::room_refused);
     moves_.pop_front();
   }

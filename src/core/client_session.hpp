@@ -234,7 +234,8 @@ class ClientSession {
   void ask_stale_session();
   Duration rto() const noexcept;
   Duration repair_timeout() const noexcept;
-  void on_refusal(bool full, TimePoint now);
+  void on_full(TimePoint now);
+  void on_refusal(Refusal why, TimePoint now);
   void on_end(TimePoint now);
   bool take_next_nick();
   void lost_membership(JoinTrouble why, TimePoint now);

@@ -306,7 +306,7 @@ LineVerdict ClientSession::send_line(std::string_view text, TimePoint now) {
 void ClientSession::move_to(std::string_view room, TimePoint now) {
   if (state_ == SessionState::ended) return;
   if (state_ == SessionState::legacy) {
-    events_.push_back(event::RoomRefused{std::string(room), false});
+    events_.push_back(event::RoomRefused{std::string(room), Refusal::no_rooms});
     return;
   }
   moves_.push_back(Move{++latest_epoch_, std::string(room)});

@@ -1,6 +1,7 @@
 // The client's side of the sealed dialect (protocol/sealed.hpp): the relay's key checked
 // against the pin, the join sent as a hello, the welcome opened into a session, and from then on
-// every datagram sealed both ways. Inside, the text protocol runs as ever (client_session.cpp).
+// every datagram sealed both ways; and the cookie and join that lead there (a private room's with
+// its proof). Inside, the text protocol runs as ever (client_session.cpp).
 #include <sodium.h>
 
 #include <algorithm>
@@ -99,14 +100,41 @@ std::optional<sealed::HelloOut> ClientSession::make_hello(std::uint32_t index,
                               index, token, std::move(payload));
 }
 
+// reg <cookie>[ <nick>[ <room>]], with ` +r1 <next>` when the server offered repair: the first
+// of our lines it has not acknowledged comes next (a rejoined relay resumes from there).
+void ClientSession::on_cookie(const proto::Cookie& cookie) {
+  const std::string_view token = cookie.token;
+  cookie_.assign(token);
+  cookie_seen_ = true;
+  offered_repair_ = cookie.repair;
+  if (!accept_offer(cookie)) return;
+  if (state_ == SessionState::legacy) {
+    // A paused or overloaded udpchat server answering at last: join it properly.
+    state_ = SessionState::rejoining;
+    attempts_ = 0;
+    events_.push_back(event::Joining{JoinTrouble::no_cookie, {}});
+  }
+  if (state_ == SessionState::joining || state_ == SessionState::rejoining) {
+    send_join(token, joined_room_);
+  } else if (state_ == SessionState::joined && moving_) {
+    send_join(token, moves_.front().room);
+  }
+}
+
 std::string ClientSession::join_datagram(std::string_view token, std::string_view room) const {
-  if (offered_repair_ == 0 || !config_.repair) return proto::encode_join(token, nick_, room);
+  // A private room's join proves that we hold its key (the relay admits only holders).
+  const std::string proof = room_keys_ && room == config_.room
+                                ? proto::room_key::join_proof(*room_keys_, room, token, nick_)
+                                : std::string{};
+  if (offered_repair_ == 0 || !config_.repair) {
+    return proto::encode_join(token, nick_, room, std::nullopt, proto::kRepairVersion, proof);
+  }
   std::uint64_t next = next_seq_;
   for (const Line& line : lines_) {
     if (line.seq != 0) next = std::min(next, line.seq);
   }
   return proto::encode_join(token, nick_, room, next,
-                            std::min(offered_repair_, proto::kRepairVersion));
+                            std::min(offered_repair_, proto::kRepairVersion), proof);
 }
 
 void ClientSession::send_join(std::string_view token, std::string_view room) {

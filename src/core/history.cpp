@@ -12,13 +12,15 @@ class History::Room {
 
   std::string name;
   RoomWindow window;
-  std::size_t shards = 0;  // shards with members here
+  std::string verifier;     // empty: the room is open
+  std::size_t members = 0;  // on every shard
   bool kept = false;
   TimePoint kept_since{};
   std::list<Room*>::iterator kept_at{};
 };
 
-History::History(HistoryLimits limits) : limits_(limits) {}
+History::History(HistoryLimits limits, std::shared_ptr<const RoomPins> pins)
+    : limits_(limits), pins_(std::move(pins)) {}
 
 History::~History() = default;
 
@@ -26,9 +28,22 @@ const RoomWindow& History::window(const Room* room) noexcept {
   return room->window;
 }
 
-History::Room* History::open(std::string_view name) {
+History::Room* History::enter(std::string_view name, std::string_view verifier,
+                              Admission& admission) {
   const Lock lock(*this);
+  const RoomPin* pin = nullptr;
+  if (pins_) {
+    const auto pinned = pins_->find(name);
+    if (pinned != pins_->end()) pin = &pinned->second;
+  }
   auto it = rooms_.find(std::string(name));
+  // A room kept open without members is anyone's to make private: its lines were plain anyway.
+  std::optional<std::string_view> current;
+  if (it != rooms_.end() && (it->second->members > 0 || !it->second->verifier.empty())) {
+    current = it->second->verifier;
+  }
+  admission = admit(pin, current, verifier);
+  if (admission != Admission::admitted) return nullptr;
   if (it == rooms_.end()) {
     it = rooms_
              .emplace(std::string(name),
@@ -41,13 +56,14 @@ History::Room* History::open(std::string_view name) {
     kept_.erase(room.kept_at);
     room.kept = false;
   }
-  ++room.shards;
+  if (!current) room.verifier.assign(verifier);
+  ++room.members;
   return &room;
 }
 
-void History::close(Room* room, TimePoint now) {
+void History::leave(Room* room, TimePoint now) {
   const Lock lock(*this);
-  if (--room->shards > 0) return;
+  if (--room->members > 0) return;
   if (!room->window.empty() && limits_.ttl > Duration::zero()) {
     room->kept = true;
     room->kept_since = now;

@@ -15,6 +15,7 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "core/room_gate.hpp"
 #include "core/room_window.hpp"
 #include "core/time.hpp"
 #include "protocol/message.hpp"
@@ -35,7 +36,7 @@ class History {
   // A room of the node, valid from a shard's open() to its matching close().
   class Room;
 
-  explicit History(HistoryLimits limits);
+  explicit History(HistoryLimits limits, std::shared_ptr<const RoomPins> pins = {});
   ~History();
   History(const History&) = delete;
   History& operator=(const History&) = delete;
@@ -44,11 +45,12 @@ class History {
   // False while one thread alone uses it (a node of one shard): no locking. Set before use.
   void set_shared(bool shared) noexcept { shared_ = shared; }
 
-  // A shard's room gained its first member, or lost its last. A room lives while any shard
-  // has members in it; then it is kept for the TTL if it holds lines (the same numbering when
-  // someone joins again), within the total bound.
-  Room* open(std::string_view name);
-  void close(Room* room, TimePoint now);
+  // A member enters the room `name` (made when new) showing `verifier` (what its join proved,
+  // or empty), if the room's gate admits it (room_gate.hpp); else nullptr and why. A room lives
+  // while it has members on any shard; then it is kept for the TTL if it holds lines (the same
+  // numbering, and the same gate, when someone joins again), within the total bound.
+  Room* enter(std::string_view name, std::string_view verifier, Admission& admission);
+  void leave(Room* room, TimePoint now);
 
   // Set when the room opens, never changed: read without the lock.
   std::uint32_t stream(const Room* room) const noexcept;
@@ -103,6 +105,7 @@ class History {
   void erase(Room& room);
 
   HistoryLimits limits_;
+  std::shared_ptr<const RoomPins> pins_;
   mutable std::mutex mutex_;
   bool shared_ = true;
   std::unordered_map<std::string, std::unique_ptr<Room>> rooms_;

@@ -11,7 +11,8 @@ NodeShare::NodeShare(const RelayConfig& config, TimePoint now)
       history_({.lines = config.history_lines,
                 .room_bytes = config.history_room_bytes,
                 .total_bytes = config.history_total_bytes,
-                .ttl = config.history_ttl}) {
+                .ttl = config.history_ttl},
+               config.rooms) {
   if (sodium_init() < 0) std::abort();
   randombytes_buf(secret_.data(), secret_.size());
   if (config.datagram_limit.rate > 0 || config.cookie_limit.rate > 0) {

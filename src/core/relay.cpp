@@ -8,6 +8,7 @@
 
 #include "core/overloaded.hpp"
 #include "protocol/message.hpp"
+#include "protocol/room_key.hpp"
 #include "protocol/sealed.hpp"
 #include "protocol/text.hpp"
 
@@ -163,8 +164,15 @@ Outcome Relay::on_text(Member* member, const Peer& from, std::string_view datagr
     if (member != nullptr) return out;
     if (!config_.legacy) return tell_not_member(from, datagram, now);
     JoinResult result{};
-    member = join(from, {}, {}, now, false, result);
+    member = join(from, {}, {}, now, false, {}, result);
     if (result == JoinResult::full) return drop(DropReason::server_full);
+    // The original protocol cannot prove a room key: a private lobby refuses it, said when the
+    // refusal is no longer than what it answers.
+    if (member == nullptr) {
+      return datagram.size() >= proto::kRoomPrivate.size()
+                 ? answer(proto::kRoomPrivate, drop(DropReason::room_private))
+                 : drop(DropReason::room_private);
+    }
     return with_change(out, Joined{member});
   };
   auto relay_line = [&](std::string_view text) -> Outcome {
@@ -240,12 +248,30 @@ Outcome Relay::on_text(Member* member, const Peer& from, std::string_view datagr
 
 // The cookie proved the address, so refusals are said, not just counted.
 Outcome Relay::accept_join(const Peer& from, const proto::Join& j, Member*& member, TimePoint now) {
+  std::string_view verifier;
+  if (!j.proof.empty()) {
+    const auto proof = proto::room_key::parse_join_proof(j.proof);
+    const std::string_view room = j.room.empty() ? proto::kDefaultRoom : j.room;
+    if (!proof || !proto::room_key::check_join_proof(*proof, room, j.cookie, j.nick)) {
+      return answer(proto::kRoomPrivate, drop(DropReason::bad_proof));
+    }
+    verifier = proof->verifier;
+  }
   JoinResult result{};
-  Member* joined = join(from, j.nick, j.room, now, true, result);
-  if (result == JoinResult::full || result == JoinResult::nick_taken) {
-    const bool full = result == JoinResult::full;
-    return answer(full ? proto::kServerFull : proto::kNickTaken,
-                  drop(full ? DropReason::server_full : DropReason::nick_taken));
+  Member* joined = join(from, j.nick, j.room, now, true, verifier, result);
+  switch (result) {
+    case JoinResult::full:
+      return answer(proto::kServerFull, drop(DropReason::server_full));
+    case JoinResult::nick_taken:
+      return answer(proto::kNickTaken, drop(DropReason::nick_taken));
+    case JoinResult::room_private:
+      return answer(proto::kRoomPrivate, drop(DropReason::room_private));
+    case JoinResult::room_open:
+      return answer(proto::kRoomOpen, drop(DropReason::room_open));
+    case JoinResult::joined:
+    case JoinResult::moved:
+    case JoinResult::refreshed:
+      break;
   }
   member = joined;
   const std::uint8_t version =

@@ -181,7 +181,15 @@ class Relay {
   const RelayConfig& config() const noexcept { return config_; }
 
  private:
-  enum class JoinResult : std::uint8_t { joined, moved, refreshed, full, nick_taken };
+  enum class JoinResult : std::uint8_t {
+    joined,
+    moved,
+    refreshed,
+    full,
+    nick_taken,
+    room_private,
+    room_open
+  };
 
   History& history() noexcept { return share_->history(); }
   void release_nick(std::string_view room, const Member& member);
@@ -222,9 +230,10 @@ class Relay {
   Outcome reply_to_stranger(std::string_view datagram);
   Outcome tell_not_member(const Peer& from, std::string_view datagram, TimePoint now);
   Member* find_mutable(const Peer& peer) noexcept;
+  // `verifier`: the room key the join proved (its verifier), or empty.
   Member* join(const Peer& peer, std::string_view nick, std::string_view room, TimePoint now,
-               bool validated, JoinResult& result);
-  void enter_room(std::size_t index, std::string_view name);
+               bool validated, std::string_view verifier, JoinResult& result);
+  void enter_room(std::size_t index, std::string_view name, History::Room* window);
   void leave_room(std::size_t index, TimePoint now);
   Member take(std::size_t index, TimePoint now);
   void refresh(std::size_t index, TimePoint now);

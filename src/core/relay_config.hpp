@@ -7,6 +7,7 @@
 
 #include "core/peer.hpp"
 #include "core/rate_limiter.hpp"
+#include "core/room_gate.hpp"
 #include "core/time.hpp"
 #include "protocol/noise.hpp"
 
@@ -56,6 +57,9 @@ struct RelayConfig {
   // The relay's identity (serve --key-file): with it the sealed dialect is offered (+s1) and
   // spoken. Without, only the text protocol.
   std::shared_ptr<const protocol::noise::KeyPair> identity;
+  // Rooms the operator made private (serve --rooms): their pinned verifiers, or private to
+  // whichever key their first member proves. Other rooms are open until a member proves a key.
+  std::shared_ptr<const RoomPins> rooms;
   // Suite 2 (AESGCM) is offered too (+s2) to clients that speak it: where the CPU has AES.
   bool aes_gcm = protocol::noise::available(protocol::noise::Cipher::aes_gcm);
   // What the shards of one node share (serve --threads): cookies, seats, nicks, budgets and

@@ -11,15 +11,28 @@ namespace udpchat::core {
 namespace proto = udpchat::protocol;
 
 Member* Relay::join(const Peer& peer, std::string_view nick, std::string_view room, TimePoint now,
-                    bool validated, JoinResult& result) {
+                    bool validated, std::string_view verifier, JoinResult& result) {
   if (room.empty()) room = proto::kDefaultRoom;
   Member* member = find_mutable(peer);
+  // The room's gate first: a refused join learns nothing more, not even whether a nick is held.
+  // A member refreshing its membership passed it already.
+  History::Room* window = nullptr;
+  if (member == nullptr || member->room_name() != room) {
+    Admission admission{};
+    window = history().enter(room, verifier, admission);
+    if (window == nullptr) {
+      result = admission == Admission::open_room ? JoinResult::room_open : JoinResult::room_private;
+      return nullptr;
+    }
+  }
+  auto refuse = [&](JoinResult why) -> Member* {
+    if (window != nullptr) history().leave(window, now);
+    result = why;
+    return nullptr;
+  };
   // A member may keep its own nick (a rejoin, a refreshed membership); nobody takes another's.
   // A nick is unique in its room on the node, whichever shard its holder is on.
-  if (!nick.empty() && !share_->claim_nick(room, nick, peer)) {
-    result = JoinResult::nick_taken;
-    return nullptr;
-  }
+  if (!nick.empty() && !share_->claim_nick(room, nick, peer)) return refuse(JoinResult::nick_taken);
   if (member != nullptr) {
     const auto index = static_cast<std::size_t>(member - members_.data());
     if (validated && !member->validated) {
@@ -27,18 +40,17 @@ Member* Relay::join(const Peer& peer, std::string_view nick, std::string_view ro
       --member->room->unvalidated;
       member->validated = true;
     }
-    result = member->room_name() == room ? JoinResult::refreshed : JoinResult::moved;
+    result = window == nullptr ? JoinResult::refreshed : JoinResult::moved;
     if (result == JoinResult::refreshed && member->nick != nick) release_nick(room, *member);
     if (result == JoinResult::moved) leave_room(index, now);
     members_[index].nick.assign(nick);
-    if (result == JoinResult::moved) enter_room(index, room);
+    if (result == JoinResult::moved) enter_room(index, room, window);
     refresh(index, now);
     return &members_[index];
   }
   if (!share_->admit(config_.max_clients)) {
     if (!nick.empty()) share_->release_nick(room, nick, peer);
-    result = JoinResult::full;
-    return nullptr;
+    return refuse(JoinResult::full);
   }
   result = JoinResult::joined;
   sealed_gone_.erase(peer);
@@ -51,17 +63,18 @@ Member* Relay::join(const Peer& peer, std::string_view nick, std::string_view ro
   added.validated = validated;
   links_.push_back({kNone, kNone});
   link_newest(members_.size() - 1);
-  enter_room(members_.size() - 1, room);
+  enter_room(members_.size() - 1, room, window);
   ++stats_.joins;
   return &members_.back();
 }
 
-void Relay::enter_room(std::size_t index, std::string_view name) {
+// `window`: the node's room, which the member entered (History::enter).
+void Relay::enter_room(std::size_t index, std::string_view name, History::Room* window) {
   const auto [it, created] = rooms_.try_emplace(std::string(name));
   Room& room = it->second;
   if (created) {
     room.name = it->first;
-    room.window = history().open(room.name);
+    room.window = window;
     if (config_.report_room_changes) room_changes_.push_back({room.name, true});
   }
   Member& member = members_[index];
@@ -86,9 +99,9 @@ void Relay::leave_room(std::size_t index, TimePoint now) {
   if (member.repair) --room.repair;
   if (member.sealed) --room.sealed;
   member.room = nullptr;
+  history().leave(room.window, now);
   if (!room.members.empty()) return;
   if (config_.report_room_changes) room_changes_.push_back({room.name, false});
-  history().close(room.window, now);
   rooms_.erase(rooms_.find(room.name));
 }
 

@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <variant>
 #include <vector>
@@ -21,7 +22,40 @@ enum class SessionState : std::uint8_t {
   ended,      // `end` from the server (unless rejoin_after_end), a taken nick, or leave()
 };
 
-enum class EndReason : std::uint8_t { none, left, server_closed, nick_taken, key_changed };
+enum class EndReason : std::uint8_t {
+  none,
+  left,
+  server_closed,
+  nick_taken,
+  key_changed,
+  room_private,  // the room admits only holders of its key, and ours is not its key (or none)
+  room_open,     // we hold a key, but the room is open on that relay
+};
+
+// Why a relay would not let us into a room: one table, from which every word is made.
+enum class Refusal : std::uint8_t { nick_taken, no_rooms, private_room, open_room };
+struct RefusalInfo {
+  Refusal why;
+  std::string_view code;  // --json's reason
+  std::string_view says;
+};
+inline constexpr RefusalInfo kRefusals[] = {
+    {Refusal::nick_taken, "nick_taken", "the nick is taken there"},
+    {Refusal::no_rooms, "no_rooms", "the server has no rooms"},
+    {Refusal::private_room, "private",
+     "the room is private there: it admits only the holders of its key"},
+    {Refusal::open_room, "open_room",
+     "the room is open there: others share it without a key, so a key's holder stays out"},
+};
+constexpr const RefusalInfo& info(Refusal why) noexcept {
+  return kRefusals[static_cast<std::size_t>(why)];
+}
+// The room's refusal that ended a session, if one did.
+constexpr std::optional<Refusal> refusal_of(EndReason why) noexcept {
+  if (why == EndReason::room_private) return Refusal::private_room;
+  if (why == EndReason::room_open) return Refusal::open_room;
+  return std::nullopt;
+}
 
 // Why the session is (re)joining, for the person at the keyboard.
 enum class JoinTrouble : std::uint8_t {
@@ -81,7 +115,7 @@ struct RoomChanged {
 };
 struct RoomRefused {  // a /join that cannot happen
   std::string room;
-  bool nick_taken = true;  // else the server speaks the original protocol: no rooms at all
+  Refusal why = Refusal::nick_taken;
 };
 struct LinesUnsent {
   std::size_t count = 0;

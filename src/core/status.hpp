@@ -21,7 +21,15 @@ constexpr std::string_view to_string(ServerKind kind) noexcept {
 }
 
 // How reaching a relay ended: probe's answer, and how bench's or chat's connect failed.
-enum class ProbeStatus { answered, timeout, refused, unresolved, failed, key_changed };
+enum class ProbeStatus {
+  answered,
+  timeout,
+  refused,
+  unresolved,
+  failed,
+  key_changed,
+  not_admitted
+};
 
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitFailure = 1;  // no answer, or a run that did not succeed
@@ -34,6 +42,9 @@ inline constexpr int kExitTooMuchLoss = 6;  // bench: more lost than --max-loss
 // chat, probe, bench: the relay's key is not the one pinned (or --server-key), or it stopped
 // sealing.
 inline constexpr int kExitKeyChanged = 7;
+// chat, bench: a private room that this key (or none) does not open, or an open room that a
+// key's holder stays out of.
+inline constexpr int kExitNotAdmitted = 8;
 
 constexpr int exit_code(ProbeStatus status) noexcept {
   switch (status) {
@@ -45,6 +56,8 @@ constexpr int exit_code(ProbeStatus status) noexcept {
       return kExitUnresolved;
     case ProbeStatus::key_changed:
       return kExitKeyChanged;
+    case ProbeStatus::not_admitted:
+      return kExitNotAdmitted;
     case ProbeStatus::timeout:
     case ProbeStatus::failed:
       return kExitFailure;

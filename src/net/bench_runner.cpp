@@ -95,8 +95,14 @@ awaitable<std::optional<BenchRunner::Failure>> BenchRunner::connect(const BenchS
   for (std::size_t i = 1; i < s.clients.size(); ++i) {
     s.start_session(*s.clients[i], udpchat ? core::ServerKind::udpchat : core::ServerKind::legacy);
   }
-  co_await s.wait_until(core::Clock::now() + kJoinLimit,
-                        [&] { return s.joined >= s.clients.size() || s.full || s.closed; });
+  co_await s.wait_until(core::Clock::now() + kJoinLimit, [&] {
+    return s.joined >= s.clients.size() || s.full || s.closed || s.not_admitted;
+  });
+  if (s.not_admitted) {
+    co_return Failure{core::ProbeStatus::not_admitted,
+                      fmt::format("not admitted to room {}: {}", settings.room,
+                                  core::info(*s.not_admitted).says)};
+  }
   if (s.joined < s.clients.size()) {
     co_return Failure{core::ProbeStatus::failed,
                       fmt::format("only {} of {} clients could join{}", s.joined, s.clients.size(),

@@ -89,6 +89,8 @@ struct BenchRunner::Impl {
   bool refused = false;
   bool closed = false;  // the server said `end`
   bool full = false;    // a client was told the server is full
+  // A client was refused its private room (another key, or none), or kept out of an open one.
+  std::optional<core::Refusal> not_admitted;
   std::size_t joined = 0;
   asio::steady_timer wake;  // cancelled when a wait's condition may have changed
   asio::steady_timer tick;  // the sessions' timers
@@ -150,6 +152,7 @@ struct BenchRunner::Impl {
         if (!joined_event->again) ++joined;
       } else if (const auto* ended = std::get_if<core::event::Ended>(&e)) {
         if (ended->why == core::EndReason::server_closed) closed = true;
+        if (const auto refusal = core::refusal_of(ended->why)) not_admitted = refusal;
       }
     }
     wake.cancel();

@@ -243,8 +243,7 @@ void ChatClient::apply() {
     // A /join the server refused (the nick is taken there): a script stops, as for a bad name.
     if (const auto* refused = std::get_if<core::event::RoomRefused>(&event);
         refused != nullptr && settings_.input == core::InputMode::commands && input_ != nullptr) {
-      stop_input("/join " + refused->room,
-                 refused->nick_taken ? "the nick is taken there" : "the server has no rooms");
+      stop_input("/join " + refused->room, std::string(core::info(refused->why).says));
     }
   }
   if (!events.empty()) watch_output();
@@ -268,6 +267,18 @@ void ChatClient::finish_session() {
   if (session_->end_reason() == core::EndReason::key_changed) {
     // The command says which key, which file and what to do (commands::key_changed_error).
     finish(ChatEnd::key_changed, "the relay's key changed");
+    return;
+  }
+  if (const auto refused = core::refusal_of(session_->end_reason())) {
+    const char* what_to_do =
+        *refused == core::Refusal::open_room ? "the operator can make it private with serve --rooms"
+        : settings_.session.room_key ? "the key given is not the room's: check --room-key-file, "
+                                       "UDPCHAT_ROOM_KEY or --passphrase-file"
+                                     : "give the room's key with --room-key-file, UDPCHAT_ROOM_KEY "
+                                       "or --passphrase-file";
+    finish(ChatEnd::not_admitted,
+           fmt::format("not admitted to room {} on {}: {}; nothing was sent ({})", session_->room(),
+                       server_, core::info(*refused).says, what_to_do));
     return;
   }
   if (session_->end_reason() == core::EndReason::nick_taken) {

@@ -54,7 +54,16 @@ class ChatView {
 };
 
 // How a chat session ended, mapped to exit codes by the command.
-enum class ChatEnd { ok, undelivered, refused, unresolved, nick_taken, key_changed, failed };
+enum class ChatEnd {
+  ok,
+  undelivered,
+  refused,
+  unresolved,
+  nick_taken,
+  key_changed,
+  not_admitted,
+  failed
+};
 
 class ChatClient {
  public:

@@ -7,6 +7,7 @@
 #include <charconv>
 #include <limits>
 
+#include "protocol/room_key.hpp"
 #include "protocol/text.hpp"
 
 namespace udpchat::protocol {
@@ -93,6 +94,12 @@ ClientMessage decode_client(std::string_view datagram) noexcept {
   // Commands with arguments; a line of another shape is chat, as the original server saw it.
   Fields f = split_fields(line);
   if (f.at[0] == kRegister) {
+    std::string_view proof;
+    if (f.count >= 3 && f.at[f.count - 1].starts_with(room_key::kProofPrefix)) {
+      proof = f.at[f.count - 1];
+      // A proof of another shape: no join, so chat, as before.
+      f.count = room_key::parse_join_proof(proof) ? f.count - 1 : 0;
+    }
     const auto next = take_repair_tag(f, 2);
     if (f.count >= 2 && f.count <= 4 && is_cookie(f.at[1]) && (f.count < 3 || is_nick(f.at[2])) &&
         (f.count < 4 || is_room(f.at[3])) && (!next || next->number >= 1)) {
@@ -101,7 +108,8 @@ ClientMessage decode_client(std::string_view datagram) noexcept {
                   f.count >= 4 ? f.at[3] : std::string_view{},
                   line,
                   next ? next->version : std::uint8_t{0},
-                  next ? next->number : 0};
+                  next ? next->number : 0,
+                  proof};
     }
   }
   if (f.at[0] == "ping" && f.count == 2 && is_ping_token(f.at[1])) return Ping{f.at[1]};
@@ -163,6 +171,8 @@ ServerMessage decode_server(std::string_view datagram) noexcept {
   if (line == kNotMember) return NotMember{};
   if (line == kServerFull) return ServerFull{};
   if (line == kNickTaken) return NickTaken{};
+  if (line == kRoomPrivate) return RoomPrivate{};
+  if (line == kRoomOpen) return RoomOpen{};
 
   constexpr std::string_view kAckPrefix = "ack: ";
   if (line.starts_with("ack ")) {

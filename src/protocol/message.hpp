@@ -52,6 +52,10 @@ inline constexpr std::string_view kEnd = "end";
 inline constexpr std::string_view kNotMember = "reg?";
 inline constexpr std::string_view kServerFull = "full";
 inline constexpr std::string_view kNickTaken = "nick taken";
+// A private room's refusals: the join showed no proof of its key, or another key's; or it showed
+// a proof for a room that others share here without one. Neither names a member.
+inline constexpr std::string_view kRoomPrivate = "private";
+inline constexpr std::string_view kRoomOpen = "open room";
 // Members that name no room (and every original-protocol client) are in this one.
 inline constexpr std::string_view kDefaultRoom = "lobby";
 
@@ -85,6 +89,9 @@ struct Join {  // `reg <cookie>`, `reg <cookie> <nick>` or `reg <cookie> <nick> 
   // `next_seq`. The repair version asked for; 0 without the tag.
   std::uint8_t repair = 0;
   std::uint64_t next_seq = 0;
+  // A private room's join ends with ` +p1=<verifier>.<signature>` (protocol/room_key.hpp),
+  // checked for its shape only; empty without one.
+  std::string_view proof;
 };
 struct Nack {  // `nack <from> <to>`: room lines from..to, please (repair members)
   std::uint64_t from = 0;
@@ -177,13 +184,16 @@ struct Pong {
   std::string_view token;
 };
 struct End {};
-struct NotMember {};   // the datagram came from an address that is not a member (validated mode)
-struct ServerFull {};  // the join was refused by --max-clients
-struct NickTaken {};   // a live member of that room holds the nick
-struct Unknown {};     // no known shape
-struct Invalid {};     // a known shape with a field that breaks the field rules
-using ServerMessage = std::variant<Cookie, Welcome, Ack, Pong, End, NotMember, ServerFull,
-                                   NickTaken, Got, Want, Head, Missed, Gap, Unknown, Invalid>;
+struct NotMember {};    // the datagram came from an address that is not a member (validated mode)
+struct ServerFull {};   // the join was refused by --max-clients
+struct NickTaken {};    // a live member of that room holds the nick
+struct RoomPrivate {};  // the room admits only holders of its key, and this join proved none
+struct RoomOpen {};     // the join proved a key, but the room is open here
+struct Unknown {};      // no known shape
+struct Invalid {};      // a known shape with a field that breaks the field rules
+using ServerMessage =
+    std::variant<Cookie, Welcome, Ack, Pong, End, NotMember, ServerFull, NickTaken, RoomPrivate,
+                 RoomOpen, Got, Want, Head, Missed, Gap, Unknown, Invalid>;
 
 // Every field is checked against the field rules (an IP address in text form, a port from 1 to
 // 65535, nick and room rules, chat text rules): a server, or someone forging its address, must
@@ -237,10 +247,10 @@ std::string encode_extended_cookie_request(std::uint8_t version = kRepairVersion
 // Padded to ask for the sealed dialect in suites up to `suite` (1 or 2), and repair version 2.
 std::string encode_sealed_cookie_request(std::uint8_t suite = 1);
 // A room needs a nick: the fields are positional. A `next_seq` asks for repair `version`:
-// numbered lines, the next one `next_seq`.
+// numbered lines, the next one `next_seq`. A private room's join ends with its `proof`.
 std::string encode_join(std::string_view cookie, std::string_view nick, std::string_view room = {},
                         std::optional<std::uint64_t> next_seq = std::nullopt,
-                        std::uint8_t version = kRepairVersion);
+                        std::uint8_t version = kRepairVersion, std::string_view proof = {});
 std::string encode_numbered(std::uint64_t seq, std::string_view text);
 std::string encode_nack(std::uint64_t from, std::uint64_t to);
 std::string encode_ping(std::string_view token);

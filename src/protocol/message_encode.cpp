@@ -193,7 +193,8 @@ std::string encode_nack(std::uint64_t from, std::uint64_t to) {
 }
 
 std::string encode_join(std::string_view cookie, std::string_view nick, std::string_view room,
-                        std::optional<std::uint64_t> next_seq, std::uint8_t version) {
+                        std::optional<std::uint64_t> next_seq, std::uint8_t version,
+                        std::string_view proof) {
   std::string out(kRegister);
   out.push_back(' ');
   out.append(cookie);
@@ -210,6 +211,10 @@ std::string encode_join(std::string_view cookie, std::string_view nick, std::str
     out.append(repair_tag(version));
     out.push_back(' ');
     append_number(out, *next_seq);
+  }
+  if (!proof.empty()) {
+    out.push_back(' ');
+    out.append(proof);
   }
   return out;
 }

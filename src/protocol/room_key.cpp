@@ -2,6 +2,7 @@
 
 #include <sodium.h>
 
+#include <algorithm>
 #include <stdexcept>
 #include <vector>
 
@@ -67,6 +68,23 @@ std::string associated(std::string_view id, std::string_view room, std::string_v
   return ad;
 }
 
+// What a join's signature covers.
+std::string join_statement(std::string_view room, std::string_view cookie, std::string_view nick) {
+  std::string statement("udpchat room join 1");
+  for (const std::string_view part : {room, cookie, nick}) {
+    statement.push_back('\0');
+    statement.append(part);
+  }
+  return statement;
+}
+
+bool is_base64url(std::string_view text) noexcept {
+  return std::all_of(text.begin(), text.end(), [](char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_';
+  });
+}
+
 }  // namespace
 
 RoomKey RoomKey::generate() {
@@ -116,6 +134,12 @@ RoomKeys RoomKey::for_room(std::string_view room) const {
   derive(key_, "udpchat room key id 1", {}, id.data(), id.size());
   keys.id = base64(id.data(), id.size());
   derive(key_, "udpchat room line key 1", room, keys.line.data(), noise::kKeyBytes);
+  std::array<std::uint8_t, crypto_sign_SEEDBYTES> seed{};
+  derive(key_, "udpchat room sign key 1", room, seed.data(), seed.size());
+  std::array<std::uint8_t, crypto_sign_PUBLICKEYBYTES> verifier{};
+  crypto_sign_seed_keypair(verifier.data(), keys.signer.data(), seed.data());
+  sodium_memzero(seed.data(), seed.size());
+  keys.verifier = base64(verifier.data(), verifier.size());
   return keys;
 }
 
@@ -162,6 +186,45 @@ OpenedLine open_line(const RoomKeys& keys, std::string_view room, std::string_vi
   out.what = Opened::ok;
   out.text = std::move(text);
   return out;
+}
+
+std::string join_proof(const RoomKeys& keys, std::string_view room, std::string_view cookie,
+                       std::string_view nick) {
+  const std::string statement = join_statement(room, cookie, nick);
+  std::array<std::uint8_t, crypto_sign_BYTES> signature{};
+  crypto_sign_detached(signature.data(), nullptr,
+                       reinterpret_cast<const std::uint8_t*>(statement.data()), statement.size(),
+                       keys.signer.data());
+  std::string out(kProofPrefix);
+  out += keys.verifier;
+  out += '.';
+  out += base64(signature.data(), signature.size());
+  return out;
+}
+
+std::optional<JoinProof> parse_join_proof(std::string_view field) noexcept {
+  if (field.size() != kProofChars || !field.starts_with(kProofPrefix) ||
+      field[kProofPrefix.size() + kVerifierChars] != '.') {
+    return std::nullopt;
+  }
+  JoinProof proof{field.substr(kProofPrefix.size(), kVerifierChars),
+                  field.substr(kProofPrefix.size() + kVerifierChars + 1)};
+  if (!is_base64url(proof.verifier) || !is_base64url(proof.signature)) return std::nullopt;
+  return proof;
+}
+
+bool check_join_proof(const JoinProof& proof, std::string_view room, std::string_view cookie,
+                      std::string_view nick) {
+  const auto verifier = unbase64(proof.verifier);
+  const auto signature = unbase64(proof.signature);
+  if (!verifier || verifier->size() != crypto_sign_PUBLICKEYBYTES || !signature ||
+      signature->size() != crypto_sign_BYTES) {
+    return false;
+  }
+  const std::string statement = join_statement(room, cookie, nick);
+  return crypto_sign_verify_detached(signature->data(),
+                                     reinterpret_cast<const std::uint8_t*>(statement.data()),
+                                     statement.size(), verifier->data()) == 0;
 }
 
 }  // namespace udpchat::protocol::room_key

@@ -6,7 +6,12 @@
 // another member. Pure: libsodium's XChaCha20-Poly1305 (random 24-byte nonces), BLAKE2b and
 // Argon2id; no sockets, no clock.
 //
+// A member proves to the relay that it holds the key without giving it away: an Ed25519 key pair
+// derived from the room key (the same for every holder) signs the join's cookie, room and nick,
+// and the relay checks the signature against the room's verifier, the pair's public half.
+//
 //   a sealed line, as chat text:  ~1 <key id, 11 chars> <base64url(nonce | ciphertext | tag)>
+//   a join's proof, last field:   +p1=<verifier, 43 chars>.<signature, 86 chars>
 #pragma once
 
 #include <array>
@@ -28,11 +33,21 @@ inline constexpr std::size_t kIdChars = 11;  // 8 bytes of BLAKE2b, base64url
 // The most text one sealed line carries: what fits in a chat line (kMaxLineBytes) once sealed
 // and written in base64. Longer lines are split before they are sealed.
 inline constexpr std::size_t kMaxPlainBytes = 700;
+inline constexpr std::string_view kProofPrefix = "+p1=";
+// How a verifier is written for an operator (keygen --verifier, serve --rooms).
+inline constexpr std::string_view kVerifierPrefix = "udpchat-room-verifier-1:";
+inline constexpr std::size_t kVerifierChars = 43;   // 32 bytes, base64url
+inline constexpr std::size_t kSignatureChars = 86;  // 64 bytes, base64url
+inline constexpr std::size_t kProofChars =
+    kProofPrefix.size() + kVerifierChars + 1 + kSignatureChars;
 
 // The keys one room's members derive from the room key.
 struct RoomKeys {
   std::string id;                // which key sealed a line: a member with another says so
   protocol::noise::Secret line;  // seals and opens lines
+  // Signs joins (Ed25519, libsodium's 64-byte form); `verifier` is its public half, written.
+  std::array<std::uint8_t, 64> signer{};
+  std::string verifier;
 };
 
 class RoomKey {
@@ -70,5 +85,21 @@ struct OpenedLine {
 
 OpenedLine open_line(const RoomKeys& keys, std::string_view room, std::string_view nick,
                      std::uint64_t seq, std::string_view line);
+
+// The proof a join of `nick` to `room` with `cookie` carries: kProofPrefix, the verifier, '.'
+// and the signature. The cookie ties it to one address for a short while: a copy is worth
+// nothing elsewhere or later.
+std::string join_proof(const RoomKeys& keys, std::string_view room, std::string_view cookie,
+                       std::string_view nick);
+
+// A proof as a join carries it, split; nullopt when it is not one's shape.
+struct JoinProof {
+  std::string_view verifier;
+  std::string_view signature;
+};
+std::optional<JoinProof> parse_join_proof(std::string_view field) noexcept;
+// Whether the signature is the verifier's over this join.
+bool check_join_proof(const JoinProof& proof, std::string_view room, std::string_view cookie,
+                      std::string_view nick);
 
 }  // namespace udpchat::protocol::room_key

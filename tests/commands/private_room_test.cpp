@@ -52,26 +52,77 @@ TEST_CASE("two key holders chat in a private room and the relay sees only cipher
           "[e2e][private]") {
   const auto dir = scratch_dir("private-chat");
   const std::string key = (dir / "ops.key").string();
+  const std::string other = (dir / "other.key").string();
   REQUIRE(run_udpchat({"keygen", key}).exit_code == 0);
+  REQUIRE(run_udpchat({"keygen", other}).exit_code == 0);
   Server server;
-  UdpPeer outsider(loopback(server.port()));  // no key: a text member of the same room
-  outsider.join("outsider", "ops");
   Process bob({"chat", "--listen", "--json", "--nick", "bob", "--room", "ops", "--room-key-file",
                key, server.address()});
   REQUIRE(bob.wait_for_output("\"type\":\"joined\""));
+  // Without the key, in the text protocol: refused, in words that name nobody.
+  UdpPeer outsider(loopback(server.port()));
+  CHECK(outsider.join("outsider", "ops") == "private");
   const auto alice = run_udpchat({"chat", "--nick", "alice", "--room", "ops", "--room-key-file",
                                   key, "-m", "the launch code is 1234", server.address()});
   CHECK(alice.exit_code == 0);
   REQUIRE(bob.wait_for_output("the launch code is 1234"));
-  const auto seen = outsider.receive(2s);
-  REQUIRE(seen);
-  CHECK(seen->find("~1 ") != std::string::npos);
-  CHECK(seen->find("launch") == std::string::npos);
+  CHECK(outsider.drain(500ms).empty());
+  // Another key's holder, and a chat with none: refused (exit 8), nothing shown, no nick learned.
+  for (const std::vector<std::string>& keys :
+       {std::vector<std::string>{"--room-key-file", other}, std::vector<std::string>{}}) {
+    std::vector<std::string> args{"chat", "--json", "--nick", "eve", "--room", "ops", "--history",
+                                  "10"};
+    args.insert(args.end(), keys.begin(), keys.end());
+    args.insert(args.end(), {"-m", "let me in", server.address()});
+    const auto eve = run_udpchat(args);
+    CHECK(eve.exit_code == 8);
+    CHECK(eve.out.find("\"type\":\"not_admitted\",\"reason\":\"private\"") != std::string::npos);
+    CHECK(eve.err.find("not admitted to room ops") != std::string::npos);
+    for (const std::string_view secret : {"bob", "alice", "launch", "~1 "}) {
+      CHECK(eve.out.find(secret) == std::string::npos);
+      CHECK(eve.err.find(secret) == std::string::npos);
+    }
+  }
   bob.signal(SIGTERM);
   bob.wait();
+  CHECK(bob.out().find("let me in") == std::string::npos);
   server.process().signal(SIGTERM);
   server.process().wait();
   CHECK(server.process().err().find("launch") == std::string::npos);
+  CHECK(server.process().err().find("room_private=3") != std::string::npos);
+}
+
+TEST_CASE("serve --rooms keeps a room private from its first join, to the verifier it names",
+          "[e2e][private]") {
+  const auto dir = scratch_dir("private-rooms-file");
+  const std::string key = (dir / "ops.key").string();
+  REQUIRE(run_udpchat({"keygen", key}).exit_code == 0);
+  const auto verifier =
+      run_udpchat({"keygen", "--verifier", "--room", "ops", "--room-key-file", key});
+  REQUIRE(verifier.exit_code == 0);
+  CHECK(verifier.out.starts_with("ops udpchat-room-verifier-1:"));
+  const std::string rooms = (dir / "rooms.conf").string();
+  {
+    std::ofstream out(rooms);
+    out << "# private rooms\n" << verifier.out << "dev private\n";
+  }
+  Server server({"--rooms", rooms});
+  // Nobody in either room yet: still, no open join creates them.
+  UdpPeer early(loopback(server.port()));
+  CHECK(early.join("early", "ops") == "private");
+  UdpPeer early_dev(loopback(server.port()));
+  CHECK(early_dev.join("early", "dev") == "private");
+  UdpPeer elsewhere(loopback(server.port()));
+  CHECK(elsewhere.join("anyone", "lobby").starts_with("welcome"));
+  const auto holder = run_udpchat({"chat", "--nick", "alice", "--room", "ops", "--room-key-file",
+                                   key, "-m", "pinned", server.address()});
+  CHECK(holder.exit_code == 0);
+
+  const std::string bad = (dir / "bad.conf").string();
+  { std::ofstream(bad) << "ops private\nops private\n"; }
+  const auto twice = run_udpchat({"serve", "--rooms", bad, "--bind", "127.0.0.1:0"});
+  CHECK(twice.exit_code == 2);
+  CHECK(twice.err.find("line 2: room 'ops' is named twice") != std::string::npos);
 }
 
 TEST_CASE("a room key without a room, or a file that holds none, is a usage error",

@@ -49,12 +49,10 @@ TEST_CASE("key holders chat in a private room while the relay carries only ciphe
   Wire wire;
   auto& alice = wire.add(1, member("alice", key));
   auto& bob = wire.add(2, member("bob", key));
-  auto& dave = wire.add(3, member("dave", new_room_key()));  // another key
   wire.settle();
   REQUIRE(alice.state() == SessionState::joined);
   alice.take_events();
   bob.take_events();
-  dave.take_events();
 
   alice.send_line("the launch code is 1234", wire.now);
   bob.send_line("noted", wire.now);
@@ -70,17 +68,51 @@ TEST_CASE("key holders chat in a private room while the relay carries only ciphe
   // Neither on the way in nor out, nor in the relay's window, is the text ever in the clear.
   CHECK_FALSE(anywhere(wire.sent, "launch code"));
   CHECK_FALSE(anywhere(wire.received, "launch code"));
-  // Another key: said, never shown.
-  auto& dave_events = dave;
-  const auto events = dave_events.take_events();
-  CHECK(std::none_of(events.begin(), events.end(),
-                     [](const auto& e) { return std::holds_alternative<event::Message>(e); }));
-  CHECK(dave.unreadable() == 2);
-  const auto said = std::find_if(events.begin(), events.end(), [](const auto& e) {
-    return std::holds_alternative<event::LinesUnreadable>(e);
-  });
-  REQUIRE(said != events.end());
-  CHECK(std::get<event::LinesUnreadable>(*said).why == room_key::Opened::other_key);
+}
+
+TEST_CASE("a member with another key, or none, is refused and learns no line and no nick",
+          "[core][session][private]") {
+  const auto key = new_room_key();
+  Wire wire;
+  auto& alice = wire.add(1, member("alice", key));
+  wire.settle();
+  alice.send_line("for members only", wire.now);
+  wire.run_for(1s);
+  auto& dave = wire.add(3, member("dave", new_room_key()));
+  auto stranger = member("eve", nullptr);
+  stranger.history = 10;
+  auto& eve = wire.add(4, stranger);
+  wire.run_for(2s);
+  for (auto* outsider : {&dave, &eve}) {
+    CHECK(outsider->state() == SessionState::ended);
+    CHECK(outsider->end_reason() == udpchat::core::EndReason::room_private);
+    CHECK(events_of<event::Message>(*outsider).empty());
+  }
+  // What reached them: a cookie and the refusal, nothing naming the room's members or lines.
+  for (const std::uint16_t port : {std::uint16_t{3}, std::uint16_t{4}}) {
+    for (const std::string& datagram : wire.received[port]) {
+      CHECK(datagram.find("alice") == std::string::npos);
+      CHECK(datagram.find("~1 ") == std::string::npos);
+    }
+    CHECK(wire.received[port].back() == "private");
+  }
+  // Nor did the refusals cost the room anything.
+  alice.send_line("still here", wire.now);
+  wire.run_for(1s);
+  CHECK(alice.waiting() == 0);
+}
+
+TEST_CASE("a key holder stays out of a room that others share openly, and is told why",
+          "[core][session][private]") {
+  Wire wire;
+  auto& open = wire.add(1, member("olga", nullptr));
+  wire.settle();
+  REQUIRE(open.state() == SessionState::joined);
+  auto& holder = wire.add(2, member("hank", new_room_key()));
+  wire.run_for(1s);
+  CHECK(holder.state() == SessionState::ended);
+  CHECK(holder.end_reason() == udpchat::core::EndReason::room_open);
+  CHECK(wire.received[2].back() == "open room");
 }
 
 TEST_CASE("a late joiner with the key reads the private room's sealed history",

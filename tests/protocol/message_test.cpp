@@ -77,6 +77,25 @@ TEST_CASE("decode treats a reg line of another shape as chat", "[protocol]") {
       proto::decode_client("reg tok " + std::string(33, 'n'))));
 }
 
+TEST_CASE("decode reads a private room's proof as the join's last field", "[protocol]") {
+  const std::string proof = "+p1=" + std::string(43, 'V') + "." + std::string(86, 'S');
+  const std::string with_repair =
+      proto::encode_join("c00kie", "alice", "ops", 7, proto::kRepairVersion, proof);
+  const auto message = proto::decode_client(with_repair);
+  REQUIRE(std::holds_alternative<proto::Join>(message));
+  const auto& join = std::get<proto::Join>(message);
+  CHECK(join.room == "ops");
+  CHECK(join.next_seq == 7);
+  CHECK(join.proof == proof);
+  const auto plain = proto::decode_client(proto::encode_join("c00kie", "alice", "ops", std::nullopt,
+                                                             proto::kRepairVersion, proof));
+  REQUIRE(std::holds_alternative<proto::Join>(plain));
+  CHECK(std::get<proto::Join>(plain).proof == proof);
+  CHECK(std::get<proto::Join>(plain).repair == 0);
+  // A proof of another shape is no join: chat, as an original server saw such a line.
+  CHECK(std::holds_alternative<proto::Chat>(proto::decode_client("reg c00kie alice ops +p1=xyz")));
+}
+
 TEST_CASE("decode reads ping with a valid token and leaves other pings as chat", "[protocol]") {
   CHECK(as<proto::Ping>(proto::decode_client("ping abc-DEF_123")).token == "abc-DEF_123");
   CHECK(std::holds_alternative<proto::Chat>(proto::decode_client("ping")));
@@ -202,6 +221,8 @@ TEST_CASE("decode_server reads the refusals a client must act on", "[protocol]")
   CHECK(std::holds_alternative<proto::NotMember>(proto::decode_server("reg?")));
   CHECK(std::holds_alternative<proto::ServerFull>(proto::decode_server("full")));
   CHECK(std::holds_alternative<proto::NickTaken>(proto::decode_server("nick taken\n")));
+  CHECK(std::holds_alternative<proto::RoomPrivate>(proto::decode_server("private")));
+  CHECK(std::holds_alternative<proto::RoomOpen>(proto::decode_server("open room")));
   // Each fits the shortest datagram it answers.
   CHECK(proto::kNotMember.size() <= proto::kHeartbeat.size());
   CHECK(proto::encode_chat("k") == "k   ");

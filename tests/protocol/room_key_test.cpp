@@ -69,3 +69,32 @@ TEST_CASE("a passphrase gives each room a key of its own, the same each time",
   CHECK(ops->format() == again->format());
   CHECK(ops->format() != dev->format());
 }
+
+TEST_CASE("a join's proof verifies for its room, cookie and nick only, under the room's verifier",
+          "[protocol][room_key]") {
+  const auto key = room_key::RoomKey::generate();
+  const auto ops = key.for_room("ops");
+  CHECK(ops.verifier.size() == room_key::kVerifierChars);
+  CHECK(key.for_room("ops").verifier == ops.verifier);  // every holder proves the same key
+  CHECK(key.for_room("dev").verifier != ops.verifier);  // a verifier says nothing of other rooms
+  const std::string proof = room_key::join_proof(ops, "ops", "cookie1", "alice");
+  CHECK(proof.size() == room_key::kProofChars);
+  const auto parsed = room_key::parse_join_proof(proof);
+  REQUIRE(parsed);
+  CHECK(parsed->verifier == ops.verifier);
+  CHECK(room_key::check_join_proof(*parsed, "ops", "cookie1", "alice"));
+  CHECK_FALSE(room_key::check_join_proof(*parsed, "dev", "cookie1", "alice"));
+  CHECK_FALSE(room_key::check_join_proof(*parsed, "ops", "cookie2", "alice"));
+  CHECK_FALSE(room_key::check_join_proof(*parsed, "ops", "cookie1", "alicf"));
+  // Someone else's verifier in front of a good signature: no.
+  std::string swapped = proof;
+  swapped.replace(room_key::kProofPrefix.size(), room_key::kVerifierChars,
+                  room_key::RoomKey::generate().for_room("ops").verifier);
+  CHECK_FALSE(room_key::check_join_proof(*room_key::parse_join_proof(swapped), "ops", "cookie1",
+                                         "alice"));
+  for (const std::string_view bad :
+       {std::string_view("+p1=short"), std::string_view(proof).substr(0, proof.size() - 1),
+        std::string_view("+p2=" + proof.substr(4))}) {
+    CHECK_FALSE(room_key::parse_join_proof(bad));
+  }
+}
