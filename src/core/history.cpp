@@ -2,6 +2,8 @@
 
 #include <sodium.h>
 
+#include "protocol/envelope.hpp"
+
 namespace udpchat::core {
 
 namespace proto = udpchat::protocol;
@@ -82,10 +84,19 @@ std::uint64_t History::head(const Room* room) const {
   return room->window.head();
 }
 
-History::Room* History::find_open(std::string_view name) noexcept {
-  const auto it = rooms_.find(std::string(name));
-  if (it == rooms_.end() || it->second->kept) return nullptr;
+History::Room* History::find_open(std::string_view topic) noexcept {
+  const auto parsed = proto::parse_room_topic(topic);
+  if (!parsed) return nullptr;
+  const auto it = rooms_.find(std::string(parsed->room));
+  if (it == rooms_.end() || it->second->kept || it->second->verifier != parsed->verifier) {
+    return nullptr;
+  }
   return it->second.get();
+}
+
+std::string History::topic(const Room* room) const {
+  const Lock lock(*this);
+  return proto::room_topic(room->name, room->verifier);
 }
 
 // Over the total, rooms kept without members give up their windows first (longest kept

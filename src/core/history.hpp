@@ -52,16 +52,20 @@ class History {
   Room* enter(std::string_view name, std::string_view verifier, Admission& admission);
   void leave(Room* room, TimePoint now);
 
-  // Set when the room opens, never changed: read without the lock.
+  // Set when the room opens, never changed while it has members: read without the lock.
   std::uint32_t stream(const Room* room) const noexcept;
+  // The room's topic on the engine: its name, and its verifier when it is private.
+  std::string topic(const Room* room) const;
   // The room's latest number.
   std::uint64_t head(const Room* room) const;
 
   // Numbers a chat line of `room`, writes its numbered form to `numbered` and keeps it.
   std::uint64_t append(Room* room, const protocol::Ack& line, std::int64_t said_ms,
                        std::string& numbered);
-  // A line or a gap (lines lost on the way) from another node, for a room named by the
-  // engine: nullopt when no member of the node is in it; 0 when rooms are not numbered.
+  // A line or a gap (lines lost on the way) from another node, for a room the engine names by
+  // its topic (protocol/envelope.hpp): nullopt when no member of the node is in it, or the room
+  // here is not private to the topic's key (or open, as the topic's); 0 when rooms are not
+  // numbered.
   std::optional<std::uint64_t> append(std::string_view room, const protocol::Ack& line,
                                       std::int64_t said_ms, std::string& numbered);
   std::optional<std::uint64_t> append_gap(std::string_view room, std::uint64_t count,
@@ -99,7 +103,7 @@ class History {
   };
 
   static const RoomWindow& window(const Room* room) noexcept;
-  Room* find_open(std::string_view name) noexcept;
+  Room* find_open(std::string_view topic) noexcept;
   std::uint64_t keep(Room& room, std::string_view numbered, std::int64_t said_ms);
   bool evict_kept_room();
   void erase(Room& room);

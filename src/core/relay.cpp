@@ -45,6 +45,10 @@ std::string_view Member::room_name() const noexcept {
   return room == nullptr ? std::string_view{} : std::string_view(room->name);
 }
 
+std::string_view Member::room_topic() const noexcept {
+  return room == nullptr ? std::string_view{} : std::string_view(room->topic);
+}
+
 std::uint64_t RelayStats::dropped() const noexcept {
   std::uint64_t total = 0;
   for (auto count : drops) total += count;

@@ -65,6 +65,7 @@ struct Member {
   std::uint16_t alias_port = 0;
 
   std::string_view room_name() const noexcept;
+  std::string_view room_topic() const noexcept;  // Room::topic
   std::string_view shown_ip() const noexcept { return alias_ip.empty() ? ip : alias_ip; }
   std::uint16_t shown_port() const noexcept { return alias_ip.empty() ? peer.port : alias_port; }
 };
@@ -78,10 +79,11 @@ struct Room {
   std::uint32_t repair = 0;            // members here that get numbered acks (+r1)
   std::uint32_t sealed = 0;            // members here that get every line sealed
   History::Room* window = nullptr;
+  std::string topic;  // on the engine (History::topic): what the node subscribes and publishes
 };
 
 struct RoomChange {
-  std::string room;
+  std::string room;     // its topic (protocol/envelope.hpp): a private room's names its verifier
   bool opened = false;  // first member joined; false: last member left
 };
 

@@ -75,7 +75,8 @@ void Relay::enter_room(std::size_t index, std::string_view name, History::Room* 
   if (created) {
     room.name = it->first;
     room.window = window;
-    if (config_.report_room_changes) room_changes_.push_back({room.name, true});
+    room.topic = history().topic(window);
+    if (config_.report_room_changes) room_changes_.push_back({room.topic, true});
   }
   Member& member = members_[index];
   member.room = &room;
@@ -101,7 +102,7 @@ void Relay::leave_room(std::size_t index, TimePoint now) {
   member.room = nullptr;
   history().leave(room.window, now);
   if (!room.members.empty()) return;
-  if (config_.report_room_changes) room_changes_.push_back({room.name, false});
+  if (config_.report_room_changes) room_changes_.push_back({room.topic, false});
   rooms_.erase(rooms_.find(room.name));
 }
 

@@ -131,13 +131,16 @@ struct RelayNode::Impl final : ShardLinks {
   }
 
   void publish(const core::SaidLine& said) {
-    const std::string_view room = said.sender->room_name();
+    const std::string_view room = said.sender->room_topic();
     std::lock_guard lock(publish_mutex);
     // Numbered whether or not the engine takes it: a line dropped here shows as a gap there.
     const std::uint64_t seq = ++published[std::string(room)];
-    protocol::encode_envelope(publish_buffer,
-                              {node_id, said.sender->shown_ip(), said.sender->shown_port(),
-                               said.sender->nick, said.text, seq});
+    // Only a private room's members need the sender's number (their seal binds it), and only
+    // nodes that know private rooms subscribe their topics.
+    const bool private_room = room.find('.') != std::string_view::npos;
+    protocol::encode_envelope(
+        publish_buffer, {node_id, said.sender->shown_ip(), said.sender->shown_port(),
+                         said.sender->nick, said.text, seq, private_room ? said.sender_seq : 0});
     if (backplane->publish(room, publish_buffer)) {
       ++published_count;
     } else {
@@ -146,9 +149,12 @@ struct RelayNode::Impl final : ShardLinks {
   }
 
   // On the main thread: an envelope from the engine is decoded and checked once, numbered in
-  // the node's room, and handed to every shard as a value.
-  void on_engine_line(std::string_view room, std::string_view envelope) {
+  // the node's room, and handed to every shard as a value. `topic`: the room's, on the engine.
+  void on_engine_line(std::string_view topic, std::string_view envelope) {
     if (stopping) return;
+    const auto parsed = protocol::parse_room_topic(topic);
+    if (!parsed) return;  // the backplane hands over only topics it subscribed
+    const std::string_view room = parsed->room;
     ++engine.backplane_received;
     const auto decoded = protocol::decode_envelope(envelope);
     if (!decoded) {
@@ -162,10 +168,10 @@ struct RelayNode::Impl final : ShardLinks {
     const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                             std::chrono::system_clock::now().time_since_epoch())
                             .count();
-    if (const std::uint64_t lost = gaps.on_line(room, decoded->node, decoded->seq); lost > 0) {
+    if (const std::uint64_t lost = gaps.on_line(topic, decoded->node, decoded->seq); lost > 0) {
       ++engine.backplane_gaps;
       engine.remote_missed += lost;
-      if (const auto seq = history().append_gap(room, lost, engine_scratch); seq) {
+      if (const auto seq = history().append_gap(topic, lost, engine_scratch); seq) {
         core::NodeLine gap;
         gap.room = room;
         gap.seq = *seq;
@@ -173,9 +179,12 @@ struct RelayNode::Impl final : ShardLinks {
         hand_to_shards(gap);
       }
     }
-    const protocol::Ack ack{
-        .ip = decoded->ip, .port = decoded->port, .nick = decoded->nick, .text = decoded->text};
-    const auto seq = history().append(room, ack, now_ms, engine_scratch);
+    const protocol::Ack ack{.ip = decoded->ip,
+                            .port = decoded->port,
+                            .nick = decoded->nick,
+                            .text = decoded->text,
+                            .sender_seq = decoded->sender_seq};
+    const auto seq = history().append(topic, ack, now_ms, engine_scratch);
     if (!seq) {
       // The subscription was just dropped, or the envelope crossed it on the way.
       ++engine.remote_unrouted;
@@ -189,6 +198,7 @@ struct RelayNode::Impl final : ShardLinks {
     line.port = decoded->port;
     line.nick = decoded->nick;
     line.text = decoded->text;
+    line.sender_seq = decoded->sender_seq;
     line.said_ms = now_ms;
     hand_to_shards(line);
   }

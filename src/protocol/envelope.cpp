@@ -32,14 +32,18 @@ bool is_node_id(std::string_view id) noexcept {
 }
 
 void encode_envelope(std::string& out, const Envelope& envelope) {
-  out.assign(envelope.seq == 0 ? kUnnumberedEnvelopeVersion : kEnvelopeVersion);
+  const bool sender_numbered = envelope.seq != 0 && envelope.sender_seq != 0;
+  out.assign(envelope.seq == 0 ? kUnnumberedEnvelopeVersion
+             : sender_numbered ? kSenderNumberedEnvelopeVersion
+                               : kEnvelopeVersion);
   out.push_back(' ');
   out.append(envelope.node);
   out.push_back(' ');
-  if (envelope.seq != 0) {
-    char seq[24];
-    const auto [seq_end, seq_ec] = std::to_chars(seq, seq + sizeof seq, envelope.seq);
-    out.append(seq, seq_end);
+  for (const std::uint64_t number : {envelope.seq, sender_numbered ? envelope.sender_seq : 0}) {
+    if (number == 0) continue;
+    char digits[24];
+    const auto [number_end, number_ec] = std::to_chars(digits, digits + sizeof digits, number);
+    out.append(digits, number_end);
     out.push_back(' ');
   }
   out.append(envelope.ip);
@@ -65,15 +69,19 @@ std::optional<Envelope> decode_envelope(std::string_view data) noexcept {
   envelope.text = data.substr(newline + 1);
 
   const std::string_view version = next_field(header);
-  if (version != kEnvelopeVersion && version != kUnnumberedEnvelopeVersion) return std::nullopt;
-  envelope.node = next_field(header);
-  if (version == kEnvelopeVersion) {
-    const std::string_view seq = next_field(header);
-    const auto [end, ec] = std::from_chars(seq.data(), seq.data() + seq.size(), envelope.seq);
-    if (seq.empty() || seq.front() == '0' || ec != std::errc{} || end != seq.data() + seq.size()) {
-      return std::nullopt;
-    }
+  const bool sender_numbered = version == kSenderNumberedEnvelopeVersion;
+  if (version != kEnvelopeVersion && version != kUnnumberedEnvelopeVersion && !sender_numbered) {
+    return std::nullopt;
   }
+  envelope.node = next_field(header);
+  auto number = [&](std::uint64_t& value) {
+    const std::string_view digits = next_field(header);
+    const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
+    return !digits.empty() && digits.front() != '0' && ec == std::errc{} &&
+           end == digits.data() + digits.size();
+  };
+  if (version != kUnnumberedEnvelopeVersion && !number(envelope.seq)) return std::nullopt;
+  if (sender_numbered && !number(envelope.sender_seq)) return std::nullopt;
   envelope.ip = next_field(header);
   const std::string_view port = next_field(header);
   envelope.nick = next_field(header);
@@ -93,16 +101,35 @@ std::optional<Envelope> decode_envelope(std::string_view data) noexcept {
   return envelope;
 }
 
-std::string room_subject(std::string_view room) {
+std::string room_topic(std::string_view room, std::string_view verifier) {
+  std::string topic(room);
+  if (!verifier.empty()) {
+    topic.push_back('.');
+    topic.append(verifier);
+  }
+  return topic;
+}
+
+std::optional<RoomTopic> parse_room_topic(std::string_view topic) noexcept {
+  const auto dot = topic.find('.');
+  RoomTopic parsed{topic.substr(0, dot), {}};
+  if (dot != std::string_view::npos) parsed.verifier = topic.substr(dot + 1);
+  if (!is_room(parsed.room) || (dot != std::string_view::npos && !is_key(parsed.verifier))) {
+    return std::nullopt;
+  }
+  return parsed;
+}
+
+std::string room_subject(std::string_view topic) {
   std::string subject(kRoomSubjectPrefix);
-  subject.append(room);
+  subject.append(topic);
   return subject;
 }
 
 std::string_view subject_room(std::string_view subject) noexcept {
   if (!subject.starts_with(kRoomSubjectPrefix)) return {};
-  const std::string_view room = subject.substr(kRoomSubjectPrefix.size());
-  return is_room(room) ? room : std::string_view{};
+  const std::string_view topic = subject.substr(kRoomSubjectPrefix.size());
+  return parse_room_topic(topic) ? topic : std::string_view{};
 }
 
 }  // namespace udpchat::protocol

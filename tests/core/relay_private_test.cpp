@@ -210,8 +210,9 @@ TEST_CASE("a room's gate admits by pin, then by the room's verifier, then by the
 
 TEST_CASE("a rooms file names each room once, private or with its verifier", "[core][room_gate]") {
   const std::string verifier(room_key::kVerifierChars, 'A');
-  const auto good = udpchat::core::parse_room_pins(
-      "# ops is pinned\nops udpchat-room-verifier-1:" + verifier + "\n\n  dev   private # any key\n");
+  const auto good =
+      udpchat::core::parse_room_pins("# ops is pinned\nops udpchat-room-verifier-1:" + verifier +
+                                     "\n\n  dev   private # any key\n");
   REQUIRE(good.error.empty());
   REQUIRE(good.pins.size() == 2);
   CHECK(good.pins.at("ops").verifier == verifier);

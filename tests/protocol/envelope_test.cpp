@@ -66,12 +66,38 @@ TEST_CASE("decode_envelope refuses anything a relay would not have sent", "[prot
   CHECK(proto::decode_envelope("udpchat1 a 1.2.3.4 80\n" + std::string(1024, 'x')));
 }
 
-TEST_CASE("room subjects carry the room and nothing else", "[protocol][envelope]") {
+TEST_CASE("room subjects carry the room, and a private room's verifier, and nothing else",
+          "[protocol][envelope]") {
   CHECK(proto::room_subject("lobby") == "udpchat.room.lobby");
   CHECK(proto::subject_room("udpchat.room.ops-1") == "ops-1");
   CHECK(proto::subject_room("udpchat.room.a.b").empty());
+  const std::string verifier(43, 'V');
+  CHECK(proto::room_topic("ops", verifier) == "ops." + verifier);
+  CHECK(proto::room_topic("ops", "") == "ops");
+  CHECK(proto::subject_room(proto::room_subject("ops." + verifier)) == "ops." + verifier);
+  CHECK(proto::parse_room_topic("ops." + verifier)->verifier == verifier);
+  CHECK(proto::subject_room("udpchat.room.ops." + verifier + ".x").empty());
   CHECK(proto::subject_room("other.room.x").empty());
   CHECK(proto::subject_room("udpchat.room.").empty());
+}
+
+TEST_CASE("a private room's envelope also carries the sender's number, which its seal binds",
+          "[protocol][envelope]") {
+  std::string out;
+  proto::Envelope envelope{"node-a", "127.0.0.1", 40000, "alice", "~1 sealed", 42};
+  envelope.sender_seq = 7;
+  proto::encode_envelope(out, envelope);
+  CHECK(out == "udpchat3 node-a 42 7 127.0.0.1 40000 alice\n~1 sealed");
+  const auto back = proto::decode_envelope(out);
+  REQUIRE(back);
+  CHECK(back->seq == 42);
+  CHECK(back->sender_seq == 7);
+  CHECK(back->nick == "alice");
+  CHECK_FALSE(proto::decode_envelope("udpchat3 node-a 42 07 127.0.0.1 40000\nx"));
+  CHECK_FALSE(proto::decode_envelope("udpchat3 node-a 42 127.0.0.1 40000\nx"));
+  envelope.sender_seq = 0;  // none: the udpchat2 form, as before
+  proto::encode_envelope(out, envelope);
+  CHECK(out.starts_with("udpchat2 node-a 42 127.0.0.1"));
 }
 
 TEST_CASE("a numbered envelope carries the node's line number for the room, one spelling",
