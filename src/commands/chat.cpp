@@ -126,6 +126,10 @@ int run_chat(ChatOptions options) {
   // --listen ends with the server; everything else waits for it to come back.
   settings.session.rejoin_after_end = !options.listen;
   settings.session.room_key = room_key_of(options.room_key, options.session.room, error);
+  if (error.empty()) {
+    settings.session.previous_room_key =
+        previous_room_key_of(options.room_key, settings.session.room_key != nullptr, error);
+  }
   if (!error.empty()) {
     print_error(error);
     return kExitUsage;
@@ -249,6 +253,7 @@ void add_chat(CLI::App& app, Runner& run) {
   add_quiet(*cmd, options->quiet, "lines received and problems stay");
   add_key_options(*cmd, options->keys);
   add_room_key_options(*cmd, options->room_key);
+  add_previous_room_key_option(*cmd, options->room_key);
   cmd->add_flag("--commands", options->commands,
                 "Read /join, /history, /quit and // in piped input (a terminal always does)");
   cmd->add_flag("--nick-exact", options->nick_exact,

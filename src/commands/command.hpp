@@ -108,12 +108,18 @@ void add_key_options(CLI::App& app, KeyOptions& options);
 struct RoomKeyOptions {
   std::string key_file;
   std::string passphrase_file;
+  std::string previous_key_file;  // chat: the room's key before this one
 };
 void add_room_key_options(CLI::App& app, RoomKeyOptions& options);
+// chat's --previous-room-key-file: a key change (a new epoch), and earlier lines readable.
+void add_previous_room_key_option(CLI::App& app, RoomKeyOptions& options);
 // The key for `room` when one is given (nullptr when none is), or an error said in `error`.
 std::shared_ptr<const protocol::room_key::RoomKey> room_key_of(const RoomKeyOptions& options,
                                                                std::string_view room,
                                                                std::string& error);
+// The key before, when --previous-room-key-file gives one (and a room key is given too).
+std::shared_ptr<const protocol::room_key::RoomKey> previous_room_key_of(
+    const RoomKeyOptions& options, bool has_key, std::string& error);
 // What is known of `server`'s key before the first datagram. `pin_to`: where a key first seen
 // is pinned (empty: it is not, as with --server-key).
 struct ExpectedKey {

@@ -43,6 +43,9 @@ ClientSession::ClientSession(SessionConfig config, TimePoint now)
       tokens_at_(now) {
   room_ = config_.room.empty() ? std::string(proto::kDefaultRoom) : config_.room;
   if (config_.room_key) room_keys_ = config_.room_key->for_room(config_.room);
+  if (config_.room_key && config_.previous_room_key) {
+    previous_keys_ = config_.previous_room_key->for_room(config_.room);
+  }
   if (config_.hint == ServerKind::legacy) {
     // An original server makes us a member on a `reg`; the padded one strips to it.
     emit(proto::encode_cookie_request());
@@ -136,6 +139,15 @@ void ClientSession::on_message(const proto::ServerMessage& message, TimePoint no
                  [&](const proto::NickTaken&) { on_refusal(Refusal::nick_taken, now); },
                  [&](const proto::RoomPrivate&) { on_refusal(Refusal::private_room, now); },
                  [&](const proto::RoomOpen&) { on_refusal(Refusal::open_room, now); },
+                 [&](const proto::RoomRekeyed&) {
+                   // Our membership is on a key the room has moved on from: leave it for good.
+                   if (state_ == SessionState::joined && !moving_) {
+                     emit(std::string(proto::kQuit));
+                     end(EndReason::room_rekeyed);
+                   } else {
+                     on_refusal(Refusal::old_key, now);
+                   }
+                 },
                  [&](const proto::Unknown&) {
                    if (malformed_++ == 0) events_.push_back(event::Malformed{});
                  },
@@ -221,7 +233,9 @@ void ClientSession::on_refusal(Refusal why, TimePoint now) {
   } else if (state_ == SessionState::joining || state_ == SessionState::rejoining) {
     // Another nick cannot open a private room, nor trying again with the same key.
     if (why != Refusal::nick_taken) {
-      end(why == Refusal::private_room ? EndReason::room_private : EndReason::room_open);
+      end(why == Refusal::private_room ? EndReason::room_private
+          : why == Refusal::open_room  ? EndReason::room_open
+                                       : EndReason::room_rekeyed);
       return;
     }
     if (!take_next_nick()) {

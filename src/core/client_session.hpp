@@ -78,6 +78,9 @@ struct SessionConfig {
   // that does not open is counted and said (event::LinesUnreadable), never shown. The caller
   // refuses moves to another room (the key is the room's).
   std::shared_ptr<const protocol::room_key::RoomKey> room_key;
+  // The room's key before this one: the join hands the room over to room_key (a new epoch,
+  // which tells members still on this one), and lines sealed under it still open.
+  std::shared_ptr<const protocol::room_key::RoomKey> previous_room_key;
 };
 
 // What became of a line handed to send_line.
@@ -320,7 +323,8 @@ class ClientSession {
   int key_mismatches_ = 0;          // cookies offering another key than the expected one, in a row
   std::string opened_;
   std::uint64_t forged_ = 0;
-  std::optional<protocol::room_key::RoomKeys> room_keys_;  // with config_.room_key
+  std::optional<protocol::room_key::RoomKeys> room_keys_;      // with config_.room_key
+  std::optional<protocol::room_key::RoomKeys> previous_keys_;  // with config_.previous_room_key
   std::uint64_t unreadable_ = 0;
   // A `reg?` in the clear while sealed: anyone could have sent it, so the relay is asked, sealed;
   // only if nothing sealed comes back by this time is the membership taken as lost.

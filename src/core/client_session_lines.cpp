@@ -18,6 +18,10 @@ using namespace std::chrono_literals;
 room_key::Opened ClientSession::open_private(const proto::Ack& ack, std::string& text) const {
   room_key::OpenedLine opened =
       room_key::open_line(*room_keys_, config_.room, ack.nick, ack.sender_seq, ack.text);
+  // A line of the epoch before, for a member that holds its key too.
+  if (opened.what == room_key::Opened::other_key && previous_keys_) {
+    opened = room_key::open_line(*previous_keys_, config_.room, ack.nick, ack.sender_seq, ack.text);
+  }
   text = std::move(opened.text);
   return opened.what;
 }

@@ -123,9 +123,14 @@ void ClientSession::on_cookie(const proto::Cookie& cookie) {
 
 std::string ClientSession::join_datagram(std::string_view token, std::string_view room) const {
   // A private room's join proves that we hold its key (the relay admits only holders).
-  const std::string proof = room_keys_ && room == config_.room
-                                ? proto::room_key::join_proof(*room_keys_, room, token, nick_)
-                                : std::string{};
+  std::string proof = room_keys_ && room == config_.room
+                          ? proto::room_key::join_proof(*room_keys_, room, token, nick_)
+                          : std::string{};
+  // With the key before: the room moves to ours, if it is still on that one.
+  if (!proof.empty() && previous_keys_) {
+    proof += ' ';
+    proof += proto::room_key::handover(*previous_keys_, room, token, room_keys_->verifier);
+  }
   if (offered_repair_ == 0 || !config_.repair) {
     return proto::encode_join(token, nick_, room, std::nullopt, proto::kRepairVersion, proof);
   }

@@ -2,6 +2,8 @@
 
 #include <sodium.h>
 
+#include <atomic>
+
 #include "protocol/envelope.hpp"
 
 namespace udpchat::core {
@@ -14,7 +16,9 @@ class History::Room {
 
   std::string name;
   RoomWindow window;
-  std::string verifier;     // empty: the room is open
+  std::string verifier;  // empty: the room is open
+  std::string previous;  // the verifier before the last key change
+  std::atomic<std::uint32_t> epoch{0};
   std::size_t members = 0;  // on every shard
   bool kept = false;
   TimePoint kept_since{};
@@ -31,7 +35,7 @@ const RoomWindow& History::window(const Room* room) noexcept {
 }
 
 History::Room* History::enter(std::string_view name, std::string_view verifier,
-                              Admission& admission) {
+                              std::string_view handover_from, Admission& admission) {
   const Lock lock(*this);
   const RoomPin* pin = nullptr;
   if (pins_) {
@@ -40,12 +44,12 @@ History::Room* History::enter(std::string_view name, std::string_view verifier,
   }
   auto it = rooms_.find(std::string(name));
   // A room kept open without members is anyone's to make private: its lines were plain anyway.
-  std::optional<std::string_view> current;
+  Gate gate;
   if (it != rooms_.end() && (it->second->members > 0 || !it->second->verifier.empty())) {
-    current = it->second->verifier;
+    gate = {it->second->verifier, it->second->previous};
   }
-  admission = admit(pin, current, verifier);
-  if (admission != Admission::admitted) return nullptr;
+  admission = admit(pin, gate, verifier, handover_from);
+  if (admission != Admission::admitted && admission != Admission::handed_over) return nullptr;
   if (it == rooms_.end()) {
     it = rooms_
              .emplace(std::string(name),
@@ -58,7 +62,11 @@ History::Room* History::enter(std::string_view name, std::string_view verifier,
     kept_.erase(room.kept_at);
     room.kept = false;
   }
-  if (!current) room.verifier.assign(verifier);
+  if (admission == Admission::handed_over) {
+    room.previous = std::move(room.verifier);
+    room.epoch.fetch_add(1, std::memory_order_relaxed);
+  }
+  if (!gate.current || admission == Admission::handed_over) room.verifier.assign(verifier);
   ++room.members;
   return &room;
 }
@@ -92,6 +100,10 @@ History::Room* History::find_open(std::string_view topic) noexcept {
     return nullptr;
   }
   return it->second.get();
+}
+
+std::uint32_t History::epoch(const Room* room) const noexcept {
+  return room->epoch.load(std::memory_order_relaxed);
 }
 
 std::string History::topic(const Room* room) const {

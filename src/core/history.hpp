@@ -49,7 +49,12 @@ class History {
   // or empty), if the room's gate admits it (room_gate.hpp); else nullptr and why. A room lives
   // while it has members on any shard; then it is kept for the TTL if it holds lines (the same
   // numbering, and the same gate, when someone joins again), within the total bound.
-  Room* enter(std::string_view name, std::string_view verifier, Admission& admission);
+  // A join that proved `verifier` and carried a handover signed by the room's current key
+  // (`handover_from`) moves the room to `verifier`: a new epoch.
+  Room* enter(std::string_view name, std::string_view verifier, std::string_view handover_from,
+              Admission& admission);
+  // Counts the room's key changes: a member that entered in an earlier epoch holds an old key.
+  std::uint32_t epoch(const Room* room) const noexcept;
   void leave(Room* room, TimePoint now);
 
   // Set when the room opens, never changed while it has members: read without the lock.

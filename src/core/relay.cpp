@@ -162,13 +162,21 @@ Outcome Relay::on_text(Member* member, const Peer& from, std::string_view datagr
   const proto::ClientMessage message = proto::decode_client(datagram);
   // Any datagram from a member refreshes it.
   if (member != nullptr) refresh(static_cast<std::size_t>(member - members_.data()), now);
+  // The room moved to a new key since this member entered: its lines go nowhere (a quit still
+  // leaves), and it is told when the answer is no longer than what it answers (a ping or a
+  // padded line, not a bare heartbeat).
+  if (member != nullptr && member->room_epoch != history().epoch(member->room->window) &&
+      !std::holds_alternative<proto::Quit>(message)) {
+    if (datagram.size() < proto::kRoomRekeyed.size()) return drop(DropReason::old_key);
+    return answer(proto::kRoomRekeyed, drop(DropReason::old_key));
+  }
 
   // Legacy mode: any datagram from a stranger is a join, as with the original server.
   auto admit = [&](Outcome out) -> Outcome {
     if (member != nullptr) return out;
     if (!config_.legacy) return tell_not_member(from, datagram, now);
     JoinResult result{};
-    member = join(from, {}, {}, now, false, {}, result);
+    member = join(from, {}, {}, now, false, {}, {}, result);
     if (result == JoinResult::full) return drop(DropReason::server_full);
     // The original protocol cannot prove a room key: a private lobby refuses it, said when the
     // refusal is no longer than what it answers.
@@ -252,17 +260,23 @@ Outcome Relay::on_text(Member* member, const Peer& from, std::string_view datagr
 
 // The cookie proved the address, so refusals are said, not just counted.
 Outcome Relay::accept_join(const Peer& from, const proto::Join& j, Member*& member, TimePoint now) {
+  namespace room_key = proto::room_key;
   std::string_view verifier;
+  std::string_view handover_from;
   if (!j.proof.empty()) {
-    const auto proof = proto::room_key::parse_join_proof(j.proof);
+    const auto proof = room_key::parse_join_proof(j.proof);
+    const auto handover = room_key::parse_handover(j.handover);
     const std::string_view room = j.room.empty() ? proto::kDefaultRoom : j.room;
-    if (!proof || !proto::room_key::check_join_proof(*proof, room, j.cookie, j.nick)) {
+    if (!proof || !room_key::check_join_proof(*proof, room, j.cookie, j.nick) ||
+        (!j.handover.empty() &&
+         (!handover || !room_key::check_handover(*handover, room, j.cookie, proof->verifier)))) {
       return answer(proto::kRoomPrivate, drop(DropReason::bad_proof));
     }
     verifier = proof->verifier;
+    if (handover) handover_from = handover->verifier;
   }
   JoinResult result{};
-  Member* joined = join(from, j.nick, j.room, now, true, verifier, result);
+  Member* joined = join(from, j.nick, j.room, now, true, verifier, handover_from, result);
   switch (result) {
     case JoinResult::full:
       return answer(proto::kServerFull, drop(DropReason::server_full));
@@ -272,6 +286,8 @@ Outcome Relay::accept_join(const Peer& from, const proto::Join& j, Member*& memb
       return answer(proto::kRoomPrivate, drop(DropReason::room_private));
     case JoinResult::room_open:
       return answer(proto::kRoomOpen, drop(DropReason::room_open));
+    case JoinResult::old_key:
+      return answer(proto::kRoomRekeyed, drop(DropReason::old_key));
     case JoinResult::joined:
     case JoinResult::moved:
     case JoinResult::refreshed:

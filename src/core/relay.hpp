@@ -63,6 +63,9 @@ struct Member {
   // is the relay's business. Empty for a text member.
   std::string alias_ip;
   std::uint16_t alias_port = 0;
+  // The room's key epoch when it entered (History::epoch): once the room moves to a new key, a
+  // member of an earlier epoch is told, and heard no more.
+  std::uint32_t room_epoch = 0;
 
   std::string_view room_name() const noexcept;
   std::string_view room_topic() const noexcept;  // Room::topic
@@ -80,6 +83,7 @@ struct Room {
   std::uint32_t sealed = 0;            // members here that get every line sealed
   History::Room* window = nullptr;
   std::string topic;  // on the engine (History::topic): what the node subscribes and publishes
+  std::uint32_t epoch = 0;  // the room's key epoch that `topic` names
 };
 
 struct RoomChange {
@@ -190,7 +194,8 @@ class Relay {
     full,
     nick_taken,
     room_private,
-    room_open
+    room_open,
+    old_key
   };
 
   History& history() noexcept { return share_->history(); }
@@ -232,9 +237,11 @@ class Relay {
   Outcome reply_to_stranger(std::string_view datagram);
   Outcome tell_not_member(const Peer& from, std::string_view datagram, TimePoint now);
   Member* find_mutable(const Peer& peer) noexcept;
-  // `verifier`: the room key the join proved (its verifier), or empty.
+  // `verifier`: the room key the join proved (its verifier), or empty; `handover_from`: the
+  // room's current verifier, when the join carried its key's handover to `verifier`.
   Member* join(const Peer& peer, std::string_view nick, std::string_view room, TimePoint now,
-               bool validated, std::string_view verifier, JoinResult& result);
+               bool validated, std::string_view verifier, std::string_view handover_from,
+               JoinResult& result);
   void enter_room(std::size_t index, std::string_view name, History::Room* window);
   void leave_room(std::size_t index, TimePoint now);
   Member take(std::size_t index, TimePoint now);

@@ -11,7 +11,8 @@ namespace udpchat::core {
 namespace proto = udpchat::protocol;
 
 Member* Relay::join(const Peer& peer, std::string_view nick, std::string_view room, TimePoint now,
-                    bool validated, std::string_view verifier, JoinResult& result) {
+                    bool validated, std::string_view verifier, std::string_view handover_from,
+                    JoinResult& result) {
   if (room.empty()) room = proto::kDefaultRoom;
   Member* member = find_mutable(peer);
   // The room's gate first: a refused join learns nothing more, not even whether a nick is held.
@@ -19,9 +20,11 @@ Member* Relay::join(const Peer& peer, std::string_view nick, std::string_view ro
   History::Room* window = nullptr;
   if (member == nullptr || member->room_name() != room) {
     Admission admission{};
-    window = history().enter(room, verifier, admission);
+    window = history().enter(room, verifier, handover_from, admission);
     if (window == nullptr) {
-      result = admission == Admission::open_room ? JoinResult::room_open : JoinResult::room_private;
+      result = admission == Admission::open_room ? JoinResult::room_open
+               : admission == Admission::old_key ? JoinResult::old_key
+                                                 : JoinResult::room_private;
       return nullptr;
     }
   }
@@ -75,11 +78,18 @@ void Relay::enter_room(std::size_t index, std::string_view name, History::Room* 
   if (created) {
     room.name = it->first;
     room.window = window;
+  } else if (room.epoch != history().epoch(window) && config_.report_room_changes) {
+    // The room has a new key: the node leaves its old topic for the new one's.
+    room_changes_.push_back({room.topic, false});
+  }
+  if (created || room.epoch != history().epoch(window)) {
+    room.epoch = history().epoch(window);
     room.topic = history().topic(window);
     if (config_.report_room_changes) room_changes_.push_back({room.topic, true});
   }
   Member& member = members_[index];
   member.room = &room;
+  member.room_epoch = room.epoch;
   member.room_slot = static_cast<std::uint32_t>(room.members.size());
   room.members.push_back(static_cast<std::uint32_t>(index));
   if (!member.validated) ++room.unvalidated;

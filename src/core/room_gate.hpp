@@ -21,20 +21,35 @@ using RoomPins = std::map<std::string, RoomPin, std::less<>>;
 
 enum class Admission : std::uint8_t {
   admitted,
+  handed_over,   // admitted, and the room moves to the join's key: a new epoch
   private_room,  // no proof, or another key's: the room is private
   open_room,     // a proof, for a room that others share here without one
+  old_key,       // a proof under the key the room had before its current one
 };
 
-// `verifier` is what the join proved (empty: nothing); `current` is the room's while it lives
-// (nullopt: the room is new, or kept open with no member, and takes the join's verifier).
-constexpr Admission admit(const RoomPin* pin, std::optional<std::string_view> current,
-                          std::string_view verifier) noexcept {
+// What a room's gate knows while the room lives. `current` nullopt: the room is new, or kept
+// open with no member, and takes the join's verifier.
+struct Gate {
+  std::optional<std::string_view> current;
+  std::string_view previous;  // the verifier before a handover; empty: none
+};
+
+// `verifier` is what the join proved (empty: nothing); `handover_from` the verifier whose key
+// signed the join's handover to it (empty: none).
+constexpr Admission admit(const RoomPin* pin, Gate gate, std::string_view verifier,
+                          std::string_view handover_from = {}) noexcept {
   if (pin != nullptr && verifier.empty()) return Admission::private_room;
+  // A pinned key changes in the rooms file, never by a join.
   if (pin != nullptr && !pin->verifier.empty() && pin->verifier != verifier) {
     return Admission::private_room;
   }
-  if (!current || *current == verifier) return Admission::admitted;
-  return current->empty() ? Admission::open_room : Admission::private_room;
+  if (!gate.current || *gate.current == verifier) return Admission::admitted;
+  if (gate.current->empty()) return Admission::open_room;
+  if (!verifier.empty() && !handover_from.empty() && handover_from == *gate.current) {
+    return Admission::handed_over;
+  }
+  if (!verifier.empty() && verifier == gate.previous) return Admission::old_key;
+  return Admission::private_room;
 }
 
 // `serve --rooms FILE`: one room a line, `<room> private` or `<room> <verifier>`; `#` starts a

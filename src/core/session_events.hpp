@@ -30,10 +30,11 @@ enum class EndReason : std::uint8_t {
   key_changed,
   room_private,  // the room admits only holders of its key, and ours is not its key (or none)
   room_open,     // we hold a key, but the room is open on that relay
+  room_rekeyed,  // the room moved to a new key, and ours is the one before
 };
 
 // Why a relay would not let us into a room: one table, from which every word is made.
-enum class Refusal : std::uint8_t { nick_taken, no_rooms, private_room, open_room };
+enum class Refusal : std::uint8_t { nick_taken, no_rooms, private_room, open_room, old_key };
 struct RefusalInfo {
   Refusal why;
   std::string_view code;  // --json's reason
@@ -46,6 +47,7 @@ inline constexpr RefusalInfo kRefusals[] = {
      "the room is private there: it admits only the holders of its key"},
     {Refusal::open_room, "open_room",
      "the room is open there: others share it without a key, so a key's holder stays out"},
+    {Refusal::old_key, "old_key", "the room has a new key, and this is the one before it"},
 };
 constexpr const RefusalInfo& info(Refusal why) noexcept {
   return kRefusals[static_cast<std::size_t>(why)];
@@ -54,6 +56,7 @@ constexpr const RefusalInfo& info(Refusal why) noexcept {
 constexpr std::optional<Refusal> refusal_of(EndReason why) noexcept {
   if (why == EndReason::room_private) return Refusal::private_room;
   if (why == EndReason::room_open) return Refusal::open_room;
+  if (why == EndReason::room_rekeyed) return Refusal::old_key;
   return std::nullopt;
 }
 

@@ -35,6 +35,10 @@ constexpr std::size_t kOutputLow = 64 * 1024;
 
 // Lines named in an error are cut to a readable length (kNamedLines of them at most).
 constexpr std::size_t kNamedBytes = 40;
+// What a member on a room's old key does next.
+constexpr const char* kAskForNewKey =
+    "ask the room's members for its new key; given with --previous-room-key-file, this one "
+    "still opens earlier lines";
 
 std::string ChatClient::name_lines(const std::vector<std::string>& texts, std::size_t total) {
   std::vector<std::string> names;
@@ -269,16 +273,20 @@ void ChatClient::finish_session() {
     finish(ChatEnd::key_changed, "the relay's key changed");
     return;
   }
-  if (const auto refused = core::refusal_of(session_->end_reason())) {
+  const auto refused = core::refusal_of(session_->end_reason());
+  const std::string room_note =
+      refused ? fmt::format("not admitted to room {} on {}: {}", session_->room(), server_,
+                            core::info(*refused).says)
+              : std::string{};
+  if (refused && !session_->ever_joined()) {
     const char* what_to_do =
         *refused == core::Refusal::open_room ? "the operator can make it private with serve --rooms"
+        : *refused == core::Refusal::old_key ? kAskForNewKey
         : settings_.session.room_key ? "the key given is not the room's: check --room-key-file, "
                                        "UDPCHAT_ROOM_KEY or --passphrase-file"
                                      : "give the room's key with --room-key-file, UDPCHAT_ROOM_KEY "
                                        "or --passphrase-file";
-    finish(ChatEnd::not_admitted,
-           fmt::format("not admitted to room {} on {}: {}; nothing was sent ({})", session_->room(),
-                       server_, core::info(*refused).says, what_to_do));
+    finish(ChatEnd::not_admitted, fmt::format("{}; nothing was sent ({})", room_note, what_to_do));
     return;
   }
   if (session_->end_reason() == core::EndReason::nick_taken) {
@@ -300,7 +308,12 @@ void ChatClient::finish_session() {
   const std::uint64_t after_stop = not_sent_.size();
   const std::uint64_t lines = sent + queued + unsent + unread.size() + after_stop + refused_lines_;
   if (lines == 0 && stopped_at_.empty()) {
-    finish(ChatEnd::ok);
+    // Moved to a new key while we were in: every line went, and the person is told why it ends.
+    if (refused) {
+      finish(ChatEnd::not_admitted, fmt::format("{} ({})", room_note, kAskForNewKey));
+    } else {
+      finish(ChatEnd::ok);
+    }
     return;
   }
   std::vector<std::string> parts;
@@ -311,6 +324,7 @@ void ChatClient::finish_session() {
   if (unsent > 0) parts.push_back(fmt::format("{} dropped unsent (said above)", unsent));
   const std::string why =
       signaled_                   ? "the client was stopped by a signal"
+      : refused                   ? "the room moved to a new key"
       : session_->server_closed() ? "the server closed the chat and was not back in time"
       : !session_->ever_joined()  ? "never joined"
       : stuck_                    ? fmt::format(
@@ -344,7 +358,7 @@ void ChatClient::finish_session() {
     error +=
         fmt::format("{} line(s) not delivered: {}", lines - after_stop, fmt::join(parts, ", "));
   }
-  finish(ChatEnd::undelivered, std::move(error));
+  finish(refused ? ChatEnd::not_admitted : ChatEnd::undelivered, std::move(error));
 }
 
 }  // namespace udpchat::net

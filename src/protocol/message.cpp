@@ -94,10 +94,18 @@ ClientMessage decode_client(std::string_view datagram) noexcept {
   // Commands with arguments; a line of another shape is chat, as the original server saw it.
   Fields f = split_fields(line);
   if (f.at[0] == kRegister) {
+    // A proof (and a key change after it) of another shape: no join, so chat, as before.
+    std::string_view handover;
+    if (f.count >= 4 && f.at[f.count - 1].starts_with(room_key::kHandoverPrefix)) {
+      handover = f.at[f.count - 1];
+      f.count = room_key::parse_handover(handover) &&
+                        f.at[f.count - 2].starts_with(room_key::kProofPrefix)
+                    ? f.count - 1
+                    : 0;
+    }
     std::string_view proof;
     if (f.count >= 3 && f.at[f.count - 1].starts_with(room_key::kProofPrefix)) {
       proof = f.at[f.count - 1];
-      // A proof of another shape: no join, so chat, as before.
       f.count = room_key::parse_join_proof(proof) ? f.count - 1 : 0;
     }
     const auto next = take_repair_tag(f, 2);
@@ -109,7 +117,8 @@ ClientMessage decode_client(std::string_view datagram) noexcept {
                   line,
                   next ? next->version : std::uint8_t{0},
                   next ? next->number : 0,
-                  proof};
+                  proof,
+                  handover};
     }
   }
   if (f.at[0] == "ping" && f.count == 2 && is_ping_token(f.at[1])) return Ping{f.at[1]};
@@ -173,6 +182,7 @@ ServerMessage decode_server(std::string_view datagram) noexcept {
   if (line == kNickTaken) return NickTaken{};
   if (line == kRoomPrivate) return RoomPrivate{};
   if (line == kRoomOpen) return RoomOpen{};
+  if (line == kRoomRekeyed) return RoomRekeyed{};
 
   constexpr std::string_view kAckPrefix = "ack: ";
   if (line.starts_with("ack ")) {

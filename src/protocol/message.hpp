@@ -56,6 +56,8 @@ inline constexpr std::string_view kNickTaken = "nick taken";
 // a proof for a room that others share here without one. Neither names a member.
 inline constexpr std::string_view kRoomPrivate = "private";
 inline constexpr std::string_view kRoomOpen = "open room";
+// The room moved to a new key, and this member (or join) is on the one before.
+inline constexpr std::string_view kRoomRekeyed = "new key";
 // Members that name no room (and every original-protocol client) are in this one.
 inline constexpr std::string_view kDefaultRoom = "lobby";
 
@@ -90,8 +92,10 @@ struct Join {  // `reg <cookie>`, `reg <cookie> <nick>` or `reg <cookie> <nick> 
   std::uint8_t repair = 0;
   std::uint64_t next_seq = 0;
   // A private room's join ends with ` +p1=<verifier>.<signature>` (protocol/room_key.hpp),
-  // checked for its shape only; empty without one.
+  // and a key change with ` +h1=<previous verifier>.<signature>` after it; checked for their
+  // shape only. Empty without.
   std::string_view proof;
+  std::string_view handover;
 };
 struct Nack {  // `nack <from> <to>`: room lines from..to, please (repair members)
   std::uint64_t from = 0;
@@ -189,11 +193,12 @@ struct ServerFull {};   // the join was refused by --max-clients
 struct NickTaken {};    // a live member of that room holds the nick
 struct RoomPrivate {};  // the room admits only holders of its key, and this join proved none
 struct RoomOpen {};     // the join proved a key, but the room is open here
+struct RoomRekeyed {};  // the room has a new key; ours is the one before
 struct Unknown {};      // no known shape
 struct Invalid {};      // a known shape with a field that breaks the field rules
 using ServerMessage =
     std::variant<Cookie, Welcome, Ack, Pong, End, NotMember, ServerFull, NickTaken, RoomPrivate,
-                 RoomOpen, Got, Want, Head, Missed, Gap, Unknown, Invalid>;
+                 RoomOpen, RoomRekeyed, Got, Want, Head, Missed, Gap, Unknown, Invalid>;
 
 // Every field is checked against the field rules (an IP address in text form, a port from 1 to
 // 65535, nick and room rules, chat text rules): a server, or someone forging its address, must

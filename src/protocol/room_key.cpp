@@ -68,10 +68,11 @@ std::string associated(std::string_view id, std::string_view room, std::string_v
   return ad;
 }
 
-// What a join's signature covers.
-std::string join_statement(std::string_view room, std::string_view cookie, std::string_view nick) {
-  std::string statement("udpchat room join 1");
-  for (const std::string_view part : {room, cookie, nick}) {
+// What a join's signature covers (and a handover's: its last part is the next verifier).
+std::string join_statement(std::string_view purpose, std::string_view room, std::string_view cookie,
+                           std::string_view last) {
+  std::string statement(purpose);
+  for (const std::string_view part : {room, cookie, last}) {
     statement.push_back('\0');
     statement.append(part);
   }
@@ -188,43 +189,74 @@ OpenedLine open_line(const RoomKeys& keys, std::string_view room, std::string_vi
   return out;
 }
 
-std::string join_proof(const RoomKeys& keys, std::string_view room, std::string_view cookie,
-                       std::string_view nick) {
-  const std::string statement = join_statement(room, cookie, nick);
+namespace {
+
+std::string signed_field(std::string_view prefix, const RoomKeys& keys,
+                         std::string_view statement) {
   std::array<std::uint8_t, crypto_sign_BYTES> signature{};
   crypto_sign_detached(signature.data(), nullptr,
                        reinterpret_cast<const std::uint8_t*>(statement.data()), statement.size(),
                        keys.signer.data());
-  std::string out(kProofPrefix);
+  std::string out(prefix);
   out += keys.verifier;
   out += '.';
   out += base64(signature.data(), signature.size());
   return out;
 }
 
-std::optional<JoinProof> parse_join_proof(std::string_view field) noexcept {
-  if (field.size() != kProofChars || !field.starts_with(kProofPrefix) ||
-      field[kProofPrefix.size() + kVerifierChars] != '.') {
+std::optional<JoinProof> parse_signed(std::string_view prefix, std::string_view field) noexcept {
+  if (field.size() != kProofChars || !field.starts_with(prefix) ||
+      field[prefix.size() + kVerifierChars] != '.') {
     return std::nullopt;
   }
-  JoinProof proof{field.substr(kProofPrefix.size(), kVerifierChars),
-                  field.substr(kProofPrefix.size() + kVerifierChars + 1)};
+  JoinProof proof{field.substr(prefix.size(), kVerifierChars),
+                  field.substr(prefix.size() + kVerifierChars + 1)};
   if (!is_base64url(proof.verifier) || !is_base64url(proof.signature)) return std::nullopt;
   return proof;
 }
 
-bool check_join_proof(const JoinProof& proof, std::string_view room, std::string_view cookie,
-                      std::string_view nick) {
+bool check_signed(const JoinProof& proof, std::string_view statement) {
   const auto verifier = unbase64(proof.verifier);
   const auto signature = unbase64(proof.signature);
   if (!verifier || verifier->size() != crypto_sign_PUBLICKEYBYTES || !signature ||
       signature->size() != crypto_sign_BYTES) {
     return false;
   }
-  const std::string statement = join_statement(room, cookie, nick);
   return crypto_sign_verify_detached(signature->data(),
                                      reinterpret_cast<const std::uint8_t*>(statement.data()),
                                      statement.size(), verifier->data()) == 0;
+}
+
+}  // namespace
+
+std::string join_proof(const RoomKeys& keys, std::string_view room, std::string_view cookie,
+                       std::string_view nick) {
+  return signed_field(kProofPrefix, keys,
+                      join_statement("udpchat room join 1", room, cookie, nick));
+}
+
+std::optional<JoinProof> parse_join_proof(std::string_view field) noexcept {
+  return parse_signed(kProofPrefix, field);
+}
+
+bool check_join_proof(const JoinProof& proof, std::string_view room, std::string_view cookie,
+                      std::string_view nick) {
+  return check_signed(proof, join_statement("udpchat room join 1", room, cookie, nick));
+}
+
+std::string handover(const RoomKeys& previous, std::string_view room, std::string_view cookie,
+                     std::string_view next) {
+  return signed_field(kHandoverPrefix, previous,
+                      join_statement("udpchat room handover 1", room, cookie, next));
+}
+
+std::optional<JoinProof> parse_handover(std::string_view field) noexcept {
+  return parse_signed(kHandoverPrefix, field);
+}
+
+bool check_handover(const JoinProof& handover, std::string_view room, std::string_view cookie,
+                    std::string_view next) {
+  return check_signed(handover, join_statement("udpchat room handover 1", room, cookie, next));
 }
 
 }  // namespace udpchat::protocol::room_key

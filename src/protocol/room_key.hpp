@@ -12,6 +12,10 @@
 //
 //   a sealed line, as chat text:  ~1 <key id, 11 chars> <base64url(nonce | ciphertext | tag)>
 //   a join's proof, last field:   +p1=<verifier, 43 chars>.<signature, 86 chars>
+//   a key change, after it:       +h1=<previous verifier>.<signature by the previous key>
+//
+// A new key makes a new epoch: a join that proves the new key and hands over with the room's
+// current one moves the room to the new verifier; members on the old key are then told.
 #pragma once
 
 #include <array>
@@ -34,6 +38,7 @@ inline constexpr std::size_t kIdChars = 11;  // 8 bytes of BLAKE2b, base64url
 // and written in base64. Longer lines are split before they are sealed.
 inline constexpr std::size_t kMaxPlainBytes = 700;
 inline constexpr std::string_view kProofPrefix = "+p1=";
+inline constexpr std::string_view kHandoverPrefix = "+h1=";
 // How a verifier is written for an operator (keygen --verifier, serve --rooms).
 inline constexpr std::string_view kVerifierPrefix = "udpchat-room-verifier-1:";
 inline constexpr std::size_t kVerifierChars = 43;   // 32 bytes, base64url
@@ -98,8 +103,17 @@ struct JoinProof {
   std::string_view signature;
 };
 std::optional<JoinProof> parse_join_proof(std::string_view field) noexcept;
+// The same shape after kHandoverPrefix.
+std::optional<JoinProof> parse_handover(std::string_view field) noexcept;
 // Whether the signature is the verifier's over this join.
 bool check_join_proof(const JoinProof& proof, std::string_view room, std::string_view cookie,
                       std::string_view nick);
+
+// The room's key changes from `previous` to the key whose verifier is `next`: signed with the
+// previous key, for this join (room, cookie) only.
+std::string handover(const RoomKeys& previous, std::string_view room, std::string_view cookie,
+                     std::string_view next);
+bool check_handover(const JoinProof& handover, std::string_view room, std::string_view cookie,
+                    std::string_view next);
 
 }  // namespace udpchat::protocol::room_key

@@ -70,8 +70,8 @@ TEST_CASE("two key holders chat in a private room and the relay sees only cipher
   // Another key's holder, and a chat with none: refused (exit 8), nothing shown, no nick learned.
   for (const std::vector<std::string>& keys :
        {std::vector<std::string>{"--room-key-file", other}, std::vector<std::string>{}}) {
-    std::vector<std::string> args{"chat", "--json", "--nick", "eve", "--room", "ops", "--history",
-                                  "10"};
+    std::vector<std::string> args{"chat",   "--json", "--nick",    "eve",
+                                  "--room", "ops",    "--history", "10"};
     args.insert(args.end(), keys.begin(), keys.end());
     args.insert(args.end(), {"-m", "let me in", server.address()});
     const auto eve = run_udpchat(args);
@@ -123,6 +123,54 @@ TEST_CASE("serve --rooms keeps a room private from its first join, to the verifi
   const auto twice = run_udpchat({"serve", "--rooms", bad, "--bind", "127.0.0.1:0"});
   CHECK(twice.exit_code == 2);
   CHECK(twice.err.find("line 2: room 'ops' is named twice") != std::string::npos);
+}
+
+TEST_CASE(
+    "a new key moves a private room on: old-key members are told, and old history stays "
+    "theirs",
+    "[e2e][private]") {
+  const auto dir = scratch_dir("private-rekey");
+  const std::string old_key = (dir / "old.key").string();
+  const std::string new_key = (dir / "new.key").string();
+  REQUIRE(run_udpchat({"keygen", old_key}).exit_code == 0);
+  REQUIRE(run_udpchat({"keygen", new_key}).exit_code == 0);
+  Server server;
+  Process bob({"chat", "--listen", "--json", "--hb-interval", "500ms", "--nick", "bob", "--room",
+               "ops", "--room-key-file", old_key, server.address()});
+  REQUIRE(bob.wait_for_output("\"type\":\"joined\""));
+  REQUIRE(run_udpchat({"chat", "--nick", "alice", "--room", "ops", "--room-key-file", old_key, "-m",
+                       "before the change", server.address()})
+              .exit_code == 0);
+  REQUIRE(bob.wait_for_output("before the change"));
+  // Only a holder of the old key can move the room: the new key alone is refused.
+  CHECK(run_udpchat({"chat", "--nick", "mallory", "--room", "ops", "--room-key-file", new_key, "-m",
+                     "took over", server.address()})
+            .exit_code == 8);
+  const auto carol = run_udpchat({"chat", "--nick", "carol", "--room", "ops", "--room-key-file",
+                                  new_key, "--previous-room-key-file", old_key, "-m",
+                                  "after the change", server.address()});
+  CHECK(carol.exit_code == 0);
+  // Bob, on the old key, hears of it at his next ping and ends asking for the new key.
+  CHECK(bob.wait(5s) == 8);
+  CHECK(bob.err().find("the room has a new key") != std::string::npos);
+  CHECK(bob.out().find("after the change") == std::string::npos);
+  // The new key alone reads the new epoch, not the old one's history; both keys read both.
+  const auto dave = run_udpchat({"chat", "--nick", "dave", "--room", "ops", "--room-key-file",
+                                 new_key, "--history", "10", "-m", "hi", server.address()});
+  CHECK(dave.exit_code == 0);
+  CHECK(dave.out.find("after the change") != std::string::npos);
+  CHECK(dave.out.find("before the change") == std::string::npos);
+  const auto erin = run_udpchat({"chat", "--nick", "erin", "--room", "ops", "--room-key-file",
+                                 new_key, "--previous-room-key-file", old_key, "--history", "10",
+                                 "-m", "hello", server.address()});
+  CHECK(erin.exit_code == 0);
+  CHECK(erin.out.find("before the change") != std::string::npos);
+  CHECK(erin.out.find("after the change") != std::string::npos);
+  // The old key alone no longer gets in.
+  const auto late = run_udpchat({"chat", "--nick", "late", "--room", "ops", "--room-key-file",
+                                 old_key, "-m", "am I in", server.address()});
+  CHECK(late.exit_code == 8);
+  CHECK(late.err.find("new key") != std::string::npos);
 }
 
 TEST_CASE("a room key without a room, or a file that holds none, is a usage error",

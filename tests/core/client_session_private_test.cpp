@@ -160,3 +160,43 @@ TEST_CASE("a line the relay alters or moves to another member is said, never sho
   CHECK(events_of<event::Message>(bob).empty());
   CHECK(bob.unreadable() == 2);
 }
+
+TEST_CASE("a new key moves the room on: members on the old key are told, and its history opens "
+          "only with the old key",
+          "[core][session][private]") {
+  const auto old_key = new_room_key();
+  const auto new_key = new_room_key();
+  Wire wire;
+  auto& bob = wire.add(1, member("bob", old_key));
+  wire.settle();
+  bob.send_line("said under the old key", wire.now);
+  wire.run_for(1s);
+  auto changer = member("alice", new_key);
+  changer.previous_room_key = old_key;
+  auto& alice = wire.add(2, changer);
+  wire.run_for(1s);
+  REQUIRE(alice.state() == SessionState::joined);
+  alice.send_line("said under the new key", wire.now);
+  wire.run_for(11s);  // bob's next ping hears of it (a bare heartbeat is too short to answer)
+  CHECK(bob.state() == SessionState::ended);
+  CHECK(bob.end_reason() == udpchat::core::EndReason::room_rekeyed);
+  for (const auto& shown : events_of<event::Message>(bob)) {
+    CHECK(shown.text != "said under the new key");
+  }
+  // Alice holds both keys: she reads the old line from history too.
+  auto with_both = member("carol", new_key);
+  with_both.previous_room_key = old_key;
+  with_both.history = 10;
+  auto only_new = member("dave", new_key);
+  only_new.history = 10;
+  auto& carol = wire.add(3, with_both);
+  auto& dave = wire.add(4, only_new);
+  wire.run_for(2s);
+  std::vector<std::string> carol_read;
+  for (const auto& shown : events_of<event::Message>(carol)) carol_read.push_back(shown.text);
+  CHECK(carol_read == std::vector<std::string>{"said under the old key", "said under the new key"});
+  std::vector<std::string> dave_read;
+  for (const auto& shown : events_of<event::Message>(dave)) dave_read.push_back(shown.text);
+  CHECK(dave_read == std::vector<std::string>{"said under the new key"});
+  CHECK(dave.unreadable() == 1);
+}

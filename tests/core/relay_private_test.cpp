@@ -194,18 +194,31 @@ TEST_CASE("the original protocol cannot enter a private lobby, and is told so",
 TEST_CASE("a room's gate admits by pin, then by the room's verifier, then by the first join",
           "[core][room_gate]") {
   using udpchat::core::admit;
+  using udpchat::core::Gate;
   const RoomPin pinned{"V"};
   const RoomPin any{};
-  CHECK(admit(nullptr, std::nullopt, "") == Admission::admitted);
-  CHECK(admit(nullptr, std::nullopt, "V") == Admission::admitted);
-  CHECK(admit(nullptr, std::string_view{}, "") == Admission::admitted);
-  CHECK(admit(nullptr, std::string_view{}, "V") == Admission::open_room);
-  CHECK(admit(nullptr, std::string_view{"V"}, "") == Admission::private_room);
-  CHECK(admit(nullptr, std::string_view{"V"}, "W") == Admission::private_room);
-  CHECK(admit(&pinned, std::nullopt, "W") == Admission::private_room);
-  CHECK(admit(&pinned, std::nullopt, "V") == Admission::admitted);
-  CHECK(admit(&any, std::nullopt, "") == Admission::private_room);
-  CHECK(admit(&any, std::nullopt, "W") == Admission::admitted);
+  const Gate fresh{};
+  const Gate open{std::string_view{}, {}};
+  const Gate on_v{std::string_view{"V"}, {}};
+  const Gate moved{std::string_view{"W"}, "V"};
+  CHECK(admit(nullptr, fresh, "") == Admission::admitted);
+  CHECK(admit(nullptr, fresh, "V") == Admission::admitted);
+  CHECK(admit(nullptr, open, "") == Admission::admitted);
+  CHECK(admit(nullptr, open, "V") == Admission::open_room);
+  CHECK(admit(nullptr, on_v, "") == Admission::private_room);
+  CHECK(admit(nullptr, on_v, "W") == Admission::private_room);
+  CHECK(admit(&pinned, fresh, "W") == Admission::private_room);
+  CHECK(admit(&pinned, fresh, "V") == Admission::admitted);
+  CHECK(admit(&any, fresh, "") == Admission::private_room);
+  CHECK(admit(&any, fresh, "W") == Admission::admitted);
+  // Key changes: only with the current key's handover, never for a pinned key or an open room.
+  CHECK(admit(nullptr, on_v, "W", "V") == Admission::handed_over);
+  CHECK(admit(nullptr, on_v, "W", "X") == Admission::private_room);
+  CHECK(admit(&pinned, on_v, "W", "V") == Admission::private_room);
+  CHECK(admit(nullptr, open, "W", "V") == Admission::open_room);
+  CHECK(admit(nullptr, moved, "V") == Admission::old_key);
+  CHECK(admit(nullptr, moved, "W") == Admission::admitted);
+  CHECK(admit(nullptr, moved, "") == Admission::private_room);
 }
 
 TEST_CASE("a rooms file names each room once, private or with its verifier", "[core][room_gate]") {
@@ -222,4 +235,72 @@ TEST_CASE("a rooms file names each room once, private or with its verifier", "[c
   CHECK(udpchat::core::parse_room_pins("a/b private\n").error.starts_with("line 1: 'a/b'"));
   CHECK(udpchat::core::parse_room_pins("\nops udpchat-room-verifier-1:short\n")
             .error.starts_with("line 2: the verifier"));
+}
+
+TEST_CASE(
+    "a join that hands over with the room's key moves the room to a new key, and members "
+    "on the old one are told",
+    "[core][relay][private]") {
+  Relay relay(config(), t0);
+  const auto old_key = room_key::RoomKey::generate();
+  const auto new_key = room_key::RoomKey::generate();
+  const auto before = old_key.for_room("ops");
+  const auto after = new_key.for_room("ops");
+  REQUIRE(answer(join(relay, 1, "bob", "ops", &before)).starts_with("welcome"));
+  // A new key without the old one's handover: refused, the room keeps its key.
+  CHECK(answer(join(relay, 2, "alice", "ops", &after)) == "private");
+
+  // The handover, signed by the old key for this join's cookie and the new verifier.
+  const std::string cookie_line =
+      answer(relay.on_datagram(peer(2), proto::encode_cookie_request(), t0));
+  const std::string token(std::get<proto::Cookie>(proto::decode_server(cookie_line)).token);
+  const std::string proof = room_key::join_proof(after, "ops", token, "alice") + " " +
+                            room_key::handover(before, "ops", token, after.verifier);
+  const Outcome handed = relay.on_datagram(
+      peer(2), proto::encode_join(token, "alice", "ops", std::nullopt, 2, proof), t0);
+  CHECK(answer(handed).starts_with("welcome"));
+
+  // Bob, on the old key, is told at his next datagram, and his line goes nowhere.
+  const Outcome bob_line = relay.on_datagram(peer(1), "~1 under the old key", t0 + 1s);
+  CHECK(answer(bob_line) == "new key");
+  CHECK(bob_line.dropped == DropReason::old_key);
+  // A bare heartbeat is shorter than the answer: counted, not answered.
+  const Outcome bob_beat = relay.on_datagram(peer(1), "^hb^", t0 + 1s);
+  CHECK(answer(bob_beat).empty());
+  CHECK(bob_beat.dropped == DropReason::old_key);
+  // A join on the old key is told the same; the new key's holders get in.
+  CHECK(answer(join(relay, 3, "late", "ops", &before)) == "new key");
+  CHECK(answer(join(relay, 4, "carol", "ops", &after)).starts_with("welcome"));
+  // Alice's lines reach carol, and not bob.
+  const Outcome line = relay.on_datagram(peer(2), "~1 under the new key", t0 + 2s);
+  const auto* to_room = std::get_if<ToRoom>(&line.sends);
+  REQUIRE(to_room != nullptr);
+  // Bob still holds his seat until he quits or expires; his client ends at "new key".
+  CHECK(relay.on_datagram(peer(1), "quit", t0 + 3s).change.index() != 0);
+}
+
+TEST_CASE("a handover signed for another key, or a forged one, moves nothing",
+          "[core][relay][private]") {
+  Relay relay(config(), t0);
+  const auto before = keys_for("ops");
+  const auto after = keys_for("ops");
+  const auto stranger = keys_for("ops");
+  REQUIRE(answer(join(relay, 1, "bob", "ops", &before)).starts_with("welcome"));
+  const std::string cookie_line =
+      answer(relay.on_datagram(peer(2), proto::encode_cookie_request(), t0));
+  const std::string token(std::get<proto::Cookie>(proto::decode_server(cookie_line)).token);
+  // Signed by a key that is not the room's: a good signature, but not the room's current key.
+  const std::string by_stranger = room_key::join_proof(after, "ops", token, "mal") + " " +
+                                  room_key::handover(stranger, "ops", token, after.verifier);
+  CHECK(answer(relay.on_datagram(
+            peer(2), proto::encode_join(token, "mal", "ops", std::nullopt, 2, by_stranger), t0)) ==
+        "private");
+  // The room's key, but signed over another verifier than the join proves.
+  const std::string elsewhere = room_key::join_proof(after, "ops", token, "mal") + " " +
+                                room_key::handover(before, "ops", token, stranger.verifier);
+  const Outcome out = relay.on_datagram(
+      peer(2), proto::encode_join(token, "mal", "ops", std::nullopt, 2, elsewhere), t0);
+  CHECK(answer(out) == "private");
+  CHECK(out.dropped == DropReason::bad_proof);
+  CHECK(relay.on_datagram(peer(1), "^hb^", t0 + 1s).dropped != DropReason::old_key);
 }
