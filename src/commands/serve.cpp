@@ -304,8 +304,8 @@ void add_serve(CLI::App& app, Runner& run) {
             "0: no numbering, no repair");
   add_value(*cmd, "--history-memory", relay.history_total_bytes, kBytes,
             fmt::format("Bytes all rooms' history may hold together (each room at most {}); "
-                        "beyond, rooms without members forget first, then the room adding a "
-                        "line forgets its oldest",
+                        "beyond, the room holding the most forgets its oldest line, so a room "
+                        "within its share (this over the rooms holding lines) keeps all",
                         core::format_bytes(static_cast<double>(relay.history_room_bytes))));
   add_duration(
       *cmd, "--history-ttl", relay.history_ttl,

@@ -3,6 +3,7 @@
 #include <sodium.h>
 
 #include <atomic>
+#include <functional>
 
 #include "protocol/envelope.hpp"
 
@@ -19,11 +20,18 @@ class History::Room {
   std::string verifier;  // empty: the room is open
   std::string previous;  // the verifier before the last key change
   std::atomic<std::uint32_t> epoch{0};
-  std::size_t members = 0;  // on every shard
+  std::uint64_t active = 0;  // History::appends_ at its latest line
+  std::size_t members = 0;   // on every shard
   bool kept = false;
   TimePoint kept_since{};
   std::list<Room*>::iterator kept_at{};
 };
+
+bool History::ByMost::operator()(const Room* a, const Room* b) const noexcept {
+  if (a->window.bytes() != b->window.bytes()) return a->window.bytes() > b->window.bytes();
+  if (a->active != b->active) return a->active < b->active;
+  return std::less<const Room*>()(a, b);
+}
 
 History::History(HistoryLimits limits, std::shared_ptr<const RoomPins> pins)
     : limits_(limits), pins_(std::move(pins)) {}
@@ -111,17 +119,31 @@ std::string History::topic(const Room* room) const {
   return proto::room_topic(room->name, room->verifier);
 }
 
-// Over the total, rooms kept without members give up their windows first (longest kept
-// first); then the room that adds a line gives up its oldest.
+// Over its own bounds a room gives up its oldest lines. Over the total, the room holding the most
+// gives up its oldest line (among equals, the one idle longest), until the total fits: a room
+// holding no more than its share (the total over the rooms holding lines) never loses a line to
+// a larger one, and a room kept without members goes when its last line does.
 std::uint64_t History::keep(Room& room, std::string_view numbered, std::int64_t said_ms) {
   const std::uint64_t seq = room.window.head();
-  bytes_ += room.window.push(seq, numbered, said_ms);
-  while (bytes_ > limits_.total_bytes && evict_kept_room()) {
-  }
   RoomWindow& window = room.window;
-  while (!window.empty() && (window.size() > limits_.lines || window.bytes() > limits_.room_bytes ||
-                             bytes_ > limits_.total_bytes)) {
+  by_size_.erase(&room);  // its key changes
+  bytes_ += window.push(seq, numbered, said_ms);
+  room.active = ++appends_;
+  while (!window.empty() &&
+         (window.size() > limits_.lines || window.bytes() > limits_.room_bytes)) {
     bytes_ -= window.pop_oldest();
+  }
+  if (!window.empty()) by_size_.insert(&room);
+  while (bytes_ > limits_.total_bytes && !by_size_.empty()) {
+    Room& most = **by_size_.begin();
+    by_size_.erase(by_size_.begin());
+    bytes_ -= most.window.pop_oldest();
+    if (!most.window.empty()) {
+      by_size_.insert(&most);
+    } else if (most.kept) {
+      kept_.erase(most.kept_at);
+      erase(most);
+    }
   }
   return seq;
 }
@@ -167,6 +189,7 @@ bool History::evict_kept_room() {
 }
 
 void History::erase(Room& room) {
+  by_size_.erase(&room);
   bytes_ -= room.window.bytes();
   rooms_.erase(rooms_.find(room.name));
 }

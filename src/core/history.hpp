@@ -11,6 +11,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -107,6 +108,12 @@ class History {
     std::mutex* mutex_;
   };
 
+  // Rooms holding lines, the one holding the most first, and among equals the one idle longest:
+  // the order in which the total bound takes lines back.
+  struct ByMost {
+    bool operator()(const Room* a, const Room* b) const noexcept;
+  };
+
   static const RoomWindow& window(const Room* room) noexcept;
   Room* find_open(std::string_view topic) noexcept;
   std::uint64_t keep(Room& room, std::string_view numbered, std::int64_t said_ms);
@@ -119,6 +126,8 @@ class History {
   bool shared_ = true;
   std::unordered_map<std::string, std::unique_ptr<Room>> rooms_;
   std::list<Room*> kept_;  // rooms without members, kept longest first
+  std::set<Room*, ByMost> by_size_;
+  std::uint64_t appends_ = 0;  // a clock of appends: which room was active last
   std::size_t bytes_ = 0;
 };
 

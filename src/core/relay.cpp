@@ -160,8 +160,11 @@ Outcome Relay::on_text(Member* member, const Peer& from, std::string_view datagr
     if (!allowed) return drop(DropReason::rate_limited);
   }
   const proto::ClientMessage message = proto::decode_client(datagram);
-  // Any datagram from a member refreshes it.
-  if (member != nullptr) refresh(static_cast<std::size_t>(member - members_.data()), now);
+  // A datagram that decodes keeps a member alive; a malformed or empty one proves nothing (a
+  // forger's byte is one), so it renews neither the member nor its credit.
+  if (member != nullptr && !std::holds_alternative<proto::Malformed>(message)) {
+    refresh(static_cast<std::size_t>(member - members_.data()), now);
+  }
   // The room moved to a new key since this member entered: its lines go nowhere (a quit still
   // leaves), and it is told when the answer is no longer than what it answers (a ping or a
   // padded line, not a bare heartbeat).
@@ -197,6 +200,7 @@ Outcome Relay::on_text(Member* member, const Peer& from, std::string_view datagr
     if (config_.max_queue_delay > Duration::zero() && queued > config_.max_queue_delay) {
       return with_change(drop(DropReason::stale), out.change);
     }
+    member->unheard_bytes = 0;  // a line relayed is proof of life: the credit renews
     return with_change(broadcast(*member, text, 0, now, now - queued), out.change);
   };
 
@@ -228,6 +232,7 @@ Outcome Relay::on_text(Member* member, const Peer& from, std::string_view datagr
             return accept_join(from, j, member, now);
           },
           [&](const proto::Heartbeat&) -> Outcome {
+            if (member != nullptr) member->unheard_bytes = 0;  // proof of life: credit renews
             if (member == nullptr || !member->repair) return admit({});
             // A +r1 member learns the room's latest line: a lost last line shows as a gap.
             proto::encode_head(buffer_, history().head(member->room->window));

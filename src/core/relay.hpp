@@ -42,7 +42,7 @@ struct Member {
   // Its own datagram budget: a flood forged from its IP on other ports costs it nothing.
   BucketState budget;
   bool validated = true;  // joined with a cookie; false: admitted by --legacy on any datagram
-  std::size_t unheard_bytes = 0;  // fanned out to it since it last sent anything (unvalidated)
+  std::size_t unheard_bytes = 0;  // fanned out to it since its last heartbeat or line (unvalidated)
   // +r1: its lines come numbered; the next one expected, and the room lines its last few
   // became, so that a resend is answered (`got`) instead of relayed twice.
   bool repair = false;

@@ -138,7 +138,6 @@ void Relay::unlink(std::size_t index) {
 
 void Relay::refresh(std::size_t index, TimePoint now) {
   members_[index].last_seen = now;
-  members_[index].unheard_bytes = 0;
   if (newest_ != index) {
     unlink(index);
     link_newest(index);

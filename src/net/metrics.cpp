@@ -162,15 +162,22 @@ class NodeCollectable {
   NodeFigures figures_;
 };
 
-// /metrics over HTTP (cpp-httplib), on IPv4 or IPv6: a few workers, each bounded in time, so that
-// a slow or idle client holds one worker for seconds at most, never the scrape.
+// /metrics over HTTP (cpp-httplib), on IPv4 or IPv6. Each connection holds a worker (cpp-httplib
+// has no other model), so there are more workers than a scraper needs and every wait is short:
+// an idle connection or a half-sent request gives its worker back within a second, and a dozen
+// of them leave the scrape a worker. cpp-httplib times each read, not the whole request: a
+// client dribbling a byte a second holds its worker as long as it dribbles, so keep --metrics on
+// an address only scrapers reach.
 class HttpEndpoint final : public MetricsEndpoint {
  public:
   HttpEndpoint() {
     server_.new_task_queue = [] { return new httplib::ThreadPool(kWorkers); };
     server_.set_read_timeout(kTimeout);
     server_.set_write_timeout(kTimeout);
-    server_.set_keep_alive_timeout(kTimeout.count());
+    // One request a connection: a scraper comes back every few seconds, far beyond any
+    // keep-alive worth holding a worker for.
+    server_.set_keep_alive_max_count(1);
+    server_.set_keep_alive_timeout(kTimeout.count());  // also the wait for the first request
     server_.Get("/metrics", [this](const httplib::Request&, httplib::Response& response) {
       response.set_content(prometheus::TextSerializer().Serialize(collectable_.Collect()),
                            "text/plain; version=0.0.4; charset=utf-8");
@@ -199,8 +206,8 @@ class HttpEndpoint final : public MetricsEndpoint {
   std::string address() const override { return address_; }
 
  private:
-  static constexpr int kWorkers = 4;
-  static constexpr std::chrono::seconds kTimeout{2};
+  static constexpr int kWorkers = 16;
+  static constexpr std::chrono::seconds kTimeout{1};
 
   httplib::Server server_;
   NodeCollectable collectable_;

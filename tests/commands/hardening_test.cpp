@@ -65,7 +65,7 @@ TEST_CASE("a storm of random datagrams relays nothing, leaves probe answering an
     }
     std::error_code ec;
     sources[static_cast<std::size_t>(i) % sources.size()]->send_to(asio::buffer(datagram),
-                                                                      loopback(port), 0, ec);
+                                                                   loopback(port), 0, ec);
     if (!ec) ++sent;
     if (i % 2000 == 1999) std::this_thread::sleep_for(1ms);  // let the relay drain
   }
@@ -97,10 +97,15 @@ TEST_CASE("non-members never receive more bytes than they sent, and never an ack
     strangers.push_back({std::make_unique<asio::ip::udp::socket>(io, loopback(0)), 0});
     strangers.back().socket->non_blocking(true);
   }
-  const std::vector<std::string> shapes = {"reg", udpchat::protocol::encode_cookie_request(),
-                                           "^hb^", "hello everyone", "quit", "ping zz",
+  const std::vector<std::string> shapes = {"reg",
+                                           udpchat::protocol::encode_cookie_request(),
+                                           "^hb^",
+                                           "hello everyone",
+                                           "quit",
+                                           "ping zz",
                                            "reg AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA nick",
-                                           std::string(3000, 'j'), "\xff\xfe junk"};
+                                           std::string(3000, 'j'),
+                                           "\xff\xfe junk"};
   for (int round = 0; round < 5; ++round) {
     for (auto& stranger : strangers) {
       const auto& shape = shapes[(stranger.sent + static_cast<std::size_t>(round)) % shapes.size()];
@@ -211,8 +216,8 @@ TEST_CASE("a flooding member gets only its budget relayed while others get throu
   flooder.join("flooder");
   std::vector<std::unique_ptr<UdpPeer>> others;
   for (int i = 0; i < 3; ++i) {
-    others.push_back(std::make_unique<UdpPeer>(loopback(server.port()),
-                                               asio::ip::make_address_v4("127.0.0." + std::to_string(3 + i))));
+    others.push_back(std::make_unique<UdpPeer>(
+        loopback(server.port()), asio::ip::make_address_v4("127.0.0." + std::to_string(3 + i))));
     others.back()->join("o" + std::to_string(i));
   }
   std::atomic<bool> flooding{true};
@@ -324,7 +329,7 @@ TEST_CASE("a flood forged from a member's IP on other ports neither silences nor
       std::error_code ec;
       const std::string_view datagram = i % 4 == 0 ? std::string_view(padded) : "^hb^";
       forged[static_cast<std::size_t>(i) % forged.size()]->send_to(asio::buffer(datagram),
-                                                                      loopback(server.port()), 0, ec);
+                                                                   loopback(server.port()), 0, ec);
     }
     flooding = false;
   });
@@ -336,7 +341,8 @@ TEST_CASE("a flood forged from a member's IP on other ports neither silences nor
   }
   flood.join();
   std::size_t delivered = 0;
-  for (const auto& seen : watcher.drain(1s)) delivered += seen.find(" victim\nline ") != std::string::npos;
+  for (const auto& seen : watcher.drain(1s))
+    delivered += seen.find(" victim\nline ") != std::string::npos;
   CHECK(sent >= 80);
   CHECK(delivered * 100 >= static_cast<std::size_t>(sent) * 99);
   CHECK(server.process().err().find("expired") == std::string::npos);
@@ -363,6 +369,37 @@ TEST_CASE("a one-byte spoofed legacy join into a busy room gets at most its cred
   const std::size_t one_line = line.size() + 40;
   CHECK(bytes <= 64'000 + one_line);
   CHECK(bytes >= 64'000 - one_line);  // it got its credit's worth, then nothing
+}
+
+TEST_CASE("18 spoofed empty datagrams renew no legacy credit", "[e2e][hardening]") {
+  Server server({"--legacy"});
+  UdpPeer victim(loopback(server.port()), asio::ip::make_address_v4("127.0.0.67"));
+  victim.send("x");  // as if forged
+  UdpPeer talker(loopback(server.port()));
+  talker.send("^hb^");
+  std::this_thread::sleep_for(100ms);
+  const std::string line(500, 'b');
+  auto talk = [&](int lines) {
+    for (int i = 0; i < lines; ++i) {
+      talker.send(line);
+      if (i % 50 == 49) std::this_thread::sleep_for(2ms);
+    }
+  };
+  talk(200);  // 100 KB: beyond the 64 KB credit
+  std::size_t bytes = 0;
+  for (const auto& seen : victim.drain(500ms)) bytes += seen.size();
+  const std::size_t one_line = line.size() + 40;
+  REQUIRE(bytes >= 64'000 - one_line);
+  // 18 forged bytes, 1 each, between bursts: each is dropped as empty and renews nothing.
+  std::size_t after = 0;
+  for (int i = 0; i < 18; ++i) {
+    victim.send("\n");
+    talk(10);
+    for (const auto& seen : victim.drain(20ms)) after += seen.size();
+  }
+  for (const auto& seen : victim.drain(300ms)) after += seen.size();
+  CHECK(after == 0);
+  CHECK(bytes + after <= 64'000 + one_line);
 }
 
 TEST_CASE("SIGHUP ends serve like SIGTERM: end to every member, totals, exit 0",

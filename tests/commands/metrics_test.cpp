@@ -2,11 +2,13 @@
 // (Debian's prometheus package), and held against the totals serve logs at shutdown.
 #include <signal.h>
 
+#include <array>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "support/catch.hpp"
 #include "support/process.hpp"
@@ -184,4 +186,57 @@ TEST_CASE("serve --threads 2 --history-memory 100K: the history gauge stays with
   CHECK(logged <= 100000);
   CHECK(logged > 50000);
   CHECK(logged_number(server.process().err(), "lines") == 400);
+}
+
+TEST_CASE(
+    "a scrape answers within 2 s while 10 idle and 3 half-sent connections are open, and "
+    "the server closes them within 2 s",
+    "[e2e][serve][metrics]") {
+#ifndef UDPCHAT_HAS_METRICS
+  WARN("skipped: this udpchat was built without metrics (prometheus-cpp not found)");
+  return;
+#endif
+  if (std::system("command -v curl >/dev/null 2>&1") != 0) {
+    WARN("skipped: curl is not installed");
+    return;
+  }
+  Server server({"--metrics", "127.0.0.1:0"});
+  const std::string address = metrics_address(server);
+  REQUIRE(!address.empty());
+  const auto colon = address.rfind(':');
+  const asio::ip::tcp::endpoint endpoint(
+      asio::ip::make_address(address.substr(0, colon)),
+      static_cast<std::uint16_t>(std::stoi(address.substr(colon + 1))));
+  asio::io_context io;
+  std::vector<asio::ip::tcp::socket> holders;
+  for (int i = 0; i < 13; ++i) {
+    holders.emplace_back(io);
+    holders.back().connect(endpoint);
+    // The last three start a request and never finish it.
+    if (i >= 10)
+      asio::write(holders.back(), asio::buffer(std::string("GET /metrics HTTP/1.1\r\n")));
+  }
+  std::this_thread::sleep_for(100ms);
+  int status = 0;
+  const auto started = std::chrono::steady_clock::now();
+  const std::string text =
+      run_shell("curl -sf --max-time 2 http://" + address + "/metrics", status);
+  CHECK(status == 0);
+  CHECK(text.find("udpchat_build_info") != std::string::npos);
+  INFO("the scrape took " << std::chrono::duration_cast<std::chrono::milliseconds>(
+                                 std::chrono::steady_clock::now() - started)
+                                 .count()
+                          << " ms");
+  // Every holder has been let go within 2 s of opening: reading finds the end of the stream
+  // (after a 400 for the half-sent ones).
+  std::this_thread::sleep_until(started + 1900ms);
+  int closed = 0;
+  for (auto& holder : holders) {
+    holder.non_blocking(true);
+    std::array<char, 512> bytes{};
+    asio::error_code ec;
+    while (!ec) holder.read_some(asio::buffer(bytes), ec);
+    if (ec == asio::error::eof || ec == asio::error::connection_reset) ++closed;
+  }
+  CHECK(closed == 13);
 }

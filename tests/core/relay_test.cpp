@@ -563,6 +563,40 @@ TEST_CASE("a member admitted without a cookie receives at most its credit until 
         std::vector<std::uint16_t>{1, 2});
 }
 
+TEST_CASE(
+    "a legacy member's credit renews on a heartbeat or a line, never on an empty or "
+    "malformed datagram",
+    "[core][relay]") {
+  RelayConfig legacy = config(true);
+  legacy.legacy_credit = 1000;
+  Relay relay(legacy, t0);
+  relay.on_datagram(peer(1), "x", t0);  // a spoofed one-byte join: the victim is at port 1
+  join(relay, peer(2), "talker", t0);
+  const std::string line(100, 'z');
+  auto reaches_victim = [&](TimePoint now) {
+    const auto ports = recipient_ports(relay, relay.on_datagram(peer(2), line, now));
+    return std::find(ports.begin(), ports.end(), 1) != ports.end();
+  };
+  for (int i = 0; i < 20; ++i) reaches_victim(t0);
+  REQUIRE_FALSE(reaches_victim(t0));  // the credit is spent
+  // 18 forged datagrams from the victim's address, each dropped: none renews the credit.
+  const std::vector<std::string> forged{"\n", "\r\n", " ", std::string(2000, 'q')};
+  for (int i = 0; i < 18; ++i) {
+    const Outcome out =
+        relay.on_datagram(peer(1), forged[static_cast<std::size_t>(i) % 4], t0 + 1s);
+    CHECK(out.dropped.has_value());
+    CHECK_FALSE(reaches_victim(t0 + 1s));
+  }
+  // Nor do they keep it alive: it expires on time, as if they had never come.
+  const auto expired = relay.expire(t0 + legacy.hb_timeout + 1ms);
+  REQUIRE(expired.size() == 1);
+  CHECK(expired[0].peer == peer(1));
+  // A heartbeat is proof of life: a new member's credit, then the same bound again.
+  relay.on_datagram(peer(1), "^hb^", t0 + 40s);
+  join(relay, peer(2), "talker", t0 + 40s);
+  CHECK(reaches_victim(t0 + 40s));
+}
+
 TEST_CASE("a fan-out beyond --max-egress is dropped whole and counted", "[core][relay]") {
   RelayConfig limited = config();
   limited.max_egress = 100;  // bytes per second
@@ -1033,8 +1067,10 @@ TEST_CASE("a room keeps its window and numbering for the TTL after its last memb
   CHECK(std::get<proto::Welcome>(proto::decode_server(payload_of(late))).head == 0);
 }
 
-TEST_CASE("over the total, rooms without members give up their windows first",
-          "[core][relay][history]") {
+TEST_CASE(
+    "over the total, the room holding the most gives up its oldest line, among equals the "
+    "one idle longest",
+    "[core][relay][history]") {
   RelayConfig small = config();
   small.history_total_bytes = 2500;  // two lines of 900 bytes fit, three do not
   Relay relay(small, t0);
@@ -1045,12 +1081,38 @@ TEST_CASE("over the total, rooms without members give up their windows first",
     relay.on_datagram(peer(port), "quit", t0 + std::chrono::seconds(port));
   }
   CHECK(relay.kept_rooms() == 2);
-  join_repair(relay, peer(3), "live", t0 + 5s, 1, "live", 2);
+  join_repair(relay, peer(3), "ci", t0 + 5s, 1, "live", 2);  // lines of the same size
   relay.on_datagram(peer(3), "#1 " + std::string(900, 'y'), t0 + 5s);
-  CHECK(relay.kept_rooms() == 1);  // room1, left first, went
+  CHECK(relay.kept_rooms() == 1);  // three equal rooms: room1, idle longest, gave its line up
+  // The live room now holds the most: it gives up its own oldest, not room2's only line.
   relay.on_datagram(peer(3), "#2 " + std::string(900, 'y'), t0 + 5s);
-  CHECK(relay.kept_rooms() == 0);
+  CHECK(relay.kept_rooms() == 1);
   const Outcome nack = relay.on_datagram(peer(3), "nack 1 2", t0 + 6s);
-  CHECK(replies_of(nack).size() == 2);  // the live room kept both its lines
+  REQUIRE(replies_of(nack).size() == 2);
+  CHECK(replies_of(nack)[0] == "missed 1 1");  // its own first line went
   CHECK(relay.history_bytes() <= small.history_total_bytes);
+  const Outcome late = join_repair(relay, peer(4), "late", t0 + 7s, 1, "room2", 2);
+  CHECK(std::get<proto::Welcome>(proto::decode_server(payload_of(late))).head == 1);
+  CHECK(replies_of(relay.on_datagram(peer(4), "nack 1 1", t0 + 7s)).size() == 1);
+}
+
+TEST_CASE("five rooms squatting the history bound leave a small room all its lines",
+          "[core][relay][history]") {
+  RelayConfig bounded = config();
+  bounded.history_total_bytes = 1 << 20;
+  Relay relay(bounded, t0);
+  const std::string line(1024, 'v');
+  join_repair(relay, peer(1), "victim", t0, 1, "victim", 2);
+  for (int i = 1; i <= 10; ++i) relay.on_datagram(peer(1), "#" + std::to_string(i) + " small", t0);
+  relay.on_datagram(peer(1), "quit", t0 + 1s);  // posted and left: kept for its history
+  for (std::uint16_t squatter = 2; squatter <= 6; ++squatter) {
+    join_repair(relay, peer(squatter), "s", t0 + 2s, 1, "squat" + std::to_string(squatter), 2);
+    for (int i = 1; i <= 240; ++i) {
+      relay.on_datagram(peer(squatter), "#" + std::to_string(i) + " " + line, t0 + 2s);
+    }
+  }
+  CHECK(relay.history_bytes() <= bounded.history_total_bytes);
+  join_repair(relay, peer(9), "late", t0 + 3s, 1, "victim", 2);
+  const Outcome history = relay.on_datagram(peer(9), "nack 1 10", t0 + 3s);
+  CHECK(replies_of(history).size() == 10);
 }

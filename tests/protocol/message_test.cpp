@@ -59,7 +59,8 @@ TEST_CASE("decode reads a fourth reg field as the room to join", "[protocol]") {
   CHECK(join.nick == "alice");
   CHECK(join.room == "ops-2_b");
   CHECK(as<proto::Join>(proto::decode_client("reg tok alice")).room.empty());
-  CHECK(as<proto::Join>(proto::decode_client("reg tok a " + std::string(32, 'r'))).room.size() == 32);
+  CHECK(as<proto::Join>(proto::decode_client("reg tok a " + std::string(32, 'r'))).room.size() ==
+        32);
 }
 
 TEST_CASE("decode treats a reg line whose room breaks the rules as chat", "[protocol]") {
@@ -73,8 +74,8 @@ TEST_CASE("decode treats a reg line of another shape as chat", "[protocol]") {
   CHECK(as<proto::Chat>(proto::decode_client("reg a b c d")).text == "reg a b c d");
   CHECK(as<proto::Chat>(proto::decode_client("reg  tok")).text == "reg  tok");
   CHECK(as<proto::Chat>(proto::decode_client("reg tok bad/nick")).text == "reg tok bad/nick");
-  CHECK(std::holds_alternative<proto::Chat>(
-      proto::decode_client("reg tok " + std::string(33, 'n'))));
+  CHECK(
+      std::holds_alternative<proto::Chat>(proto::decode_client("reg tok " + std::string(33, 'n'))));
 }
 
 TEST_CASE("decode reads a private room's proof as the join's last field", "[protocol]") {
@@ -87,8 +88,9 @@ TEST_CASE("decode reads a private room's proof as the join's last field", "[prot
   CHECK(join.room == "ops");
   CHECK(join.next_seq == 7);
   CHECK(join.proof == proof);
-  const auto plain = proto::decode_client(proto::encode_join("c00kie", "alice", "ops", std::nullopt,
-                                                             proto::kRepairVersion, proof));
+  const std::string without_repair =
+      proto::encode_join("c00kie", "alice", "ops", std::nullopt, proto::kRepairVersion, proof);
+  const auto plain = proto::decode_client(without_repair);
   REQUIRE(std::holds_alternative<proto::Join>(plain));
   CHECK(std::get<proto::Join>(plain).proof == proof);
   CHECK(std::get<proto::Join>(plain).repair == 0);
@@ -204,7 +206,8 @@ TEST_CASE("decode_server refuses an ack or welcome whose fields break the rules"
   CHECK(invalid("ack: 1.2.3.4 0\nhi"));
   CHECK(invalid("ack: 1.2.3.4 080\nhi"));
   CHECK(invalid("ack: \x1B[2J 80\nhi"));
-  CHECK(invalid("ack: 1:2:3:4:5:6:7:8:9:a:b:c:d:e:f:1:2:3:4:5:6:7:8:9:a:b:c:d:e:f:1:2:3:4:5 80\nhi"));
+  CHECK(
+      invalid("ack: 1:2:3:4:5:6:7:8:9:a:b:c:d:e:f:1:2:3:4:5:6:7:8:9:a:b:c:d:e:f:1:2:3:4:5 80\nhi"));
   CHECK(invalid("ack: 1.2.3.4 80 " + std::string(60000, 'n') + "\nhi"));
   CHECK(invalid("ack: 1.2.3.4 80 \x1B]52;c;ZXZpbA==\x07\nhi"));
   CHECK(invalid("ack: 1.2.3.4 80\nclear \x1B[2J"));
@@ -235,10 +238,26 @@ TEST_CASE("an IP address is a dotted quad or RFC 4291 text, nothing else", "[pro
                            "1::", "1:2:3:4:5:6::8", "64:ff9b::10.0.0.1"}) {
     CHECK(proto::is_ip_address(good));
   }
-  for (const char* bad : {"", "1.2.3", "1.2.3.4.5", "256.1.1.1", "01.2.3.4", "1.2.3.4 ", "a.b.c.d",
-                          ":", ":::", "1:2:3:4:5:6:7:8:9", "1::2::3", "12345::", "g::1", ":1::",
-                          "1:2:3:4:5:6:7:1.2.3.4", "1.2.3.4::", "[::1]", "fe80::1%eth0",
-                          "::1/64", "localhost"}) {
+  for (const char* bad : {"",
+                          "1.2.3",
+                          "1.2.3.4.5",
+                          "256.1.1.1",
+                          "01.2.3.4",
+                          "1.2.3.4 ",
+                          "a.b.c.d",
+                          ":",
+                          ":::",
+                          "1:2:3:4:5:6:7:8:9",
+                          "1::2::3",
+                          "12345::",
+                          "g::1",
+                          ":1::",
+                          "1:2:3:4:5:6:7:1.2.3.4",
+                          "1.2.3.4::",
+                          "[::1]",
+                          "fe80::1%eth0",
+                          "::1/64",
+                          "localhost"}) {
     CHECK_FALSE(proto::is_ip_address(bad));
   }
 }
