@@ -323,7 +323,11 @@ void ClientSession::on_timer(TimePoint now) {
   rekey_due(now);
   // Lines sent before come first: the relay takes a member's lines in order.
   resend_due(now);
-  if (now >= next_send_) flush(now);
+  if (now >= next_send_) {
+    flush(now);
+  } else {
+    give_up_overdue(now);
+  }
   if (repair_ && state_ == SessionState::joined && now >= tail_probe_at_) {
     emit(std::string(proto::kHeartbeat));
     tail_probe_at_ = TimePoint::max();
@@ -334,33 +338,6 @@ void ClientSession::on_timer(TimePoint now) {
     }
     show(ready_);
   }
-}
-
-TimePoint ClientSession::deadline() const noexcept {
-  if (state_ == SessionState::ended) return TimePoint::max();
-  TimePoint at = next_send_;
-  if (state_ != SessionState::joined && state_ != SessionState::legacy) {
-    at = std::min(at, next_attempt_);
-  } else {
-    at = std::min(at, next_heartbeat_);
-    if (moving_) at = std::min(at, next_attempt_);
-    if (sealed_) at = std::min(at, rekey_.due);
-    if (state_ == SessionState::joined) {
-      at = std::min({at, last_heard_ + silence_limit() + std::chrono::nanoseconds(1), verify_by_});
-    }
-    if (repair_) {
-      at = std::min({at, stream_.deadline(), tail_probe_at_});
-      // A resend waits for its timeout, and for a token of the send budget.
-      for (std::size_t i = 0; i < sent_; ++i) {
-        const Line& line = lines_[i];
-        at = std::min(
-            at,
-            std::max(token_at_,
-                     line.sent_at + std::min(kMaxRto, rto() * (1 << std::min(line.tries - 1, 5)))));
-      }
-    }
-  }
-  return at;
 }
 
 Duration ClientSession::silence_limit() const noexcept {

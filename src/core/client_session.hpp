@@ -61,10 +61,14 @@ struct SessionConfig {
   bool repair = true;
   // With repair: the room's last lines to fetch on joining, shown as history.
   std::size_t history = 0;
-  // With repair: lines sent and not yet acknowledged, at most. The relay takes a member's
-  // lines in order only, so a loss costs a resend of whatever followed it: the window bounds
-  // that cost, and still allows hundreds of lines a second over a 100 ms round trip.
+  // With repair: lines sent and not yet acknowledged, at most. The window in use is smaller
+  // while the relay sheds or lines are lost: it grows with acknowledgements and halves at a
+  // loss or shed (AIMD, as RFC 8085 asks of UDP applications), so that repair never storms.
   std::size_t max_in_flight = 32;
+  // With repair: a line not yet taken by the relay this long after it was handed over is given
+  // up and said (event::LinesUnsent, Unsent::overloaded), never resent past it. Zero: never
+  // (chat keeps every line while it runs); bench bounds its lines' latency under overload.
+  Duration give_up_after{};
   // The sealed dialect (docs/protocol.md): asked for, and spoken whenever the relay offers it.
   // A relay that offers another key than `server_key` (pinned in known_servers, or given with
   // --server-key), or none while one is expected, ends the session (EndReason::key_changed).
@@ -169,6 +173,9 @@ class ClientSession {
   // +r1 in effect: lines numbered and repaired.
   bool repairing() const noexcept { return repair_; }
   std::uint64_t resent() const noexcept { return resent_; }
+  // Lines given up past give_up_after (each said in an event::LinesUnsent).
+  std::uint64_t given_up() const noexcept { return given_up_; }
+  double congestion_window() const noexcept { return cwnd_; }
   std::uint64_t missed() const noexcept { return stream_.missed(); }
   // Fetches the room's last `count` lines (as history), as on joining with --history.
   void fetch_history(std::uint64_t count, TimePoint now);
@@ -195,6 +202,7 @@ class ClientSession {
     std::uint32_t epoch;        // the room move it follows: lines go only to their own room
     bool needs_number = false;  // reads as a protocol command unless numbered
     std::uint64_t seq = 0;      // with repair: its number, given when first sent
+    TimePoint offered{};        // when it was handed to the session
     TimePoint sent_at{};
     int tries = 0;
   };
@@ -217,6 +225,16 @@ class ClientSession {
   void acknowledged(std::uint64_t seq, TimePoint now, bool by_echo);
   void on_want(std::uint64_t seq, TimePoint now);
   void resend_due(TimePoint now);
+  // A line lost or shed: the window halves, once per round trip; after a timeout it restarts
+  // from its least.
+  void congestion(TimePoint now, bool timeout);
+  std::size_t window() const noexcept;
+  bool overdue(const Line& line, TimePoint now) const noexcept;
+  // Lines past give_up_after: said, and their numbers withdrawn so that the relay goes on.
+  void give_up_overdue(TimePoint now);
+  // Sends line `index` of the sent ones again, or gives it up when it is overdue; false when
+  // the send budget has no token.
+  bool resend(std::size_t index, TimePoint now);
   void send_line_datagram(Line& line, TimePoint now);
   // One datagram of the send budget, first sends and resends alike (a resend storm would only
   // meet the relay's per-member budget): false, and token_at_ set, when none is left.
@@ -298,6 +316,14 @@ class ClientSession {
   Duration rttvar_{};
   std::uint64_t last_want_ = 0;
   TimePoint last_want_at_{};
+  // Congestion control of our lines (+r1): the window, its threshold, and until when a second
+  // loss counts as the same one.
+  static constexpr double kInitialWindow = 4;
+  static constexpr double kLeastWindow = 2;
+  double cwnd_ = kInitialWindow;
+  double ssthresh_ = 1e9;
+  TimePoint recovery_until_{};
+  std::uint64_t given_up_ = 0;
   RoomStream stream_;
   std::uint32_t stream_id_ = 0;  // the numbering stream_ follows
   // When lines stop, a heartbeat a little later asks where the room is (`head`): a lost last

@@ -1,6 +1,6 @@
-// The session's line side: lines queued, paced and sent (numbered with repair), acknowledged
-// by their echo, sent again when late or wanted, moves between rooms, and the room's lines
-// shown in order.
+// The session's line side: lines queued and sent (numbered with repair), moves between
+// rooms, and the room's lines shown in order. Acknowledgements, resending and the window are
+// in client_session_window.cpp.
 #include <algorithm>
 #include <utility>
 
@@ -124,81 +124,6 @@ void ClientSession::hold_lines(bool hold, TimePoint now) {
   show(ready_);
 }
 
-// Line `seq` reached the relay: forget it. An echo of a line sent once times the round trip.
-void ClientSession::acknowledged(std::uint64_t seq, TimePoint now, bool by_echo) {
-  const auto sent_end = lines_.begin() + static_cast<std::ptrdiff_t>(sent_);
-  const auto line =
-      std::find_if(lines_.begin(), sent_end, [&](const Line& l) { return l.seq == seq; });
-  if (line == sent_end) return;
-  if (by_echo && line->tries == 1) {
-    // RFC 6298; Karn: a resent line says nothing about the round trip.
-    const Duration sample = now - line->sent_at;
-    if (!srtt_) {
-      srtt_ = sample;
-      rttvar_ = sample / 2;
-    } else {
-      const Duration delta = *srtt_ > sample ? *srtt_ - sample : sample - *srtt_;
-      rttvar_ = (rttvar_ * 3 + delta) / 4;
-      srtt_ = (*srtt_ * 7 + sample) / 8;
-    }
-  }
-  lines_.erase(line);
-  --sent_;
-  ++echoed_;
-  flush(now);  // room in the window for the next line
-}
-
-// How long a NACK waits for its answer before it is sent again: a round trip and its spread,
-// no more (a gap holds back every line after it), but never under 20 ms.
-Duration ClientSession::repair_timeout() const noexcept {
-  if (!srtt_) return 100ms;
-  return std::clamp<Duration>(*srtt_ * 2 + rttvar_ * 4, 20ms, kMaxRto);
-}
-
-Duration ClientSession::rto() const noexcept {
-  if (!srtt_) return kInitialRto;
-  return std::clamp<Duration>(*srtt_ + std::max<Duration>(rttvar_ * 4, 1ms), kMinRto, kMaxRto);
-}
-
-// The relay expects `seq` next: what we sent from there is sent again, in order; a number we
-// gave up is withdrawn, so that the relay can go on. Answered once per round trip, however
-// many lines ahead of the gap each drew a `want`.
-void ClientSession::on_want(std::uint64_t seq, TimePoint now) {
-  if (!repair_ || !is_member()) return;
-  if (seq == last_want_ && now - last_want_at_ < rto() / 2) return;
-  last_want_ = seq;
-  last_want_at_ = now;
-  // Bounded: one `want` never draws more than a NACK's worth of datagrams, nor more than the
-  // send budget holds; what it cannot send now goes on its resend timer.
-  const std::uint64_t until = std::min(next_seq_, seq + proto::kMaxNackLines);
-  for (std::uint64_t gap = seq; gap < until; ++gap) {
-    const auto line =
-        std::find_if(lines_.begin(), lines_.begin() + static_cast<std::ptrdiff_t>(sent_),
-                     [&](const Line& l) { return l.seq == gap; });
-    if (!spend_token(now)) break;
-    if (line == lines_.begin() + static_cast<std::ptrdiff_t>(sent_)) {
-      emit(proto::encode_numbered(gap, {}));
-      continue;
-    }
-    send_line_datagram(*line, now);
-    ++resent_;
-  }
-}
-
-bool ClientSession::spend_token(TimePoint now) {
-  if (budget_.rate <= 0) return true;
-  const double elapsed = std::chrono::duration<double>(now - tokens_at_).count();
-  tokens_ = budget_.refill(tokens_, elapsed);
-  tokens_at_ = now;
-  if (tokens_ < 1.0) {
-    token_at_ = now + std::chrono::duration_cast<Duration>(
-                          std::chrono::duration<double>((1.0 - tokens_) / budget_.rate));
-    return false;
-  }
-  tokens_ -= 1.0;
-  return true;
-}
-
 void ClientSession::send_line_datagram(Line& line, TimePoint now) {
   if (state_ == SessionState::legacy) {
     emit(line.text);
@@ -212,21 +137,6 @@ void ClientSession::send_line_datagram(Line& line, TimePoint now) {
   }
   line.sent_at = now;
   ++line.tries;
-}
-
-// Lines whose echo is overdue go again, each on its own backed-off timeout, for as long as the
-// session is a member: a line is never given up while the server may still take it. (A server
-// that stops answering is noticed by liveness, and the lines wait for the rejoin.)
-void ClientSession::resend_due(TimePoint now) {
-  if (!repair_ || state_ != SessionState::joined) return;
-  for (std::size_t i = 0; i < sent_; ++i) {
-    Line& line = lines_[i];
-    const Duration wait = std::min(kMaxRto, rto() * (1 << std::min(line.tries - 1, 5)));
-    if (now - line.sent_at < wait) continue;
-    if (!spend_token(now)) return;  // the rest when the budget has a token again
-    send_line_datagram(line, now);
-    ++resent_;
-  }
 }
 
 void ClientSession::fetch_history(std::uint64_t count, TimePoint now) {
@@ -300,8 +210,9 @@ LineVerdict ClientSession::send_line(std::string_view text, TimePoint now) {
   if (lines_.size() + pieces.size() > config_.max_waiting) return LineVerdict::too_many_waiting;
   for (const auto piece : pieces) {
     const auto looks = proto::decode_client(piece);
-    lines_.push_back(
-        Line{std::string(piece), typing_epoch(), !std::holds_alternative<proto::Chat>(looks)});
+    Line line{std::string(piece), typing_epoch(), !std::holds_alternative<proto::Chat>(looks)};
+    line.offered = now;
+    lines_.push_back(std::move(line));
   }
   flush(now);
   return LineVerdict::accepted;
@@ -319,9 +230,17 @@ void ClientSession::move_to(std::string_view room, TimePoint now) {
 
 void ClientSession::flush(TimePoint now) {
   next_send_ = TimePoint::max();
+  give_up_overdue(now);
   if (!is_member()) return;
   while (sent_ < lines_.size() && lines_[sent_].epoch == epoch_) {
-    if (repair_ && sent_ >= config_.max_in_flight) break;
+    if (repair_ && sent_ >= window()) break;
+    // The relay holds lines at most kReorderLines numbers ahead of a gap.
+    if (repair_ && sent_ > 0) {
+      std::uint64_t oldest = lines_[0].seq;
+      for (std::size_t i = 1; i < sent_; ++i) oldest = std::min(oldest, lines_[i].seq);
+      const std::uint64_t seq = lines_[sent_].seq != 0 ? lines_[sent_].seq : next_seq_;
+      if (seq >= oldest + proto::kReorderLines) break;
+    }
     if (!spend_token(now)) {
       next_send_ = token_at_;
       return;

@@ -299,6 +299,8 @@ Outcome Relay::accept_join(const Peer& from, const proto::Join& j, Member*& memb
       break;
   }
   member = joined;
+  // Lines held behind a gap go: a member joining again sends what it has not seen taken.
+  forget_held(*member);
   const std::uint8_t version =
       config_.history_lines > 0 ? std::min(j.repair, proto::kRepairVersion) : 0;
   const bool repair = version > 0;

@@ -32,6 +32,12 @@ namespace udpchat::core {
 
 struct Room;
 
+struct HeldLine {
+  std::uint64_t seq = 0;
+  std::string text;  // empty: the sender withdrew the number
+  TimePoint received{};
+};
+
 struct Member {
   Peer peer;
   std::string ip;    // as written in `ack` and `welcome`
@@ -50,6 +56,11 @@ struct Member {
   std::uint64_t next_seq = 1;
   std::array<std::pair<std::uint64_t, std::uint64_t>, 8> recent{};
   std::uint8_t recent_at = 0;
+  // Lines that came ahead of a gap in its numbering (one lost on the way, or shed as stale),
+  // held until the gap is filled so that they are relayed in its order instead of thrown away.
+  std::vector<HeldLine> held;
+  std::uint64_t wanted = 0;  // what its last `want` asked for, and when
+  TimePoint wanted_at{};
   // Spoken in the sealed dialect: every datagram both ways is sealed, and a text datagram from
   // its address is a forgery. Null for a text member.
   std::unique_ptr<SealedSession> sealed;
@@ -162,6 +173,11 @@ class Relay {
   // shard built them. A gap (`missed`) is told to +r1 members in order.
   Outcome on_node_line(const NodeLine& line, TimePoint now);
 
+  // After on_datagram: the next line its datagram released (lines held behind a gap it filled),
+  // relayed now, in the sender's order; nullopt when none is left. Call until nullopt before
+  // the next datagram.
+  std::optional<Outcome> next_released(TimePoint now);
+
   // `text` to every member here (the relay's `end`): as it is to text members, sealed to
   // sealed ones.
   Sends to_everyone(std::string_view text);
@@ -259,6 +275,11 @@ class Relay {
   std::int64_t unix_ms(TimePoint at) const noexcept;
   Outcome numbered_line(Member& member, std::uint64_t seq, std::string_view text, Duration queued,
                         TimePoint now);
+  Outcome take_line(Member& member, std::uint64_t seq, std::string_view text, TimePoint received,
+                    TimePoint now);
+  Outcome hold(Member& member, std::uint64_t seq, std::string_view text, TimePoint received,
+               TimePoint now);
+  void forget_held(Member& member) noexcept;
   Outcome repair(Member& member, std::uint64_t from, std::uint64_t to, TimePoint now);
   void set_repair(Member& member, bool repair);
 
@@ -284,6 +305,13 @@ class Relay {
   std::uint32_t newest_ = kNone;
   std::vector<Member> expired_;
   Member departed_;
+  static constexpr std::size_t kNoMember = ~std::size_t{0};
+  // What a held line counts besides its text.
+  static constexpr std::size_t kHeldOverhead = 64;
+  // A gap is asked for (`want`) at most this often while lines wait behind it.
+  static constexpr Duration kWantInterval = std::chrono::milliseconds(10);
+  std::size_t held_bytes_ = 0;         // of every member's held lines
+  std::size_t releasing_ = kNoMember;  // the member whose gap the last datagram filled
   std::string buffer_;
   std::string numbered_;                            // the +r1 form of the line in buffer_
   std::vector<std::uint32_t> recipients_;           // plain members within their credit

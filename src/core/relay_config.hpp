@@ -38,6 +38,10 @@ struct RelayConfig {
   // A chat line that waited longer than this between the kernel and the relay is dropped as
   // stale: under overload the relay spends itself on fresh lines. Zero: never.
   Duration max_queue_delay = std::chrono::milliseconds(100);
+  // Bytes of lines held ahead of gaps in their senders' numbering, for the shard's members
+  // together (protocol::kReorderLines each at most); beyond, such a line is dropped as out of
+  // sequence, as without holding.
+  std::size_t held_bytes = 8 << 20;
   // Bytes fanned out to a member admitted without a cookie (--legacy) since it last sent
   // anything: a spoofed one-byte join cannot make the relay flood its victim. Zero: no cap.
   std::size_t legacy_credit = 64'000;

@@ -105,8 +105,9 @@ Outcome Relay::fan_out(Room& room, const proto::Ack& line, TimePoint now, std::i
 }
 
 // A +r1 member's numbered line: relayed once, in the member's order. A number already relayed
-// is answered `got` (its echo was lost, not the line); one ahead of the next expected is
-// answered `want` (the ones before it were lost), and the member sends again from there.
+// is answered `got` (its echo was lost, not the line). One ahead of a gap (a line lost, or shed)
+// is held until the gap is filled, and the gap is told with `want`; a line shed as stale is told
+// at once with `want` for it, so that the member sends it again without waiting for a timeout.
 Outcome Relay::numbered_line(Member& member, std::uint64_t seq, std::string_view text,
                              Duration queued, TimePoint now) {
   if (seq < member.next_seq) {
@@ -117,24 +118,89 @@ Outcome Relay::numbered_line(Member& member, std::uint64_t seq, std::string_view
     proto::encode_got(buffer_, seq, room_seq);
     return answer(buffer_, drop(DropReason::resent));
   }
-  if (seq > member.next_seq) {
-    proto::encode_want(buffer_, member.next_seq);
-    return answer(buffer_, drop(DropReason::out_of_sequence));
+  // Held already: its echo comes when its gap is filled.
+  if (std::any_of(member.held.begin(), member.held.end(),
+                  [seq](const HeldLine& line) { return line.seq == seq; })) {
+    return drop(DropReason::resent);
   }
+  if (!text.empty() && config_.max_queue_delay > Duration::zero() &&
+      queued > config_.max_queue_delay) {
+    proto::encode_want(buffer_, seq);
+    return answer(buffer_, drop(DropReason::stale));
+  }
+  if (seq > member.next_seq) return hold(member, seq, text, now - queued, now);
   if (text.empty()) {  // withdrawn by the client: the next one may follow
     ++member.next_seq;
+    if (!member.held.empty()) releasing_ = static_cast<std::size_t>(&member - members_.data());
     return {};
   }
-  // A stale line is not taken: the member sends it again, later.
-  if (config_.max_queue_delay > Duration::zero() && queued > config_.max_queue_delay) {
-    return drop(DropReason::stale);
+  return take_line(member, seq, text, now - queued, now);
+}
+
+// Relays the member's next line and moves its numbering on; one the fan-out budget refuses is
+// asked for again (`want`).
+Outcome Relay::take_line(Member& member, std::uint64_t seq, std::string_view text,
+                         TimePoint received, TimePoint now) {
+  Outcome out = broadcast(member, text, seq, now, received);
+  if (out.dropped) {
+    proto::encode_want(buffer_, seq);
+    return answer(buffer_, out);
   }
-  Outcome out = broadcast(member, text, seq, now, now - queued);
-  if (out.dropped) return out;
   member.recent[member.recent_at] = {seq, std::get<ToRoom>(out.sends).said->room_seq};
   member.recent_at = static_cast<std::uint8_t>((member.recent_at + 1) % member.recent.size());
   ++member.next_seq;
+  if (!member.held.empty()) releasing_ = static_cast<std::size_t>(&member - members_.data());
   return out;
+}
+
+// A line beyond a gap waits for it, within kReorderLines and the shard's held bytes; the gap
+// is asked for at the first line held behind it, then at most once per kWantInterval.
+Outcome Relay::hold(Member& member, std::uint64_t seq, std::string_view text, TimePoint received,
+                    TimePoint now) {
+  const std::size_t cost = text.size() + kHeldOverhead;
+  if (seq - member.next_seq >= proto::kReorderLines || held_bytes_ + cost > config_.held_bytes) {
+    proto::encode_want(buffer_, member.next_seq);
+    return answer(buffer_, drop(DropReason::out_of_sequence));
+  }
+  member.held.push_back({seq, std::string(text), received});
+  held_bytes_ += cost;
+  ++stats_.held;
+  if (member.wanted == member.next_seq && now - member.wanted_at < kWantInterval) return {};
+  member.wanted = member.next_seq;
+  member.wanted_at = now;
+  proto::encode_want(buffer_, member.next_seq);
+  return answer(buffer_);
+}
+
+std::optional<Outcome> Relay::next_released(TimePoint now) {
+  while (releasing_ < members_.size()) {
+    Member& member = members_[releasing_];
+    const auto next =
+        std::find_if(member.held.begin(), member.held.end(),
+                     [&](const HeldLine& line) { return line.seq == member.next_seq; });
+    if (next == member.held.end()) break;
+    HeldLine line = std::move(*next);
+    member.held.erase(next);
+    held_bytes_ -= line.text.size() + kHeldOverhead;
+    if (line.text.empty()) {
+      ++member.next_seq;
+      continue;
+    }
+    const std::size_t index = releasing_;
+    releasing_ = kNoMember;  // take_line sets it again while more wait
+    Outcome out = take_line(member, line.seq, line.text, line.received, now);
+    if (std::holds_alternative<ToSender>(out.sends) && members_[index].sealed) {
+      return seal_answers(std::move(out), members_[index].peer);
+    }
+    return out;
+  }
+  releasing_ = kNoMember;
+  return std::nullopt;
+}
+
+void Relay::forget_held(Member& member) noexcept {
+  for (const auto& line : member.held) held_bytes_ -= line.text.size() + kHeldOverhead;
+  member.held.clear();
 }
 
 // Lines from..to of the member's room, as it should have had them, to it alone: each costs a

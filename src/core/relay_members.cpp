@@ -147,6 +147,8 @@ void Relay::refresh(std::size_t index, TimePoint now) {
 // Swap-remove keeps the array dense; only the moved member's index entry and neighbours'
 // links change.
 Member Relay::take(std::size_t index, TimePoint now) {
+  forget_held(members_[index]);
+  releasing_ = kNoMember;
   unlink(index);
   leave_room(index, now);
   Member taken = std::move(members_[index]);

@@ -81,7 +81,7 @@ inline constexpr DropReasonInfo kDropReasons[] = {
     {DropReason::stale, "stale", "a line that waited longer than --max-queue-delay"},
     {DropReason::unnumbered, "unnumbered", "a +r1 member's line without its number"},
     {DropReason::out_of_sequence, "out_of_sequence",
-     "a +r1 member's line ahead of the next expected (want answers)"},
+     "a +r1 member's line too far ahead of a gap in its numbering to hold (want answers)"},
     {DropReason::resent, "resent", "a +r1 member's line relayed already (got answers)"},
     {DropReason::unsealed, "unsealed",
      "a text datagram from a sealed member's address: a forgery or a stray"},
@@ -126,6 +126,7 @@ struct RelayStats {
   std::uint64_t repaired = 0;
   std::uint64_t missed = 0;
   std::uint64_t rekeys = 0;
+  std::uint64_t held = 0;
   std::array<std::uint64_t, kDropReasonCount> drops{};
 
   std::uint64_t dropped() const noexcept;
@@ -157,6 +158,9 @@ inline constexpr RelayCounter kRelayCounters[] = {
      "Lines asked for that had left the window", false},
     {&RelayStats::rekeys, "rekeys", "udpchat_rekeys_total",
      "Sealed sessions given new keys by a new handshake", false},
+    {&RelayStats::held, "held", "udpchat_held_total",
+     "Numbered lines held ahead of a gap in their sender's numbering, relayed once it filled",
+     false},
 };
 
 // A counter added to RelayStats and not to its table fails here.

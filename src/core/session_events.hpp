@@ -77,6 +77,9 @@ enum class Unsent : std::uint8_t {
   // It reads as a protocol command (`quit`, `reg`, `^hb^`, `ping x`): only a numbered line
   // (+r1) can carry that text, and the server does not number lines.
   needs_numbering,
+  // Not taken by the relay within SessionConfig::give_up_after: it was overloaded (it shed the
+  // line, or the window let it go no sooner), or the line was lost past that time.
+  overloaded,
 };
 
 namespace event {

@@ -146,7 +146,12 @@ awaitable<void> RelayServer::sweep_loop() {
 void RelayServer::handle(const udp::endpoint& from, std::string_view datagram,
                          core::TimePoint arrived) {
   const core::TimePoint now = core::Clock::now();
-  const core::Outcome outcome = relay_.on_datagram(to_peer(from), datagram, now, now - arrived);
+  dispatch(relay_.on_datagram(to_peer(from), datagram, now, now - arrived), from);
+  // Lines that waited behind a gap this datagram filled follow it, in their sender's order.
+  while (auto released = relay_.next_released(now)) dispatch(*released, from);
+}
+
+void RelayServer::dispatch(const core::Outcome& outcome, const udp::endpoint& from) {
   deliver(outcome.sends, from);
   std::visit(core::Overloaded{[](std::monostate) {},
                               [&](const auto& change) {

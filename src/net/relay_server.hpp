@@ -69,6 +69,7 @@ class RelayServer {
   bool survives(const std::error_code& ec);
   // `arrived`: when the kernel received the datagram (its stamp), or when it was read.
   void handle(const udp::endpoint& from, std::string_view datagram, core::TimePoint arrived);
+  void dispatch(const core::Outcome& outcome, const udp::endpoint& from);
   void send(std::string_view payload, const udp::endpoint& to);
   void broadcast(std::string_view payload, std::span<const std::uint32_t> recipients);
   void send_sealed(std::span<const core::SealedDelivery> deliveries);

@@ -33,6 +33,10 @@ inline constexpr std::string_view kRepairTag = "+r1";
 inline constexpr std::string_view kTimedRepairTag = "+r2";
 // The newest version this code speaks.
 inline constexpr std::uint8_t kRepairVersion = 2;
+// The relay holds a member's lines up to this many numbers ahead of a gap in its numbering (a
+// line lost, or shed), relaying them in order once the gap is filled; a client keeps the numbers
+// it has in flight within this span.
+inline constexpr std::uint64_t kReorderLines = 32;
 // A NACK asks for at most this many room lines; a client splits a longer gap.
 inline constexpr std::uint64_t kMaxNackLines = 64;
 inline constexpr std::size_t kMaxPingTokenBytes = 32;

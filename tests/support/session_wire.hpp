@@ -98,11 +98,17 @@ class Wire {
   std::function<bool(std::uint16_t port, bool to_relay)> lose;
 
  private:
+  // As the relay's shell does: the datagram's outcome, then every line it released.
   void deliver(const Peer& from, const std::string& datagram) {
-    const auto out = relay_->on_datagram(from, datagram, now);
     // Copied before any reply is handled: a reply can make the session send, and the relay
     // overwrite what the outcome points into.
     std::vector<std::pair<std::uint16_t, std::string>> replies;
+    collect(from, relay_->on_datagram(from, datagram, now), replies);
+    while (auto released = relay_->next_released(now)) collect(from, *released, replies);
+    for (const auto& [port, payload] : replies) reply(port, payload);
+  }
+  void collect(const Peer& from, const core::Outcome& out,
+               std::vector<std::pair<std::uint16_t, std::string>>& replies) {
     if (const auto* answer = std::get_if<core::ToSender>(&out.sends)) {
       for (const auto answered : answer->datagrams) replies.emplace_back(from.port, answered);
     } else if (const auto* line = std::get_if<core::ToRoom>(&out.sends)) {
@@ -115,7 +121,6 @@ class Wire {
         replies.emplace_back(relay_->members()[sealed.recipient].peer.port, sealed.datagram);
       }
     }
-    for (const auto& [port, payload] : replies) reply(port, payload);
   }
   void reply(std::uint16_t port, std::string_view payload) {
     received[port].emplace_back(payload);
