@@ -326,6 +326,10 @@ void add_bench(CLI::App& app, Runner& run) {
   cmd->add_flag("--repair", settings.repair,
                 "Negotiate numbered lines with repair (+r1): lost lines are sent again and asked "
                 "for, and counted once, in order");
+  add_duration(*cmd, "--give-up", settings.give_up,
+               "With --repair: a line the relay has not taken this long after its time is given "
+               "up by its sender, said and counted (given up), not resent: a real-time sender's "
+               "policy under overload [default: never]");
   auto* json = cmd->add_flag("--json", options->json, "Print one JSON object");
   cmd->add_flag("--csv", options->csv, "Print a CSV header and one row")->excludes(json);
   cmd->add_flag("--find-max", options->find_max,

@@ -63,6 +63,7 @@ Json to_json(const std::string& target, const BenchOptions& options, const core:
       {"expected", r.expected},
       {"delivered", r.delivered},
       {"lost", r.lost},
+      {"given_up", r.given_up},
       {"lost_percent", round3(r.lost_percent())},
       {"duplicates", r.duplicates},
       {"out_of_order", r.out_of_order},
@@ -121,6 +122,10 @@ void print_table(const std::string& target, const core::BenchReport& r) {
              r.send_rate(), r.expected);
   fmt::print("delivered  {} ({} lost, {:.3f}%), {} duplicates, {} out of order\n", r.delivered,
              r.lost, r.lost_percent(), r.duplicates, r.out_of_order);
+  if (r.given_up > 0) {
+    fmt::print("given up   {} lines, each said to its sender (not taken within --give-up)\n",
+               r.given_up);
+  }
   fmt::print("throughput {} deliveries/s, {}\n", core::humane(r.deliveries_per_second()),
              core::humane(r.bytes_per_second(), "B/s"));
   fmt::print("latency    {}\n", latency_line(r.latency));

@@ -54,11 +54,13 @@ void BenchTally::record(std::size_t receiver, const protocol::BenchLine& line, s
   ++delivered_;
 }
 
-void BenchTally::fill(BenchReport& report, const std::vector<std::uint64_t>& sent_by) const {
+void BenchTally::fill(BenchReport& report, const std::vector<std::uint64_t>& sent_by,
+                      std::uint64_t given_up) const {
   std::uint64_t sent = 0;
   for (std::uint32_t i = 0; i < senders_; ++i) sent += sent_by[i];
   report.sent = sent;
-  report.expected = sent * nodes_.size();
+  report.given_up = std::min(given_up, sent);
+  report.expected = (sent - report.given_up) * nodes_.size();
   report.bytes = bytes_;
   report.latency = latency_;
   report.cross_delivered = cross_delivered_;
@@ -80,6 +82,9 @@ void BenchTally::fill(BenchReport& report, const std::vector<std::uint64_t>& sen
     }
   }
   report.jitter_ns = with_jitter == 0 ? 0.0 : jitter_sum / static_cast<double>(with_jitter);
+  // A line given up is missing at every receiver (unless its echo, not the line, was lost).
+  const std::uint64_t not_expected = report.given_up * nodes_.size();
+  report.lost = report.lost > not_expected ? report.lost - not_expected : 0;
 }
 
 }  // namespace udpchat::core

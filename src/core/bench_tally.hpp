@@ -26,7 +26,10 @@ struct BenchReport {
   std::uint64_t sent = 0;
   std::uint64_t expected = 0;
   std::uint64_t delivered = 0;
-  std::uint64_t lost = 0;
+  std::uint64_t lost = 0;  // deliveries missing of lines not given up
+  // Measured lines their senders gave up (--give-up: the relay did not take them in time), each
+  // said to its sender; their deliveries are neither expected nor lost.
+  std::uint64_t given_up = 0;
   std::uint64_t duplicates = 0;
   std::uint64_t out_of_order = 0;
   std::uint64_t bytes = 0;  // of the acks delivered
@@ -68,7 +71,8 @@ class BenchTally {
 
   // The figures for lines sent_by[i] by sender i, into `report` (whose other fields the
   // caller fills).
-  void fill(BenchReport& report, const std::vector<std::uint64_t>& sent_by) const;
+  void fill(BenchReport& report, const std::vector<std::uint64_t>& sent_by,
+            std::uint64_t given_up = 0) const;
 
  private:
   struct Stream {

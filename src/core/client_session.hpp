@@ -320,7 +320,9 @@ class ClientSession {
   // loss counts as the same one.
   static constexpr double kInitialWindow = 4;
   static constexpr double kLeastWindow = 2;
+  static constexpr Duration kQueueTarget = std::chrono::milliseconds(20);
   double cwnd_ = kInitialWindow;
+  Duration min_rtt_ = Duration::max();
   double ssthresh_ = 1e9;
   TimePoint recovery_until_{};
   std::uint64_t given_up_ = 0;

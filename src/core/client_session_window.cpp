@@ -18,9 +18,14 @@ void ClientSession::acknowledged(std::uint64_t seq, TimePoint now, bool by_echo)
   const auto line =
       std::find_if(lines_.begin(), sent_end, [&](const Line& l) { return l.seq == seq; });
   if (line == sent_end) return;
+  bool queueing = false;
   if (by_echo && line->tries == 1) {
     // RFC 6298; Karn: a resent line says nothing about the round trip.
     const Duration sample = now - line->sent_at;
+    min_rtt_ = std::min(min_rtt_, sample);
+    // A round trip this much over the least seen waited in a queue (the relay's, mostly): back
+    // off before the relay has to shed, so that lines keep moving with little delay.
+    queueing = sample > min_rtt_ + kQueueTarget + min_rtt_ / 4;
     if (!srtt_) {
       srtt_ = sample;
       rttvar_ = sample / 2;
@@ -33,9 +38,13 @@ void ClientSession::acknowledged(std::uint64_t seq, TimePoint now, bool by_echo)
   lines_.erase(line);
   --sent_;
   ++echoed_;
-  // Slow start to the threshold, then one line per window's worth of acknowledgements.
-  cwnd_ += cwnd_ < ssthresh_ ? 1.0 : 1.0 / cwnd_;
-  cwnd_ = std::min(cwnd_, static_cast<double>(config_.max_in_flight));
+  if (queueing) {
+    congestion(now, false);
+  } else {
+    // Slow start to the threshold, then one line per window's worth of acknowledgements.
+    cwnd_ += cwnd_ < ssthresh_ ? 1.0 : 1.0 / cwnd_;
+    cwnd_ = std::min(cwnd_, static_cast<double>(config_.max_in_flight));
+  }
   flush(now);  // room in the window for the next line
 }
 
@@ -61,13 +70,21 @@ void ClientSession::on_want(std::uint64_t seq, TimePoint now) {
   last_want_at_ = now;
   congestion(now, false);
   const auto line =
-      std::find_if(lines_.begin(), lines_.begin() + static_cast<std::ptrdiff_t>(sent_),
-                   [&](const Line& l) { return l.seq == seq; });
-  if (line == lines_.begin() + static_cast<std::ptrdiff_t>(sent_)) {
-    if (seq < next_seq_) emit(proto::encode_numbered(seq, {}));
+      std::find_if(lines_.begin(), lines_.end(), [&](const Line& l) { return l.seq == seq; });
+  if (line != lines_.end()) {
+    // In flight: sent again; waiting to go again (after a rejoin): it goes in its turn.
+    const auto index = static_cast<std::size_t>(line - lines_.begin());
+    if (index < sent_) resend(index, now);
     return;
   }
-  resend(static_cast<std::size_t>(line - lines_.begin()), now);
+  if (seq >= next_seq_) return;
+  // A number we gave up (its withdrawal was lost): it and every other given up after it, up to
+  // the next of our lines, are withdrawn, so that the relay goes on at once.
+  std::uint64_t until = std::min(next_seq_, seq + proto::kMaxNackLines);
+  for (const Line& other : lines_) {
+    if (other.seq > seq) until = std::min(until, other.seq);
+  }
+  for (std::uint64_t gone = seq; gone < until; ++gone) emit(proto::encode_numbered(gone, {}));
 }
 
 void ClientSession::congestion(TimePoint now, bool timeout) {

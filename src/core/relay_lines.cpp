@@ -118,13 +118,28 @@ Outcome Relay::numbered_line(Member& member, std::uint64_t seq, std::string_view
     proto::encode_got(buffer_, seq, room_seq);
     return answer(buffer_, drop(DropReason::resent));
   }
-  // Held already: its echo comes when its gap is filled.
-  if (std::any_of(member.held.begin(), member.held.end(),
-                  [seq](const HeldLine& line) { return line.seq == seq; })) {
-    return drop(DropReason::resent);
+  // Held already: its echo comes when its gap is filled; unless the member gives it up now.
+  const auto held = std::find_if(member.held.begin(), member.held.end(),
+                                 [seq](const HeldLine& line) { return line.seq == seq; });
+  if (held != member.held.end()) {
+    if (text.empty()) {
+      held_bytes_ -= held->text.size();
+      held->text.clear();
+      return {};
+    }
+    // Sent again: the member has not heard of the gap (our `want` was lost): said again.
+    if (member.wanted == member.next_seq && now - member.wanted_at < kWantInterval) {
+      return drop(DropReason::resent);
+    }
+    member.wanted = member.next_seq;
+    member.wanted_at = now;
+    proto::encode_want(buffer_, member.next_seq);
+    return answer(buffer_, drop(DropReason::resent));
   }
   if (!text.empty() && config_.max_queue_delay > Duration::zero() &&
       queued > config_.max_queue_delay) {
+    member.wanted = seq;
+    member.wanted_at = now;
     proto::encode_want(buffer_, seq);
     return answer(buffer_, drop(DropReason::stale));
   }

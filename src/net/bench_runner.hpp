@@ -40,6 +40,9 @@ struct BenchSettings {
   // resends what is lost, and every member's session asks for what it lacks and hands lines
   // over in order. Off: the raw path, one sendmmsg per batch and acks counted as they come.
   bool repair = false;
+  // With repair: a line the relay has not taken this long after its time is given up by its
+  // sender's session and said (counted in BenchReport::given_up). Zero: never.
+  core::Duration give_up{};
   // The sealed dialect when the relay offers it (every line sealed per member by the relay);
   // off: the original text protocol, what its cost is measured against (--no-seal).
   bool seal = true;

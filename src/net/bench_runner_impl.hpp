@@ -101,6 +101,7 @@ struct BenchRunner::Impl {
   ReceiveBatch batch{kBatch, kSlotBytes};
   std::optional<core::BenchTally> tally;  // the trial in progress
   std::uint64_t send_errors = 0;
+  std::uint64_t given_up = 0;  // measured lines of the trial given up by their senders
 
   void send(Client& client, std::string_view payload) {
     std::error_code ec;
@@ -150,12 +151,23 @@ struct BenchRunner::Impl {
         if (joining->why == core::JoinTrouble::server_full) full = true;
       } else if (const auto* joined_event = std::get_if<core::event::Joined>(&e)) {
         if (!joined_event->again) ++joined;
+      } else if (const auto* unsent = std::get_if<core::event::LinesUnsent>(&e)) {
+        count_given_up(*unsent);
       } else if (const auto* ended = std::get_if<core::event::Ended>(&e)) {
         if (ended->why == core::EndReason::server_closed) closed = true;
         if (const auto refusal = core::refusal_of(ended->why)) not_admitted = refusal;
       }
     }
     wake.cancel();
+  }
+
+  // Measured lines of this trial that their sender gave up (and said so).
+  void count_given_up(const core::event::LinesUnsent& unsent) {
+    if (!tally) return;
+    for (const auto& text : unsent.texts) {
+      const auto line = protocol::decode_bench_line(text);
+      if (line && line->run == tally->run() && line->measured) ++given_up;
+    }
   }
 
   void start_session(Client& client, core::ServerKind hint) {

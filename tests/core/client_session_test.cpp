@@ -850,3 +850,63 @@ TEST_CASE("a stalled server meets no storm: timeouts shrink the window and back 
   CHECK(sender.settled());
   CHECK(wire.relay().stats().lines == 500);
 }
+
+TEST_CASE("a line lost on the way is the only one sent again: the relay holds the ones after it",
+          "[core][session][repair]") {
+  Wire wire;
+  auto& sender = wire.add(1, session_config("sender"));
+  auto& member = wire.add(2, session_config("member"));
+  wire.settle();
+  member.take_events();
+  int numbered = 0;
+  wire.lose = [&](std::uint16_t port, bool to_relay) {
+    return port == 1 && to_relay && wire.sent[1].back().starts_with("#") && ++numbered == 2;
+  };
+  std::vector<std::string> lines;
+  for (int i = 0; i < 20; ++i) {
+    lines.push_back("line " + std::to_string(i));
+    sender.send_line(lines.back(), wire.now);
+  }
+  wire.run_for(2s);
+  CHECK(sender.settled());
+  CHECK(texts(events_of<event::Message>(member)) == lines);
+  CHECK(sender.resent() == 1);
+  std::size_t copies_of_third = 0;
+  for (const auto& datagram : wire.sent[1]) copies_of_third += datagram.starts_with("#3 ") ? 1 : 0;
+  CHECK(copies_of_third == 1);
+  CHECK(wire.relay().stats().held > 0);
+  CHECK(wire.relay()
+            .stats()
+            .drops[static_cast<std::size_t>(udpchat::core::DropReason::out_of_sequence)] == 0);
+}
+
+TEST_CASE(
+    "lines the relay does not take within give_up_after are given up, said, and their "
+    "numbers withdrawn",
+    "[core][session][repair]") {
+  Wire wire;
+  SessionConfig impatient = session_config("sender");
+  impatient.give_up_after = 100ms;
+  auto& sender = wire.add(1, impatient);
+  auto& member = wire.add(2, session_config("member"));
+  wire.settle();
+  member.take_events();
+  wire.down = true;  // a relay that takes nothing
+  for (int i = 0; i < 10; ++i) sender.send_line("lost " + std::to_string(i), wire.now);
+  wire.run_for(500ms, 5ms);
+  std::vector<std::string> given_up;
+  for (const auto& unsent : events_of<event::LinesUnsent>(sender)) {
+    CHECK(unsent.why == Unsent::overloaded);
+    given_up.insert(given_up.end(), unsent.texts.begin(), unsent.texts.end());
+  }
+  CHECK(given_up.size() == 10);
+  CHECK(sender.given_up() == 10);
+  CHECK(sender.settled());
+  // Back: the numbers given up are withdrawn, and the next line goes through at once.
+  wire.down = false;
+  sender.send_line("after", wire.now);
+  wire.run_for(2s, 5ms);
+  CHECK(sender.settled());
+  CHECK(texts(events_of<event::Message>(member)) == std::vector<std::string>{"after"});
+  CHECK(wire.relay().stats().lines == 1);
+}

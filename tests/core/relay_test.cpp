@@ -829,6 +829,69 @@ TEST_CASE("a resent number is answered got and one ahead answered want; neither 
   CHECK(payload_of(relay.on_datagram(peer(1), "#5 first", t0)) == "got 5 1");
 }
 
+namespace {
+
+// Every line the relay released after a datagram, as its shell sends them.
+std::vector<std::string> released_texts(Relay& relay, TimePoint now) {
+  std::vector<std::string> texts;
+  while (const auto out = relay.next_released(now)) {
+    const auto ack = proto::decode_server(to_room(*out).numbered.payload);
+    if (const auto* line = std::get_if<proto::Ack>(&ack)) texts.emplace_back(line->text);
+  }
+  return texts;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "lines behind a lost one are held and relayed in their order once it comes, not "
+    "dropped as out of sequence",
+    "[core][relay][repair]") {
+  Relay relay(config(), t0);
+  join_repair(relay, peer(1), "a", t0);
+  join_repair(relay, peer(2), "b", t0);
+  CHECK(audience_of(relay.on_datagram(peer(1), "#1 one", t0)) == Audience::room);
+  // #2 is lost on the way: #3 and #4 wait, and the gap is asked for once.
+  const Outcome three = relay.on_datagram(peer(1), "#3 three", t0);
+  CHECK(payload_of(three) == "want 2");
+  CHECK_FALSE(three.dropped);
+  CHECK(audience_of(relay.on_datagram(peer(1), "#4 four", t0)) == Audience::nobody);
+  CHECK(released_texts(relay, t0).empty());
+  // Sent again while held: not relayed twice.
+  CHECK(drop_of(relay.on_datagram(peer(1), "#3 three", t0)) == DropReason::resent);
+  CHECK(audience_of(relay.on_datagram(peer(1), "#2 two", t0 + 5ms)) == Audience::room);
+  CHECK(released_texts(relay, t0 + 5ms) == std::vector<std::string>{"three", "four"});
+  CHECK(relay.stats().lines == 4);
+  CHECK(relay.stats().held == 2);
+  CHECK(relay.stats().drops[static_cast<std::size_t>(DropReason::out_of_sequence)] == 0);
+  CHECK(payload_of(relay.on_datagram(peer(1), "#4 four", t0 + 6ms)) == "got 4 4");
+  // Beyond the span a relay holds, a line is dropped as before.
+  const Outcome far =
+      relay.on_datagram(peer(1), "#" + std::to_string(6 + proto::kReorderLines) + " far", t0 + 7ms);
+  CHECK(drop_of(far) == DropReason::out_of_sequence);
+  CHECK(payload_of(far) == "want 5");
+}
+
+TEST_CASE(
+    "a line shed as stale is asked for at once, and a held line its sender gives up is "
+    "never relayed",
+    "[core][relay][repair]") {
+  Relay relay(config(), t0);
+  join_repair(relay, peer(1), "a", t0);
+  join_repair(relay, peer(2), "b", t0);
+  const Outcome stale = relay.on_datagram(peer(1), "#1 late", t0, 500ms);
+  CHECK(drop_of(stale) == DropReason::stale);
+  CHECK(payload_of(stale) == "want 1");
+  // The fresh lines after it wait for it instead of being thrown away.
+  CHECK(payload_of(relay.on_datagram(peer(1), "#2 fresh", t0)).empty());
+  CHECK(audience_of(relay.on_datagram(peer(1), "#3 given up", t0)) == Audience::nobody);
+  CHECK(audience_of(relay.on_datagram(peer(1), "#3", t0)) == Audience::nobody);  // withdrawn
+  CHECK(audience_of(relay.on_datagram(peer(1), "#1 late", t0 + 1ms)) == Audience::room);
+  CHECK(released_texts(relay, t0 + 1ms) == std::vector<std::string>{"fresh"});
+  CHECK(audience_of(relay.on_datagram(peer(1), "#4 after", t0 + 2ms)) == Audience::room);
+  CHECK(relay.stats().lines == 3);
+}
+
 TEST_CASE("a NACK is answered from the window to the member alone, within its budget",
           "[core][relay][repair]") {
   RelayConfig small = config();
