@@ -1,6 +1,6 @@
 # Where third-party code comes from. Nothing is vendored.
 #   AUTO      installed packages (Debian bookworm: libasio-dev, libcli11-dev, libfmt-dev, catch2,
-#             libsodium-dev, nlohmann-json3-dev, libnats-dev, libfast-float-dev), a pinned
+#             libsodium-dev, nlohmann-json3-dev, libnats-dev, libfast-float-dev, libutf8proc-dev), a pinned
 #             download for any missing
 #   LOCAL     installed packages only; a missing one is a configure error
 #   DOWNLOAD  pinned sources for everything (macOS and Windows jobs, release binaries)
@@ -122,6 +122,19 @@ if(NOT TARGET PkgConfig::SODIUM)
   udpchat_missing(libsodium)
   udpchat_fetch_sodium()
   add_library(PkgConfig::SODIUM ALIAS sodium)
+endif()
+
+# utf8proc: Unicode's tables for the text rules (which characters reorder a line, or hide).
+if(_use_installed)
+  find_package(PkgConfig QUIET)
+  if(PkgConfig_FOUND)
+    pkg_check_modules(UTF8PROC QUIET IMPORTED_TARGET libutf8proc)
+  endif()
+endif()
+if(NOT TARGET PkgConfig::UTF8PROC)
+  udpchat_missing(utf8proc)
+  udpchat_fetch_utf8proc()
+  add_library(PkgConfig::UTF8PROC ALIAS utf8proc)
 endif()
 
 # Line editing for the interactive chat (BSD licence); without it chat uses plain line mode.

@@ -35,6 +35,12 @@ FetchContent_Declare(sodium
   GIT_REPOSITORY https://github.com/robinlinden/libsodium-cmake.git
   GIT_TAG 99f14233eab1d4f7f49c2af4ec836f2e701c445e  # libsodium 1.0.18-stable, 2022-05-28
   GIT_SHALLOW FALSE)
+# utf8proc's CMakeLists asks for CMake 3.0, which CMake 4 refuses: its one source file is
+# compiled here instead (udpchat_fetch_utf8proc).
+FetchContent_Declare(utf8proc
+  GIT_REPOSITORY https://github.com/JuliaStrings/utf8proc.git
+  GIT_TAG 1cb28a66ca79a0845e99433fd1056257456cef8b  # v2.8.0, as in Debian bookworm
+  GIT_SHALLOW FALSE)
 FetchContent_Declare(nats
   URL https://github.com/nats-io/nats.c/archive/refs/tags/v3.4.1.tar.gz
   URL_HASH SHA256=a9b8a1509cbd5f4de27a0709fb61091e9118ee86ed76a69d983007bf62b13ccd)
@@ -108,4 +114,11 @@ function(udpchat_fetch_nats)
   file(MAKE_DIRECTORY ${CMAKE_BINARY_DIR}/nats-include)
   file(CREATE_LINK ${nats_SOURCE_DIR}/src ${CMAKE_BINARY_DIR}/nats-include/nats SYMBOLIC)
   target_include_directories(nats_static SYSTEM INTERFACE ${CMAKE_BINARY_DIR}/nats-include)
+endfunction()
+
+function(udpchat_fetch_utf8proc)
+  udpchat_populate(utf8proc)
+  add_library(utf8proc STATIC ${utf8proc_SOURCE_DIR}/utf8proc.c)
+  target_include_directories(utf8proc SYSTEM PUBLIC ${utf8proc_SOURCE_DIR})
+  target_compile_definitions(utf8proc PUBLIC UTF8PROC_STATIC)
 endfunction()

@@ -41,6 +41,16 @@ set_target_properties(PkgConfig::SODIUM PROPERTIES
   INTERFACE_INCLUDE_DIRECTORIES ${UDPCHAT_SODIUM_ROOT}/include
   INTERFACE_COMPILE_DEFINITIONS SODIUM_STATIC)
 
+# utf8proc: its sources (Debian's, copied by scripts/windows-check), compiled for Windows here.
+set(UDPCHAT_UTF8PROC_SOURCE "" CACHE PATH "utf8proc's utf8proc.c, utf8proc.h and utf8proc_data.c")
+if(NOT EXISTS ${UDPCHAT_UTF8PROC_SOURCE}/utf8proc.c)
+  message(FATAL_ERROR "UDPCHAT_UTF8PROC_SOURCE must name a folder holding utf8proc's sources")
+endif()
+add_library(utf8proc STATIC ${UDPCHAT_UTF8PROC_SOURCE}/utf8proc.c)
+target_include_directories(utf8proc SYSTEM PUBLIC ${UDPCHAT_UTF8PROC_SOURCE})
+target_compile_definitions(utf8proc PUBLIC UTF8PROC_STATIC)
+add_library(PkgConfig::UTF8PROC ALIAS utf8proc)
+
 if(UDPCHAT_BUILD_TESTS)
   # Catch2 v2 is one header: its main comes from a small library of our own.
   add_library(udpchat_catch_main STATIC ${PROJECT_SOURCE_DIR}/tests/support/catch_main.cpp)

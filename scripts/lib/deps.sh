@@ -6,7 +6,8 @@
 udpchat_packages=(cmake ninja-build g++ pkg-config libasio-dev libcli11-dev libfmt-dev catch2
                   libcpp-httplib-dev
                   libnats-dev nats-server libfast-float-dev prometheus-cpp-dev
-                  libsodium-dev nlohmann-json3-dev libedit-dev tmux nftables iproute2 shellcheck)
+                  libsodium-dev nlohmann-json3-dev libedit-dev libutf8proc-dev tmux nftables
+                  iproute2 shellcheck)
 
 # What scripts/test needs beyond the build: clang with libc++ (the libcxx preset stands in for
 # Apple's standard library) and its sanitizer runtimes (only recommended by clang-14, and the

@@ -1,5 +1,7 @@
 #include "protocol/text.hpp"
 
+#include <utf8proc.h>
+
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -20,17 +22,37 @@ bool is_continuation(unsigned char c) noexcept {
   return (c & 0xC0) == 0x80;
 }
 
-// Refused in chat text: they reorder or break what a reader sees.
-bool is_format(std::uint32_t cp) noexcept {
-  return (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069) || cp == 0x2028 ||
-         cp == 0x2029;
+// Both from utf8proc's tables of the Unicode Character Database, never from a hand list.
+const utf8proc_property_t& property_of(std::uint32_t cp) noexcept {
+  return *utf8proc_get_property(static_cast<utf8proc_int32_t>(cp));
 }
 
-// Shown escaped: the above plus characters that take no room on screen (bidi marks, zero-width
-// spaces and joiners, word joiner, invisible operators, BOM).
+// Refused in chat text: they reorder or break what a reader sees. The bidi embeddings,
+// overrides and isolates (by bidi class), and the line and paragraph separators (Zl, Zp).
+bool is_format(std::uint32_t cp) noexcept {
+  const utf8proc_property_t& property = property_of(cp);
+  switch (property.bidi_class) {
+    case UTF8PROC_BIDI_CLASS_LRE:
+    case UTF8PROC_BIDI_CLASS_RLE:
+    case UTF8PROC_BIDI_CLASS_LRO:
+    case UTF8PROC_BIDI_CLASS_RLO:
+    case UTF8PROC_BIDI_CLASS_PDF:
+    case UTF8PROC_BIDI_CLASS_LRI:
+    case UTF8PROC_BIDI_CLASS_RLI:
+    case UTF8PROC_BIDI_CLASS_FSI:
+    case UTF8PROC_BIDI_CLASS_PDI:
+      return true;
+    default:
+      return property.category == UTF8PROC_CATEGORY_ZL || property.category == UTF8PROC_CATEGORY_ZP;
+  }
+}
+
+// Shown escaped: the above, and every character Unicode makes a format character (Cf) or
+// default-ignorable: they take no room on screen and can hide text (tag characters, zero-width
+// spaces and joiners, bidi marks, soft hyphen, fillers, variation selectors, BOM).
 bool is_invisible(std::uint32_t cp) noexcept {
-  return is_format(cp) || cp == 0x061C || cp == 0x180E || (cp >= 0x200B && cp <= 0x200F) ||
-         (cp >= 0x2060 && cp <= 0x2064) || cp == 0xFEFF || (cp >= 0xFFF9 && cp <= 0xFFFB);
+  const utf8proc_property_t& property = property_of(cp);
+  return property.ignorable || property.category == UTF8PROC_CATEGORY_CF || is_format(cp);
 }
 
 }  // namespace
@@ -115,7 +137,10 @@ std::string printable(std::string_view text) {
       out.push_back(kHex[cp & 0xF]);
     } else if (is_invisible(cp)) {
       out += "<U+";
-      for (int shift = 12; shift >= 0; shift -= 4) out.push_back(kHex[(cp >> shift) & 0xF]);
+      // Four hex digits, or as many as the code point needs (U+E0041).
+      int shift = 12;
+      while (shift < 20 && (cp >> (shift + 4)) != 0) shift += 4;
+      for (; shift >= 0; shift -= 4) out.push_back(kHex[(cp >> shift) & 0xF]);
       out.push_back('>');
     } else {
       out.append(reinterpret_cast<const char*>(p), length);

@@ -1,4 +1,5 @@
 // End to end: `udpchat chat` processes against serve, an original-protocol server, and nothing.
+#include <fmt/format.h>
 #include <signal.h>
 
 #include <algorithm>
@@ -10,16 +11,14 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
-#include <fmt/format.h>
-
 #include "support/catch.hpp"
 #include "support/legacy_server.hpp"
 #include "support/process.hpp"
 #include "support/udp_peer.hpp"
 
 using namespace std::chrono_literals;
-using udpchat::test::LegacyServer;
 using udpchat::test::free_port;
+using udpchat::test::LegacyServer;
 using udpchat::test::loopback;
 using udpchat::test::Process;
 using udpchat::test::run_udpchat;
@@ -53,7 +52,6 @@ nlohmann::json joined(const Process& client) {
   }
   return {};
 }
-
 
 // A chat client (heartbeat 100 ms) that joined a relay on `address`, which then died without
 // sending `end`.
@@ -176,9 +174,10 @@ TEST_CASE("a pipe longer than the send budget's burst is paced and delivered who
   CHECK(seen.back().ends_with("\nline 450\n"));
 }
 
-TEST_CASE("piped lines not yet sent when the server ends and stays away for --linger make chat "
-          "exit 1, saying so",
-          "[e2e][chat]") {
+TEST_CASE(
+    "piped lines not yet sent when the server ends and stays away for --linger make chat "
+    "exit 1, saying so",
+    "[e2e][chat]") {
   Server server;
   Process client({"chat", "--json", "--nick", "cut", server.address()}, Process::InputPipe{});
   REQUIRE(client.wait_for_output("\"type\":\"joined\""));
@@ -222,8 +221,7 @@ TEST_CASE("a chat client rejoins a restarted server by itself", "[e2e][chat]") {
   CHECK(line->ends_with("\nafter the restart\n"));
 }
 
-TEST_CASE("a chat client regains membership after a restart too quick to notice",
-          "[e2e][chat]") {
+TEST_CASE("a chat client regains membership after a restart too quick to notice", "[e2e][chat]") {
   const std::string address = "127.0.0.1:" + std::to_string(free_port());
   const auto client = client_of_a_killed_server(address);
   auto server = std::make_unique<Server>(std::vector<std::string>{}, address);
@@ -294,7 +292,8 @@ TEST_CASE("chat refuses bad lines locally, sends nothing for them and exits 1", 
   udpchat::test::UdpPeer watcher(loopback(server.port()));
   watcher.join();
   Process client({"chat", "--json", server.address()},
-                 "bad \xFF utf8\n^hb^\n\n/nope\n//slash\nbell\a\nrtl \xE2\x80\xAE" "override\n" +
+                 "bad \xFF utf8\n^hb^\n\n/nope\n//slash\nbell\a\nrtl \xE2\x80\xAE"
+                 "override\n" +
                      std::string(1024, 'y') + "\n");
   CHECK(client.wait(5s) == 1);
   // Piped text is posted as written, whatever it reads like; only text that cannot be chat is
@@ -325,7 +324,8 @@ TEST_CASE("a line longer than 1024 bytes goes as parts in order, split between c
   REQUIRE(seen.size() == 4);
   std::string joined_up;
   for (int i = 0; i < 3; ++i) {
-    const auto text = seen[static_cast<std::size_t>(i)].substr(seen[static_cast<std::size_t>(i)].find('\n') + 1);
+    const auto text =
+        seen[static_cast<std::size_t>(i)].substr(seen[static_cast<std::size_t>(i)].find('\n') + 1);
     CHECK(text.size() <= 1024 + 1);
     joined_up += text.substr(0, text.size() - 1);
   }
@@ -403,7 +403,8 @@ TEST_CASE("bad chat options are usage errors", "[e2e][chat]") {
   CHECK(run_udpchat({"chat", "--nick", "n", "--room", "a.b"}).exit_code == 2);
   CHECK(run_udpchat({"chat", "--nick", "has space"}).exit_code == 2);
   CHECK(run_udpchat({"chat", "--hb-interval", "fast"}).exit_code == 2);
-  CHECK(run_udpchat({"chat", "--linger", "0s"}).exit_code == 2);  // would report delivered lines as not
+  CHECK(run_udpchat({"chat", "--linger", "0s"}).exit_code ==
+        2);  // would report delivered lines as not
   CHECK(run_udpchat({"chat", "-m", "  "}).exit_code == 2);
   CHECK(run_udpchat({"chat", "host:"}).exit_code == 2);
   for (const char* interval : {"0s", "50ms", "10s", "1m"}) {
@@ -416,9 +417,10 @@ TEST_CASE("bad chat options are usage errors", "[e2e][chat]") {
   CHECK(colons.err.find("is not HOST:PORT") != std::string::npos);
 }
 
-TEST_CASE("a line typed after a SIGKILL and restart arrives within two seconds, and the lines "
-          "typed during the outage arrive once and in order before it",
-          "[e2e][chat]") {
+TEST_CASE(
+    "a line typed after a SIGKILL and restart arrives within two seconds, and the lines "
+    "typed during the outage arrive once and in order before it",
+    "[e2e][chat]") {
   const std::string address = "127.0.0.1:" + std::to_string(free_port());
   auto server = std::make_unique<Server>(std::vector<std::string>{}, address);
   // The listener beats every second, so it is back in the restarted server's room in time.
@@ -486,7 +488,8 @@ TEST_CASE("a nick held in the room: a script takes the next free one, --nick-exa
   CHECK(alice.drain(300ms).empty());
   Process script({"chat", "--nick", "alice", server.address()}, "I am another alice\n");
   CHECK(script.wait(5s) == 0);
-  CHECK(script.err().find("nick alice is taken in room lobby: you are alice2") != std::string::npos);
+  CHECK(script.err().find("nick alice is taken in room lobby: you are alice2") !=
+        std::string::npos);
   const auto seen = alice.drain(300ms);
   REQUIRE(seen.size() == 1);
   CHECK(seen[0].ends_with(" alice2\nI am another alice\n"));
@@ -495,8 +498,7 @@ TEST_CASE("a nick held in the room: a script takes the next free one, --nick-exa
   CHECK(elsewhere.err().find("alice2") == std::string::npos);
 }
 
-TEST_CASE("chat --listen receives with stdin at end of file and ends on SIGTERM",
-          "[e2e][chat]") {
+TEST_CASE("chat --listen receives with stdin at end of file and ends on SIGTERM", "[e2e][chat]") {
   Server server;
   Process listener({"chat", "--json", "--listen", server.address()}, "");
   REQUIRE(listener.wait_for_output("\"type\":\"joined\""));
@@ -525,8 +527,10 @@ TEST_CASE("a fake server's escape sequences never reach the screen", "[e2e][chat
         std::string("ack: \x1B]52;c;ZXZpbA==\x07 5\nhi\n"),
         "ack: 127.0.0.1 5 " + std::string(60000, 'n') + "\nhi\n",
         std::string("ack: 127.0.0.1 5 mallory\nred \x1B[31malert\n"),
-        std::string("ack: 127.0.0.1 5 mallory\n\xE2\x80\xAE" "desrever\n"),
-        std::string("ack: 127.0.0.1 5 mallory\nhidden\xE2\x80\x8B" "space\n"),
+        std::string("ack: 127.0.0.1 5 mallory\n\xE2\x80\xAE"
+                    "desrever\n"),
+        std::string("ack: 127.0.0.1 5 mallory\nhidden\xE2\x80\x8B"
+                    "space\n"),
         std::string("welcome 127.0.0.1 5 \x1B[2J"), std::string("end")}) {
     fake.send_to(datagram, client_at);
   }
@@ -563,7 +567,9 @@ class TmuxChat {
     REQUIRE(std::system(command.c_str()) == 0);
     return std::unique_ptr<TmuxChat>(new TmuxChat(name));
   }
-  ~TmuxChat() { std::system(("tmux kill-session -t " + name_ + " 2>/dev/null").c_str()); }
+  ~TmuxChat() {
+    std::system(("tmux kill-session -t " + name_ + " 2>/dev/null").c_str());
+  }
 
   // Wrapped rows joined back into lines (-J), as the person reads them.
   std::string screen() const {
@@ -586,7 +592,9 @@ class TmuxChat {
   void type(const std::string& keys) const {
     REQUIRE(std::system(("tmux send-keys -t " + name_ + " -l '" + keys + "'").c_str()) == 0);
   }
-  void enter() const { REQUIRE(std::system(("tmux send-keys -t " + name_ + " Enter").c_str()) == 0); }
+  void enter() const {
+    REQUIRE(std::system(("tmux send-keys -t " + name_ + " Enter").c_str()) == 0);
+  }
 
  private:
   explicit TmuxChat(std::string name) : name_(std::move(name)) {}
@@ -594,6 +602,27 @@ class TmuxChat {
 };
 
 }  // namespace
+
+TEST_CASE(
+    "characters that hide or take no room reach the screen escaped: tag characters and "
+    "every other default-ignorable or format character",
+    "[e2e][chat][tty]") {
+  Server server;
+  const auto tty = TmuxChat::start("udpchat-hide-" + std::to_string(server.port()),
+                                   "--nick reader " + server.address(), 160);
+  if (!tty) return;
+  REQUIRE(tty->wait_for_screen("type a line"));
+  udpchat::test::UdpPeer hider(loopback(server.port()));
+  hider.join("hider");
+  // Tag characters spelling "ABC" (invisible on most terminals), soft hyphen, grapheme joiner,
+  // Hangul filler, a Mongolian variation selector, shorthand format and musical format controls.
+  hider.send(
+      "pay \xF3\xA0\x81\x81\xF3\xA0\x81\x82\xF3\xA0\x81\x83 now|\xC2\xAD|\xCD\x8F|"
+      "\xE3\x85\xA4|\xE1\xA0\x8B|\xF0\x9B\xB2\xA0|\xF0\x9D\x85\xB3|end");
+  CHECK(
+      tty->wait_for_screen("hider: pay <U+E0041><U+E0042><U+E0043> now|<U+00AD>|<U+034F>|"
+                           "<U+3164>|<U+180B>|<U+1BCA0>|<U+1D173>|end"));
+}
 
 TEST_CASE("typed Chinese goes out exactly and a half-typed wide line survives a redraw",
           "[e2e][chat][tty]") {
@@ -607,21 +636,24 @@ TEST_CASE("typed Chinese goes out exactly and a half-typed wide line survives a 
   if (!tty) return;
   REQUIRE(tty->wait_for_screen("type a line"));
   tty->type("\xE4\xBD\xA0\xE5\xA5\xBD\xEF\xBC\x8C\xE4\xB8\x96\xE7\x95\x8C caf");  // 你好，世界 caf
-  REQUIRE(tty->wait_for_screen("> \xE4\xBD\xA0\xE5\xA5\xBD\xEF\xBC\x8C\xE4\xB8\x96\xE7\x95\x8C caf"));
+  REQUIRE(
+      tty->wait_for_screen("> \xE4\xBD\xA0\xE5\xA5\xBD\xEF\xBC\x8C\xE4\xB8\x96\xE7\x95\x8C caf"));
   Process other({"chat", "--nick", "other", server.address()}, "from elsewhere\n");
   CHECK(other.wait(5s) == 0);
   REQUIRE(tty->wait_for_screen("other: from elsewhere"));
   const std::string text = tty->screen();
   // The message sits above the prompt, and the half-typed line is intact below it.
   const auto message_at = text.find("other: from elsewhere");
-  const auto prompt_at = text.rfind("> \xE4\xBD\xA0\xE5\xA5\xBD\xEF\xBC\x8C\xE4\xB8\x96\xE7\x95\x8C caf");
+  const auto prompt_at =
+      text.rfind("> \xE4\xBD\xA0\xE5\xA5\xBD\xEF\xBC\x8C\xE4\xB8\x96\xE7\x95\x8C caf");
   CHECK(prompt_at != std::string::npos);
   CHECK(prompt_at > message_at);
   CHECK(text.substr(prompt_at).find("other:") == std::string::npos);
   // Finishing the line sends it whole, byte for byte.
   tty->type("\xC3\xA9 \xE2\x9C\x93");  // é ✓
   tty->enter();
-  const std::string typed = "\xE4\xBD\xA0\xE5\xA5\xBD\xEF\xBC\x8C\xE4\xB8\x96\xE7\x95\x8C caf\xC3\xA9 \xE2\x9C\x93";
+  const std::string typed =
+      "\xE4\xBD\xA0\xE5\xA5\xBD\xEF\xBC\x8C\xE4\xB8\x96\xE7\x95\x8C caf\xC3\xA9 \xE2\x9C\x93";
   REQUIRE(listener.wait_for_output("typist"));
   bool exact = false;
   for (const auto& m : messages(listener)) {
@@ -633,9 +665,10 @@ TEST_CASE("typed Chinese goes out exactly and a half-typed wide line survives a 
   CHECK(listener.wait(5s) == 0);
 }
 
-TEST_CASE("after a SIGTERM and a restart within 5 s a person's chat is back in its room with its "
-          "nick, and a line typed during the gap arrives",
-          "[e2e][chat][tty][outage]") {
+TEST_CASE(
+    "after a SIGTERM and a restart within 5 s a person's chat is back in its room with its "
+    "nick, and a line typed during the gap arrives",
+    "[e2e][chat][tty][outage]") {
   const std::string address = "127.0.0.1:" + std::to_string(free_port());
   auto server = std::make_unique<Server>(std::vector<std::string>{}, address);
   const auto tty = TmuxChat::start("udpchat-restart-" + address.substr(address.rfind(':') + 1),
@@ -664,7 +697,6 @@ TEST_CASE("after a SIGTERM and a restart within 5 s a person's chat is back in i
   CHECK(watcher.wait(5s) == 0);
 }
 
-
 TEST_CASE("a script's text is posted as written: a line reading quit does not end the post",
           "[e2e][chat][script]") {
   Server server;
@@ -676,7 +708,8 @@ TEST_CASE("a script's text is posted as written: a line reading quit does not en
   Process path({"chat", "--nick", "ci", server.address()}, "/var/log/deploy.log uploaded\n");
   CHECK(path.wait(5s) == 0);
   std::vector<std::string> texts;
-  for (const auto& datagram : watcher.drain(300ms)) texts.push_back(datagram.substr(datagram.find('\n') + 1));
+  for (const auto& datagram : watcher.drain(300ms))
+    texts.push_back(datagram.substr(datagram.find('\n') + 1));
   CHECK(texts == std::vector<std::string>{"line1\n", "quit\n", "line3 after quit\n", "line4\n",
                                           "/var/log/deploy.log uploaded\n"});
 }
@@ -698,17 +731,19 @@ TEST_CASE("with --commands a bad /join stops the script: nothing after it is sen
   // /quit before the end of a script: what follows is named, not dropped quietly.
   Process quits({"chat", "--commands", "--nick", "q", server.address()}, "a\n/quit\nb\n");
   CHECK(quits.wait(5s) == 1);
-  CHECK(quits.err().find("stopped at '/quit' (the script quit): 1 line(s) after it not sent: 'b'") !=
-        std::string::npos);
+  CHECK(
+      quits.err().find("stopped at '/quit' (the script quit): 1 line(s) after it not sent: 'b'") !=
+      std::string::npos);
 }
 
-TEST_CASE("chat -m posts each message without a pipe, and words after the target get a hint to use it",
-          "[e2e][chat][script]") {
+TEST_CASE(
+    "chat -m posts each message without a pipe, and words after the target get a hint to use it",
+    "[e2e][chat][script]") {
   Server server;
   udpchat::test::UdpPeer watcher(loopback(server.port()));
   watcher.join("watcher");
-  const auto posted =
-      run_udpchat({"chat", "--nick", "ci", "-m", "deploy done", "--message", "quit", server.address()});
+  const auto posted = run_udpchat(
+      {"chat", "--nick", "ci", "-m", "deploy done", "--message", "quit", server.address()});
   CHECK(posted.exit_code == 0);
   const auto seen = watcher.drain(300ms);
   REQUIRE(seen.size() == 2);
@@ -742,11 +777,12 @@ TEST_CASE("two jobs posting as --nick ci at once both arrive, the second as ci2"
   second.close_input();
   CHECK(first.wait(5s) == 0);
   CHECK(second.wait(5s) == 0);
-  const std::string nicks = joined(first)["nick"].get<std::string>() + " " +
-                            joined(second)["nick"].get<std::string>();
+  const std::string nicks =
+      joined(first)["nick"].get<std::string>() + " " + joined(second)["nick"].get<std::string>();
   CHECK((nicks == "ci ci2" || nicks == "ci2 ci"));
   std::vector<std::string> texts;
-  for (const auto& datagram : watcher.drain(300ms)) texts.push_back(datagram.substr(datagram.find('\n') + 1));
+  for (const auto& datagram : watcher.drain(300ms))
+    texts.push_back(datagram.substr(datagram.find('\n') + 1));
   std::sort(texts.begin(), texts.end());
   CHECK(texts == std::vector<std::string>{"from the first job\n", "from the second job\n"});
 }
@@ -813,8 +849,8 @@ TEST_CASE("posts to an empty room are read 10 s later with --history, stamped wh
   std::vector<std::int64_t> posted_at;
   for (const char* text : {"build 1 done", "build 2 done", "build 3 done"}) {
     posted_at.push_back(wall_ms());
-    const auto post = run_udpchat({"chat", "--nick", "ci", "--room", "deploys", "-m", text,
-                                   server.address()});
+    const auto post =
+        run_udpchat({"chat", "--nick", "ci", "--room", "deploys", "-m", text, server.address()});
     REQUIRE(post.exit_code == 0);
     std::this_thread::sleep_for(1500ms);
   }
@@ -875,7 +911,8 @@ TEST_CASE("a --listen whose stdout is not read for 20 s keeps its seat and then 
     CHECK(line["type"] != "missed");
   }
   REQUIRE(texts.size() == static_cast<std::size_t>(sent));
-  for (int i = 0; i < sent; ++i) CHECK(texts[static_cast<std::size_t>(i)] == fmt::format("{:05}", i));
+  for (int i = 0; i < sent; ++i)
+    CHECK(texts[static_cast<std::size_t>(i)] == fmt::format("{:05}", i));
   CHECK(server.process().err().find("expired") == std::string::npos);
   // The lines the client could not hold came from the relay's window.
   server.process().signal(SIGTERM);

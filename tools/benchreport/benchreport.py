@@ -53,6 +53,11 @@ TARGETS = {
     "sealed_cpu_ratio": ("<=", 1.15, ""),     # issue 23: sealed dialect vs the original
     "private_cpu_ratio": ("<=", 1.05, ""),    # issue 24: a private room vs a sealed open one
     "repair_delivered_percent": (">=", 100, " %"),  # issue 15
+    "pressure_datagrams_per_line": ("<=", 1.5, ""),  # issue 25: received per line offered
+    "pressure_p99_over_delay": ("<=", 2, "x"),      # issue 25: p99 vs --max-queue-delay
+    "pressure_ratio": (">=", 0.9, ""),              # issue 25: deliveries/s vs lossless
+    "pressure_unreported": ("<=", 0, ""),           # issue 25: undelivered lines not said
+    "pressure_out_of_sequence": ("<=", 0, ""),      # issue 25: at 1x, beyond real loss
 }
 
 NA = "n/a"
@@ -430,6 +435,63 @@ def sec_overload(d, _ceil):
     return out
 
 
+def offered_lines(row):
+    """Lines a run offered, its warm-up's included: rate x (warm-up + measured seconds)."""
+    warmup_ms = parse_duration_ms(row.get("warmup"))
+    if warmup_ms is None or not row.get("rate") or not row.get("seconds"):
+        return None
+    return row["rate"] * (row["seconds"] + warmup_ms / 1000)
+
+
+def sec_pressure(d, _ceil):
+    rows = need(good(d.get("pressure")), "pressure")
+    lossless = need(series(d.get("pressure-max"), "max_lossless_rate"), "pressure")
+    members = rows[0]["clients"]
+    delay_text = rows[0].get("max_queue_delay_default", NA)
+    delay_ms = parse_duration_ms(delay_text)
+    out = {"members": str(members), "lossless": num(lossless.median),
+           "lossless_deliveries": num(lossless.median * members), "delay": str(delay_text),
+           "high": num(3), "low": num(1), "seconds": num(rows[0].get("seconds")),
+           "warmup": str(rows[0].get("warmup", NA)), "give_up": str(rows[0].get("give_up", NA))}
+    for factor in (3, 1):
+        for mode in ("repair", "plain"):
+            sel = good(rows, factor=factor, mode=mode)
+            p = f"{mode}{factor}_"
+            totals = [r.get("relay_totals") or {} for r in sel]
+            # The relay's datagrams over every line offered, the warm-up's included.
+            per_line = Series(div(t.get("datagrams"), offered_lines(r)) for r, t in zip(sel, totals))
+            ratios = Series(div(r.get("deliveries_per_s"), r["lossless_rate"] * r["clients"])
+                            for r in sel)
+            p99 = Series(div(field(r, "latency_us.p99"), 1000) for r in sel)
+            over_delay = Series(div(x, delay_ms) for x in p99.values) if delay_ms else Series([])
+            # Lines neither delivered to every member nor said to their sender as given up.
+            unreported = Series(div(r.get("lost"), r.get("clients")) for r in sel)
+            oos = Series(t.get("out_of_sequence", 0) for t in totals)
+            out.update({
+                p + "offered": num(series(sel, "rate").median),
+                p + "per_line": ratio(per_line.median),
+                p + "deliveries": num(series(sel, "deliveries_per_s").median),
+                p + "ratio": ratio(ratios.median),
+                p + "p99": num(p99.median), p + "p99_spread": spread(p99),
+                p + "over_delay": ratio(over_delay.median),
+                p + "lost": num(series(sel, "lost_percent").median),
+                p + "given_up": num(series(sel, "given_up").median),
+                p + "unreported": num(unreported.median),
+                p + "stale": num(Series(t.get("stale", 0) for t in totals).median),
+                p + "oos": num(oos.median),
+            })
+            if mode == "repair":
+                out[p + "per_line_verdict"] = verdict(per_line.median, "pressure_datagrams_per_line")
+                out[p + "over_delay_verdict"] = verdict(over_delay.median, "pressure_p99_over_delay")
+                out[p + "ratio_verdict"] = verdict(ratios.median, "pressure_ratio")
+                out[p + "unreported_verdict"] = verdict(unreported.median, "pressure_unreported")
+                out[p + "oos_verdict"] = verdict(oos.median, "pressure_out_of_sequence")
+    for key in ("pressure_datagrams_per_line", "pressure_p99_over_delay", "pressure_ratio",
+                "pressure_unreported", "pressure_out_of_sequence"):
+        out[key.replace("pressure_", "") + "_target"] = target_text(key)
+    return out
+
+
 def cpu_per_delivery(rows):
     """{relay: {run: ns of relay CPU per delivery}}. Deliveries are the relay's own count of
     what it sent: a datagram the bench's sockets dropped still cost the relay its send."""
@@ -647,6 +709,8 @@ SECTIONS = (
             ("cluster",), "one room over two nodes and a nats-server, beside one node"),
     Section("overload", ("overload-max", "overload"), ("overload",),
             "3x the 100-member lossless rate for 5 s, --max-queue-delay default and off"),
+    Section("pressure", ("pressure-max", "pressure"), ("pressure",),
+            "50 senders in a room of 50 at 3x and 1x the lossless rate, --repair beside none"),
     Section("cpu", ("cpu",), ("cpu",),
             "relay CPU per delivery: tools/crelay (also with --sendmmsg), serve, serve --repair"),
     Section("repair", ("repair",), ("repair",),
@@ -659,7 +723,7 @@ SECTIONS = (
 GROUPS = {
     "ceil": sec_ceil, "fanout": sec_fanout, "one": sec_one, "matrix": sec_matrix,
     "half": sec_half, "probe": sec_probe, "sink": sec_sink, "members": sec_members,
-    "cluster": sec_cluster, "overload": sec_overload, "cpu": sec_cpu, "repair": sec_repair,
+    "cluster": sec_cluster, "overload": sec_overload, "pressure": sec_pressure, "cpu": sec_cpu, "repair": sec_repair,
     "threads": sec_threads, "baseline": sec_baseline,
 }
 PAGE_GROUPS = ("commands", "page")
