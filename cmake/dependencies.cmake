@@ -133,6 +133,7 @@ if(_use_installed)
 endif()
 if(NOT TARGET PkgConfig::UTF8PROC)
   udpchat_missing(utf8proc)
+  enable_language(C)  # utf8proc is C; here, not in the function: CMake wants it at file scope
   udpchat_fetch_utf8proc()
   add_library(PkgConfig::UTF8PROC ALIAS utf8proc)
 endif()

@@ -46,6 +46,7 @@ set(UDPCHAT_UTF8PROC_SOURCE "" CACHE PATH "utf8proc's utf8proc.c, utf8proc.h and
 if(NOT EXISTS ${UDPCHAT_UTF8PROC_SOURCE}/utf8proc.c)
   message(FATAL_ERROR "UDPCHAT_UTF8PROC_SOURCE must name a folder holding utf8proc's sources")
 endif()
+enable_language(C)
 add_library(utf8proc STATIC ${UDPCHAT_UTF8PROC_SOURCE}/utf8proc.c)
 target_include_directories(utf8proc SYSTEM PUBLIC ${UDPCHAT_UTF8PROC_SOURCE})
 target_compile_definitions(utf8proc PUBLIC UTF8PROC_STATIC)

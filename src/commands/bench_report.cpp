@@ -64,6 +64,7 @@ Json to_json(const std::string& target, const BenchOptions& options, const core:
       {"delivered", r.delivered},
       {"lost", r.lost},
       {"given_up", r.given_up},
+      {"given_up_delivered", r.given_up_delivered},
       {"lost_percent", round3(r.lost_percent())},
       {"duplicates", r.duplicates},
       {"out_of_order", r.out_of_order},
@@ -123,8 +124,10 @@ void print_table(const std::string& target, const core::BenchReport& r) {
   fmt::print("delivered  {} ({} lost, {:.3f}%), {} duplicates, {} out of order\n", r.delivered,
              r.lost, r.lost_percent(), r.duplicates, r.out_of_order);
   if (r.given_up > 0) {
-    fmt::print("given up   {} lines, each said to its sender (not taken within --give-up)\n",
-               r.given_up);
+    fmt::print(
+        "given up   {} lines, each said to its sender (not taken within --give-up); {} of their "
+        "deliveries came anyway\n",
+        r.given_up, r.given_up_delivered);
   }
   fmt::print("throughput {} deliveries/s, {}\n", core::humane(r.deliveries_per_second()),
              core::humane(r.bytes_per_second(), "B/s"));

@@ -55,12 +55,26 @@ void BenchTally::record(std::size_t receiver, const protocol::BenchLine& line, s
 }
 
 void BenchTally::fill(BenchReport& report, const std::vector<std::uint64_t>& sent_by,
-                      std::uint64_t given_up) const {
+                      const std::vector<std::pair<std::uint32_t, std::uint64_t>>& given_up) const {
   std::uint64_t sent = 0;
   for (std::uint32_t i = 0; i < senders_; ++i) sent += sent_by[i];
   report.sent = sent;
-  report.given_up = std::min(given_up, sent);
-  report.expected = (sent - report.given_up) * nodes_.size();
+  // A line given up is neither expected nor lost where it did not come; where it came anyway
+  // (its echo, not the line, was late), it counts as delivered.
+  std::uint64_t excused = 0;
+  report.given_up = report.given_up_delivered = 0;
+  for (const auto& [sender, sequence] : given_up) {
+    if (sender >= senders_ || sequence >= sent_by[sender]) continue;
+    ++report.given_up;
+    for (std::size_t receiver = 0; receiver < nodes_.size(); ++receiver) {
+      if (streams_[receiver * senders_ + sender].tracker.seen(sequence)) {
+        ++report.given_up_delivered;
+      } else {
+        ++excused;
+      }
+    }
+  }
+  report.expected = sent * nodes_.size() - excused;
   report.bytes = bytes_;
   report.latency = latency_;
   report.cross_delivered = cross_delivered_;
@@ -82,9 +96,7 @@ void BenchTally::fill(BenchReport& report, const std::vector<std::uint64_t>& sen
     }
   }
   report.jitter_ns = with_jitter == 0 ? 0.0 : jitter_sum / static_cast<double>(with_jitter);
-  // A line given up is missing at every receiver (unless its echo, not the line, was lost).
-  const std::uint64_t not_expected = report.given_up * nodes_.size();
-  report.lost = report.lost > not_expected ? report.lost - not_expected : 0;
+  report.lost -= excused;  // each was counted missing in its stream
 }
 
 }  // namespace udpchat::core

@@ -30,6 +30,7 @@ struct BenchReport {
   // Measured lines their senders gave up (--give-up: the relay did not take them in time), each
   // said to its sender; their deliveries are neither expected nor lost.
   std::uint64_t given_up = 0;
+  std::uint64_t given_up_delivered = 0;  // deliveries of lines given up that came after all
   std::uint64_t duplicates = 0;
   std::uint64_t out_of_order = 0;
   std::uint64_t bytes = 0;  // of the acks delivered
@@ -71,8 +72,9 @@ class BenchTally {
 
   // The figures for lines sent_by[i] by sender i, into `report` (whose other fields the
   // caller fills).
+  // `given_up`: the measured lines their senders gave up, as (sender, sequence).
   void fill(BenchReport& report, const std::vector<std::uint64_t>& sent_by,
-            std::uint64_t given_up = 0) const;
+            const std::vector<std::pair<std::uint32_t, std::uint64_t>>& given_up = {}) const;
 
  private:
   struct Stream {

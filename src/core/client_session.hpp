@@ -225,6 +225,7 @@ class ClientSession {
   void acknowledged(std::uint64_t seq, TimePoint now, bool by_echo);
   void on_want(std::uint64_t seq, TimePoint now);
   void resend_due(TimePoint now);
+  Duration resend_wait(const Line& line) const noexcept;  // its timeout, backed off per try
   // A line lost or shed: the window halves, once per round trip; after a timeout it restarts
   // from its least.
   void congestion(TimePoint now, bool timeout);

@@ -248,9 +248,13 @@ void ClientSession::flush(TimePoint now) {
     send_line_datagram(lines_[sent_], now);
     ++sent_;
   }
-  // Every line for this room is out: the next /join may go. Lines typed after it wait for
-  // its welcome, so that none reaches the room being left.
-  if (state_ == SessionState::joined && !moving_ && !moves_.empty()) {
+  // Every line for this room is out, and with repair taken (a line resent after the move would
+  // reach the new room): the next /join may go. Lines typed after it wait for its welcome, so
+  // that none reaches the room being left.
+  const bool room_waits = sent_ < lines_.size() && lines_[sent_].epoch == epoch_;
+  const bool room_in_flight = repair_ && sent_ > 0;
+  if (state_ == SessionState::joined && !moving_ && !moves_.empty() && !room_waits &&
+      !room_in_flight) {
     moving_ = true;
     attempts_ = 0;
     request_cookie(now);

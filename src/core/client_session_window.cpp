@@ -156,23 +156,32 @@ bool ClientSession::spend_token(TimePoint now) {
 // Lines whose echo is overdue go again, each on its own backed-off timeout, for as long as the
 // session is a member: a line is never given up while the server may still take it. (A server
 // that stops answering is noticed by liveness, and the lines wait for the rejoin.)
+Duration ClientSession::resend_wait(const Line& line) const noexcept {
+  return std::min(kMaxRto, rto() * (1 << std::min(line.tries - 1, 5)));
+}
+
 void ClientSession::resend_due(TimePoint now) {
   if (!repair_ || state_ != SessionState::joined) return;
-  // Never a whole window at once: a timeout shrinks the window, and at most a window's worth
-  // goes per turn; the rest on later turns, as acknowledgements open it.
-  std::size_t allowance = std::max<std::size_t>(1, window());
-  for (std::size_t i = 0; i < sent_ && allowance > 0;) {
-    const Line& line = lines_[i];
-    const Duration wait = std::min(kMaxRto, rto() * (1 << std::min(line.tries - 1, 5)));
-    if (now - line.sent_at < wait) {
+  // Lines past give_up_after go first, whatever their timers: withdrawn and said.
+  for (std::size_t i = 0; i < sent_;) {
+    if (overdue(lines_[i], now)) {
+      resend(i, now);
+    } else {
       ++i;
-      continue;
     }
-    congestion(now, true);
-    const std::size_t before = sent_;
+  }
+  const bool timed_out =
+      std::any_of(lines_.begin(), lines_.begin() + static_cast<std::ptrdiff_t>(sent_),
+                  [&](const Line& line) { return now - line.sent_at >= resend_wait(line); });
+  if (!timed_out) return;
+  // Never a whole window at once: the timeout shrinks the window first, and at most a window's
+  // worth goes per turn; the rest on later turns, as acknowledgements open it.
+  congestion(now, true);
+  std::size_t allowance = std::max<std::size_t>(1, window());
+  for (std::size_t i = 0; i < sent_ && allowance > 0; ++i) {
+    if (now - lines_[i].sent_at < resend_wait(lines_[i])) continue;
     if (!resend(i, now)) return;  // the rest when the budget has a token again
     --allowance;
-    if (sent_ == before) ++i;  // sent again, not given up
   }
 }
 
@@ -188,20 +197,24 @@ TimePoint ClientSession::deadline() const noexcept {
     if (state_ == SessionState::joined) {
       at = std::min({at, last_heard_ + silence_limit() + std::chrono::nanoseconds(1), verify_by_});
     }
-    if (config_.give_up_after > Duration::zero() && sent_ < lines_.size()) {
-      at =
-          std::min(at, lines_[sent_].offered + config_.give_up_after + std::chrono::nanoseconds(1));
-    }
+
     if (repair_) {
       at = std::min({at, stream_.deadline(), tail_probe_at_});
       // A resend waits for its timeout, and for a token of the send budget.
       for (std::size_t i = 0; i < sent_; ++i) {
         const Line& line = lines_[i];
-        at = std::min(
-            at,
-            std::max(token_at_,
-                     line.sent_at + std::min(kMaxRto, rto() * (1 << std::min(line.tries - 1, 5)))));
+        at = std::min(at, std::max(token_at_, line.sent_at + resend_wait(line)));
       }
+    }
+  }
+  // Giving up: a waiting line at any time, one in flight while joined (resend_due).
+  if (config_.give_up_after > Duration::zero()) {
+    const auto due = [&](const Line& line) {
+      return line.offered + config_.give_up_after + std::chrono::nanoseconds(1);
+    };
+    if (sent_ < lines_.size()) at = std::min(at, due(lines_[sent_]));
+    if (repair_ && state_ == SessionState::joined) {
+      for (std::size_t i = 0; i < sent_; ++i) at = std::min(at, due(lines_[i]));
     }
   }
   return at;

@@ -232,7 +232,12 @@ Outcome Relay::on_text(Member* member, const Peer& from, std::string_view datagr
             return accept_join(from, j, member, now);
           },
           [&](const proto::Heartbeat&) -> Outcome {
-            if (member != nullptr) member->unheard_bytes = 0;  // proof of life: credit renews
+            if (member != nullptr) {
+              member->unheard_bytes = 0;  // proof of life: credit renews
+              if (!member->held.empty() && now - member->held.front().received > kHeldFor) {
+                forget_held(*member);
+              }
+            }
             if (member == nullptr || !member->repair) return admit({});
             // A +r1 member learns the room's latest line: a lost last line shows as a gap.
             proto::encode_head(buffer_, history().head(member->room->window));
@@ -299,8 +304,9 @@ Outcome Relay::accept_join(const Peer& from, const proto::Join& j, Member*& memb
       break;
   }
   member = joined;
-  // Lines held behind a gap go: a member joining again sends what it has not seen taken.
-  forget_held(*member);
+  // Lines held behind a gap go with a new membership or a move (the member sends again what it
+  // has not seen taken); a repeated join of the same membership keeps them.
+  if (result != JoinResult::refreshed) forget_held(*member);
   const std::uint8_t version =
       config_.history_lines > 0 ? std::min(j.repair, proto::kRepairVersion) : 0;
   const bool repair = version > 0;

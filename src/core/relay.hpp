@@ -310,6 +310,9 @@ class Relay {
   static constexpr std::size_t kHeldOverhead = 64;
   // A gap is asked for (`want`) at most this often while lines wait behind it.
   static constexpr Duration kWantInterval = std::chrono::milliseconds(10);
+  // Held lines older than this give way: the gap before them was never filled.
+  static constexpr Duration kHeldFor = std::chrono::seconds(2);
+  HeldLine released_;                  // the held line next_released relayed last
   std::size_t held_bytes_ = 0;         // of every member's held lines
   std::size_t releasing_ = kNoMember;  // the member whose gap the last datagram filled
   std::string buffer_;

@@ -173,6 +173,9 @@ Outcome Relay::take_line(Member& member, std::uint64_t seq, std::string_view tex
 Outcome Relay::hold(Member& member, std::uint64_t seq, std::string_view text, TimePoint received,
                     TimePoint now) {
   const std::size_t cost = text.size() + kHeldOverhead;
+  // A gap never filled does not pin lines: after kHeldFor they go, and the member sends them
+  // again (it has no echo of them).
+  if (!member.held.empty() && now - member.held.front().received > kHeldFor) forget_held(member);
   if (seq - member.next_seq >= proto::kReorderLines || held_bytes_ + cost > config_.held_bytes) {
     proto::encode_want(buffer_, member.next_seq);
     return answer(buffer_, drop(DropReason::out_of_sequence));
@@ -194,16 +197,18 @@ std::optional<Outcome> Relay::next_released(TimePoint now) {
         std::find_if(member.held.begin(), member.held.end(),
                      [&](const HeldLine& line) { return line.seq == member.next_seq; });
     if (next == member.held.end()) break;
-    HeldLine line = std::move(*next);
+    // Kept in the relay: the outcome's views (the line handed to other shards and the engine)
+    // point into it until the next call.
+    released_ = std::move(*next);
     member.held.erase(next);
-    held_bytes_ -= line.text.size() + kHeldOverhead;
-    if (line.text.empty()) {
+    held_bytes_ -= released_.text.size() + kHeldOverhead;
+    if (released_.text.empty()) {
       ++member.next_seq;
       continue;
     }
     const std::size_t index = releasing_;
     releasing_ = kNoMember;  // take_line sets it again while more wait
-    Outcome out = take_line(member, line.seq, line.text, line.received, now);
+    Outcome out = take_line(member, released_.seq, released_.text, released_.received, now);
     if (std::holds_alternative<ToSender>(out.sends) && members_[index].sealed) {
       return seal_answers(std::move(out), members_[index].peer);
     }

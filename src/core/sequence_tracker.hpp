@@ -22,6 +22,10 @@ class SequenceTracker {
   std::uint64_t out_of_range() const noexcept { return out_of_range_; }
   // Numbers below `sent` never seen.
   std::uint64_t lost(std::uint64_t sent) const noexcept;
+  bool seen(std::uint64_t sequence) const noexcept {
+    const auto word = sequence / 64;
+    return word < seen_.size() && ((seen_[word] >> (sequence % 64)) & 1) != 0;
+  }
 
  private:
   std::uint64_t capacity_;

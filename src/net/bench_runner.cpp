@@ -133,7 +133,7 @@ awaitable<core::BenchReport> BenchRunner::trial(const BenchSettings& settings,
   }
   s.tally.emplace(randombytes_random(), std::move(nodes), senders, capacity);
   s.send_errors = 0;
-  s.given_up = 0;
+  s.given_up.clear();
 
   // Senders are staggered by one line's spacing so that their lines interleave evenly.
   const auto start = core::Clock::now() + 10ms;
@@ -158,7 +158,7 @@ awaitable<core::BenchReport> BenchRunner::trial(const BenchSettings& settings,
   }
   // Lines given up meanwhile are not waited for.
   co_await s.wait_until(core::Clock::now() + settings.drain, [&] {
-    return s.tally->delivered() >= (sent - std::min(s.given_up, sent)) * s.clients.size() ||
+    return s.tally->delivered() + s.given_up.size() * s.clients.size() >= sent * s.clients.size() ||
            s.closed;
   });
 

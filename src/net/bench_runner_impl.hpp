@@ -101,7 +101,8 @@ struct BenchRunner::Impl {
   ReceiveBatch batch{kBatch, kSlotBytes};
   std::optional<core::BenchTally> tally;  // the trial in progress
   std::uint64_t send_errors = 0;
-  std::uint64_t given_up = 0;  // measured lines of the trial given up by their senders
+  // Measured lines of the trial given up by their senders: (sender, sequence).
+  std::vector<std::pair<std::uint32_t, std::uint64_t>> given_up;
 
   void send(Client& client, std::string_view payload) {
     std::error_code ec;
@@ -163,10 +164,12 @@ struct BenchRunner::Impl {
 
   // Measured lines of this trial that their sender gave up (and said so).
   void count_given_up(const core::event::LinesUnsent& unsent) {
-    if (!tally) return;
+    if (!tally || unsent.why != core::Unsent::overloaded) return;
     for (const auto& text : unsent.texts) {
       const auto line = protocol::decode_bench_line(text);
-      if (line && line->run == tally->run() && line->measured) ++given_up;
+      if (line && line->run == tally->run() && line->measured) {
+        given_up.emplace_back(line->sender, line->sequence);
+      }
     }
   }
 

@@ -243,6 +243,29 @@ TEST_CASE("lines typed after /join wait for the new room's welcome", "[core][ses
   CHECK(mover.settled());
 }
 
+TEST_CASE(
+    "a /join after more lines than the window waits until all of them are taken, and "
+    "none reaches the new room",
+    "[core][session][repair]") {
+  Wire wire;
+  auto& mover = wire.add(1, session_config("mover"));
+  auto& lobby = wire.add(2, session_config("lobbyist"));
+  auto& ops = wire.add(3, session_config("operator", "ops"));
+  wire.settle();
+  std::vector<std::string> for_lobby;
+  for (int i = 0; i < 12; ++i) {  // three times the first window
+    for_lobby.push_back("lobby " + std::to_string(i));
+    mover.send_line(for_lobby.back(), wire.now);
+  }
+  mover.move_to("ops", wire.now);
+  mover.send_line("secret", wire.now);
+  wire.run_for(1s);
+  CHECK(texts(events_of<event::Message>(lobby)) == for_lobby);
+  CHECK(texts(events_of<event::Message>(ops)) == std::vector<std::string>{"secret"});
+  CHECK(mover.room() == "ops");
+  CHECK(mover.settled());
+}
+
 TEST_CASE("a /join refused for a taken nick keeps the room and sends nothing typed for it",
           "[core][session]") {
   Wire wire;
