@@ -162,14 +162,8 @@ Duration ClientSession::resend_wait(const Line& line) const noexcept {
 
 void ClientSession::resend_due(TimePoint now) {
   if (!repair_ || state_ != SessionState::joined) return;
-  // Lines past give_up_after go first, whatever their timers: withdrawn and said.
-  for (std::size_t i = 0; i < sent_;) {
-    if (overdue(lines_[i], now)) {
-      resend(i, now);
-    } else {
-      ++i;
-    }
-  }
+  // A line in flight may still be taken (the relay holds it, or it waits in the relay's queue):
+  // it is given up only when it would be sent again past give_up_after (resend()).
   const bool timed_out =
       std::any_of(lines_.begin(), lines_.begin() + static_cast<std::ptrdiff_t>(sent_),
                   [&](const Line& line) { return now - line.sent_at >= resend_wait(line); });
@@ -178,10 +172,15 @@ void ClientSession::resend_due(TimePoint now) {
   // worth goes per turn; the rest on later turns, as acknowledgements open it.
   congestion(now, true);
   std::size_t allowance = std::max<std::size_t>(1, window());
-  for (std::size_t i = 0; i < sent_ && allowance > 0; ++i) {
-    if (now - lines_[i].sent_at < resend_wait(lines_[i])) continue;
+  for (std::size_t i = 0; i < sent_ && allowance > 0;) {
+    if (now - lines_[i].sent_at < resend_wait(lines_[i])) {
+      ++i;
+      continue;
+    }
+    const std::size_t before = sent_;
     if (!resend(i, now)) return;  // the rest when the budget has a token again
     --allowance;
+    if (sent_ == before) ++i;  // sent again, not given up
   }
 }
 
@@ -207,15 +206,9 @@ TimePoint ClientSession::deadline() const noexcept {
       }
     }
   }
-  // Giving up: a waiting line at any time, one in flight while joined (resend_due).
-  if (config_.give_up_after > Duration::zero()) {
-    const auto due = [&](const Line& line) {
-      return line.offered + config_.give_up_after + std::chrono::nanoseconds(1);
-    };
-    if (sent_ < lines_.size()) at = std::min(at, due(lines_[sent_]));
-    if (repair_ && state_ == SessionState::joined) {
-      for (std::size_t i = 0; i < sent_; ++i) at = std::min(at, due(lines_[i]));
-    }
+  // Giving up a waiting line, at any time (one in flight goes at its resend, above).
+  if (config_.give_up_after > Duration::zero() && sent_ < lines_.size()) {
+    at = std::min(at, lines_[sent_].offered + config_.give_up_after + std::chrono::nanoseconds(1));
   }
   return at;
 }
