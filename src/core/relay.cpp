@@ -234,9 +234,7 @@ Outcome Relay::on_text(Member* member, const Peer& from, std::string_view datagr
           [&](const proto::Heartbeat&) -> Outcome {
             if (member != nullptr) {
               member->unheard_bytes = 0;  // proof of life: credit renews
-              if (!member->held.empty() && now - member->held.front().received > kHeldFor) {
-                forget_held(*member);
-              }
+              forget_stale_held(*member, now);
             }
             if (member == nullptr || !member->repair) return admit({});
             // A +r1 member learns the room's latest line: a lost last line shows as a gap.

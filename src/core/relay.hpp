@@ -280,6 +280,9 @@ class Relay {
   Outcome hold(Member& member, std::uint64_t seq, std::string_view text, TimePoint received,
                TimePoint now);
   void forget_held(Member& member) noexcept;
+  void forget_stale_held(Member& member, TimePoint now) noexcept;
+  void want(Member& member, std::uint64_t seq, TimePoint now);
+  bool gap_asked_lately(const Member& member, TimePoint now) const noexcept;
   Outcome repair(Member& member, std::uint64_t from, std::uint64_t to, TimePoint now);
   void set_repair(Member& member, bool repair);
 

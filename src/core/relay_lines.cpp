@@ -128,19 +128,13 @@ Outcome Relay::numbered_line(Member& member, std::uint64_t seq, std::string_view
       return {};
     }
     // Sent again: the member has not heard of the gap (our `want` was lost): said again.
-    if (member.wanted == member.next_seq && now - member.wanted_at < kWantInterval) {
-      return drop(DropReason::resent);
-    }
-    member.wanted = member.next_seq;
-    member.wanted_at = now;
-    proto::encode_want(buffer_, member.next_seq);
+    if (gap_asked_lately(member, now)) return drop(DropReason::resent);
+    want(member, member.next_seq, now);
     return answer(buffer_, drop(DropReason::resent));
   }
   if (!text.empty() && config_.max_queue_delay > Duration::zero() &&
       queued > config_.max_queue_delay) {
-    member.wanted = seq;
-    member.wanted_at = now;
-    proto::encode_want(buffer_, seq);
+    want(member, seq, now);
     return answer(buffer_, drop(DropReason::stale));
   }
   if (seq > member.next_seq) return hold(member, seq, text, now - queued, now);
@@ -173,9 +167,7 @@ Outcome Relay::take_line(Member& member, std::uint64_t seq, std::string_view tex
 Outcome Relay::hold(Member& member, std::uint64_t seq, std::string_view text, TimePoint received,
                     TimePoint now) {
   const std::size_t cost = text.size() + kHeldOverhead;
-  // A gap never filled does not pin lines: after kHeldFor they go, and the member sends them
-  // again (it has no echo of them).
-  if (!member.held.empty() && now - member.held.front().received > kHeldFor) forget_held(member);
+  forget_stale_held(member, now);
   if (seq - member.next_seq >= proto::kReorderLines || held_bytes_ + cost > config_.held_bytes) {
     proto::encode_want(buffer_, member.next_seq);
     return answer(buffer_, drop(DropReason::out_of_sequence));
@@ -183,11 +175,26 @@ Outcome Relay::hold(Member& member, std::uint64_t seq, std::string_view text, Ti
   member.held.push_back({seq, std::string(text), received});
   held_bytes_ += cost;
   ++stats_.held;
-  if (member.wanted == member.next_seq && now - member.wanted_at < kWantInterval) return {};
-  member.wanted = member.next_seq;
-  member.wanted_at = now;
-  proto::encode_want(buffer_, member.next_seq);
+  if (gap_asked_lately(member, now)) return {};
+  want(member, member.next_seq, now);
   return answer(buffer_);
+}
+
+// `want <seq>` in buffer_, remembered so that the gap is not asked for again at once.
+void Relay::want(Member& member, std::uint64_t seq, TimePoint now) {
+  member.wanted = seq;
+  member.wanted_at = now;
+  proto::encode_want(buffer_, seq);
+}
+
+bool Relay::gap_asked_lately(const Member& member, TimePoint now) const noexcept {
+  return member.wanted == member.next_seq && now - member.wanted_at < kWantInterval;
+}
+
+// A gap never filled does not pin lines: after kHeldFor they go, and the member sends them
+// again (it has no echo of them).
+void Relay::forget_stale_held(Member& member, TimePoint now) noexcept {
+  if (!member.held.empty() && now - member.held.front().received > kHeldFor) forget_held(member);
 }
 
 std::optional<Outcome> Relay::next_released(TimePoint now) {
