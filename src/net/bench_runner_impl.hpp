@@ -291,8 +291,9 @@ struct BenchRunner::Impl {
     return p;
   }
 
-  // Sends every sender's lines on schedule until the measured period ends. Lines never sent
-  // are not counted, and the send rate shows the shortfall.
+  // Sends every sender's lines on schedule until the measured period ends, with one last turn
+  // after it for lines due within it (a timer that fires late must not cut off the last line).
+  // Lines never sent are not counted, and the send rate shows the shortfall.
   awaitable<void> pace(std::vector<Schedule>& schedules, core::TimePoint measure_from,
                        core::TimePoint measure_until, std::size_t size,
                        const std::function<void(const BenchProgress&)>& progress,
@@ -300,7 +301,7 @@ struct BenchRunner::Impl {
     std::vector<std::string> lines(kBatch);
     asio::steady_timer timer(io);
     core::TimePoint report_at = progress ? measure_from + interval : core::TimePoint::max();
-    while (core::Clock::now() < measure_until && !closed) {
+    while (!closed) {
       const auto now = core::Clock::now();
       if (now >= report_at) {
         progress(progress_at(schedules, measure_from, now));
@@ -318,7 +319,7 @@ struct BenchRunner::Impl {
         }
         if (s.next < s.last) next_due = std::min(next_due, s.pacer.intended(s.next));
       }
-      if (next_due == core::TimePoint::max()) break;
+      if (next_due == core::TimePoint::max() || now >= measure_until) break;
       timer.expires_at(std::min(next_due, report_at));
       co_await timer.async_wait(use_nothrow);
     }
