@@ -23,6 +23,12 @@ function(udpchat_warnings target)
         target_compile_options(${target} PRIVATE -Wno-restrict -Wno-stringop-overflow
                                                  -Wno-array-bounds)
       endif()
+      # In a unity build a .cpp is an included file, and GCC then says that every coroutine
+      # frame holding a lambda or a type from an anonymous namespace "has no linkage": the frame
+      # is the compiler's own type, local to this unit like the rest.
+      if(CMAKE_UNITY_BUILD)
+        target_compile_options(${target} PRIVATE -Wno-subobject-linkage)
+      endif()
     endif()
     if(UDPCHAT_WERROR)
       target_compile_options(${target} PRIVATE -Werror)

@@ -32,7 +32,6 @@ namespace udpchat::commands {
 namespace {
 
 using namespace std::chrono_literals;
-using Json = nlohmann::ordered_json;
 
 // A relay on its own thread and io_context, on a free loopback port.
 class EmbeddedRelay {

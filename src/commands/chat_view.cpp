@@ -21,11 +21,12 @@
 
 namespace udpchat::commands {
 
+using Json = nlohmann::ordered_json;  // the same alias as bench.hpp's: a unity build may join them
+
 namespace {
 
 namespace event = core::event;
 using core::Overloaded;
-using Json = nlohmann::ordered_json;
 
 // Lines for people: on a terminal through the line editor, so that incoming lines never garble
 // the line being typed; otherwise plain lines. Everything from the network goes through

@@ -17,9 +17,9 @@
 
 namespace udpchat::commands {
 
-namespace {
+using Json = nlohmann::ordered_json;  // the same alias as bench.hpp's: a unity build may join them
 
-using Json = nlohmann::ordered_json;
+namespace {
 
 struct ProbeOptions {
   std::string target{net::kDefaultTarget};

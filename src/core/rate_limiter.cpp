@@ -8,7 +8,7 @@ namespace udpchat::core {
 
 namespace {
 
-std::int64_t nanoseconds(TimePoint time) {
+std::int64_t nanoseconds_of(TimePoint time) {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(time.time_since_epoch()).count();
 }
 
@@ -31,7 +31,7 @@ RateLimiter::Entry& RateLimiter::find(const Peer& peer, TimePoint now) {
   source.address = source_of(peer);
   const std::size_t sets = entries_.size() / kWays;
   Entry* set = &entries_[(PeerHash{}(source) % sets) * kWays];
-  const std::int64_t now_ns = nanoseconds(now);
+  const std::int64_t now_ns = nanoseconds_of(now);
   Entry* victim = &set[0];
   for (std::size_t way = 0; way < kWays; ++way) {
     Entry& entry = set[way];
@@ -76,7 +76,7 @@ bool RateLimiter::allow_cookie(const Peer& peer, TimePoint now) {
 
 bool BucketState::take(const TokenBucket& bucket, TimePoint now) noexcept {
   if (bucket.rate <= 0) return true;
-  const std::int64_t now_ns = nanoseconds(now);
+  const std::int64_t now_ns = nanoseconds_of(now);
   const double elapsed =
       started ? static_cast<double>(std::max<std::int64_t>(0, now_ns - last_ns)) * 1e-9 : 0.0;
   if (!started) tokens = static_cast<float>(bucket.burst);

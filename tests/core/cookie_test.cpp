@@ -1,6 +1,7 @@
 #include "core/cookie.hpp"
 
 #include "support/catch.hpp"
+#include "support/core_fixture.hpp"
 
 using namespace std::chrono_literals;
 using udpchat::core::CookieJar;
@@ -8,7 +9,7 @@ using udpchat::core::Peer;
 using udpchat::core::TimePoint;
 
 namespace {
-const TimePoint t0{std::chrono::hours(1)};
+using udpchat::test::t0;
 const Peer alice = Peer::v4(127, 0, 0, 1, 40000);
 }  // namespace
 
@@ -16,9 +17,9 @@ TEST_CASE("a cookie verifies for the address it was issued to while fresh", "[co
   CookieJar jar(t0);
   const std::string token = jar.issue(alice, t0 + 1s);
   CHECK(token.size() <= 64);
-  CHECK(token.find_first_not_of(
-            "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") ==
-        std::string::npos);
+  CHECK(
+      token.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") ==
+      std::string::npos);
   CHECK(jar.verify(token, alice, t0 + 1s));
   CHECK(jar.verify(token, alice, t0 + 31s));
 }

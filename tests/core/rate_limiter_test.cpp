@@ -1,6 +1,7 @@
 #include "core/rate_limiter.hpp"
 
 #include "support/catch.hpp"
+#include "support/core_fixture.hpp"
 
 using namespace std::chrono_literals;
 using udpchat::core::EgressBudget;
@@ -9,7 +10,7 @@ using udpchat::core::RateLimiter;
 using udpchat::core::TimePoint;
 
 namespace {
-const TimePoint t0{std::chrono::hours(1)};
+using udpchat::test::t0;
 
 Peer v6(std::uint8_t subnet_byte, std::uint8_t host_byte, std::uint16_t port) {
   Peer peer;
@@ -74,8 +75,9 @@ TEST_CASE("a flood of new sources recycles idle entries and never grows the tabl
   RateLimiter limiter({10, 10}, {1, 1}, 64);
   const auto capacity = limiter.capacity();
   for (std::uint32_t i = 0; i < 100'000; ++i) {
-    const Peer forged = Peer::v4(10, static_cast<std::uint8_t>(i >> 16),
-                                 static_cast<std::uint8_t>(i >> 8), static_cast<std::uint8_t>(i), 9);
+    const Peer forged =
+        Peer::v4(10, static_cast<std::uint8_t>(i >> 16), static_cast<std::uint8_t>(i >> 8),
+                 static_cast<std::uint8_t>(i), 9);
     CHECK(limiter.allow_datagram(forged, t0 + std::chrono::microseconds(i)));
   }
   CHECK(limiter.capacity() == capacity);

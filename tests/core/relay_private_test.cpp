@@ -12,6 +12,7 @@
 #include "protocol/message.hpp"
 #include "protocol/room_key.hpp"
 #include "support/catch.hpp"
+#include "support/core_fixture.hpp"
 
 using namespace std::chrono_literals;
 namespace proto = udpchat::protocol;
@@ -30,14 +31,12 @@ using udpchat::core::ToSender;
 
 namespace {
 
-const TimePoint t0{std::chrono::hours(1)};
+using udpchat::test::dotted;
+using udpchat::test::drops;
+using udpchat::test::peer;
+using udpchat::test::t0;
 
-std::string dotted(const Peer& peer) {
-  return fmt::format("{}.{}.{}.{}", peer.address[12], peer.address[13], peer.address[14],
-                     peer.address[15]);
-}
-
-RelayConfig config(std::shared_ptr<const RoomPins> rooms = nullptr, bool legacy = false) {
+RelayConfig private_config(std::shared_ptr<const RoomPins> rooms = nullptr, bool legacy = false) {
   RelayConfig c;
   c.format_ip = &dotted;
   c.datagram_limit = {0, 0};
@@ -45,10 +44,6 @@ RelayConfig config(std::shared_ptr<const RoomPins> rooms = nullptr, bool legacy 
   c.rooms = std::move(rooms);
   c.legacy = legacy;
   return c;
-}
-
-Peer peer(std::uint16_t port) {
-  return Peer::v4(10, 0, 0, 1, port);
 }
 
 std::string answer(const Outcome& out) {
@@ -75,14 +70,10 @@ room_key::RoomKeys keys_for(std::string_view room) {
   return room_key::RoomKey::generate().for_room(room);
 }
 
-std::uint64_t dropped(const Relay& relay, DropReason why) {
-  return relay.stats().drops[static_cast<std::size_t>(why)];
-}
-
 }  // namespace
 
 TEST_CASE("the first member's proof makes a room private to its key", "[core][relay][private]") {
-  Relay relay(config(), t0);
+  Relay relay(private_config(), t0);
   const auto ops = keys_for("ops");
   CHECK(answer(join(relay, 1, "alice", "ops", &ops)).starts_with("welcome"));
   CHECK(answer(join(relay, 2, "bob", "ops", &ops)).starts_with("welcome"));
@@ -90,7 +81,7 @@ TEST_CASE("the first member's proof makes a room private to its key", "[core][re
   const auto other = keys_for("ops");
   CHECK(answer(join(relay, 4, "dave", "ops", &other)) == "private");
   CHECK(relay.members().size() == 2);
-  CHECK(dropped(relay, DropReason::room_private) == 2);
+  CHECK(drops(relay, DropReason::room_private) == 2);
   // A refused join cannot learn whether a nick is held: the same answer for alice's nick.
   CHECK(answer(join(relay, 5, "alice", "ops", nullptr)) == "private");
   // Nor does a refused stranger get the room's lines.
@@ -104,7 +95,7 @@ TEST_CASE("the first member's proof makes a room private to its key", "[core][re
 
 TEST_CASE("a proof made for another room, cookie or nick does not verify",
           "[core][relay][private]") {
-  Relay relay(config(), t0);
+  Relay relay(private_config(), t0);
   const auto ops = keys_for("ops");
   const std::string cookie_line =
       answer(relay.on_datagram(peer(1), proto::encode_cookie_request(), t0));
@@ -123,7 +114,7 @@ TEST_CASE("a proof made for another room, cookie or nick does not verify",
 }
 
 TEST_CASE("a key's holder stays out of a room others share openly", "[core][relay][private]") {
-  Relay relay(config(), t0);
+  Relay relay(private_config(), t0);
   CHECK(answer(join(relay, 1, "olga", "ops", nullptr)).starts_with("welcome"));
   const auto ops = keys_for("ops");
   const Outcome out = join(relay, 2, "hank", "ops", &ops);
@@ -136,7 +127,7 @@ TEST_CASE("a key's holder stays out of a room others share openly", "[core][rela
 
 TEST_CASE("a private room kept for its history stays private after its last member leaves",
           "[core][relay][private]") {
-  Relay relay(config(), t0);
+  Relay relay(private_config(), t0);
   const auto ops = keys_for("ops");
   REQUIRE(answer(join(relay, 1, "alice", "ops", &ops)).starts_with("welcome"));
   relay.on_datagram(peer(1), "~1 a sealed line for the window", t0);
@@ -148,7 +139,7 @@ TEST_CASE("a private room kept for its history stays private after its last memb
 
 TEST_CASE("a member moving into a private room needs its proof, and leaving one needs none",
           "[core][relay][private]") {
-  Relay relay(config(), t0);
+  Relay relay(private_config(), t0);
   const auto ops = keys_for("ops");
   REQUIRE(answer(join(relay, 1, "alice", "ops", &ops)).starts_with("welcome"));
   REQUIRE(answer(join(relay, 2, "eve", "lobby", nullptr)).starts_with("welcome"));
@@ -164,7 +155,7 @@ TEST_CASE("an operator's pins refuse an open join before anyone is in the room",
   auto pins = std::make_shared<RoomPins>();
   pins->emplace("ops", RoomPin{ops.verifier});
   pins->emplace("dev", RoomPin{});
-  Relay relay(config(pins), t0);
+  Relay relay(private_config(pins), t0);
   CHECK(answer(join(relay, 1, "early", "ops", nullptr)) == "private");
   const auto squatter = keys_for("ops");
   CHECK(answer(join(relay, 2, "squat", "ops", &squatter)) == "private");
@@ -180,7 +171,7 @@ TEST_CASE("the original protocol cannot enter a private lobby, and is told so",
           "[core][relay][private]") {
   auto pins = std::make_shared<RoomPins>();
   pins->emplace("lobby", RoomPin{});
-  Relay relay(config(pins, true), t0);
+  Relay relay(private_config(pins, true), t0);
   const Outcome out = relay.on_datagram(peer(1), "hello there", t0);
   CHECK(answer(out) == "private");
   CHECK(out.dropped == DropReason::room_private);
@@ -241,7 +232,7 @@ TEST_CASE(
     "a join that hands over with the room's key moves the room to a new key, and members "
     "on the old one are told",
     "[core][relay][private]") {
-  Relay relay(config(), t0);
+  Relay relay(private_config(), t0);
   const auto old_key = room_key::RoomKey::generate();
   const auto new_key = room_key::RoomKey::generate();
   const auto before = old_key.for_room("ops");
@@ -281,7 +272,7 @@ TEST_CASE(
 
 TEST_CASE("a handover signed for another key, or a forged one, moves nothing",
           "[core][relay][private]") {
-  Relay relay(config(), t0);
+  Relay relay(private_config(), t0);
   const auto before = keys_for("ops");
   const auto after = keys_for("ops");
   const auto stranger = keys_for("ops");

@@ -11,6 +11,7 @@
 #include "protocol/message.hpp"
 #include "protocol/sealed.hpp"
 #include "support/catch.hpp"
+#include "support/core_fixture.hpp"
 
 using namespace std::chrono_literals;
 namespace proto = udpchat::protocol;
@@ -29,14 +30,12 @@ using udpchat::core::ToSender;
 
 namespace {
 
-const TimePoint t0{std::chrono::hours(1)};
+using udpchat::test::dotted;
+using udpchat::test::drops;
+using udpchat::test::peer;
+using udpchat::test::t0;
 
-std::string dotted(const Peer& peer) {
-  return fmt::format("{}.{}.{}.{}", peer.address[12], peer.address[13], peer.address[14],
-                     peer.address[15]);
-}
-
-RelayConfig config(std::shared_ptr<const noise::KeyPair> identity = nullptr) {
+RelayConfig sealed_config(std::shared_ptr<const noise::KeyPair> identity = nullptr) {
   RelayConfig c;
   c.format_ip = &dotted;
   c.datagram_limit = {0, 0};
@@ -44,10 +43,6 @@ RelayConfig config(std::shared_ptr<const noise::KeyPair> identity = nullptr) {
   c.identity =
       identity ? identity : std::make_shared<const noise::KeyPair>(noise::KeyPair::generate());
   return c;
-}
-
-Peer peer(std::uint16_t port) {
-  return Peer::v4(10, 0, 0, 1, port);
 }
 
 std::vector<std::string> answers(const Outcome& out) {
@@ -152,16 +147,12 @@ std::string plain_join(Relay& relay, const Peer& who, std::string_view nick, Tim
   return welcome[0];
 }
 
-std::uint64_t drops(const Relay& relay, DropReason reason) {
-  return relay.stats().drops[static_cast<std::size_t>(reason)];
-}
-
 }  // namespace
 
 TEST_CASE("a sealed client joins with a hello and chats with a text member in one room",
           "[core][relay][sealed]") {
   const auto identity = std::make_shared<const noise::KeyPair>(noise::KeyPair::generate());
-  Relay relay(config(identity), t0);
+  Relay relay(sealed_config(identity), t0);
   Client alice{peer(1), 7, {}, {}};
   const auto welcome = alice.join(relay, identity->public_key, "alice", t0);
   REQUIRE(welcome);
@@ -198,7 +189,7 @@ TEST_CASE("a sealed client joins with a hello and chats with a text member in on
 TEST_CASE("text forged from a sealed member's address changes nothing and draws nothing",
           "[core][relay][sealed]") {
   const auto identity = std::make_shared<const noise::KeyPair>(noise::KeyPair::generate());
-  Relay relay(config(identity), t0);
+  Relay relay(sealed_config(identity), t0);
   Client alice{peer(1), 1, {}, {}};
   REQUIRE(alice.join(relay, identity->public_key, "alice", t0));
   for (const std::string_view forged :
@@ -216,7 +207,7 @@ TEST_CASE("text forged from a sealed member's address changes nothing and draws 
 TEST_CASE("a sealed datagram sent again, altered or under another index is dropped unopened",
           "[core][relay][sealed]") {
   const auto identity = std::make_shared<const noise::KeyPair>(noise::KeyPair::generate());
-  Relay relay(config(identity), t0);
+  Relay relay(sealed_config(identity), t0);
   Client alice{peer(1), 1, {}, {}};
   REQUIRE(alice.join(relay, identity->public_key, "alice", t0));
   REQUIRE(alice.received(relay, alice.send(relay, "#1 once", t0)).size() == 1);
@@ -240,7 +231,7 @@ TEST_CASE("a sealed datagram sent again, altered or under another index is dropp
 TEST_CASE("a client that speaks AESGCM is offered suite 2 where the relay has it, else suite 1",
           "[core][relay][sealed]") {
   const auto identity = std::make_shared<const noise::KeyPair>(noise::KeyPair::generate());
-  RelayConfig without_aes = config(identity);
+  RelayConfig without_aes = sealed_config(identity);
   without_aes.aes_gcm = false;
   Relay plain_cpu(without_aes, t0);
   Client alice{peer(1), 1, {}, {}, noise::Cipher::aes_gcm};
@@ -255,7 +246,7 @@ TEST_CASE("a client that speaks AESGCM is offered suite 2 where the relay has it
     WARN("this CPU has no AES instructions: suite 2 is not checked here");
     return;
   }
-  Relay relay(config(identity), t0);
+  Relay relay(sealed_config(identity), t0);
   Client bob{peer(2), 2, {}, {}, noise::Cipher::aes_gcm};
   REQUIRE(bob.join(relay, identity->public_key, "bob", t0));
   CHECK(bob.offered_suite == sealed::kSuiteAesGcm);
@@ -271,7 +262,7 @@ TEST_CASE("a client that speaks AESGCM is offered suite 2 where the relay has it
 TEST_CASE("a hello in the clear from a sealed member's address cannot take its session over",
           "[core][relay][sealed]") {
   const auto identity = std::make_shared<const noise::KeyPair>(noise::KeyPair::generate());
-  Relay relay(config(identity), t0);
+  Relay relay(sealed_config(identity), t0);
   Client alice{peer(1), 1, {}, {}};
   REQUIRE(alice.join(relay, identity->public_key, "alice", t0));
   const std::string captured = alice.hello_sent;
@@ -306,7 +297,7 @@ TEST_CASE("a hello in the clear from a sealed member's address cannot take its s
 TEST_CASE("a hello carrying a ping is answered with a sealed pong and leaves nothing behind",
           "[core][relay][sealed]") {
   const auto identity = std::make_shared<const noise::KeyPair>(noise::KeyPair::generate());
-  Relay relay(config(identity), t0);
+  Relay relay(sealed_config(identity), t0);
   const auto cookie =
       answers(relay.on_datagram(peer(1), proto::encode_sealed_cookie_request(), t0));
   REQUIRE(cookie.size() == 1);
@@ -334,7 +325,7 @@ TEST_CASE("a hello carrying a ping is answered with a sealed pong and leaves not
 TEST_CASE("a hello again after a lost welcome is answered until the session is confirmed",
           "[core][relay][sealed]") {
   const auto identity = std::make_shared<const noise::KeyPair>(noise::KeyPair::generate());
-  Relay relay(config(identity), t0);
+  Relay relay(sealed_config(identity), t0);
   Client alice{peer(1), 1, {}, {}};
   REQUIRE(alice.join(relay, identity->public_key, "alice", t0));  // its welcome "lost"
   Client again{peer(1), 2, {}, {}};  // the same client's next hello, on the same cookie
@@ -350,7 +341,7 @@ TEST_CASE("a hello again after a lost welcome is answered until the session is c
 TEST_CASE("a hello without a valid cookie or padding costs no key work and draws no answer",
           "[core][relay][sealed]") {
   const auto identity = std::make_shared<const noise::KeyPair>(noise::KeyPair::generate());
-  Relay relay(config(identity), t0);
+  Relay relay(sealed_config(identity), t0);
   std::string hello;
   sealed::encode_hello_header(hello, noise::Cipher::chacha_poly, 5,
                               "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
@@ -366,7 +357,7 @@ TEST_CASE("a hello without a valid cookie or padding costs no key work and draws
 
 TEST_CASE("a client that pinned another key learns nothing from the relay's answer",
           "[core][relay][sealed]") {
-  Relay relay(config(), t0);  // a relay with a key of its own
+  Relay relay(sealed_config(), t0);  // a relay with a key of its own
   const auto pinned = noise::KeyPair::generate();
   Client alice{peer(1), 1, {}, {}};
   CHECK_FALSE(alice.join(relay, pinned.public_key, "alice", t0));
@@ -375,7 +366,7 @@ TEST_CASE("a client that pinned another key learns nothing from the relay's answ
 }
 
 TEST_CASE("a relay without a key offers no sealed dialect", "[core][relay][sealed]") {
-  RelayConfig c = config();
+  RelayConfig c = sealed_config();
   c.identity = nullptr;
   Relay relay(c, t0);
   const auto cookie =
@@ -388,7 +379,7 @@ TEST_CASE("a relay without a key offers no sealed dialect", "[core][relay][seale
 TEST_CASE("end reaches each sealed member sealed and each text member as text",
           "[core][relay][sealed]") {
   const auto identity = std::make_shared<const noise::KeyPair>(noise::KeyPair::generate());
-  Relay relay(config(identity), t0);
+  Relay relay(sealed_config(identity), t0);
   Client alice{peer(1), 1, {}, {}};
   REQUIRE(alice.join(relay, identity->public_key, "alice", t0));
   plain_join(relay, peer(2), "bob", t0);
@@ -402,7 +393,7 @@ TEST_CASE("end reaches each sealed member sealed and each text member as text",
 
 TEST_CASE("a sealed member that expires leaves no session behind", "[core][relay][sealed]") {
   const auto identity = std::make_shared<const noise::KeyPair>(noise::KeyPair::generate());
-  Relay relay(config(identity), t0);
+  Relay relay(sealed_config(identity), t0);
   Client alice{peer(1), 1, {}, {}};
   REQUIRE(alice.join(relay, identity->public_key, "alice", t0));
   REQUIRE(relay.expire(t0 + 11s).size() == 1);
@@ -416,7 +407,7 @@ TEST_CASE("a sealed member that expires leaves no session behind", "[core][relay
 TEST_CASE("text from the address of a sealed member that left draws no reg",
           "[core][relay][sealed]") {
   const auto identity = std::make_shared<const noise::KeyPair>(noise::KeyPair::generate());
-  Relay relay(config(identity), t0);
+  Relay relay(sealed_config(identity), t0);
   Client alice{peer(1), 1, {}, {}};
   REQUIRE(alice.join(relay, identity->public_key, "alice", t0));
   REQUIRE(relay.expire(t0 + 11s).size() == 1);
@@ -433,7 +424,7 @@ TEST_CASE("text from the address of a sealed member that left draws no reg",
 TEST_CASE("lines sent again from the window to a sealed member name no address",
           "[core][relay][sealed]") {
   const auto identity = std::make_shared<const noise::KeyPair>(noise::KeyPair::generate());
-  Relay relay(config(identity), t0);
+  Relay relay(sealed_config(identity), t0);
   Client alice{peer(1), 1, {}, {}};
   REQUIRE(alice.join(relay, identity->public_key, "alice", t0));
   plain_join(relay, peer(2), "bob", t0);

@@ -13,6 +13,7 @@
 #include "core/overloaded.hpp"
 #include "protocol/message.hpp"
 #include "support/catch.hpp"
+#include "support/core_fixture.hpp"
 
 using namespace std::chrono_literals;
 namespace proto = udpchat::protocol;
@@ -26,7 +27,10 @@ using udpchat::core::TimePoint;
 
 namespace {
 
-const TimePoint t0{std::chrono::hours(1)};
+using udpchat::test::dotted;
+using udpchat::test::drops;
+using udpchat::test::peer;
+using udpchat::test::t0;
 
 // An outcome as these tests read it: who gets what, and what became of the datagram.
 enum class Audience : std::uint8_t { nobody, sender, room };
@@ -95,11 +99,6 @@ const std::optional<udpchat::core::SaidLine>& said_of(const Outcome& out) {
   return to_room(out).said;
 }
 
-std::string dotted(const Peer& peer) {
-  return fmt::format("{}.{}.{}.{}", peer.address[12], peer.address[13], peer.address[14],
-                     peer.address[15]);
-}
-
 RelayConfig config(bool legacy = false, std::size_t max_clients = 4096) {
   RelayConfig c;
   c.legacy = legacy;
@@ -109,10 +108,6 @@ RelayConfig config(bool legacy = false, std::size_t max_clients = 4096) {
   c.datagram_limit = {0, 0};
   c.cookie_limit = {0, 0};
   return c;
-}
-
-Peer peer(std::uint16_t port) {
-  return Peer::v4(10, 0, 0, 1, port);
 }
 
 // The cookie handshake, as a client runs it.
@@ -146,10 +141,6 @@ udpchat::core::NodeLine node_line(std::string room, std::uint64_t seq, std::stri
   line.nick = std::move(nick);
   line.text = std::move(text);
   return line;
-}
-
-std::uint64_t drops(const Relay& relay, DropReason reason) {
-  return relay.stats().drops[static_cast<std::size_t>(reason)];
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 
 #include "core/client_session.hpp"
 #include "core/relay.hpp"
+#include "support/core_fixture.hpp"
 
 namespace udpchat::test {
 
@@ -23,13 +24,6 @@ using core::Relay;
 using core::RelayConfig;
 using core::SessionConfig;
 using core::TimePoint;
-
-inline const TimePoint t0{std::chrono::hours(1)};
-
-inline std::string dotted(const Peer& peer) {
-  return fmt::format("{}.{}.{}.{}", peer.address[12], peer.address[13], peer.address[14],
-                     peer.address[15]);
-}
 
 inline RelayConfig relay_config(std::size_t max_clients = 4096) {
   RelayConfig c;
