@@ -197,10 +197,12 @@ void ClientSession::on_welcome(const proto::Welcome& welcome, TimePoint now) {
     epoch_ = moves_.front().epoch;
     joined_room_ = moves_.front().room;
     room_ = moves_.front().room;
+    const std::uint64_t history = moves_.front().history;
     moves_.pop_front();
     events_.push_back(event::RoomChanged{room_});
     repair_ = welcome.repair > 0;
     if (repair_) stream_.reset(welcome.head + 1, welcome.head, 0, now);
+    show_history(history, now);
     stream_id_ = welcome.stream;
     if (!repair_) drop_unsendable();
     flush(now);

@@ -177,7 +177,8 @@ class ClientSession {
   std::uint64_t given_up() const noexcept { return given_up_; }
   double congestion_window() const noexcept { return cwnd_; }
   std::uint64_t missed() const noexcept { return stream_.missed(); }
-  // Fetches the room's last `count` lines (as history), as on joining with --history.
+  // Fetches the room's last `count` lines (as history), as on joining with --history; asked
+  // while a /join is under way, the last lines of the room it goes to.
   void fetch_history(std::uint64_t count, TimePoint now);
   // The reader is not keeping up (a blocked stdout): room lines stop being shown. With repair
   // they wait (a bounded number) or are left in the relay's window and fetched once released;
@@ -209,12 +210,14 @@ class ClientSession {
   struct Move {
     std::uint32_t epoch;
     std::string room;
+    std::uint64_t history = 0;  // a /history asked after this /join: the new room's lines
   };
 
   void start_joining(JoinTrouble why, TimePoint now, Duration first_in = Duration::zero());
   void request_cookie(TimePoint now);
   void on_cookie(const protocol::Cookie& cookie);
   void on_welcome(const protocol::Welcome& welcome, TimePoint now);
+  void show_history(std::uint64_t count, TimePoint now);
   void on_ack(const protocol::Ack& ack, TimePoint now);
   void on_numbered_ack(const protocol::Ack& ack, TimePoint now);
   void on_plain_ack(const protocol::Ack& ack);

@@ -140,7 +140,18 @@ void ClientSession::send_line_datagram(Line& line, TimePoint now) {
 }
 
 void ClientSession::fetch_history(std::uint64_t count, TimePoint now) {
-  if (!repair_ || !stream_.active() || count == 0) return;
+  if (count == 0) return;
+  // Asked after a /join still under way: the room it goes to is the one meant, and its stream
+  // starts only with its welcome.
+  if (!moves_.empty()) {
+    moves_.back().history = std::max(moves_.back().history, count);
+    return;
+  }
+  show_history(count, now);
+}
+
+void ClientSession::show_history(std::uint64_t count, TimePoint now) {
+  if (count == 0 || !repair_ || !stream_.active()) return;
   // The room's head, not the next line to show: lines still being fetched (an earlier
   // /history, a repair) are part of what the user asked to see.
   const std::uint64_t head = std::max(stream_.next() - 1, stream_.head());
@@ -224,7 +235,7 @@ void ClientSession::move_to(std::string_view room, TimePoint now) {
     events_.push_back(event::RoomRefused{std::string(room), Refusal::no_rooms});
     return;
   }
-  moves_.push_back(Move{++latest_epoch_, std::string(room)});
+  moves_.push_back(Move{++latest_epoch_, std::string(room), 0});
   flush(now);
 }
 

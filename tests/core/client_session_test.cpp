@@ -589,6 +589,25 @@ TEST_CASE("a /history asked while an earlier fetch is under way shows the room's
   CHECK(latecomer.missed() == 0);
 }
 
+TEST_CASE("a /history read right after a /join shows the new room's last lines",
+          "[core][session][repair]") {
+  Wire wire;
+  auto& mover = wire.add(1, session_config("mover"));
+  auto& ops = wire.add(2, session_config("operator", "ops"));
+  wire.settle();
+  for (int i = 1; i <= 4; ++i) ops.send_line("ops " + std::to_string(i), wire.now);
+  wire.settle();
+  // Piped input: the /join and the /history are both read before the new room's welcome.
+  mover.move_to("ops", wire.now);
+  mover.fetch_history(2, wire.now);
+  wire.run_for(3s);
+  const auto seen = events_of<event::Message>(mover);
+  CHECK(texts(seen) == std::vector<std::string>{"ops 3", "ops 4"});
+  for (const auto& m : seen) CHECK(m.history);
+  CHECK(mover.room() == "ops");
+  CHECK(mover.settled());
+}
+
 TEST_CASE("a repair client and an original-style client share a room, each in its own bytes",
           "[core][session][repair]") {
   Wire wire;
