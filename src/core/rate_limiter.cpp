@@ -71,7 +71,9 @@ bool RateLimiter::allow_datagram(const Peer& peer, TimePoint now) {
 
 bool RateLimiter::allow_cookie(const Peer& peer, TimePoint now) {
   Entry& entry = find(peer, now);
-  return take(entry.cookie_tokens, cookies_, 0.0);
+  // Time since this source's last datagram: none when allow_datagram just credited it, all of
+  // it when the datagram budget is off (or the datagram was sealed and did not pass there).
+  return take(entry.cookie_tokens, cookies_, elapsed_s_);
 }
 
 bool BucketState::take(const TokenBucket& bucket, TimePoint now) noexcept {

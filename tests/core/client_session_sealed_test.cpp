@@ -17,6 +17,7 @@ namespace noise = udpchat::protocol::noise;
 namespace sealed = udpchat::protocol::sealed;
 using udpchat::core::EndReason;
 using udpchat::core::SessionState;
+using udpchat::test::drops;
 using udpchat::test::events_of;
 using udpchat::test::relay_config;
 using udpchat::test::session_config;
@@ -287,4 +288,27 @@ TEST_CASE("the relay keeps a member's keys before a rekey only while late datagr
   CHECK(member->sealed_before != nullptr);  // what alice sent just before may still come
   wire.run_for(10s, 100ms);
   CHECK(member->sealed_before == nullptr);  // her heartbeats since opened under the new keys
+}
+
+TEST_CASE("thirty sealed sessions from one address all join within a default cookie budget",
+          "[core][session][sealed]") {
+  // CI jobs on one runner, or bench's clients: one source, each join a cookie and a hello.
+  auto config = keyed(new_identity());
+  config.cookie_limit = {10, 20};
+  config.datagram_limit = udpchat::core::RelayConfig{}.datagram_limit;
+  Wire wire(config);
+  for (std::uint16_t port = 1; port <= 30; ++port) {
+    wire.add(port, session_config("m" + std::to_string(port)));
+  }
+  const auto joined = [&] {
+    int n = 0;
+    for (std::uint16_t port = 1; port <= 30; ++port) {
+      n += wire.at(port).state() == SessionState::joined ? 1 : 0;
+    }
+    return n;
+  };
+  // 60 grants at 10 a second after a burst of 20: about 4 s, with the sessions' backoff.
+  wire.run_for(8s);
+  CHECK(joined() == 30);
+  CHECK(drops(wire.relay(), udpchat::core::DropReason::cookie_rate_limited) > 0);
 }

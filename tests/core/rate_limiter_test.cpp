@@ -70,6 +70,19 @@ TEST_CASE("cookie requests have a smaller budget of their own", "[core][limiter]
   CHECK(later == 10);
 }
 
+TEST_CASE("the cookie budget refills with time when the datagram budget is off",
+          "[core][limiter]") {
+  // A sealed hello spends the cookie budget without passing the datagram budget.
+  RateLimiter limiter({0, 0}, {10, 20}, 1024);
+  const Peer a = Peer::v4(192, 0, 2, 1, 1000);
+  int cookies = 0;
+  for (int i = 0; i < 100; ++i) cookies += limiter.allow_cookie(a, t0) ? 1 : 0;
+  CHECK(cookies == 20);
+  int later = 0;
+  for (int i = 0; i < 100; ++i) later += limiter.allow_cookie(a, t0 + 1s) ? 1 : 0;
+  CHECK(later == 10);
+}
+
 TEST_CASE("a flood of new sources recycles idle entries and never grows the table",
           "[core][limiter]") {
   RateLimiter limiter({10, 10}, {1, 1}, 64);
