@@ -72,7 +72,9 @@ bool RateLimiter::allow_datagram(const Peer& peer, TimePoint now) {
 bool RateLimiter::allow_cookie(const Peer& peer, TimePoint now) {
   Entry& entry = find(peer, now);
   // Time since this source's last datagram: none when allow_datagram just credited it, all of
-  // it when the datagram budget is off (or the datagram was sealed and did not pass there).
+  // it when the datagram did not pass there (a sealed hello, or that budget is off). Both
+  // budgets are credited, as there, so that neither loses the time.
+  entry.datagram_tokens = static_cast<float>(datagrams_.refill(entry.datagram_tokens, elapsed_s_));
   return take(entry.cookie_tokens, cookies_, elapsed_s_);
 }
 
