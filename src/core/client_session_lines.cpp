@@ -140,7 +140,6 @@ void ClientSession::send_line_datagram(Line& line, TimePoint now) {
 }
 
 void ClientSession::fetch_history(std::uint64_t count, TimePoint now) {
-  if (count == 0) return;
   // Asked after a /join still under way: the room it goes to is the one meant, and its stream
   // starts only with its welcome.
   if (!moves_.empty()) {

@@ -196,7 +196,6 @@ TimePoint ClientSession::deadline() const noexcept {
     if (state_ == SessionState::joined) {
       at = std::min({at, last_heard_ + silence_limit() + std::chrono::nanoseconds(1), verify_by_});
     }
-
     if (repair_) {
       at = std::min({at, stream_.deadline(), tail_probe_at_});
       // A resend waits for its timeout, and for a token of the send budget.

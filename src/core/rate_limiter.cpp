@@ -36,7 +36,13 @@ RateLimiter::Entry& RateLimiter::find(const Peer& peer, TimePoint now) {
   for (std::size_t way = 0; way < kWays; ++way) {
     Entry& entry = set[way];
     if (entry.used && entry.key == source.address) {
-      elapsed_s_ = static_cast<double>(std::max<std::int64_t>(0, now_ns - entry.last_ns)) * 1e-9;
+      // Both budgets are brought up to now together: the clock moves for the entry, not for
+      // one budget (crediting one alone lost the time for the other).
+      const double elapsed_s =
+          static_cast<double>(std::max<std::int64_t>(0, now_ns - entry.last_ns)) * 1e-9;
+      entry.datagram_tokens =
+          static_cast<float>(datagrams_.refill(entry.datagram_tokens, elapsed_s));
+      entry.cookie_tokens = static_cast<float>(cookies_.refill(entry.cookie_tokens, elapsed_s));
       entry.last_ns = now_ns;
       return entry;
     }
@@ -49,33 +55,22 @@ RateLimiter::Entry& RateLimiter::find(const Peer& peer, TimePoint now) {
   if (victim->used) ++recycled_;
   *victim = Entry{source.address, true, static_cast<float>(datagrams_.burst),
                   static_cast<float>(cookies_.burst), now_ns};
-  elapsed_s_ = 0;
   return *victim;
 }
 
-bool RateLimiter::take(float& tokens, const TokenBucket& bucket, double elapsed_s) {
+bool RateLimiter::take(float& tokens, const TokenBucket& bucket) {
   if (bucket.rate <= 0) return true;  // this budget is off
-  tokens = static_cast<float>(bucket.refill(tokens, elapsed_s));
   if (tokens < 1.0f) return false;
   tokens -= 1.0f;
   return true;
 }
 
 bool RateLimiter::allow_datagram(const Peer& peer, TimePoint now) {
-  Entry& entry = find(peer, now);
-  // The cookie budget refills on the same clock; credit it now so that the elapsed time is
-  // not lost when the next datagram finds the entry.
-  entry.cookie_tokens = static_cast<float>(cookies_.refill(entry.cookie_tokens, elapsed_s_));
-  return take(entry.datagram_tokens, datagrams_, elapsed_s_);
+  return take(find(peer, now).datagram_tokens, datagrams_);
 }
 
 bool RateLimiter::allow_cookie(const Peer& peer, TimePoint now) {
-  Entry& entry = find(peer, now);
-  // Time since this source's last datagram: none when allow_datagram just credited it, all of
-  // it when the datagram did not pass there (a sealed hello, or that budget is off). Both
-  // budgets are credited, as there, so that neither loses the time.
-  entry.datagram_tokens = static_cast<float>(datagrams_.refill(entry.datagram_tokens, elapsed_s_));
-  return take(entry.cookie_tokens, cookies_, elapsed_s_);
+  return take(find(peer, now).cookie_tokens, cookies_);
 }
 
 bool BucketState::take(const TokenBucket& bucket, TimePoint now) noexcept {

@@ -59,13 +59,12 @@ class RateLimiter {
 
   static Key source_of(const Peer& peer) noexcept;
   Entry& find(const Peer& peer, TimePoint now);
-  static bool take(float& tokens, const TokenBucket& bucket, double elapsed_s);
+  static bool take(float& tokens, const TokenBucket& bucket);
 
   TokenBucket datagrams_;
   TokenBucket cookies_;
   std::vector<Entry> entries_;
   std::uint64_t recycled_ = 0;
-  double elapsed_s_ = 0;  // since the entry found last was last used
 };
 
 // A single budget shared by everything the relay fans out (bytes per second).
