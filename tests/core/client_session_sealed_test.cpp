@@ -161,8 +161,7 @@ TEST_CASE("a session joins again through its last session when the relay kept it
   wire.run_for(3s, 100ms);
   CHECK(alice.state() == SessionState::joined);
   CHECK(alice.sealed());
-  CHECK(wire.relay().stats().drops[static_cast<std::size_t>(udpchat::core::DropReason::unsealed)] >
-        0);
+  CHECK(drops(wire.relay(), udpchat::core::DropReason::unsealed) > 0);
 }
 
 TEST_CASE("a session with the pinned key joins, and one without a pin learns the key",

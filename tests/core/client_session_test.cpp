@@ -36,6 +36,7 @@ using udpchat::core::Unsent;
 namespace {
 
 using udpchat::test::dotted;
+using udpchat::test::drops;
 using udpchat::test::events_of;
 using udpchat::test::relay_config;
 using udpchat::test::session_config;
@@ -509,8 +510,7 @@ TEST_CASE("a resent line whose echo was lost is acknowledged, never relayed twic
   CHECK(sender.settled());
   CHECK(texts(events_of<event::Message>(member)) == std::vector<std::string>{"only once"});
   CHECK(wire.relay().stats().lines == 1);
-  CHECK(wire.relay().stats().drops[static_cast<std::size_t>(udpchat::core::DropReason::resent)] >
-        0);
+  CHECK(drops(wire.relay(), udpchat::core::DropReason::resent) > 0);
 }
 
 TEST_CASE("a member further behind than the window is told how many lines it missed",

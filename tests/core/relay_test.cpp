@@ -854,7 +854,7 @@ TEST_CASE(
   CHECK(released_texts(relay, t0 + 5ms) == std::vector<std::string>{"three", "four"});
   CHECK(relay.stats().lines == 4);
   CHECK(relay.stats().held == 2);
-  CHECK(relay.stats().drops[static_cast<std::size_t>(DropReason::out_of_sequence)] == 0);
+  CHECK(drops(relay, DropReason::out_of_sequence) == 0);
   CHECK(payload_of(relay.on_datagram(peer(1), "#4 four", t0 + 6ms)) == "got 4 4");
   // Beyond the span a relay holds, a line is dropped as before.
   const Outcome far =
